@@ -1,0 +1,269 @@
+//! The headless commands: `list` and `who`, on the same collection and model code as the window.
+//!
+//! Exit codes mean something: 0 found, 1 nothing found, 2 error (bad usage or the OS refused).
+//! A closed pipe (`portscope list | head`) is a normal end, not an error.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::collect::{OsSource, SocketSource, snapshot_once};
+use crate::model::export::{SocketRecord, write_csv, write_json, write_table};
+use crate::model::{Filter, Owner, ProcessInfo, Proto, Snapshot, SortSpec, sorted_rows};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "portscope",
+    version,
+    about = "What is on this port, who owns it, and what does the port number mean.",
+    long_about = "What is on this port, who owns it, and what does the port number mean.\n\n\
+                  Without a command, opens the window."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the machine's TCP and UDP sockets with their owning processes.
+    List(ListArgs),
+    /// Show the process(es) holding a local port. Exits 1 when nothing holds it.
+    Who(WhoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print one JSON array.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// Print CSV with a header row.
+    #[arg(long)]
+    pub csv: bool,
+    /// Only listening TCP sockets and unconnected UDP sockets.
+    #[arg(short, long)]
+    pub listening: bool,
+    /// Only TCP sockets.
+    #[arg(short, long)]
+    pub tcp: bool,
+    /// Only UDP sockets.
+    #[arg(short, long)]
+    pub udp: bool,
+    /// Only sockets with this port at either end.
+    #[arg(short, long, value_name = "PORT", value_parser = port_arg, allow_negative_numbers = true)]
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct WhoArgs {
+    /// The local port (0–65535).
+    #[arg(value_parser = port_arg, allow_negative_numbers = true)]
+    pub port: u16,
+    /// Print JSON: the port, its sockets and their processes.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Read a port number the way users type it.
+pub fn port_arg(text: &str) -> Result<u16, String> {
+    crate::knowledge::parse_port(text).map_err(|e| e.to_string())
+}
+
+/// Parse the command line. Help and version print and exit 0; usage errors print one line
+/// and exit 2.
+pub fn parse() -> Result<Cli, ExitCode> {
+    match Cli::try_parse() {
+        Ok(cli) => Ok(cli),
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return Err(ExitCode::SUCCESS);
+            }
+            let rendered = e.render().to_string();
+            let first = rendered
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ");
+            eprintln!("portscope: {first} (see 'portscope --help')");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+/// Run a headless command and turn the outcome into an exit code.
+pub fn run(command: Command) -> ExitCode {
+    let mut source = match OsSource::new() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("portscope: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let result = run_with(command, &mut source, &mut out).and_then(|code| {
+        out.flush()?;
+        Ok(code)
+    });
+    match result {
+        Ok(code) => code,
+        Err(CliError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("portscope: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Collect(#[from] crate::collect::CollectError),
+    #[error("cannot write output: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Run a command against any source, writing to `out`. Used by `run` and by tests.
+pub fn run_with(
+    command: Command,
+    source: &mut dyn SocketSource,
+    out: &mut dyn Write,
+) -> Result<ExitCode, CliError> {
+    let snap = snapshot_once(source)?;
+    match command {
+        Command::List(args) => {
+            list(&args, &snap, out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Who(args) => who(&args, &snap, out),
+    }
+}
+
+fn list(args: &ListArgs, snap: &Snapshot, out: &mut dyn Write) -> io::Result<()> {
+    let rows: Vec<usize> = sorted_rows(snap, SortSpec::default(), &Filter::default())
+        .into_iter()
+        .filter(|i| {
+            let s = &snap.sockets[*i];
+            let proto_ok = match (args.tcp, args.udp) {
+                (true, false) => s.proto == Proto::Tcp,
+                (false, true) => s.proto == Proto::Udp,
+                _ => true,
+            };
+            let port_ok = args
+                .port
+                .is_none_or(|p| s.local_port == p || s.remote_port == Some(p));
+            proto_ok && port_ok && (!args.listening || s.state.is_listening())
+        })
+        .collect();
+    if args.json {
+        write_json(out, snap, &rows)
+    } else if args.csv {
+        write_csv(out, snap, &rows)
+    } else {
+        write_table(out, snap, &rows)
+    }
+}
+
+#[derive(serde::Serialize)]
+struct WhoReport<'a> {
+    port: u16,
+    processes: Vec<&'a ProcessInfo>,
+    sockets: Vec<SocketRecord>,
+}
+
+fn who(args: &WhoArgs, snap: &Snapshot, out: &mut dyn Write) -> Result<ExitCode, CliError> {
+    let rows: Vec<usize> = sorted_rows(snap, SortSpec::default(), &Filter::default())
+        .into_iter()
+        .filter(|i| snap.sockets[*i].local_port == args.port)
+        .collect();
+    let mut pids: Vec<u32> = rows
+        .iter()
+        .flat_map(|i| snap.sockets[*i].pids.iter().copied())
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    if args.json {
+        let report = WhoReport {
+            port: args.port,
+            processes: pids.iter().filter_map(|p| snap.process(*p)).collect(),
+            sockets: rows
+                .iter()
+                .map(|i| SocketRecord::new(snap, &snap.sockets[*i]))
+                .collect(),
+        };
+        serde_json::to_writer_pretty(&mut *out, &report).map_err(io::Error::from)?;
+        writeln!(out)?;
+    } else if rows.is_empty() {
+        eprintln!(
+            "portscope: nothing holds local port {} (no TCP or UDP socket uses it)",
+            args.port
+        );
+    } else {
+        write_who_text(out, snap, &rows, &pids)?;
+    }
+    Ok(if rows.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn write_who_text(
+    out: &mut dyn Write,
+    snap: &Snapshot,
+    rows: &[usize],
+    pids: &[u32],
+) -> io::Result<()> {
+    for pid in pids {
+        match snap.process(*pid) {
+            Some(p) => {
+                let user = p
+                    .user
+                    .as_deref()
+                    .map_or(String::new(), |u| format!(", user {u}"));
+                writeln!(out, "{} (pid {pid}{user})", p.name)?;
+                if let Some(exe) = &p.exe {
+                    writeln!(out, "  exe      {exe}")?;
+                }
+                if !p.cmdline.is_empty() {
+                    writeln!(out, "  command  {}", p.cmdline_string())?;
+                }
+                if let Some(parent) = p.parent_pid {
+                    let name = snap.process(parent).map_or("", |pp| pp.name.as_str());
+                    writeln!(out, "  parent   {parent} {name}")?;
+                }
+            }
+            None => writeln!(out, "pid {pid} (exited while being looked up)")?,
+        }
+        for i in rows {
+            let s = &snap.sockets[*i];
+            if s.pids.contains(pid) {
+                writeln!(out, "  {}", socket_line(s))?;
+            }
+        }
+    }
+    for i in rows {
+        let s = &snap.sockets[*i];
+        if let Owner::None(reason) = snap.owner(s) {
+            writeln!(out, "no process: {}", socket_line(s))?;
+            writeln!(out, "  {}", reason.explain())?;
+        }
+    }
+    Ok(())
+}
+
+fn socket_line(s: &crate::model::Socket) -> String {
+    match s.remote_addr {
+        Some(_) => format!(
+            "{} {} {} -> {}",
+            s.proto,
+            s.state,
+            s.local_endpoint(),
+            s.remote_endpoint()
+        ),
+        None => format!("{} {} {}", s.proto, s.state, s.local_endpoint()),
+    }
+}

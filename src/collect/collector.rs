@@ -1,0 +1,267 @@
+//! The collector thread: owns the source, polls it on an interval, sends whole snapshots.
+//!
+//! Snapshots go one way over a channel, control messages the other way; nothing is shared
+//! under a lock, so the UI can never stall on the OS. The wait between polls is a
+//! `recv_timeout` on the control channel, so pause, refresh and shutdown act at once.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::{CollectError, Poll, SocketSource};
+use crate::model::Snapshot;
+
+/// Shortest and longest poll intervals the collector accepts.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
+
+/// What the UI can ask of the collector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    Pause,
+    Resume,
+    /// Poll now, also while paused.
+    RefreshNow,
+    SetInterval(Duration),
+    Shutdown,
+}
+
+pub struct Collector {
+    control: Sender<Control>,
+    snapshots: Receiver<Arc<Snapshot>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Collector {
+    /// Start polling `source` every `interval`. `wake` is called after each snapshot is sent
+    /// (the GUI passes `request_repaint`).
+    pub fn spawn(
+        source: Box<dyn SocketSource>,
+        interval: Duration,
+        wake: impl Fn() + Send + 'static,
+    ) -> std::io::Result<Collector> {
+        let (control_tx, control_rx) = mpsc::channel();
+        let (snap_tx, snap_rx) = mpsc::channel();
+        let thread = thread::Builder::new()
+            .name("portscope-collector".to_owned())
+            .spawn(move || run(source, interval, control_rx, snap_tx, wake))?;
+        Ok(Collector {
+            control: control_tx,
+            snapshots: snap_rx,
+            thread: Some(thread),
+        })
+    }
+
+    /// The newest snapshot that arrived since the last call, if any. Never blocks.
+    pub fn latest(&self) -> Option<Arc<Snapshot>> {
+        self.snapshots.try_iter().last()
+    }
+
+    /// Wait up to `timeout` for a snapshot (for tests and the CLI; never on the UI thread).
+    pub fn wait(&self, timeout: Duration) -> Option<Arc<Snapshot>> {
+        let first = self.snapshots.recv_timeout(timeout).ok()?;
+        Some(self.latest().unwrap_or(first))
+    }
+
+    pub fn send(&self, control: Control) {
+        // If the thread is gone there is nothing left to control.
+        let _ = self.control.send(control);
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        self.send(Control::Shutdown);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(
+    mut source: Box<dyn SocketSource>,
+    interval: Duration,
+    control: Receiver<Control>,
+    snapshots: Sender<Arc<Snapshot>>,
+    wake: impl Fn(),
+) {
+    let mut interval = clamp(interval);
+    let mut paused = false;
+    let mut seq = 0u64;
+    let mut last_good: Option<Poll> = None;
+    loop {
+        let started = Instant::now();
+        seq += 1;
+        let snapshot = take(source.as_mut(), seq, &mut last_good);
+        if snapshots.send(Arc::new(snapshot)).is_err() {
+            return; // Nobody is listening any more.
+        }
+        wake();
+
+        // Wait for the next poll, acting on control messages as they come.
+        let mut deadline = started + interval;
+        loop {
+            let message = if paused {
+                match control.recv() {
+                    Ok(m) => m,
+                    Err(_) => return,
+                }
+            } else {
+                match control.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                    Ok(m) => m,
+                    Err(RecvTimeoutError::Timeout) => break,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+            };
+            match message {
+                Control::Shutdown => return,
+                Control::Pause => paused = true,
+                Control::Resume => {
+                    paused = false;
+                    break;
+                }
+                Control::RefreshNow => break,
+                Control::SetInterval(d) => {
+                    interval = clamp(d);
+                    deadline = started + interval;
+                }
+            }
+        }
+    }
+}
+
+fn clamp(interval: Duration) -> Duration {
+    interval.clamp(MIN_INTERVAL, MAX_INTERVAL)
+}
+
+/// One poll, turned into a snapshot. A failed poll keeps the last good sockets and says why;
+/// a panic inside the OS libraries is caught and reported the same way.
+fn take(source: &mut dyn SocketSource, seq: u64, last_good: &mut Option<Poll>) -> Snapshot {
+    let taken_at = SystemTime::now();
+    let start = Instant::now();
+    let result = panic::catch_unwind(AssertUnwindSafe(|| source.poll())).unwrap_or_else(|p| {
+        let what = p
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown error".to_owned());
+        Err(CollectError::Panicked(what))
+    });
+    let duration = start.elapsed();
+    match result {
+        Ok(poll) => {
+            *last_good = Some(poll.clone());
+            Snapshot::from_poll(seq, taken_at, duration, poll)
+        }
+        Err(e) => {
+            let mut snap = Snapshot::from_poll(
+                seq,
+                taken_at,
+                duration,
+                last_good.clone().unwrap_or_default(),
+            );
+            snap.error = Some(e.to_string());
+            snap
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::FixedSource;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Failing {
+        calls: usize,
+    }
+
+    impl SocketSource for Failing {
+        fn poll(&mut self) -> Result<Poll, CollectError> {
+            self.calls += 1;
+            match self.calls {
+                1 => Ok(Poll::default()),
+                2 => Err(CollectError::SocketTable("denied".to_owned())),
+                _ => panic!("library bug"),
+            }
+        }
+    }
+
+    #[test]
+    fn sends_snapshots_and_wakes_the_ui() {
+        let woken = Arc::new(AtomicUsize::new(0));
+        let w = woken.clone();
+        let collector = Collector::spawn(
+            Box::new(FixedSource::default()),
+            Duration::from_secs(60),
+            move || {
+                w.fetch_add(1, Ordering::SeqCst);
+            },
+        )
+        .expect("spawn");
+        let first = collector
+            .wait(Duration::from_secs(5))
+            .expect("first snapshot");
+        assert_eq!(first.seq, 1);
+        // A 60 s interval: only "refresh now" can bring the second one this fast.
+        collector.send(Control::RefreshNow);
+        let second = collector
+            .wait(Duration::from_secs(5))
+            .expect("second snapshot");
+        assert_eq!(second.seq, 2);
+        assert!(woken.load(Ordering::SeqCst) >= 2);
+    }
+
+    #[test]
+    fn pause_stops_polling_and_refresh_still_works() {
+        let collector =
+            Collector::spawn(Box::new(FixedSource::default()), MIN_INTERVAL, || {}).expect("spawn");
+        collector.wait(Duration::from_secs(5)).expect("first");
+        collector.send(Control::Pause);
+        // Drain whatever was already under way, then nothing more must come.
+        thread::sleep(MIN_INTERVAL * 2);
+        let _ = collector.latest();
+        assert!(
+            collector.wait(MIN_INTERVAL * 4).is_none(),
+            "polled while paused"
+        );
+        collector.send(Control::RefreshNow);
+        assert!(collector.wait(Duration::from_secs(5)).is_some());
+        collector.send(Control::Resume);
+        assert!(collector.wait(Duration::from_secs(5)).is_some());
+    }
+
+    #[test]
+    fn errors_and_panics_keep_last_good_data_and_say_why() {
+        let mut last = None;
+        let mut source = Failing { calls: 0 };
+        let ok = take(&mut source, 1, &mut last);
+        assert!(ok.error.is_none());
+        let failed = take(&mut source, 2, &mut last);
+        assert!(
+            failed
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("denied"))
+        );
+        let panicked = take(&mut source, 3, &mut last);
+        assert!(
+            panicked
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("library bug"))
+        );
+    }
+
+    #[test]
+    fn shutdown_on_drop_is_prompt_even_with_a_long_interval() {
+        let collector =
+            Collector::spawn(Box::new(FixedSource::default()), MAX_INTERVAL, || {}).expect("spawn");
+        collector.wait(Duration::from_secs(5)).expect("first");
+        let start = Instant::now();
+        drop(collector);
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+}

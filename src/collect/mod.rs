@@ -1,0 +1,68 @@
+//! Collection: reading the OS's socket and process tables.
+//!
+//! Everything that touches the OS sits behind [`SocketSource`], so the same collector, GUI and
+//! CLI code runs against the live machine ([`OsSource`]) or a fixed set of sockets
+//! ([`FixedSource`]) in tests. The [`Collector`] runs a source on its own thread and sends
+//! whole snapshots; the UI thread never waits for the OS.
+
+mod collector;
+mod fixed;
+mod os;
+
+pub use collector::{Collector, Control};
+pub use fixed::FixedSource;
+pub use os::OsSource;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::model::{ProcessInfo, Snapshot, Socket, Viewer};
+
+/// What one poll of a source returns.
+#[derive(Clone, Debug, Default)]
+pub struct Poll {
+    pub sockets: Vec<Socket>,
+    pub processes: BTreeMap<u32, ProcessInfo>,
+    pub users: BTreeMap<u32, String>,
+    pub viewer: Viewer,
+}
+
+/// Why a poll failed. Each carries advice for the user where there is any.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    #[error("cannot read the socket table: {0}")]
+    SocketTable(String),
+    #[error("cannot read the process table: {0}")]
+    Processes(String),
+    #[error("reading the socket table failed unexpectedly: {0}")]
+    Panicked(String),
+}
+
+/// A place sockets and their owners come from.
+pub trait SocketSource: Send {
+    fn poll(&mut self) -> Result<Poll, CollectError>;
+}
+
+impl Snapshot {
+    /// Wrap a poll's result with its sequence number and timing.
+    pub fn from_poll(seq: u64, taken_at: SystemTime, poll_duration: Duration, poll: Poll) -> Self {
+        Snapshot {
+            seq,
+            taken_at,
+            poll_duration,
+            sockets: poll.sockets,
+            processes: poll.processes,
+            users: poll.users,
+            viewer: poll.viewer,
+            error: None,
+        }
+    }
+}
+
+/// Poll a source once, outside any thread: what the CLI does.
+pub fn snapshot_once(source: &mut dyn SocketSource) -> Result<Snapshot, CollectError> {
+    let taken_at = SystemTime::now();
+    let start = Instant::now();
+    let poll = source.poll()?;
+    Ok(Snapshot::from_poll(1, taken_at, start.elapsed(), poll))
+}

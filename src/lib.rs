@@ -1,0 +1,13 @@
+//! portscope: what is on this port, who owns it, and what does the port number mean.
+//!
+//! Layers, each depending only on those above it:
+//! - [`collect`]: reading the OS (sockets, processes) on a background thread;
+//! - [`model`]: snapshots, ownership, sorting, filtering, export;
+//! - [`knowledge`]: what port numbers mean;
+//! - [`ui`] and [`cli`]: the window and the headless commands, on the same model.
+
+pub mod cli;
+pub mod collect;
+pub mod knowledge;
+pub mod model;
+pub mod ui;

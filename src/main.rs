@@ -1,0 +1,12 @@
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match portscope::cli::parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    match cli.command {
+        Some(command) => portscope::cli::run(command),
+        None => portscope::ui::run_window(),
+    }
+}

@@ -1,0 +1,330 @@
+//! The model: what one poll of the machine saw, independent of how it was collected.
+//!
+//! Everything here is plain data. The collector builds a [`Snapshot`]; the GUI and the CLI
+//! only read it, so both show the same thing and tests can build snapshots by hand.
+
+pub mod export;
+mod owner;
+mod table;
+
+pub use owner::{NoOwnerReason, Owner};
+pub use table::{Filter, SortDir, SortKey, SortSpec, TableView, compare_sockets, sorted_rows};
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+/// Transport protocol of a socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+impl Proto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+
+    /// Upper-case label for tables ("TCP", "UDP").
+    pub fn label(self) -> &'static str {
+        match self {
+            Proto::Tcp => "TCP",
+            Proto::Udp => "UDP",
+        }
+    }
+}
+
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// State of a socket as the OS reports it. UDP sockets are `Unconn` unless connected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SockState {
+    Listen,
+    SynSent,
+    SynReceived,
+    Established,
+    FinWait1,
+    FinWait2,
+    CloseWait,
+    Closing,
+    LastAck,
+    TimeWait,
+    Closed,
+    DeleteTcb,
+    /// A UDP socket with no fixed peer.
+    Unconn,
+    /// A state the OS reported that the socket library could not name
+    /// (on Linux: NEW_SYN_RECV, BOUND_INACTIVE).
+    Unknown,
+}
+
+impl SockState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SockState::Listen => "LISTEN",
+            SockState::SynSent => "SYN_SENT",
+            SockState::SynReceived => "SYN_RECV",
+            SockState::Established => "ESTABLISHED",
+            SockState::FinWait1 => "FIN_WAIT1",
+            SockState::FinWait2 => "FIN_WAIT2",
+            SockState::CloseWait => "CLOSE_WAIT",
+            SockState::Closing => "CLOSING",
+            SockState::LastAck => "LAST_ACK",
+            SockState::TimeWait => "TIME_WAIT",
+            SockState::Closed => "CLOSED",
+            SockState::DeleteTcb => "DELETE_TCB",
+            SockState::Unconn => "UNCONN",
+            SockState::Unknown => "UNKNOWN",
+        }
+    }
+
+    /// Listening TCP sockets and unconnected UDP sockets: the ones that wait for others.
+    pub fn is_listening(self) -> bool {
+        matches!(self, SockState::Listen | SockState::Unconn)
+    }
+}
+
+impl fmt::Display for SockState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for SockState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// One socket of the machine's socket table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Socket {
+    pub proto: Proto,
+    pub local_addr: IpAddr,
+    pub local_port: u16,
+    /// The peer. `None` where there is none: listening TCP sockets, and UDP rows (the
+    /// socket table does not carry a UDP socket's peer).
+    pub remote_addr: Option<IpAddr>,
+    pub remote_port: Option<u16>,
+    pub state: SockState,
+    /// Processes that hold this socket open, ascending. Empty when no owner is visible.
+    pub pids: Vec<u32>,
+    /// Owning user id as the kernel reports it (Linux), even when no PID is visible.
+    pub uid: Option<u32>,
+    /// Kernel inode of the socket (Linux); 0 for sockets no file refers to (TIME_WAIT).
+    pub inode: Option<u64>,
+}
+
+impl Socket {
+    pub fn key(&self) -> SocketKey {
+        SocketKey {
+            proto: self.proto,
+            local_addr: self.local_addr,
+            local_port: self.local_port,
+            remote_addr: self.remote_addr,
+            remote_port: self.remote_port,
+            inode: self.inode,
+        }
+    }
+
+    /// `addr:port` with IPv6 in brackets, as in URLs.
+    pub fn local_endpoint(&self) -> String {
+        endpoint(self.local_addr, Some(self.local_port))
+    }
+
+    pub fn remote_endpoint(&self) -> String {
+        match self.remote_addr {
+            Some(addr) => endpoint(addr, self.remote_port),
+            None => "*".to_owned(),
+        }
+    }
+}
+
+/// Format an address and port the way users type them: `127.0.0.1:80`, `[::1]:80`.
+pub fn endpoint(addr: IpAddr, port: Option<u16>) -> String {
+    let port = port.map_or_else(|| "*".to_owned(), |p| p.to_string());
+    match addr {
+        IpAddr::V4(a) => format!("{a}:{port}"),
+        IpAddr::V6(a) => format!("[{a}]:{port}"),
+    }
+}
+
+/// What identifies one socket across polls, so a selection survives a refresh.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SocketKey {
+    pub proto: Proto,
+    pub local_addr: IpAddr,
+    pub local_port: u16,
+    pub remote_addr: Option<IpAddr>,
+    pub remote_port: Option<u16>,
+    pub inode: Option<u64>,
+}
+
+/// What we know of a process that owns at least one socket.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProcessInfo {
+    pub pid: u32,
+    pub name: String,
+    /// Path of the executable; `None` when the OS does not let us read it.
+    pub exe: Option<String>,
+    /// Full command line, one element per argument. Empty for kernel threads or when unreadable.
+    pub cmdline: Vec<String>,
+    pub uid: Option<u32>,
+    pub user: Option<String>,
+    pub parent_pid: Option<u32>,
+    /// Start time in seconds since the Unix epoch.
+    pub start_time: Option<u64>,
+}
+
+impl ProcessInfo {
+    /// The command line as one string, quoting arguments that contain spaces.
+    pub fn cmdline_string(&self) -> String {
+        self.cmdline
+            .iter()
+            .map(|arg| {
+                if arg.is_empty() || arg.contains(char::is_whitespace) {
+                    format!("'{}'", arg.replace('\'', r"'\''"))
+                } else {
+                    arg.clone()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Who is looking: decides whether a missing owner is a matter of privileges.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Viewer {
+    pub uid: Option<u32>,
+    /// Root (or the OS equivalent): every owner is visible.
+    pub privileged: bool,
+}
+
+/// One complete, immutable picture of the machine's sockets.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// Increases with every snapshot the collector sends; 0 is the empty start.
+    pub seq: u64,
+    pub taken_at: SystemTime,
+    pub poll_duration: Duration,
+    pub sockets: Vec<Socket>,
+    /// Owning processes (and their parents), by PID.
+    pub processes: BTreeMap<u32, ProcessInfo>,
+    /// User names by uid, for sockets whose owner is not visible.
+    pub users: BTreeMap<u32, String>,
+    pub viewer: Viewer,
+    /// Why this poll failed, if it did. The sockets are then those of the last good poll.
+    pub error: Option<String>,
+}
+
+impl Default for Snapshot {
+    fn default() -> Self {
+        Snapshot {
+            seq: 0,
+            taken_at: SystemTime::UNIX_EPOCH,
+            poll_duration: Duration::ZERO,
+            sockets: Vec::new(),
+            processes: BTreeMap::new(),
+            users: BTreeMap::new(),
+            viewer: Viewer::default(),
+            error: None,
+        }
+    }
+}
+
+/// Counts for the status bar.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub total: usize,
+    pub listening: usize,
+    pub established: usize,
+    pub tcp: usize,
+    pub udp: usize,
+}
+
+impl Snapshot {
+    pub fn process(&self, pid: u32) -> Option<&ProcessInfo> {
+        self.processes.get(&pid)
+    }
+
+    pub fn user_name(&self, uid: u32) -> Option<&str> {
+        self.users.get(&uid).map(String::as_str)
+    }
+
+    /// The user a socket belongs to: the kernel's uid for it, else its first process's user.
+    pub fn socket_user(&self, socket: &Socket) -> Option<String> {
+        if let Some(uid) = socket.uid {
+            return Some(
+                self.user_name(uid)
+                    .map_or_else(|| uid.to_string(), str::to_owned),
+            );
+        }
+        socket
+            .pids
+            .iter()
+            .filter_map(|pid| self.process(*pid))
+            .find_map(|p| p.user.clone())
+    }
+
+    /// The processes holding a socket, or why none is shown.
+    pub fn owner(&self, socket: &Socket) -> Owner<'_> {
+        Owner::of(self, socket)
+    }
+
+    /// Names of the owning processes, or a short reason when there are none.
+    pub fn process_label(&self, socket: &Socket) -> String {
+        match self.owner(socket) {
+            Owner::Processes(list) => list
+                .iter()
+                .map(|(pid, info)| info.map_or_else(|| format!("pid {pid}"), |p| p.name.clone()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            Owner::None(reason) => format!("({})", reason.short()),
+        }
+    }
+
+    /// Every socket a process holds.
+    pub fn sockets_of(&self, pid: u32) -> impl Iterator<Item = (usize, &Socket)> {
+        self.sockets
+            .iter()
+            .enumerate()
+            .filter(move |(_, s)| s.pids.contains(&pid))
+    }
+
+    /// Sockets whose local port is `port`.
+    pub fn sockets_on_port(&self, port: u16) -> impl Iterator<Item = &Socket> {
+        self.sockets.iter().filter(move |s| s.local_port == port)
+    }
+
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts {
+            total: self.sockets.len(),
+            ..Counts::default()
+        };
+        for s in &self.sockets {
+            match s.proto {
+                Proto::Tcp => c.tcp += 1,
+                Proto::Udp => c.udp += 1,
+            }
+            match s.state {
+                SockState::Listen => c.listening += 1,
+                SockState::Established => c.established += 1,
+                _ => {}
+            }
+        }
+        c
+    }
+}

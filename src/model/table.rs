@@ -1,0 +1,401 @@
+//! Sorting and filtering of the socket table, shared by the window and the CLI.
+//!
+//! The view is an index into the snapshot's socket list. It is rebuilt only when the snapshot,
+//! the sort or the filter change, so drawing a frame never sorts.
+
+use std::cmp::{Ordering, Reverse};
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Snapshot, Socket};
+
+/// A column the table can be sorted by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SortKey {
+    Proto,
+    LocalAddr,
+    LocalPort,
+    RemoteAddr,
+    RemotePort,
+    State,
+    Pid,
+    Process,
+    User,
+}
+
+impl SortKey {
+    pub const ALL: [SortKey; 9] = [
+        SortKey::Proto,
+        SortKey::LocalAddr,
+        SortKey::LocalPort,
+        SortKey::RemoteAddr,
+        SortKey::RemotePort,
+        SortKey::State,
+        SortKey::Pid,
+        SortKey::Process,
+        SortKey::User,
+    ];
+
+    /// The column heading.
+    pub fn title(self) -> &'static str {
+        match self {
+            SortKey::Proto => "Proto",
+            SortKey::LocalAddr => "Local address",
+            SortKey::LocalPort => "Local port",
+            SortKey::RemoteAddr => "Remote address",
+            SortKey::RemotePort => "Remote port",
+            SortKey::State => "State",
+            SortKey::Pid => "PID",
+            SortKey::Process => "Process",
+            SortKey::User => "User",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SortDir {
+    Ascending,
+    Descending,
+}
+
+impl SortDir {
+    pub fn flipped(self) -> SortDir {
+        match self {
+            SortDir::Ascending => SortDir::Descending,
+            SortDir::Descending => SortDir::Ascending,
+        }
+    }
+
+    pub fn arrow(self) -> &'static str {
+        match self {
+            SortDir::Ascending => "▲",
+            SortDir::Descending => "▼",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SortSpec {
+    pub key: SortKey,
+    pub dir: SortDir,
+}
+
+impl Default for SortSpec {
+    fn default() -> Self {
+        SortSpec {
+            key: SortKey::LocalPort,
+            dir: SortDir::Ascending,
+        }
+    }
+}
+
+impl SortSpec {
+    /// What clicking a column heading does: the same column flips, another starts ascending.
+    pub fn clicked(self, key: SortKey) -> SortSpec {
+        if self.key == key {
+            SortSpec {
+                key,
+                dir: self.dir.flipped(),
+            }
+        } else {
+            SortSpec {
+                key,
+                dir: SortDir::Ascending,
+            }
+        }
+    }
+}
+
+/// A sort value: numbers compare as numbers, addresses as addresses (IPv4 before IPv6),
+/// text case-insensitively. Missing values sort after present ones.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum SortValue {
+    Num(bool, u64),
+    Addr(bool, Option<IpAddr>),
+    Text(String),
+}
+
+fn sort_value(snap: &Snapshot, s: &Socket, key: SortKey) -> SortValue {
+    match key {
+        SortKey::Proto => SortValue::Num(false, s.proto as u64),
+        SortKey::LocalAddr => SortValue::Addr(false, Some(s.local_addr)),
+        SortKey::LocalPort => SortValue::Num(false, u64::from(s.local_port)),
+        SortKey::RemoteAddr => SortValue::Addr(s.remote_addr.is_none(), s.remote_addr),
+        SortKey::RemotePort => {
+            SortValue::Num(s.remote_port.is_none(), s.remote_port.map_or(0, u64::from))
+        }
+        SortKey::State => SortValue::Text(s.state.as_str().to_owned()),
+        SortKey::Pid => SortValue::Num(
+            s.pids.is_empty(),
+            s.pids.first().map_or(0, |p| u64::from(*p)),
+        ),
+        SortKey::Process => SortValue::Text(snap.process_label(s).to_lowercase()),
+        SortKey::User => SortValue::Text(snap.socket_user(s).unwrap_or_default().to_lowercase()),
+    }
+}
+
+/// Ties under the chosen column fall back to this order, so the table never jitters.
+fn tie_break(s: &Socket) -> (u16, u8, IpAddr, Option<IpAddr>, Option<u16>) {
+    (
+        s.local_port,
+        s.proto as u8,
+        s.local_addr,
+        s.remote_addr,
+        s.remote_port,
+    )
+}
+
+/// Compare two sockets under a column, ascending.
+pub fn compare_sockets(snap: &Snapshot, a: &Socket, b: &Socket, key: SortKey) -> Ordering {
+    sort_value(snap, a, key)
+        .cmp(&sort_value(snap, b, key))
+        .then_with(|| tie_break(a).cmp(&tie_break(b)))
+}
+
+/// Free-text filter: every whitespace-separated word must occur (case-insensitively) in some
+/// column of the row, the process command line included.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Filter {
+    words: Vec<String>,
+}
+
+impl Filter {
+    pub fn parse(text: &str) -> Filter {
+        Filter {
+            words: text.split_whitespace().map(str::to_lowercase).collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    pub fn matches(&self, snap: &Snapshot, s: &Socket) -> bool {
+        if self.words.is_empty() {
+            return true;
+        }
+        let haystack = haystack(snap, s);
+        self.words.iter().all(|w| haystack.contains(w.as_str()))
+    }
+}
+
+fn haystack(snap: &Snapshot, s: &Socket) -> String {
+    use std::fmt::Write as _;
+    let mut h = String::with_capacity(128);
+    let _ = write!(
+        h,
+        "{} {} {} {} {} {}",
+        s.proto,
+        s.local_endpoint(),
+        s.remote_endpoint(),
+        s.state,
+        snap.process_label(s),
+        snap.socket_user(s).unwrap_or_default(),
+    );
+    for pid in &s.pids {
+        let _ = write!(h, " {pid}");
+        if let Some(p) = snap.process(*pid) {
+            let _ = write!(h, " {}", p.cmdline_string());
+            if let Some(user) = &p.user {
+                let _ = write!(h, " {user}");
+            }
+        }
+    }
+    h.to_lowercase()
+}
+
+/// The filtered, sorted order of a snapshot's rows.
+#[derive(Debug, Default)]
+pub struct TableView {
+    rows: Vec<usize>,
+    built_for: Option<(u64, SortSpec, Filter)>,
+}
+
+impl TableView {
+    /// Rebuild if the snapshot, sort or filter changed. Returns whether it rebuilt.
+    pub fn update(&mut self, snap: &Snapshot, sort: SortSpec, filter: &Filter) -> bool {
+        if let Some((seq, s, f)) = &self.built_for
+            && *seq == snap.seq
+            && *s == sort
+            && f == filter
+        {
+            return false;
+        }
+        self.rows = sorted_rows(snap, sort, filter);
+        self.built_for = Some((snap.seq, sort, filter.clone()));
+        true
+    }
+
+    /// Indices into `snapshot.sockets`, in display order.
+    pub fn rows(&self) -> &[usize] {
+        &self.rows
+    }
+}
+
+/// Indices of the sockets that pass the filter, in the order of the sort.
+pub fn sorted_rows(snap: &Snapshot, sort: SortSpec, filter: &Filter) -> Vec<usize> {
+    let mut rows: Vec<usize> = snap
+        .sockets
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| filter.matches(snap, s))
+        .map(|(i, _)| i)
+        .collect();
+    let key_of = |i: &usize| {
+        let s = &snap.sockets[*i];
+        (sort_value(snap, s, sort.key), tie_break(s))
+    };
+    match sort.dir {
+        SortDir::Ascending => rows.sort_by_cached_key(key_of),
+        SortDir::Descending => rows.sort_by_cached_key(|i| Reverse(key_of(i))),
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ProcessInfo, Proto, SockState};
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    fn sock(proto: Proto, addr: IpAddr, port: u16, pids: Vec<u32>) -> Socket {
+        Socket {
+            proto,
+            local_addr: addr,
+            local_port: port,
+            remote_addr: None,
+            remote_port: None,
+            state: SockState::Listen,
+            pids,
+            uid: Some(0),
+            inode: Some(1),
+        }
+    }
+
+    fn snap() -> Snapshot {
+        let v4 = |a, b, c, d| IpAddr::V4(Ipv4Addr::new(a, b, c, d));
+        let mut s = Snapshot {
+            seq: 1,
+            sockets: vec![
+                sock(Proto::Tcp, v4(127, 0, 0, 1), 8080, vec![20]),
+                sock(Proto::Tcp, IpAddr::V6(Ipv6Addr::LOCALHOST), 22, vec![10]),
+                sock(Proto::Udp, v4(10, 0, 0, 2), 443, vec![]),
+                sock(Proto::Tcp, v4(9, 0, 0, 1), 9, vec![30]),
+            ],
+            ..Snapshot::default()
+        };
+        for (pid, name) in [(10, "sshd"), (20, "Python3"), (30, "alpha")] {
+            s.processes.insert(
+                pid,
+                ProcessInfo {
+                    pid,
+                    name: name.to_owned(),
+                    exe: None,
+                    cmdline: vec![name.to_owned(), "--serve".to_owned()],
+                    uid: Some(0),
+                    user: Some("root".to_owned()),
+                    parent_pid: None,
+                    start_time: None,
+                },
+            );
+        }
+        s
+    }
+
+    fn order(s: &Snapshot, key: SortKey, dir: SortDir) -> Vec<u16> {
+        sorted_rows(s, SortSpec { key, dir }, &Filter::default())
+            .into_iter()
+            .map(|i| s.sockets[i].local_port)
+            .collect()
+    }
+
+    #[test]
+    fn ports_sort_numerically_not_as_text() {
+        let s = snap();
+        assert_eq!(
+            order(&s, SortKey::LocalPort, SortDir::Ascending),
+            [9, 22, 443, 8080]
+        );
+        assert_eq!(
+            order(&s, SortKey::LocalPort, SortDir::Descending),
+            [8080, 443, 22, 9]
+        );
+    }
+
+    #[test]
+    fn addresses_sort_by_ip_with_v4_before_v6() {
+        let s = snap();
+        // 9.0.0.1 < 10.0.0.2 < 127.0.0.1 numerically (as strings "10" < "127" < "9"), then ::1.
+        assert_eq!(
+            order(&s, SortKey::LocalAddr, SortDir::Ascending),
+            [9, 443, 8080, 22]
+        );
+    }
+
+    #[test]
+    fn pids_sort_numerically_with_missing_last() {
+        let s = snap();
+        assert_eq!(
+            order(&s, SortKey::Pid, SortDir::Ascending),
+            [22, 8080, 9, 443]
+        );
+    }
+
+    #[test]
+    fn process_sorts_case_insensitively() {
+        let s = snap();
+        // "(…reason…)" sorts before letters; then alpha, python3, sshd.
+        assert_eq!(
+            order(&s, SortKey::Process, SortDir::Ascending),
+            [443, 9, 8080, 22]
+        );
+    }
+
+    #[test]
+    fn clicking_a_heading_toggles_then_switches() {
+        let spec = SortSpec::default();
+        let again = spec.clicked(SortKey::LocalPort);
+        assert_eq!(again.dir, SortDir::Descending);
+        let other = again.clicked(SortKey::Pid);
+        assert_eq!(
+            other,
+            SortSpec {
+                key: SortKey::Pid,
+                dir: SortDir::Ascending
+            }
+        );
+    }
+
+    #[test]
+    fn filter_words_must_all_match_somewhere() {
+        let s = snap();
+        let rows = |text| {
+            sorted_rows(&s, SortSpec::default(), &Filter::parse(text))
+                .into_iter()
+                .map(|i| s.sockets[i].local_port)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(rows("python"), [8080]);
+        assert_eq!(rows("UDP"), [443]);
+        assert_eq!(rows("tcp root"), [9, 22, 8080]);
+        assert_eq!(rows("--serve alpha"), [9]);
+        assert_eq!(rows("[::1]"), [22]);
+        assert!(rows("nothing-like-this").is_empty());
+    }
+
+    #[test]
+    fn view_rebuilds_only_when_something_changed() {
+        let s = snap();
+        let mut view = TableView::default();
+        let f = Filter::default();
+        assert!(view.update(&s, SortSpec::default(), &f));
+        assert!(!view.update(&s, SortSpec::default(), &f));
+        let flipped = SortSpec::default().clicked(SortKey::LocalPort);
+        assert!(view.update(&s, flipped, &f));
+        assert!(view.update(&s, flipped, &Filter::parse("ssh")));
+        assert_eq!(view.rows().len(), 1);
+        let newer = Snapshot { seq: 2, ..snap() };
+        assert!(view.update(&newer, flipped, &Filter::parse("ssh")));
+    }
+}

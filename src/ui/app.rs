@@ -1,0 +1,221 @@
+//! The application state and the frame loop.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::collect::{Collector, Control, OsSource, SocketSource};
+use crate::model::{Filter, Snapshot, Socket, SocketKey, SortSpec, TableView};
+
+/// Preferences kept between runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Prefs {
+    pub sort: SortSpec,
+    pub filter: String,
+    pub interval_ms: u64,
+}
+
+impl Default for Prefs {
+    fn default() -> Self {
+        Prefs {
+            sort: SortSpec::default(),
+            filter: String::new(),
+            interval_ms: 1000,
+        }
+    }
+}
+
+/// Poll intervals offered in the status bar.
+pub(crate) const INTERVALS_MS: [u64; 6] = [250, 500, 1000, 2000, 5000, 10_000];
+
+/// The socket the details panel shows. A copy is kept so that a socket that closes
+/// stays readable, marked as closed, instead of vanishing under the user's cursor.
+#[derive(Clone, Debug)]
+pub(crate) struct Selection {
+    pub key: SocketKey,
+    pub socket: Socket,
+    /// The snapshot the socket was last seen in (for its processes).
+    pub seen_in: Arc<Snapshot>,
+    pub closed: bool,
+}
+
+pub struct PortscopeApp {
+    pub(crate) prefs: Prefs,
+    pub(crate) collector: Option<Collector>,
+    pub(crate) snapshot: Arc<Snapshot>,
+    pub(crate) view: TableView,
+    pub(crate) filter: Filter,
+    pub(crate) selection: Option<Selection>,
+    pub(crate) paused: bool,
+    /// Row to bring into view on the next frame (after a click in the details panel).
+    pub(crate) scroll_to: Option<SocketKey>,
+    pub(crate) startup_error: Option<String>,
+}
+
+impl PortscopeApp {
+    /// The app on the live machine, with preferences restored from the last run.
+    pub fn new(cc: &eframe::CreationContext<'_>) -> Self {
+        super::setup_context(&cc.egui_ctx);
+        let prefs: Prefs = cc
+            .storage
+            .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+            .unwrap_or_default();
+        match OsSource::new() {
+            Ok(source) => Self::with_source(&cc.egui_ctx, Box::new(source), prefs),
+            Err(e) => {
+                let mut app = Self::from_snapshot(Snapshot::default(), prefs);
+                app.startup_error = Some(e.to_string());
+                app
+            }
+        }
+    }
+
+    /// The app polling `source` on a collector thread.
+    pub fn with_source(ctx: &egui::Context, source: Box<dyn SocketSource>, prefs: Prefs) -> Self {
+        let ctx = ctx.clone();
+        let interval = Duration::from_millis(prefs.interval_ms);
+        let mut app = Self::from_snapshot(Snapshot::default(), prefs);
+        match Collector::spawn(source, interval, move || ctx.request_repaint()) {
+            Ok(collector) => app.collector = Some(collector),
+            Err(e) => app.startup_error = Some(format!("cannot start the collector thread: {e}")),
+        }
+        app
+    }
+
+    /// The app showing one fixed snapshot, with no collector (tests, screenshots).
+    pub fn from_snapshot(snapshot: Snapshot, prefs: Prefs) -> Self {
+        let filter = Filter::parse(&prefs.filter);
+        PortscopeApp {
+            prefs,
+            collector: None,
+            snapshot: Arc::new(snapshot),
+            view: TableView::default(),
+            filter,
+            selection: None,
+            paused: false,
+            scroll_to: None,
+            startup_error: None,
+        }
+    }
+
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// The selected socket, if any.
+    pub fn selected(&self) -> Option<&Socket> {
+        self.selection.as_ref().map(|s| &s.socket)
+    }
+
+    /// Sockets in display order.
+    pub fn visible_rows(&self) -> impl Iterator<Item = &Socket> {
+        self.view
+            .rows()
+            .iter()
+            .filter_map(|i| self.snapshot.sockets.get(*i))
+    }
+
+    pub fn prefs(&self) -> &Prefs {
+        &self.prefs
+    }
+
+    pub(crate) fn control(&mut self, control: Control) {
+        match control {
+            Control::Pause => self.paused = true,
+            Control::Resume => self.paused = false,
+            Control::SetInterval(d) => self.prefs.interval_ms = d.as_millis() as u64,
+            Control::RefreshNow | Control::Shutdown => {}
+        }
+        if let Some(c) = &self.collector {
+            c.send(control);
+        }
+    }
+
+    pub(crate) fn select(&mut self, socket: &Socket) {
+        self.selection = Some(Selection {
+            key: socket.key(),
+            socket: socket.clone(),
+            seen_in: self.snapshot.clone(),
+            closed: false,
+        });
+    }
+
+    pub(crate) fn set_filter(&mut self, text: String) {
+        self.filter = Filter::parse(&text);
+        self.prefs.filter = text;
+    }
+
+    /// Take the newest snapshot, if one came, and carry the selection over to it.
+    fn intake(&mut self) {
+        let Some(newest) = self.collector.as_ref().and_then(Collector::latest) else {
+            return;
+        };
+        self.snapshot = newest;
+        if let Some(sel) = &mut self.selection {
+            match self.snapshot.sockets.iter().find(|s| s.key() == sel.key) {
+                Some(s) => {
+                    sel.socket = s.clone();
+                    sel.seen_in = self.snapshot.clone();
+                    sel.closed = false;
+                }
+                None => sel.closed = true,
+            }
+        }
+    }
+
+    /// Draw one frame.
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        self.intake();
+        self.view
+            .update(&self.snapshot, self.prefs.sort, &self.filter);
+
+        egui::Panel::top("toolbar").show(ui, |ui| self.toolbar_ui(ui));
+        egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
+        if self.selection.is_some() {
+            egui::Panel::right("details")
+                .resizable(true)
+                .default_size(420.0)
+                .show(ui, |ui| self.details_ui(ui));
+        }
+        egui::CentralPanel::default().show(ui, |ui| self.table_ui(ui));
+    }
+
+    fn toolbar_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.heading("portscope");
+            ui.separator();
+            let mut text = self.prefs.filter.clone();
+            let edit = egui::TextEdit::singleline(&mut text)
+                .hint_text("Filter: port, address, state, process, user, command line…")
+                .desired_width(420.0);
+            let response = ui.add(edit).on_hover_text(
+                "Every word must appear somewhere in the row (case does not matter).",
+            );
+            if response.changed() {
+                self.set_filter(text);
+            }
+            if !self.prefs.filter.is_empty() && ui.button("Clear").clicked() {
+                self.set_filter(String::new());
+            }
+            let shown = self.view.rows().len();
+            let total = self.snapshot.sockets.len();
+            if shown == total {
+                ui.label(format!("{total} sockets"));
+            } else {
+                ui.label(format!("{shown} of {total} sockets"));
+            }
+        });
+    }
+}
+
+impl eframe::App for PortscopeApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        PortscopeApp::ui(self, ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.prefs);
+    }
+}

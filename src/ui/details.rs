@@ -1,0 +1,206 @@
+//! The details panel: the selected socket and the process(es) that own it — or why none is shown.
+
+use egui::{RichText, ScrollArea};
+
+use super::PortscopeApp;
+use crate::model::{Owner, ProcessInfo, Snapshot, Socket};
+
+impl PortscopeApp {
+    pub(crate) fn details_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(sel) = self.selection.clone() else {
+            return;
+        };
+        let mut select: Option<Socket> = None;
+        let mut close = false;
+        ui.horizontal(|ui| {
+            ui.heading("Socket");
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if ui.button("×").on_hover_text("Close this panel").clicked() {
+                    close = true;
+                }
+            });
+        });
+        let s = &sel.socket;
+        if sel.closed {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                "Closed: this socket was not in the latest poll. Shown as last seen.",
+            );
+        }
+        ScrollArea::vertical()
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                egui::Grid::new("socket-grid")
+                    .num_columns(2)
+                    .spacing([12.0, 4.0])
+                    .show(ui, |ui| {
+                        field(ui, "Protocol", s.proto.label());
+                        field(ui, "Local", &s.local_endpoint());
+                        field(ui, "Remote", &s.remote_endpoint());
+                        field(ui, "State", s.state.as_str());
+                        field(ui, "Bind scope", bind_scope(s));
+                        if let Some(user) = sel.seen_in.socket_user(s) {
+                            field(ui, "Socket user", &user);
+                        }
+                    });
+                ui.add_space(8.0);
+                let snap = &sel.seen_in;
+                match snap.owner(s) {
+                    Owner::Processes(list) => {
+                        let title = if list.len() == 1 {
+                            "Owning process".to_owned()
+                        } else {
+                            format!("Owning processes ({}, sharing this socket)", list.len())
+                        };
+                        ui.heading(title);
+                        for (pid, info) in list {
+                            ui.separator();
+                            match info {
+                                Some(p) => {
+                                    if let Some(other) = process_ui(ui, snap, p, s) {
+                                        select = Some(other);
+                                    }
+                                }
+                                None => {
+                                    ui.label(format!(
+                                    "PID {pid}: the process exited while it was being looked up."
+                                ));
+                                }
+                            }
+                        }
+                    }
+                    Owner::None(reason) => {
+                        ui.heading("No owning process");
+                        ui.label(reason.explain());
+                    }
+                }
+            });
+        if close {
+            self.selection = None;
+        } else if let Some(other) = select {
+            self.scroll_to = Some(other.key());
+            self.select(&other);
+        }
+    }
+}
+
+fn field(ui: &mut egui::Ui, name: &str, value: &str) {
+    ui.label(RichText::new(name).weak());
+    ui.add(egui::Label::new(value).wrap().selectable(true));
+    ui.end_row();
+}
+
+/// Where a listening address can be reached from, in words.
+pub(crate) fn bind_scope(s: &Socket) -> &'static str {
+    let a = s.local_addr;
+    if a.is_unspecified() {
+        "every interface: reachable from the network unless a firewall stops it"
+    } else if a.is_loopback() {
+        "this machine only (loopback)"
+    } else {
+        "this one interface address"
+    }
+}
+
+/// One process's fields and its other sockets. Returns a socket the user clicked.
+fn process_ui(
+    ui: &mut egui::Ui,
+    snap: &Snapshot,
+    p: &ProcessInfo,
+    current: &Socket,
+) -> Option<Socket> {
+    ui.label(
+        RichText::new(format!("{}  (PID {})", p.name, p.pid))
+            .strong()
+            .size(16.0),
+    );
+    egui::Grid::new(("process-grid", p.pid))
+        .num_columns(2)
+        .spacing([12.0, 4.0])
+        .show(ui, |ui| {
+            field(ui, "PID", &p.pid.to_string());
+            field(ui, "Name", &p.name);
+            field(
+                ui,
+                "Executable",
+                p.exe.as_deref().unwrap_or(
+                    "(not readable: the process belongs to another user or is a kernel thread)",
+                ),
+            );
+            let cmd = if p.cmdline.is_empty() {
+                "(empty: a kernel thread, or not readable)".to_owned()
+            } else {
+                p.cmdline_string()
+            };
+            field(ui, "Command line", &cmd);
+            let user = match (&p.user, p.uid) {
+                (Some(name), Some(uid)) => format!("{name} (uid {uid})"),
+                (None, Some(uid)) => format!("uid {uid} (no name in the user database)"),
+                (Some(name), None) => name.clone(),
+                (None, None) => "(not reported)".to_owned(),
+            };
+            field(ui, "User", &user);
+            let parent = match p.parent_pid {
+                Some(ppid) => match snap.process(ppid) {
+                    Some(pp) => format!("{ppid} {}", pp.name),
+                    None => format!("{ppid} (exited or not visible)"),
+                },
+                None => "(none)".to_owned(),
+            };
+            field(ui, "Parent", &parent);
+            let started = p
+                .start_time
+                .map_or_else(|| "(not reported)".to_owned(), started);
+            field(ui, "Started", &started);
+        });
+    let others: Vec<&Socket> = snap
+        .sockets_of(p.pid)
+        .map(|(_, s)| s)
+        .filter(|s| s.key() != current.key())
+        .collect();
+    ui.add_space(4.0);
+    ui.label(RichText::new(format!("Its other sockets ({})", others.len())).strong());
+    let mut picked = None;
+    for s in others.iter().take(200) {
+        let text = format!(
+            "{} {} → {}  {}",
+            s.proto.label(),
+            s.local_endpoint(),
+            s.remote_endpoint(),
+            s.state
+        );
+        if ui.link(text).clicked() {
+            picked = Some((*s).clone());
+        }
+    }
+    if others.len() > 200 {
+        ui.label(format!(
+            "… and {} more (filter the table by PID {})",
+            others.len() - 200,
+            p.pid
+        ));
+    }
+    picked
+}
+
+fn started(secs: u64) -> String {
+    let Ok(ts) = jiff::Timestamp::from_second(secs as i64) else {
+        return format!("{secs} s after the Unix epoch");
+    };
+    let zoned = ts.to_zoned(jiff::tz::TimeZone::system());
+    let ago = jiff::Timestamp::now().duration_since(ts).as_secs();
+    format!(
+        "{} ({} ago)",
+        zoned.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        human_duration(ago.max(0) as u64)
+    )
+}
+
+fn human_duration(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min", secs / 60),
+        3600..86_400 => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+        _ => format!("{} days {} h", secs / 86_400, secs % 86_400 / 3600),
+    }
+}

@@ -1,0 +1,78 @@
+//! The status bar: counts, poll timing, and the collector's controls.
+
+use std::time::Duration;
+
+use super::PortscopeApp;
+use super::app::INTERVALS_MS;
+use crate::collect::Control;
+
+impl PortscopeApp {
+    pub(crate) fn status_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
+            let c = self.snapshot.counts();
+            ui.label(format!(
+                "{} sockets · {} listening · {} established · {} TCP · {} UDP",
+                c.total, c.listening, c.established, c.tcp, c.udp
+            ));
+            ui.separator();
+            if self.snapshot.seq == 0 {
+                ui.label("waiting for the first poll…");
+            } else {
+                ui.label(format!(
+                    "last poll {} took {} ms",
+                    clock(self.snapshot.taken_at),
+                    self.snapshot.poll_duration.as_millis()
+                ));
+            }
+            ui.separator();
+            let mut interval = self.prefs.interval_ms;
+            egui::ComboBox::new("interval", "poll interval")
+                .selected_text(interval_label(interval))
+                .show_ui(ui, |ui| {
+                    for ms in INTERVALS_MS {
+                        ui.selectable_value(&mut interval, ms, interval_label(ms));
+                    }
+                });
+            if interval != self.prefs.interval_ms {
+                self.control(Control::SetInterval(Duration::from_millis(interval)));
+            }
+            let pause_label = if self.paused { "Resume" } else { "Pause" };
+            if ui.button(pause_label).clicked() {
+                self.control(if self.paused {
+                    Control::Resume
+                } else {
+                    Control::Pause
+                });
+            }
+            if ui.button("Refresh now").clicked() {
+                self.control(Control::RefreshNow);
+            }
+            if self.paused {
+                ui.label(egui::RichText::new("paused").strong());
+            }
+            if let Some(error) = &self.snapshot.error {
+                ui.separator();
+                ui.colored_label(ui.visuals().error_fg_color, error);
+            }
+        });
+    }
+}
+
+pub(crate) fn interval_label(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        format!("{} s", ms / 1000)
+    }
+}
+
+/// Local wall-clock time of a snapshot, HH:MM:SS.
+pub(crate) fn clock(t: std::time::SystemTime) -> String {
+    jiff::Timestamp::try_from(t)
+        .map(|ts| {
+            ts.to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_else(|_| "(time unknown)".to_owned())
+}

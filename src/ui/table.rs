@@ -1,0 +1,163 @@
+//! The socket table: virtualized (only visible rows are laid out), sortable by any column,
+//! whole-row click selection.
+
+use egui::{Color32, RichText, Sense};
+use egui_extras::{Column, TableBuilder};
+
+use super::PortscopeApp;
+use crate::model::{Owner, Snapshot, Socket, SortKey};
+
+impl PortscopeApp {
+    pub(crate) fn table_ui(&mut self, ui: &mut egui::Ui) {
+        if let Some(error) = &self.startup_error {
+            ui.colored_label(ui.visuals().error_fg_color, error);
+        }
+        // Labels must not take the click: the whole row is the interactive element.
+        ui.style_mut().interaction.selectable_labels = false;
+        let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
+        let snapshot = self.snapshot.clone();
+        let rows = self.view.rows();
+        let selected = self.selection.as_ref().map(|s| s.key);
+        let scroll_row = self
+            .scroll_to
+            .take()
+            .and_then(|key| rows.iter().position(|i| snapshot.sockets[*i].key() == key));
+
+        let mut table = TableBuilder::new(ui)
+            .id_salt("sockets")
+            .striped(true)
+            .resizable(true)
+            .sense(Sense::click())
+            .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+            .column(Column::initial(56.0).at_least(40.0))
+            .column(Column::initial(150.0).at_least(60.0).clip(true))
+            .column(Column::initial(76.0).at_least(50.0))
+            .column(Column::initial(150.0).at_least(60.0).clip(true))
+            .column(Column::initial(84.0).at_least(50.0))
+            .column(Column::initial(104.0).at_least(60.0))
+            .column(Column::initial(64.0).at_least(40.0))
+            .column(Column::initial(170.0).at_least(60.0).clip(true))
+            .column(Column::remainder().at_least(60.0).clip(true))
+            .min_scrolled_height(0.0);
+        if let Some(row) = scroll_row {
+            table = table.scroll_to_row(row, Some(egui::Align::Center));
+        }
+
+        let mut sort = self.prefs.sort;
+        let mut clicked: Option<usize> = None;
+        table
+            .header(row_height + 2.0, |mut header| {
+                for key in SortKey::ALL {
+                    header.col(|ui| {
+                        let arrow = if sort.key == key {
+                            sort.dir.arrow()
+                        } else {
+                            ""
+                        };
+                        let text = format!("{} {arrow}", key.title());
+                        let button =
+                            egui::Button::new(RichText::new(text.trim_end()).strong()).frame(false);
+                        if ui
+                            .add(button)
+                            .on_hover_text("Sort by this column; click again to reverse")
+                            .clicked()
+                        {
+                            sort = sort.clicked(key);
+                        }
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(row_height, rows.len(), |mut row| {
+                    let index = rows[row.index()];
+                    let socket = &snapshot.sockets[index];
+                    row.set_selected(selected == Some(socket.key()));
+                    row_cells(&mut row, &snapshot, socket);
+                    if row.response().clicked() {
+                        clicked = Some(index);
+                    }
+                });
+            });
+
+        self.prefs.sort = sort;
+        if let Some(index) = clicked
+            && let Some(socket) = snapshot.sockets.get(index)
+        {
+            self.select(socket);
+        }
+    }
+}
+
+fn row_cells(row: &mut egui_extras::TableRow<'_, '_>, snap: &Snapshot, s: &Socket) {
+    let weak = |text: &str| RichText::new(text).weak();
+    row.col(|ui| {
+        ui.label(s.proto.label());
+    });
+    row.col(|ui| {
+        ui.label(s.local_addr.to_string());
+    });
+    row.col(|ui| {
+        ui.label(s.local_port.to_string());
+    });
+    row.col(|ui| {
+        match s.remote_addr {
+            Some(a) => ui.label(a.to_string()),
+            None => ui.label(weak("*")),
+        };
+    });
+    row.col(|ui| {
+        match s.remote_port {
+            Some(p) => ui.label(p.to_string()),
+            None => ui.label(weak("*")),
+        };
+    });
+    row.col(|ui| {
+        ui.label(RichText::new(s.state.as_str()).color(state_color(ui, s)));
+    });
+    row.col(|ui| {
+        let pids = s
+            .pids
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        ui.label(pids);
+    });
+    row.col(|ui| match snap.owner(s) {
+        Owner::Processes(_) => {
+            ui.label(snap.process_label(s));
+        }
+        Owner::None(reason) => {
+            ui.label(weak(&reason.short()).italics())
+                .on_hover_text(reason.explain());
+        }
+    });
+    row.col(|ui| {
+        ui.label(snap.socket_user(s).unwrap_or_default());
+    });
+}
+
+fn state_color(ui: &egui::Ui, s: &Socket) -> Color32 {
+    use crate::model::SockState;
+    let dark = ui.visuals().dark_mode;
+    match s.state {
+        SockState::Listen => {
+            if dark {
+                Color32::from_rgb(110, 200, 250)
+            } else {
+                Color32::from_rgb(0, 90, 170)
+            }
+        }
+        SockState::Established => {
+            if dark {
+                Color32::from_rgb(120, 220, 140)
+            } else {
+                Color32::from_rgb(20, 120, 40)
+            }
+        }
+        SockState::TimeWait | SockState::CloseWait | SockState::FinWait1 | SockState::FinWait2 => {
+            ui.visuals().weak_text_color()
+        }
+        _ => ui.visuals().text_color(),
+    }
+}

@@ -1,0 +1,276 @@
+//! The real binary: `list`, `who`, usage errors and closed pipes.
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn portscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_portscope"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    port
+}
+
+fn entries_on(list: &Value, port: u16) -> Vec<&Value> {
+    list.as_array()
+        .expect("a JSON array")
+        .iter()
+        .filter(|e| e["local_port"] == port)
+        .collect()
+}
+
+#[test]
+fn list_json_shows_our_sockets_with_pid_and_process() {
+    let me = std::process::id();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let l6 = TcpListener::bind("[::1]:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+
+    let out = portscope(&["list", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let list: Value = serde_json::from_str(&stdout(&out)).expect("valid JSON");
+
+    let on_port = entries_on(&list, port);
+    let listen = on_port
+        .iter()
+        .find(|e| e["state"] == "LISTEN")
+        .expect("listener listed");
+    assert_eq!(listen["proto"], "tcp");
+    assert_eq!(listen["local_addr"], "127.0.0.1");
+    assert_eq!(listen["remote_addr"], Value::Null);
+    assert!(
+        listen["pids"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(me))
+    );
+    let proc0 = &listen["processes"][0];
+    assert_eq!(proc0["pid"], me);
+    assert!(proc0["name"].as_str().is_some_and(|n| !n.is_empty()));
+    assert!(proc0["exe"].as_str().is_some());
+    assert!(proc0["cmdline"].as_array().is_some_and(|a| !a.is_empty()));
+    assert!(proc0.get("user").is_some());
+
+    let c = client.local_addr().unwrap();
+    let conn = entries_on(&list, c.port())
+        .into_iter()
+        .find(|e| e["state"] == "ESTABLISHED")
+        .expect("connection listed");
+    assert_eq!(conn["remote_port"], port);
+    assert_eq!(conn["remote_addr"], "127.0.0.1");
+
+    let v6 = entries_on(&list, l6.local_addr().unwrap().port());
+    assert!(
+        v6.iter()
+            .any(|e| e["local_addr"] == "::1" && e["state"] == "LISTEN")
+    );
+
+    let u = entries_on(&list, udp.local_addr().unwrap().port());
+    assert!(
+        u.iter()
+            .any(|e| e["proto"] == "udp" && e["state"] == "UNCONN")
+    );
+}
+
+#[test]
+fn list_filters_and_formats() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let uport = udp.local_addr().unwrap().port();
+
+    let json = |args: &[&str]| -> Value {
+        let out = portscope(args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_str(&stdout(&out)).unwrap()
+    };
+    let tcp_only = json(&["list", "--json", "--tcp"]);
+    assert!(
+        tcp_only
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["proto"] == "tcp")
+    );
+    assert_eq!(entries_on(&tcp_only, port).len(), 1);
+    let udp_only = json(&["list", "--json", "--udp"]);
+    assert!(
+        udp_only
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["proto"] == "udp")
+    );
+    assert_eq!(entries_on(&udp_only, uport).len(), 1);
+    let listening = json(&["list", "--json", "--listening"]);
+    assert!(
+        listening
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["state"] == "LISTEN" || e["state"] == "UNCONN")
+    );
+    let by_port = json(&["list", "--json", "--port", &port.to_string()]);
+    assert_eq!(by_port.as_array().unwrap().len(), 1);
+
+    let table = portscope(&["list", "--port", &port.to_string()]);
+    let text = stdout(&table);
+    let mut lines = text.lines();
+    assert!(lines.next().unwrap().starts_with("PROTO"));
+    let row = lines.next().expect("one row");
+    assert!(row.contains(&format!("127.0.0.1:{port}")) && row.contains("LISTEN"));
+    assert!(row.contains(&std::process::id().to_string()));
+
+    let csv = stdout(&portscope(&["list", "--csv", "--port", &port.to_string()]));
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    assert_eq!(&headers[0], "proto");
+    let rec = reader.records().next().expect("a row").unwrap();
+    assert_eq!(&rec[2], port.to_string());
+    assert_eq!(&rec[5], "LISTEN");
+}
+
+#[test]
+fn who_names_the_process_holding_a_port() {
+    let me = std::process::id();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port().to_string();
+
+    let out = portscope(&["who", &port]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains(&format!("pid {me}")), "{text}");
+    assert!(
+        text.contains(&format!("tcp LISTEN 127.0.0.1:{port}")),
+        "{text}"
+    );
+    assert!(text.contains("command"), "{text}");
+
+    let out = portscope(&["who", &port, "--json"]);
+    assert!(out.status.success());
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["port"].to_string(), port);
+    assert_eq!(v["processes"][0]["pid"], me);
+    assert_eq!(v["sockets"][0]["state"], "LISTEN");
+}
+
+#[test]
+fn who_names_a_real_http_server() {
+    let port = free_port();
+    let mut server = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 runs");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let out = loop {
+        let out = portscope(&["who", &port.to_string()]);
+        if out.status.success() || Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        out.status.success(),
+        "python3 never showed up: {}",
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    assert!(text.starts_with("python3"), "{text}");
+    assert!(text.contains(&format!("pid {}", server.id())), "{text}");
+    assert!(text.contains(&format!("-m http.server {port}")), "{text}");
+}
+
+#[test]
+fn who_exits_1_when_nothing_holds_the_port() {
+    let port = free_port();
+    let out = portscope(&["who", &port.to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).is_empty());
+    assert!(stderr(&out).contains(&format!("nothing holds local port {port}")));
+    let json = portscope(&["who", &port.to_string(), "--json"]);
+    assert_eq!(json.status.code(), Some(1));
+    let v: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(v["sockets"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn usage_errors_exit_2_with_one_line() {
+    for args in [
+        &["who", "65536"][..],
+        &["who", "abc"],
+        &["who", "-1"],
+        &["who"],
+        &["list", "--bogus"],
+        &["list", "--port", "x"],
+        &["list", "--json", "--csv"],
+        &["frobnicate"],
+    ] {
+        let out = portscope(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("portscope: "), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    assert!(stderr(&portscope(&["who", "65536"])).contains("0 to 65535"));
+    let help = portscope(&["--help"]);
+    assert!(help.status.success());
+    assert!(stdout(&help).contains("who"));
+}
+
+#[test]
+fn a_closed_pipe_is_a_normal_exit() {
+    // Enough sockets that the output overflows the pipe buffer before the reader hangs up.
+    let sockets: Vec<UdpSocket> = (0..600)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portscope"))
+        .args(["list", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    drop(sockets);
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status,
+        stderr(&out)
+    );
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}
