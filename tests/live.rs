@@ -12,12 +12,12 @@ fn snap() -> Snapshot {
     snapshot_once(&mut source).expect("a poll of the live machine")
 }
 
-fn find<'a>(
-    snap: &'a Snapshot,
+fn find(
+    snap: &Snapshot,
     proto: Proto,
     local: SocketAddr,
     state: SockState,
-) -> Option<&'a Socket> {
+) -> Option<&Socket> {
     snap.sockets.iter().find(|s| {
         s.proto == proto
             && s.local_addr == local.ip()
