@@ -274,3 +274,89 @@ fn a_closed_pipe_is_a_normal_exit() {
     );
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
 }
+
+#[test]
+fn explain_60296_answers_what_it_is_and_what_is_on_it() {
+    let out = portscope(&["explain", "60296"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let first = text.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("Port 60296/tcp is in the dynamic range"),
+        "{text}"
+    );
+    for part in [
+        "IANA never assigns it",
+        "ephemeral",
+        "On this machine now",
+        "IANA registry: no entry",
+        "ss -ltnp 'sport = :60296'",
+        "sudo lsof -nP -iTCP:60296",
+        "Get-NetTCPConnection -LocalPort 60296",
+    ] {
+        assert!(text.contains(part), "missing {part:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn explain_shows_the_process_on_a_port_with_its_bind_scope() {
+    let me = std::process::id();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let text = stdout(&portscope(&["explain", &port.to_string()]));
+    assert!(
+        text.contains(&format!("tcp LISTEN 127.0.0.1:{port}")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("pid {me}")), "{text}");
+    assert!(text.contains("this machine only"), "{text}");
+
+    let out = portscope(&["explain", &port.to_string(), "--json"]);
+    assert!(out.status.success());
+    let v: Value = serde_json::from_str(&stdout(&out)).expect("valid JSON");
+    assert_eq!(v["port"], port);
+    assert_eq!(v["transport"], "tcp");
+    assert!(
+        v["headline"]
+            .as_str()
+            .is_some_and(|h| h.starts_with(&format!("Port {port}/tcp")))
+    );
+    assert!(v["range"].is_string());
+    assert!(v["ephemeral"]["start"].is_u64());
+    assert!(v["commands"].as_array().is_some_and(|c| !c.is_empty()));
+    let socket = &v["sockets"][0];
+    assert_eq!(socket["state"], "LISTEN");
+    assert_eq!(socket["bind_scope"], "loopback");
+    assert_eq!(socket["processes"][0]["pid"], me);
+}
+
+#[test]
+fn explain_json_carries_the_iana_entries() {
+    let v: Value =
+        serde_json::from_str(&stdout(&portscope(&["explain", "53", "--udp", "--json"]))).unwrap();
+    assert_eq!(v["transport"], "udp");
+    let iana = v["iana"].as_array().expect("entries");
+    assert!(
+        iana.iter()
+            .any(|e| e["service_name"] == "domain" && e["transport"] == "udp")
+    );
+    let ssh: Value =
+        serde_json::from_str(&stdout(&portscope(&["explain", "22", "--json"]))).unwrap();
+    assert!(
+        ssh["iana"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["service_name"] == "ssh")
+    );
+    assert!(ssh["note"]["title"].is_string());
+}
+
+#[test]
+fn explain_rejects_bad_ports() {
+    for bad in ["65536", "abc", "-1", "0x50", ""] {
+        let out = portscope(&["explain", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert_eq!(stderr(&out).trim_end().lines().count(), 1, "{bad:?}");
+    }
+}

@@ -12,12 +12,7 @@ fn snap() -> Snapshot {
     snapshot_once(&mut source).expect("a poll of the live machine")
 }
 
-fn find(
-    snap: &Snapshot,
-    proto: Proto,
-    local: SocketAddr,
-    state: SockState,
-) -> Option<&Socket> {
+fn find(snap: &Snapshot, proto: Proto, local: SocketAddr, state: SockState) -> Option<&Socket> {
     snap.sockets.iter().find(|s| {
         s.proto == proto
             && s.local_addr == local.ip()

@@ -78,7 +78,7 @@ fn a_row_without_a_process_says_why() {
     h.run();
     h.get_by_label_contains("belongs to user redis (uid 999)");
     h.get_by_label_contains("run portscope with sudo");
-    h.get_by_label_contains("this machine only");
+    h.get_by_label("this machine only (loopback): nothing on the network can reach it");
 }
 
 #[test]
@@ -101,7 +101,7 @@ fn clicking_a_heading_sorts_and_again_reverses() {
 #[test]
 fn typing_in_the_filter_narrows_the_rows() {
     let mut h = demo();
-    let filter = h.get_by_role(egui::accesskit::Role::TextInput);
+    let filter = h.get_by_label("Filter");
     filter.click();
     filter.type_text("firefox 443");
     h.run();
@@ -145,4 +145,120 @@ fn live_window_lists_a_socket_this_test_opens() {
     assert!(selected.pids.contains(&me));
     h.get_by_label_contains(&format!("(PID {me})"));
     h.get_by_label("Owning process");
+}
+
+#[test]
+fn clicking_the_bar_explains_the_port_under_the_pointer() {
+    let mut h = demo();
+    let bar = h.get_by_label("Port range bar");
+    let rect = bar.rect();
+    // The centre of the unzoomed bar is port 32768.
+    bar.click();
+    h.run();
+    assert_eq!(h.state().explained_port(), Some(32768));
+    h.get_by_label("Port 32768");
+    h.get_by_label_contains("registered port");
+    // Near the right end: the dynamic range, inside Linux's default ephemeral range.
+    h.hover_at(egui::pos2(
+        rect.left() + rect.width() * 0.92,
+        rect.center().y,
+    ));
+    h.event(egui::Event::PointerButton {
+        pos: egui::pos2(rect.left() + rect.width() * 0.92, rect.center().y),
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: egui::Modifiers::default(),
+    });
+    h.event(egui::Event::PointerButton {
+        pos: egui::pos2(rect.left() + rect.width() * 0.92, rect.center().y),
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: egui::Modifiers::default(),
+    });
+    h.run();
+    let port = h.state().explained_port().expect("a port");
+    assert!((59_000..=61_000).contains(&port), "{port}");
+    assert!(h.query_all_by_label_contains("dynamic range").count() >= 1);
+}
+
+#[test]
+fn zoom_buttons_and_a_click_pick_a_well_known_port() {
+    let mut h = demo();
+    h.get_by_label("well-known").click();
+    h.run();
+    // 0–1023 across the bar: its centre is port 512.
+    h.get_by_label("Port range bar").click();
+    h.run();
+    assert_eq!(h.state().explained_port(), Some(512));
+}
+
+fn go_to(h: &mut Harness<'_, PortscopeApp>, text: &str) {
+    h.get_by_label("Go to port").click();
+    h.run();
+    // Select what was typed before, so the new text replaces it.
+    h.key_combination_modifiers(egui::Modifiers::COMMAND, &[egui::Key::A]);
+    h.run();
+    if text.is_empty() {
+        h.key_press(egui::Key::Backspace);
+    } else {
+        h.get_by_label("Go to port").type_text(text);
+    }
+    h.run();
+    h.get_by_label("Explain").click();
+    h.run();
+}
+
+#[test]
+fn typing_a_port_opens_its_explanation() {
+    let mut h = demo();
+    go_to(&mut h, "22");
+    assert_eq!(h.state().explained_port(), Some(22));
+    h.get_by_label("Port 22");
+    assert!(h.query_all_by_label_contains("ssh (22/").count() >= 1);
+    // What uses it now: the demo's sshd, with its bind scope.
+    h.get_by_label("TCP LISTEN [::]:22 → *  ·  sshd  ·  all interfaces");
+    h.get_by_label_contains("Check it yourself");
+
+    // A port nobody uses still gets an explanation.
+    go_to(&mut h, "60296");
+    assert_eq!(h.state().explained_port(), Some(60296));
+    h.get_by_label(
+        "TCP ESTABLISHED 192.168.1.20:60296 → 140.82.112.3:443  ·  firefox  ·  one interface",
+    );
+    h.get_by_label_contains("IANA never assigns it");
+}
+
+#[test]
+fn bad_input_in_the_port_box_shows_a_message() {
+    let mut h = demo();
+    for (text, message) in [
+        ("abc", "is not a port number"),
+        ("65536", "too large"),
+        ("-1", "cannot be negative"),
+        ("", "enter a port number"),
+    ] {
+        go_to(&mut h, text);
+        h.get_by_label_contains(message);
+        assert_eq!(
+            h.state().explained_port(),
+            None,
+            "{text:?} must not select a port"
+        );
+    }
+}
+
+#[test]
+fn a_selected_row_explains_its_local_port_and_the_remote_one_on_request() {
+    let mut h = demo();
+    h.get_by_label("60296").click();
+    h.run();
+    assert_eq!(h.state().explained_port(), Some(60296));
+    h.get_by_label("Port 60296/tcp");
+    h.get_by_label("Explain remote port 443").click();
+    h.run();
+    assert_eq!(h.state().explained_port(), Some(443));
+    h.get_by_label("Port 443/tcp");
+    assert!(h.query_all_by_label_contains("https (443/").count() >= 1);
+    // The socket stays selected while its remote port is explained.
+    assert_eq!(h.state().selected().map(|s| s.local_port), Some(60296));
 }

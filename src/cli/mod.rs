@@ -9,8 +9,9 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::collect::{OsSource, SocketSource, snapshot_once};
+use crate::knowledge::{PortKnowledge, Transport, explain, service_name, write_text_with};
 use crate::model::export::{SocketRecord, write_csv, write_json, write_table};
-use crate::model::{Filter, Owner, ProcessInfo, Proto, Snapshot, SortSpec, sorted_rows};
+use crate::model::{BindScope, Filter, Owner, ProcessInfo, Proto, Snapshot, SortSpec, sorted_rows};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -31,6 +32,21 @@ pub enum Command {
     List(ListArgs),
     /// Show the process(es) holding a local port. Exits 1 when nothing holds it.
     Who(WhoArgs),
+    /// Explain what a port number means and what is on it now.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The port (0–65535).
+    #[arg(value_parser = port_arg, allow_negative_numbers = true)]
+    pub port: u16,
+    /// Explain the UDP port (default: TCP).
+    #[arg(long)]
+    pub udp: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -139,6 +155,114 @@ pub fn run_with(
             Ok(ExitCode::SUCCESS)
         }
         Command::Who(args) => who(&args, &snap, out),
+        Command::Explain(args) => {
+            explain_port(&args, &snap, out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct LiveSocket {
+    #[serde(flatten)]
+    record: SocketRecord,
+    bind_scope: BindScope,
+    bind_scope_meaning: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct ExplainReport<'a> {
+    #[serde(flatten)]
+    knowledge: &'a PortKnowledge,
+    /// Every socket on this local port now, of any transport.
+    sockets: Vec<LiveSocket>,
+}
+
+fn explain_port(args: &ExplainArgs, snap: &Snapshot, out: &mut dyn Write) -> io::Result<()> {
+    let transport = if args.udp {
+        Transport::Udp
+    } else {
+        Transport::Tcp
+    };
+    let transport_of = |proto: Proto| match proto {
+        Proto::Tcp => Transport::Tcp,
+        Proto::Udp => Transport::Udp,
+    };
+    let knowledge = explain(args.port, Some(transport), &snap.ephemeral);
+    let rows: Vec<usize> = sorted_rows(snap, SortSpec::default(), &Filter::default())
+        .into_iter()
+        .filter(|i| snap.sockets[*i].local_port == args.port)
+        .collect();
+    if args.json {
+        let report = ExplainReport {
+            knowledge: &knowledge,
+            sockets: rows
+                .iter()
+                .map(|i| {
+                    let s = &snap.sockets[*i];
+                    LiveSocket {
+                        record: SocketRecord::new(snap, s),
+                        bind_scope: s.bind_scope(),
+                        bind_scope_meaning: s.bind_scope().meaning(),
+                    }
+                })
+                .collect(),
+        };
+        serde_json::to_writer_pretty(&mut *out, &report)?;
+        return writeln!(out);
+    }
+    let mut live = String::new();
+    if rows.is_empty() {
+        live.push_str(&format!(
+            "On this machine now: nothing uses port {}.\n",
+            args.port
+        ));
+    } else {
+        let plural = if rows.len() == 1 { "" } else { "s" };
+        live.push_str(&format!(
+            "On this machine now ({} socket{plural}):\n",
+            rows.len()
+        ));
+        for i in &rows {
+            let s = &snap.sockets[*i];
+            live.push_str(&format!(
+                "  {}\n    held by {}",
+                socket_line(s),
+                owner_words(snap, s)
+            ));
+            if let (Some(addr), Some(port)) = (s.remote_addr, s.remote_port) {
+                let service = service_name(port, Some(transport_of(s.proto)))
+                    .map_or(String::new(), |name| format!(" ({name})"));
+                live.push_str(&format!(
+                    ", talking to {}{service}\n",
+                    crate::model::endpoint(addr, Some(port))
+                ));
+            } else {
+                live.push_str(&format!("; bound to {}\n", s.bind_scope().meaning()));
+            }
+        }
+    }
+    let mut text = String::new();
+    // Formatting into a String cannot fail.
+    let _ = write_text_with(&knowledge, &live, &mut text);
+    out.write_all(text.as_bytes())
+}
+
+/// "python3 (pid 1234, user root)" for each owner, or why there is none.
+fn owner_words(snap: &Snapshot, s: &crate::model::Socket) -> String {
+    match snap.owner(s) {
+        Owner::Processes(list) => list
+            .iter()
+            .map(|(pid, info)| match info {
+                Some(p) => match &p.user {
+                    Some(u) => format!("{} (pid {pid}, user {u})", p.name),
+                    None => format!("{} (pid {pid})", p.name),
+                },
+                None => format!("pid {pid} (exited)"),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        Owner::None(reason) => format!("no process: {}", reason.short()),
     }
 }
 

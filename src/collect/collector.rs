@@ -211,7 +211,12 @@ mod tests {
             .wait(Duration::from_secs(5))
             .expect("second snapshot");
         assert_eq!(second.seq, 2);
-        assert!(woken.load(Ordering::SeqCst) >= 2);
+        // The wake-up follows the send, so give it a moment.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while woken.load(Ordering::SeqCst) < 2 {
+            assert!(Instant::now() < deadline, "the UI was not woken");
+            thread::sleep(Duration::from_millis(5));
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub use os::OsSource;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::knowledge::EphemeralRange;
 use crate::model::{ProcessInfo, Snapshot, Socket, Viewer};
 
 /// What one poll of a source returns.
@@ -41,6 +42,12 @@ pub enum CollectError {
 /// A place sockets and their owners come from.
 pub trait SocketSource: Send {
     fn poll(&mut self) -> Result<Poll, CollectError>;
+
+    /// The range of ports the OS hands out automatically. Read at every poll: it is two small
+    /// files on Linux, and an administrator may change it while portscope runs.
+    fn ephemeral_range(&mut self) -> EphemeralRange {
+        EphemeralRange::read_live()
+    }
 }
 
 impl Snapshot {
@@ -55,6 +62,7 @@ impl Snapshot {
             users: poll.users,
             viewer: poll.viewer,
             error: None,
+            ephemeral: EphemeralRange::os_default(),
         }
     }
 }
@@ -64,5 +72,7 @@ pub fn snapshot_once(source: &mut dyn SocketSource) -> Result<Snapshot, CollectE
     let taken_at = SystemTime::now();
     let start = Instant::now();
     let poll = source.poll()?;
-    Ok(Snapshot::from_poll(1, taken_at, start.elapsed(), poll))
+    let mut snap = Snapshot::from_poll(1, taken_at, start.elapsed(), poll);
+    snap.ephemeral = source.ephemeral_range();
+    Ok(snap)
 }

@@ -37,7 +37,7 @@ pub use iana::{
 pub use notes::{NotesError, PortNote, note, notes, notes_load_error};
 pub use port::{PortParseError, parse_port};
 pub use range::IanaRange;
-pub use text::{to_text, write_text};
+pub use text::{to_text, write_text, write_text_with};
 pub use transport::{Transport, UnknownTransport};
 
 /// Parses the embedded registry and notes now, so that the first lookup is instant.

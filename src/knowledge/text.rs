@@ -23,7 +23,21 @@ pub fn to_text(knowledge: &PortKnowledge) -> String {
 /// Writes `knowledge` as readable plain text: headline, range, ephemeral range, IANA entries,
 /// note and security advice, and commands to check by hand.
 pub fn write_text(knowledge: &PortKnowledge, out: &mut impl Write) -> fmt::Result {
+    write_text_with(knowledge, "", out)
+}
+
+/// Like [`write_text`], with `after_headline` (already formatted lines, e.g. what uses the port
+/// right now) placed right after the headline, where a reader looks first.
+pub fn write_text_with(
+    knowledge: &PortKnowledge,
+    after_headline: &str,
+    out: &mut impl Write,
+) -> fmt::Result {
     wrap(out, &knowledge.headline, "", "")?;
+    if !after_headline.is_empty() {
+        writeln!(out)?;
+        out.write_str(after_headline)?;
+    }
 
     let range = knowledge.range;
     let (lo, hi) = range.bounds();

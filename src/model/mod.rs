@@ -17,6 +17,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use crate::knowledge::{EphemeralRange, IanaRange};
+
 /// Transport protocol of a socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -144,10 +146,67 @@ impl Socket {
         endpoint(self.local_addr, Some(self.local_port))
     }
 
+    pub fn bind_scope(&self) -> BindScope {
+        BindScope::of(self.local_addr)
+    }
+
+    /// The IANA range of the local port.
+    pub fn local_range(&self) -> IanaRange {
+        IanaRange::of(self.local_port)
+    }
+
     pub fn remote_endpoint(&self) -> String {
         match self.remote_addr {
             Some(addr) => endpoint(addr, self.remote_port),
             None => "*".to_owned(),
+        }
+    }
+}
+
+/// Where a socket's local address can be reached from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BindScope {
+    /// 0.0.0.0 or `::`: every interface of the machine.
+    AllInterfaces,
+    /// 127.0.0.0/8 or `::1`: this machine only.
+    Loopback,
+    /// One address of one interface.
+    Interface,
+}
+
+impl BindScope {
+    pub fn of(addr: IpAddr) -> BindScope {
+        if addr.is_unspecified() {
+            BindScope::AllInterfaces
+        } else if addr.is_loopback() {
+            BindScope::Loopback
+        } else {
+            BindScope::Interface
+        }
+    }
+
+    /// A few words for a table cell.
+    pub fn short(self) -> &'static str {
+        match self {
+            BindScope::AllInterfaces => "all interfaces",
+            BindScope::Loopback => "this machine only",
+            BindScope::Interface => "one interface",
+        }
+    }
+
+    /// What it means for who can connect, in a sentence.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            BindScope::AllInterfaces => {
+                "every interface: reachable from the network unless a firewall stops it"
+            }
+            BindScope::Loopback => {
+                "this machine only (loopback): nothing on the network can reach it"
+            }
+            BindScope::Interface => {
+                "this one interface address: reachable by whatever can reach that address"
+            }
         }
     }
 }
@@ -228,6 +287,8 @@ pub struct Snapshot {
     pub viewer: Viewer,
     /// Why this poll failed, if it did. The sockets are then those of the last good poll.
     pub error: Option<String>,
+    /// The ports the OS hands out for outgoing connections, as read at this poll.
+    pub ephemeral: EphemeralRange,
 }
 
 impl Default for Snapshot {
@@ -241,6 +302,7 @@ impl Default for Snapshot {
             users: BTreeMap::new(),
             viewer: Viewer::default(),
             error: None,
+            ephemeral: EphemeralRange::os_default(),
         }
     }
 }

@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::port_bar::{EphemeralGauge, PortBarState, PortUsage, describe_port, port_bar_ui};
 use crate::collect::{Collector, Control, OsSource, SocketSource};
-use crate::model::{Filter, Snapshot, Socket, SocketKey, SortSpec, TableView};
+use crate::knowledge::{PortKnowledge, Transport, explain, parse_port};
+use crate::model::{Filter, Proto, Snapshot, Socket, SocketKey, SortSpec, TableView};
 
 /// Preferences kept between runs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -52,6 +54,22 @@ pub struct PortscopeApp {
     /// Row to bring into view on the next frame (after a click in the details panel).
     pub(crate) scroll_to: Option<SocketKey>,
     pub(crate) startup_error: Option<String>,
+    /// The port the explanation shows, and for which transport (`None`: all).
+    pub(crate) port_focus: Option<(u16, Option<Transport>)>,
+    /// The explanation of `port_focus`, rebuilt when the port or the snapshot changes.
+    pub(crate) explained: Option<(u16, Option<Transport>, u64, PortKnowledge)>,
+    pub(crate) bar: PortBarState,
+    pub(crate) usage: PortUsage,
+    pub(crate) gauge: EphemeralGauge,
+    pub(crate) goto_text: String,
+    pub(crate) goto_error: Option<String>,
+}
+
+pub(crate) fn transport_of(proto: Proto) -> Transport {
+    match proto {
+        Proto::Tcp => Transport::Tcp,
+        Proto::Udp => Transport::Udp,
+    }
 }
 
 impl PortscopeApp {
@@ -97,6 +115,46 @@ impl PortscopeApp {
             paused: false,
             scroll_to: None,
             startup_error: None,
+            port_focus: None,
+            explained: None,
+            bar: PortBarState::default(),
+            usage: PortUsage::default(),
+            gauge: EphemeralGauge::default(),
+            goto_text: String::new(),
+            goto_error: None,
+        }
+    }
+
+    /// The port the explanation panel shows, if any.
+    pub fn explained_port(&self) -> Option<u16> {
+        self.port_focus.map(|(port, _)| port)
+    }
+
+    /// Explain `port` (for every transport), with no socket selected.
+    pub fn select_port(&mut self, port: u16) {
+        self.selection = None;
+        self.port_focus = Some((port, None));
+    }
+
+    /// The explanation for the focused port, computed once per port and snapshot.
+    pub(crate) fn knowledge(&mut self) -> Option<&PortKnowledge> {
+        let (port, transport) = self.port_focus?;
+        let fresh = matches!(&self.explained, Some((p, t, seq, _))
+            if *p == port && *t == transport && *seq == self.snapshot.seq);
+        if !fresh {
+            let k = explain(port, transport, &self.snapshot.ephemeral);
+            self.explained = Some((port, transport, self.snapshot.seq, k));
+        }
+        self.explained.as_ref().map(|(_, _, _, k)| k)
+    }
+
+    fn goto_port(&mut self) {
+        match parse_port(&self.goto_text) {
+            Ok(port) => {
+                self.goto_error = None;
+                self.select_port(port);
+            }
+            Err(e) => self.goto_error = Some(e.to_string()),
         }
     }
 
@@ -134,6 +192,7 @@ impl PortscopeApp {
     }
 
     pub(crate) fn select(&mut self, socket: &Socket) {
+        self.port_focus = Some((socket.local_port, Some(transport_of(socket.proto))));
         self.selection = Some(Selection {
             key: socket.key(),
             socket: socket.clone(),
@@ -170,10 +229,15 @@ impl PortscopeApp {
         self.intake();
         self.view
             .update(&self.snapshot, self.prefs.sort, &self.filter);
+        if self.usage.seq != self.snapshot.seq || self.snapshot.seq == 0 {
+            self.usage = PortUsage::of(&self.snapshot);
+            self.gauge = EphemeralGauge::of(&self.snapshot, &self.usage);
+        }
 
         egui::Panel::top("toolbar").show(ui, |ui| self.toolbar_ui(ui));
+        egui::Panel::top("portbar").show(ui, |ui| self.port_bar_panel_ui(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
-        if self.selection.is_some() {
+        if self.selection.is_some() || self.port_focus.is_some() {
             egui::Panel::right("details")
                 .resizable(true)
                 .default_size(420.0)
@@ -182,15 +246,60 @@ impl PortscopeApp {
         egui::CentralPanel::default().show(ui, |ui| self.table_ui(ui));
     }
 
+    fn port_bar_panel_ui(&mut self, ui: &mut egui::Ui) {
+        ui.add_space(4.0);
+        let snapshot = self.snapshot.clone();
+        let selected = self.explained_port();
+        let out = port_bar_ui(
+            ui,
+            &mut self.bar,
+            &self.usage,
+            &snapshot.ephemeral,
+            selected,
+            |port| describe_port(port, &snapshot),
+        );
+        if let Some(port) = out.clicked {
+            self.select_port(port);
+        }
+        ui.horizontal(|ui| {
+            ui.label("Zoom:");
+            let ranges = [
+                ("all", 0u16, 65535u16),
+                ("well-known", 0, 1023),
+                ("registered", 1024, 49151),
+                ("dynamic", 49152, 65535),
+                ("ephemeral", snapshot.ephemeral.start, snapshot.ephemeral.end),
+            ];
+            for (name, lo, hi) in ranges {
+                if ui.small_button(name).clicked() {
+                    self.bar.view = super::port_scale::PortView::new(f64::from(lo), f64::from(hi) + 1.0);
+                }
+            }
+            ui.separator();
+            let gauge = &self.gauge;
+            ui.add(
+                egui::ProgressBar::new(gauge.fraction())
+                    .desired_width(120.0)
+                    .text(format!("{:.1}%", gauge.fraction() * 100.0)),
+            )
+            .on_hover_text(
+                "Share of this OS's ephemeral range in use. Near 100%, new outgoing connections fail \
+                 (EADDRNOTAVAIL); many TIME_WAIT sockets are the usual cause.",
+            );
+            ui.label(gauge.summary());
+        });
+    }
+
     fn toolbar_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             ui.heading("portscope");
             ui.separator();
             let mut text = self.prefs.filter.clone();
+            let label = ui.label("Filter");
             let edit = egui::TextEdit::singleline(&mut text)
-                .hint_text("Filter: port, address, state, process, user, command line…")
-                .desired_width(420.0);
-            let response = ui.add(edit).on_hover_text(
+                .hint_text("port, address, state, process, user, command line…")
+                .desired_width(380.0);
+            let response = ui.add(edit).labelled_by(label.id).on_hover_text(
                 "Every word must appear somewhere in the row (case does not matter).",
             );
             if response.changed() {
@@ -199,6 +308,26 @@ impl PortscopeApp {
             if !self.prefs.filter.is_empty() && ui.button("Clear").clicked() {
                 self.set_filter(String::new());
             }
+            ui.separator();
+            let label = ui.label("Go to port");
+            let goto = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.goto_text)
+                        .hint_text("0–65535")
+                        .desired_width(70.0),
+                )
+                .labelled_by(label.id);
+            let enter = goto.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if ui.button("Explain").clicked() || enter {
+                self.goto_port();
+            }
+            if goto.changed() {
+                self.goto_error = None;
+            }
+            if let Some(error) = &self.goto_error {
+                ui.colored_label(ui.visuals().error_fg_color, error);
+            }
+            ui.separator();
             let shown = self.view.rows().len();
             let total = self.snapshot.sockets.len();
             if shown == total {

@@ -3,103 +3,150 @@
 use egui::{RichText, ScrollArea};
 
 use super::PortscopeApp;
+use super::app::{Selection, transport_of};
+use super::explain::explanation_ui;
+use crate::knowledge::Transport;
 use crate::model::{Owner, ProcessInfo, Snapshot, Socket};
 
 impl PortscopeApp {
     pub(crate) fn details_ui(&mut self, ui: &mut egui::Ui) {
-        let Some(sel) = self.selection.clone() else {
-            return;
-        };
         let mut select: Option<Socket> = None;
+        let mut focus: Option<(u16, Option<Transport>)> = None;
         let mut close = false;
+        let title = if self.selection.is_some() {
+            "Socket"
+        } else {
+            "Port"
+        };
         ui.horizontal(|ui| {
-            ui.heading("Socket");
+            ui.heading(title);
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 if ui.button("×").on_hover_text("Close this panel").clicked() {
                     close = true;
                 }
             });
         });
-        let s = &sel.socket;
-        if sel.closed {
-            ui.colored_label(
-                ui.visuals().warn_fg_color,
-                "Closed: this socket was not in the latest poll. Shown as last seen.",
-            );
-        }
+        let selection = self.selection.clone();
+        let snapshot = self.snapshot.clone();
         ScrollArea::vertical()
             .auto_shrink([false, false])
             .show(ui, |ui| {
-                egui::Grid::new("socket-grid")
-                    .num_columns(2)
-                    .spacing([12.0, 4.0])
-                    .show(ui, |ui| {
-                        field(ui, "Protocol", s.proto.label());
-                        field(ui, "Local", &s.local_endpoint());
-                        field(ui, "Remote", &s.remote_endpoint());
-                        field(ui, "State", s.state.as_str());
-                        field(ui, "Bind scope", bind_scope(s));
-                        if let Some(user) = sel.seen_in.socket_user(s) {
-                            field(ui, "Socket user", &user);
-                        }
-                    });
-                ui.add_space(8.0);
-                let snap = &sel.seen_in;
-                match snap.owner(s) {
-                    Owner::Processes(list) => {
-                        let title = if list.len() == 1 {
-                            "Owning process".to_owned()
-                        } else {
-                            format!("Owning processes ({}, sharing this socket)", list.len())
-                        };
-                        ui.heading(title);
-                        for (pid, info) in list {
-                            ui.separator();
-                            match info {
-                                Some(p) => {
-                                    if let Some(other) = process_ui(ui, snap, p, s) {
-                                        select = Some(other);
-                                    }
-                                }
-                                None => {
-                                    ui.label(format!(
-                                    "PID {pid}: the process exited while it was being looked up."
-                                ));
-                                }
-                            }
-                        }
-                    }
-                    Owner::None(reason) => {
-                        ui.heading("No owning process");
-                        ui.label(reason.explain());
-                    }
+                if let Some(sel) = &selection {
+                    let (other, port) = socket_ui(ui, sel, self.port_focus);
+                    select = other;
+                    focus = port;
+                    ui.add_space(8.0);
+                    ui.separator();
+                }
+                if let Some(k) = self.knowledge()
+                    && let Some(s) = explanation_ui(ui, k, &snapshot)
+                {
+                    select = Some(s);
                 }
             });
         if close {
             self.selection = None;
+            self.port_focus = None;
         } else if let Some(other) = select {
             self.scroll_to = Some(other.key());
             self.select(&other);
+        } else if let Some(port) = focus {
+            self.port_focus = Some(port);
         }
     }
+}
+
+/// The selected socket and its owners. Returns a socket the user clicked, or a port to explain.
+fn socket_ui(
+    ui: &mut egui::Ui,
+    sel: &Selection,
+    focus: Option<(u16, Option<Transport>)>,
+) -> (Option<Socket>, Option<(u16, Option<Transport>)>) {
+    let s = &sel.socket;
+    let mut select = None;
+    let mut explain = None;
+    if sel.closed {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            "Closed: this socket was not in the latest poll. Shown as last seen.",
+        );
+    }
+    egui::Grid::new("socket-grid")
+        .num_columns(2)
+        .spacing([12.0, 4.0])
+        .show(ui, |ui| {
+            field(ui, "Protocol", s.proto.label());
+            field(ui, "Local", &s.local_endpoint());
+            field(ui, "Remote", &s.remote_endpoint());
+            field(ui, "State", s.state.as_str());
+            field(ui, "Bind scope", s.bind_scope().meaning());
+            if let Some(user) = sel.seen_in.socket_user(s) {
+                field(ui, "Socket user", &user);
+            }
+        });
+    let transport = Some(transport_of(s.proto));
+    ui.horizontal(|ui| {
+        let local = (s.local_port, transport);
+        if ui
+            .add_enabled(
+                focus != Some(local),
+                egui::Button::new(format!("Explain local port {}", s.local_port)),
+            )
+            .clicked()
+        {
+            explain = Some(local);
+        }
+        if let Some(rp) = s.remote_port {
+            let remote = (rp, transport);
+            if ui
+                .add_enabled(
+                    focus != Some(remote),
+                    egui::Button::new(format!("Explain remote port {rp}")),
+                )
+                .clicked()
+            {
+                explain = Some(remote);
+            }
+        }
+    });
+    ui.add_space(8.0);
+    let snap = &sel.seen_in;
+    match snap.owner(s) {
+        Owner::Processes(list) => {
+            let title = if list.len() == 1 {
+                "Owning process".to_owned()
+            } else {
+                format!("Owning processes ({}, sharing this socket)", list.len())
+            };
+            ui.heading(title);
+            for (pid, info) in list {
+                ui.separator();
+                match info {
+                    Some(p) => {
+                        if let Some(other) = process_ui(ui, snap, p, s) {
+                            select = Some(other);
+                        }
+                    }
+                    None => {
+                        ui.label(format!(
+                            "PID {pid}: the process exited while it was being looked up."
+                        ));
+                    }
+                }
+            }
+        }
+        Owner::None(reason) => {
+            ui.heading("No owning process");
+            ui.add(egui::Label::new(reason.explain()).wrap());
+        }
+    }
+    (select, explain)
 }
 
 fn field(ui: &mut egui::Ui, name: &str, value: &str) {
     ui.label(RichText::new(name).weak());
     ui.add(egui::Label::new(value).wrap().selectable(true));
     ui.end_row();
-}
-
-/// Where a listening address can be reached from, in words.
-pub(crate) fn bind_scope(s: &Socket) -> &'static str {
-    let a = s.local_addr;
-    if a.is_unspecified() {
-        "every interface: reachable from the network unless a firewall stops it"
-    } else if a.is_loopback() {
-        "this machine only (loopback)"
-    } else {
-        "this one interface address"
-    }
 }
 
 /// One process's fields and its other sockets. Returns a socket the user clicked.

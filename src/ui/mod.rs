@@ -3,6 +3,9 @@
 
 mod app;
 mod details;
+mod explain;
+pub mod port_bar;
+pub mod port_scale;
 mod status;
 mod table;
 

@@ -176,7 +176,10 @@ mod tests {
     fn every_port_round_trips_through_its_centre_at_full_view() {
         let scale = PortScale::new(PortView::FULL, 10.0, 1200.0);
         // 65,536 ports on 1,200 px: many share a pixel, but the centre maps back exactly.
-        for port in (0..=65_535u16).step_by(97).chain([0, 1023, 1024, 49_151, 49_152, 65_535]) {
+        for port in (0..=65_535u16)
+            .step_by(97)
+            .chain([0, 1023, 1024, 49_151, 49_152, 65_535])
+        {
             let x = scale.x_center(port);
             assert_eq!(scale.port_at(x), port, "port {port} at x {x}");
         }
