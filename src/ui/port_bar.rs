@@ -51,6 +51,24 @@ impl PortUsage {
         }
     }
 
+    /// The port in use whose mark is nearest to `x`, within `reach` pixels: when thousands of
+    /// ports share a pixel, a pointer near a mark means that mark, not the empty port under it.
+    pub fn nearest_in_use(&self, scale: &PortScale, x: f32, reach: f32) -> Option<u16> {
+        let lo = scale.port_at(x - reach);
+        let hi = scale.port_at(x + reach);
+        let start = self.ports.partition_point(|(p, _)| *p < lo);
+        self.ports[start..]
+            .iter()
+            .take_while(|(p, _)| *p <= hi)
+            .map(|(p, _)| *p)
+            .min_by(|a, b| {
+                let da = (scale.x_center(*a) - x).abs();
+                let db = (scale.x_center(*b) - x).abs();
+                da.total_cmp(&db)
+            })
+            .filter(|p| (scale.x_center(*p) - x).abs() <= reach.max(scale.pixels_per_port() as f32))
+    }
+
     pub fn get(&self, port: u16) -> Option<Usage> {
         self.ports
             .binary_search_by_key(&port, |(p, _)| *p)
@@ -73,6 +91,8 @@ pub struct PortBarOutput {
 }
 
 const BAR_HEIGHT: f32 = 26.0;
+/// How close (in pixels) the pointer must be to a port in use to pick it.
+const SNAP_PIXELS: f32 = 4.0;
 const BAND_HEIGHT: f32 = 7.0;
 const AXIS_HEIGHT: f32 = 14.0;
 
@@ -122,6 +142,11 @@ pub fn port_bar_ui(
     let (rect, mut response) = ui.allocate_exact_size(size, Sense::click_and_drag());
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Canvas, true, "Port range bar"));
     let scale = PortScale::new(state.view, rect.left(), rect.width());
+    let port_near = |scale: &PortScale, x: f32| {
+        usage
+            .nearest_in_use(scale, x, SNAP_PIXELS)
+            .unwrap_or_else(|| scale.port_at(x))
+    };
 
     // 3. Interaction.
     let mut clicked = None;
@@ -130,7 +155,7 @@ pub fn port_bar_ui(
     } else if response.clicked()
         && let Some(pos) = response.interact_pointer_pos()
     {
-        clicked = Some(scale.port_at(pos.x));
+        clicked = Some(port_near(&scale, pos.x));
     }
     if response.dragged() {
         let dx = response.drag_delta().x;
@@ -152,7 +177,7 @@ pub fn port_bar_ui(
     }
     let scale = PortScale::new(state.view, rect.left(), rect.width());
     if let Some(pos) = response.hover_pos() {
-        let port = scale.port_at(pos.x);
+        let port = port_near(&scale, pos.x);
         response = response.on_hover_text_at_pointer(hover_text(port));
     }
 
@@ -443,6 +468,35 @@ mod tests {
         );
         assert_eq!(u.get(40000), Some(Usage::Connected));
         assert_eq!(u.get(1), None);
+    }
+
+    #[test]
+    fn the_pointer_snaps_to_a_nearby_port_in_use() {
+        let snap = Snapshot {
+            sockets: vec![
+                sock(8080, SockState::Listen),
+                sock(8600, SockState::Listen),
+                sock(8090, SockState::Listen),
+            ],
+            ..Snapshot::default()
+        };
+        let usage = PortUsage::of(&snap);
+        let scale = PortScale::new(PortView::FULL, 0.0, 1024.0); // 64 ports per pixel
+        let x = scale.x_center(8080);
+        assert_eq!(usage.nearest_in_use(&scale, x - 3.0, 4.0), Some(8080));
+        let x600 = scale.x_center(8600);
+        assert_eq!(usage.nearest_in_use(&scale, x600 + 2.0, 4.0), Some(8600));
+        assert_eq!(usage.nearest_in_use(&scale, x + 30.0, 4.0), None);
+        // Zoomed in, ports are wide blocks: the port under the pointer is what counts.
+        let zoomed = PortScale::new(PortView::new(8000.0, 8100.0), 0.0, 1000.0);
+        assert_eq!(
+            usage.nearest_in_use(&zoomed, zoomed.x_center(8085), 4.0),
+            None
+        );
+        assert_eq!(
+            usage.nearest_in_use(&zoomed, zoomed.x_center(8090) + 3.0, 4.0),
+            Some(8090)
+        );
     }
 
     #[test]
