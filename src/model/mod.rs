@@ -8,7 +8,7 @@ mod owner;
 mod table;
 
 pub use owner::{NoOwnerReason, Owner};
-pub use table::{Filter, SortDir, SortKey, SortSpec, TableView, compare_sockets, sorted_rows};
+pub use table::{Filter, SortDir, SortKey, SortSpec, compare_sockets, sorted_rows};
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -1,7 +1,6 @@
 //! Sorting and filtering of the socket table, shared by the window and the CLI.
 //!
-//! The view is an index into the snapshot's socket list. It is rebuilt only when the snapshot,
-//! the sort or the filter change, so drawing a frame never sorts.
+//! A view is an index into the snapshot's socket list, so sorting moves numbers, not sockets.
 
 use std::cmp::{Ordering, Reverse};
 use std::net::IpAddr;
@@ -205,34 +204,6 @@ fn haystack(snap: &Snapshot, s: &Socket) -> String {
     h.to_lowercase()
 }
 
-/// The filtered, sorted order of a snapshot's rows.
-#[derive(Debug, Default)]
-pub struct TableView {
-    rows: Vec<usize>,
-    built_for: Option<(u64, SortSpec, Filter)>,
-}
-
-impl TableView {
-    /// Rebuild if the snapshot, sort or filter changed. Returns whether it rebuilt.
-    pub fn update(&mut self, snap: &Snapshot, sort: SortSpec, filter: &Filter) -> bool {
-        if let Some((seq, s, f)) = &self.built_for
-            && *seq == snap.seq
-            && *s == sort
-            && f == filter
-        {
-            return false;
-        }
-        self.rows = sorted_rows(snap, sort, filter);
-        self.built_for = Some((snap.seq, sort, filter.clone()));
-        true
-    }
-
-    /// Indices into `snapshot.sockets`, in display order.
-    pub fn rows(&self) -> &[usize] {
-        &self.rows
-    }
-}
-
 /// Indices of the sockets that pass the filter, in the order of the sort.
 pub fn sorted_rows(snap: &Snapshot, sort: SortSpec, filter: &Filter) -> Vec<usize> {
     let mut rows: Vec<usize> = snap
@@ -382,20 +353,5 @@ mod tests {
         assert_eq!(rows("--serve alpha"), [9]);
         assert_eq!(rows("[::1]"), [22]);
         assert!(rows("nothing-like-this").is_empty());
-    }
-
-    #[test]
-    fn view_rebuilds_only_when_something_changed() {
-        let s = snap();
-        let mut view = TableView::default();
-        let f = Filter::default();
-        assert!(view.update(&s, SortSpec::default(), &f));
-        assert!(!view.update(&s, SortSpec::default(), &f));
-        let flipped = SortSpec::default().clicked(SortKey::LocalPort);
-        assert!(view.update(&s, flipped, &f));
-        assert!(view.update(&s, flipped, &Filter::parse("ssh")));
-        assert_eq!(view.rows().len(), 1);
-        let newer = Snapshot { seq: 2, ..snap() };
-        assert!(view.update(&newer, flipped, &Filter::parse("ssh")));
     }
 }

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::port_bar::{EphemeralGauge, PortBarState, PortUsage, describe_port, port_bar_ui};
+use super::port_bar::{PortBarState, describe_port, port_bar_ui};
+use super::view::ViewState;
 use crate::collect::{Collector, Control, OsSource, SocketSource};
 use crate::knowledge::{PortKnowledge, Transport, explain, parse_port};
-use crate::model::{Filter, Proto, Snapshot, Socket, SocketKey, SortSpec, TableView};
+use crate::model::{Filter, Proto, Snapshot, Socket, SocketKey, SortSpec};
 
 /// Preferences kept between runs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -46,8 +47,11 @@ pub(crate) struct Selection {
 pub struct PortscopeApp {
     pub(crate) prefs: Prefs,
     pub(crate) collector: Option<Collector>,
+    /// The snapshot on screen: the one the view's rows index into.
     pub(crate) snapshot: Arc<Snapshot>,
-    pub(crate) view: TableView,
+    /// The newest snapshot from the collector; shown once its view is ready.
+    pub(crate) incoming: Arc<Snapshot>,
+    pub(crate) view: ViewState,
     pub(crate) filter: Filter,
     pub(crate) selection: Option<Selection>,
     pub(crate) paused: bool,
@@ -59,8 +63,6 @@ pub struct PortscopeApp {
     /// The explanation of `port_focus`, rebuilt when the port or the snapshot changes.
     pub(crate) explained: Option<(u16, Option<Transport>, u64, PortKnowledge)>,
     pub(crate) bar: PortBarState,
-    pub(crate) usage: PortUsage,
-    pub(crate) gauge: EphemeralGauge,
     pub(crate) goto_text: String,
     pub(crate) goto_error: Option<String>,
 }
@@ -95,6 +97,8 @@ impl PortscopeApp {
         let ctx = ctx.clone();
         let interval = Duration::from_millis(prefs.interval_ms);
         let mut app = Self::from_snapshot(Snapshot::default(), prefs);
+        let wake_ctx = ctx.clone();
+        app.view = ViewState::new(Arc::new(move || wake_ctx.request_repaint()));
         match Collector::spawn(source, interval, move || ctx.request_repaint()) {
             Ok(collector) => app.collector = Some(collector),
             Err(e) => app.startup_error = Some(format!("cannot start the collector thread: {e}")),
@@ -105,11 +109,13 @@ impl PortscopeApp {
     /// The app showing one fixed snapshot, with no collector (tests, screenshots).
     pub fn from_snapshot(snapshot: Snapshot, prefs: Prefs) -> Self {
         let filter = Filter::parse(&prefs.filter);
+        let snapshot = Arc::new(snapshot);
         PortscopeApp {
             prefs,
             collector: None,
-            snapshot: Arc::new(snapshot),
-            view: TableView::default(),
+            snapshot: snapshot.clone(),
+            incoming: snapshot,
+            view: ViewState::default(),
             filter,
             selection: None,
             paused: false,
@@ -118,8 +124,6 @@ impl PortscopeApp {
             port_focus: None,
             explained: None,
             bar: PortBarState::default(),
-            usage: PortUsage::default(),
-            gauge: EphemeralGauge::default(),
             goto_text: String::new(),
             goto_error: None,
         }
@@ -169,10 +173,10 @@ impl PortscopeApp {
 
     /// Sockets in display order.
     pub fn visible_rows(&self) -> impl Iterator<Item = &Socket> {
-        self.view
-            .rows()
+        let data = self.view.data();
+        data.rows
             .iter()
-            .filter_map(|i| self.snapshot.sockets.get(*i))
+            .filter_map(|i| data.snapshot.sockets.get(*i))
     }
 
     pub fn prefs(&self) -> &Prefs {
@@ -201,17 +205,25 @@ impl PortscopeApp {
         });
     }
 
-    pub(crate) fn set_filter(&mut self, text: String) {
+    pub(crate) fn set_filter(&mut self, text: String, ctx: &egui::Context) {
+        ctx.request_repaint();
         self.filter = Filter::parse(&text);
         self.prefs.filter = text;
     }
 
-    /// Take the newest snapshot, if one came, and carry the selection over to it.
+    /// Take the newest snapshot, if one came, and have its view prepared. When the view on
+    /// screen moves to a new snapshot, carry the selection over to it.
     fn intake(&mut self) {
-        let Some(newest) = self.collector.as_ref().and_then(Collector::latest) else {
+        if let Some(newest) = self.collector.as_ref().and_then(Collector::latest) {
+            self.incoming = newest;
+        }
+        self.view
+            .update(&self.incoming, self.prefs.sort, &self.filter);
+        let shown = &self.view.data().snapshot;
+        if Arc::ptr_eq(shown, &self.snapshot) {
             return;
-        };
-        self.snapshot = newest;
+        }
+        self.snapshot = shown.clone();
         if let Some(sel) = &mut self.selection {
             match self.snapshot.sockets.iter().find(|s| s.key() == sel.key) {
                 Some(s) => {
@@ -227,12 +239,6 @@ impl PortscopeApp {
     /// Draw one frame.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         self.intake();
-        self.view
-            .update(&self.snapshot, self.prefs.sort, &self.filter);
-        if self.usage.seq != self.snapshot.seq || self.snapshot.seq == 0 {
-            self.usage = PortUsage::of(&self.snapshot);
-            self.gauge = EphemeralGauge::of(&self.snapshot, &self.usage);
-        }
 
         egui::Panel::top("toolbar").show(ui, |ui| self.toolbar_ui(ui));
         egui::Panel::top("portbar").show(ui, |ui| self.port_bar_panel_ui(ui));
@@ -250,10 +256,11 @@ impl PortscopeApp {
         ui.add_space(4.0);
         let snapshot = self.snapshot.clone();
         let selected = self.explained_port();
+        let usage = self.view.data().usage.clone();
         let out = port_bar_ui(
             ui,
             &mut self.bar,
-            &self.usage,
+            &usage,
             &snapshot.ephemeral,
             selected,
             |port| describe_port(port, &snapshot),
@@ -276,7 +283,7 @@ impl PortscopeApp {
                 }
             }
             ui.separator();
-            let gauge = &self.gauge;
+            let gauge = &self.view.data().gauge;
             ui.add(
                 egui::ProgressBar::new(gauge.fraction())
                     .desired_width(120.0)
@@ -303,10 +310,10 @@ impl PortscopeApp {
                 "Every word must appear somewhere in the row (case does not matter).",
             );
             if response.changed() {
-                self.set_filter(text);
+                self.set_filter(text, ui.ctx());
             }
             if !self.prefs.filter.is_empty() && ui.button("Clear").clicked() {
-                self.set_filter(String::new());
+                self.set_filter(String::new(), ui.ctx());
             }
             ui.separator();
             let label = ui.label("Go to port");
@@ -328,7 +335,7 @@ impl PortscopeApp {
                 ui.colored_label(ui.visuals().error_fg_color, error);
             }
             ui.separator();
-            let shown = self.view.rows().len();
+            let shown = self.view.data().rows.len();
             let total = self.snapshot.sockets.len();
             if shown == total {
                 ui.label(format!("{total} sockets"));

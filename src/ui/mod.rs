@@ -8,6 +8,7 @@ pub mod port_bar;
 pub mod port_scale;
 mod status;
 mod table;
+pub mod view;
 
 pub use app::{PortscopeApp, Prefs};
 

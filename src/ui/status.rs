@@ -9,7 +9,7 @@ use crate::collect::Control;
 impl PortscopeApp {
     pub(crate) fn status_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal_wrapped(|ui| {
-            let c = self.snapshot.counts();
+            let c = self.view.data().counts;
             ui.label(format!(
                 "{} sockets · {} listening · {} established · {} TCP · {} UDP",
                 c.total, c.listening, c.established, c.tcp, c.udp

@@ -16,7 +16,7 @@ impl PortscopeApp {
         ui.style_mut().interaction.selectable_labels = false;
         let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
         let snapshot = self.snapshot.clone();
-        let rows = self.view.rows();
+        let rows = &self.view.data().rows;
         let selected = self.selection.as_ref().map(|s| s.key);
         let scroll_row = self
             .scroll_to
@@ -79,7 +79,10 @@ impl PortscopeApp {
                 });
             });
 
-        self.prefs.sort = sort;
+        if sort != self.prefs.sort {
+            self.prefs.sort = sort;
+            ui.ctx().request_repaint();
+        }
         if let Some(index) = clicked
             && let Some(socket) = snapshot.sockets.get(index)
         {

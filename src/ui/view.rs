@@ -1,0 +1,323 @@
+//! What the window shows: a snapshot together with everything derived from it (the filtered,
+//! sorted rows, the ports in use, the ephemeral gauge, the counts).
+//!
+//! Deriving costs time proportional to the number of sockets. For ordinary tables it is done
+//! at once; past [`INLINE_LIMIT`] sockets it moves to a worker thread, and the window keeps
+//! showing the previous, consistent view until the new one is ready — the frame never waits
+//! for a sort. Nothing is rebuilt when neither the snapshot, the sort nor the filter changed.
+
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::port_bar::{EphemeralGauge, PortUsage};
+use crate::model::{Counts, Filter, Snapshot, SortSpec, sorted_rows};
+
+/// Up to this many sockets the view is derived on the UI thread (a few milliseconds).
+pub const INLINE_LIMIT: usize = 10_000;
+
+/// A snapshot and what the window derives from it.
+#[derive(Debug)]
+pub struct ViewData {
+    pub snapshot: Arc<Snapshot>,
+    pub sort: SortSpec,
+    pub filter: Filter,
+    /// Indices into `snapshot.sockets`, filtered and sorted.
+    pub rows: Vec<usize>,
+    pub usage: Arc<PortUsage>,
+    pub gauge: EphemeralGauge,
+    pub counts: Counts,
+    /// How long deriving took.
+    pub took: Duration,
+}
+
+impl Default for ViewData {
+    fn default() -> Self {
+        ViewData::build(
+            Arc::new(Snapshot::default()),
+            SortSpec::default(),
+            Filter::default(),
+            None,
+        )
+    }
+}
+
+impl ViewData {
+    /// Derive everything for `snapshot`. Per-snapshot parts are reused from `previous` when it
+    /// is of the same snapshot (a new sort or filter does not recount ports).
+    pub fn build(
+        snapshot: Arc<Snapshot>,
+        sort: SortSpec,
+        filter: Filter,
+        previous: Option<&ViewData>,
+    ) -> ViewData {
+        let start = Instant::now();
+        let rows = sorted_rows(&snapshot, sort, &filter);
+        let (usage, gauge, counts) = match previous {
+            Some(p) if Arc::ptr_eq(&p.snapshot, &snapshot) => {
+                (p.usage.clone(), p.gauge.clone(), p.counts)
+            }
+            _ => {
+                let usage = PortUsage::of(&snapshot);
+                let gauge = EphemeralGauge::of(&snapshot, &usage);
+                (Arc::new(usage), gauge, snapshot.counts())
+            }
+        };
+        ViewData {
+            snapshot,
+            sort,
+            filter,
+            rows,
+            usage,
+            gauge,
+            counts,
+            took: start.elapsed(),
+        }
+    }
+
+    fn is_for(&self, snapshot: &Arc<Snapshot>, sort: SortSpec, filter: &Filter) -> bool {
+        Arc::ptr_eq(&self.snapshot, snapshot) && self.sort == sort && &self.filter == filter
+    }
+}
+
+struct Request {
+    snapshot: Arc<Snapshot>,
+    sort: SortSpec,
+    filter: Filter,
+    /// Per-snapshot parts to reuse, when the snapshot is the same.
+    previous: Option<(Arc<Snapshot>, Arc<PortUsage>, EphemeralGauge, Counts)>,
+}
+
+/// A thread that derives views of large snapshots.
+struct Worker {
+    requests: Sender<Request>,
+    results: Receiver<ViewData>,
+}
+
+impl Worker {
+    fn spawn(wake: Arc<dyn Fn() + Send + Sync>) -> std::io::Result<Worker> {
+        let (req_tx, req_rx) = mpsc::channel::<Request>();
+        let (res_tx, res_rx) = mpsc::channel();
+        thread::Builder::new()
+            .name("portscope-view".to_owned())
+            .spawn(move || {
+                while let Ok(mut request) = req_rx.recv() {
+                    // Only the newest request matters.
+                    while let Ok(newer) = req_rx.try_recv() {
+                        request = newer;
+                    }
+                    let previous =
+                        request
+                            .previous
+                            .map(|(snapshot, usage, gauge, counts)| ViewData {
+                                snapshot,
+                                sort: request.sort,
+                                filter: Filter::default(),
+                                rows: Vec::new(),
+                                usage,
+                                gauge,
+                                counts,
+                                took: Duration::ZERO,
+                            });
+                    let data = ViewData::build(
+                        request.snapshot,
+                        request.sort,
+                        request.filter,
+                        previous.as_ref(),
+                    );
+                    if res_tx.send(data).is_err() {
+                        return;
+                    }
+                    wake();
+                }
+            })?;
+        Ok(Worker {
+            requests: req_tx,
+            results: res_rx,
+        })
+    }
+}
+
+/// The view on screen and the one being prepared.
+pub struct ViewState {
+    data: ViewData,
+    /// What the newest request asked for: (snapshot, sort, filter).
+    wanted: Option<(Arc<Snapshot>, SortSpec, Filter)>,
+    worker: Option<Worker>,
+    wake: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl Default for ViewState {
+    fn default() -> Self {
+        ViewState::new(Arc::new(|| {}))
+    }
+}
+
+impl ViewState {
+    /// `wake` is called when a view prepared in the background is ready.
+    pub fn new(wake: Arc<dyn Fn() + Send + Sync>) -> ViewState {
+        ViewState {
+            data: ViewData::default(),
+            wanted: None,
+            worker: None,
+            wake,
+        }
+    }
+
+    pub fn data(&self) -> &ViewData {
+        &self.data
+    }
+
+    /// Whether a newer view is being prepared.
+    pub fn is_pending(&self) -> bool {
+        self.wanted
+            .as_ref()
+            .is_some_and(|(snap, sort, filter)| !self.data.is_for(snap, *sort, filter))
+    }
+
+    /// Ask for the view of `snapshot` under `sort` and `filter`. Returns true when the view on
+    /// screen changed.
+    pub fn update(&mut self, snapshot: &Arc<Snapshot>, sort: SortSpec, filter: &Filter) -> bool {
+        let mut changed = false;
+        if let Some(worker) = &self.worker {
+            if let Some(data) = worker.results.try_iter().last() {
+                self.data = data;
+                changed = true;
+            }
+        }
+        if self.data.is_for(snapshot, sort, filter) {
+            self.wanted = None;
+            return changed;
+        }
+        let already_asked = self
+            .wanted
+            .as_ref()
+            .is_some_and(|(s, so, f)| Arc::ptr_eq(s, snapshot) && *so == sort && f == filter);
+        if already_asked {
+            return changed;
+        }
+        self.wanted = Some((snapshot.clone(), sort, filter.clone()));
+        if snapshot.sockets.len() <= INLINE_LIMIT || !self.send_to_worker(snapshot, sort, filter) {
+            self.data = ViewData::build(snapshot.clone(), sort, filter.clone(), Some(&self.data));
+            self.wanted = None;
+            return true;
+        }
+        changed
+    }
+
+    fn send_to_worker(
+        &mut self,
+        snapshot: &Arc<Snapshot>,
+        sort: SortSpec,
+        filter: &Filter,
+    ) -> bool {
+        if self.worker.is_none() {
+            self.worker = Worker::spawn(self.wake.clone()).ok();
+        }
+        let Some(worker) = &self.worker else {
+            return false;
+        };
+        let previous = Arc::ptr_eq(&self.data.snapshot, snapshot).then(|| {
+            (
+                self.data.snapshot.clone(),
+                self.data.usage.clone(),
+                self.data.gauge.clone(),
+                self.data.counts,
+            )
+        });
+        worker
+            .requests
+            .send(Request {
+                snapshot: snapshot.clone(),
+                sort,
+                filter: filter.clone(),
+                previous,
+            })
+            .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Proto, SockState, Socket, SortDir, SortKey};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn snapshot(seq: u64, n: usize) -> Arc<Snapshot> {
+        let sockets = (0..n)
+            .map(|i| Socket {
+                proto: Proto::Tcp,
+                local_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                local_port: (i % 65_536) as u16,
+                remote_addr: None,
+                remote_port: None,
+                state: SockState::Listen,
+                pids: vec![],
+                uid: None,
+                inode: None,
+            })
+            .collect();
+        Arc::new(Snapshot {
+            seq,
+            sockets,
+            ..Snapshot::default()
+        })
+    }
+
+    #[test]
+    fn small_views_are_built_at_once_and_only_when_something_changed() {
+        let mut view = ViewState::default();
+        let snap = snapshot(1, 10);
+        let f = Filter::default();
+        assert!(view.update(&snap, SortSpec::default(), &f));
+        assert_eq!(view.data().rows.len(), 10);
+        assert!(
+            !view.update(&snap, SortSpec::default(), &f),
+            "nothing changed: no rebuild"
+        );
+        let desc = SortSpec::default().clicked(SortKey::LocalPort);
+        assert!(view.update(&snap, desc, &f));
+        assert_eq!(
+            view.data().snapshot.sockets[view.data().rows[0]].local_port,
+            9
+        );
+        assert!(view.update(&snap, desc, &Filter::parse(":3")));
+        assert_eq!(view.data().rows.len(), 1);
+    }
+
+    #[test]
+    fn large_views_are_built_off_the_frame_and_the_old_view_stays_meanwhile() {
+        let (tx, rx) = mpsc::channel();
+        let tx = std::sync::Mutex::new(tx);
+        let mut view = ViewState::new(Arc::new(move || {
+            if let Ok(tx) = tx.lock() {
+                let _ = tx.send(());
+            }
+        }));
+        let small = snapshot(1, 5);
+        view.update(&small, SortSpec::default(), &Filter::default());
+        let big = snapshot(2, INLINE_LIMIT + 1);
+        let sort = SortSpec {
+            key: SortKey::LocalPort,
+            dir: SortDir::Descending,
+        };
+        view.update(&big, sort, &Filter::default());
+        // Until the worker is done, the window keeps the small, consistent view.
+        if view.is_pending() {
+            assert_eq!(view.data().snapshot.seq, 1);
+            rx.recv_timeout(Duration::from_secs(10))
+                .expect("the worker wakes the UI");
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while view.data().snapshot.seq != 2 {
+            view.update(&big, sort, &Filter::default());
+            assert!(Instant::now() < deadline, "the large view never arrived");
+            thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(view.data().rows.len(), INLINE_LIMIT + 1);
+        assert!(!view.is_pending());
+        let first = &view.data().snapshot.sockets[view.data().rows[0]];
+        assert_eq!(first.local_port, 10_000);
+    }
+}
