@@ -180,11 +180,11 @@ impl ViewState {
     /// screen changed.
     pub fn update(&mut self, snapshot: &Arc<Snapshot>, sort: SortSpec, filter: &Filter) -> bool {
         let mut changed = false;
-        if let Some(worker) = &self.worker {
-            if let Some(data) = worker.results.try_iter().last() {
-                self.data = data;
-                changed = true;
-            }
+        if let Some(worker) = &self.worker
+            && let Some(data) = worker.results.try_iter().last()
+        {
+            self.data = data;
+            changed = true;
         }
         if self.data.is_for(snapshot, sort, filter) {
             self.wanted = None;
