@@ -16,6 +16,8 @@ use crate::model::Snapshot;
 /// Shortest and longest poll intervals the collector accepts.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
+/// When nothing changed, the UI is still woken every this many polls so its clock moves.
+const HEARTBEAT_POLLS: u32 = 5;
 
 /// What the UI can ask of the collector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,14 +93,27 @@ fn run(
     let mut paused = false;
     let mut seq = 0u64;
     let mut last_good: Option<Poll> = None;
+    let mut previous: Option<Arc<Snapshot>> = None;
+    let mut quiet_polls = 0u32;
     loop {
         let started = Instant::now();
         seq += 1;
-        let snapshot = take(source.as_mut(), seq, &mut last_good);
-        if snapshots.send(Arc::new(snapshot)).is_err() {
+        let mut snapshot = take(source.as_mut(), seq, &mut last_good);
+        let unchanged = previous.as_ref().is_some_and(|p| p.same_content(&snapshot));
+        if let (true, Some(p)) = (unchanged, &previous) {
+            snapshot.content_seq = p.content_seq;
+        }
+        let snapshot = Arc::new(snapshot);
+        previous = Some(snapshot.clone());
+        if snapshots.send(snapshot).is_err() {
             return; // Nobody is listening any more.
         }
-        wake();
+        // A window that shows the same thing again need not be redrawn: idle stays idle.
+        quiet_polls += 1;
+        if !unchanged || quiet_polls >= HEARTBEAT_POLLS {
+            quiet_polls = 0;
+            wake();
+        }
 
         // Wait for the next poll, acting on control messages as they come.
         let mut deadline = started + interval;
@@ -211,12 +226,20 @@ mod tests {
             .wait(Duration::from_secs(5))
             .expect("second snapshot");
         assert_eq!(second.seq, 2);
+        // Same content again: the snapshot says so, and the UI is not woken for it.
+        assert_eq!(second.content_seq, 1);
         // The wake-up follows the send, so give it a moment.
         let deadline = Instant::now() + Duration::from_secs(5);
-        while woken.load(Ordering::SeqCst) < 2 {
+        while woken.load(Ordering::SeqCst) < 1 {
             assert!(Instant::now() < deadline, "the UI was not woken");
             thread::sleep(Duration::from_millis(5));
         }
+        thread::sleep(Duration::from_millis(50));
+        assert_eq!(
+            woken.load(Ordering::SeqCst),
+            1,
+            "woken for an unchanged snapshot"
+        );
     }
 
     #[test]

@@ -55,6 +55,7 @@ impl Snapshot {
     pub fn from_poll(seq: u64, taken_at: SystemTime, poll_duration: Duration, poll: Poll) -> Self {
         Snapshot {
             seq,
+            content_seq: seq,
             taken_at,
             poll_duration,
             sockets: poll.sockets,

@@ -277,6 +277,9 @@ pub struct Viewer {
 pub struct Snapshot {
     /// Increases with every snapshot the collector sends; 0 is the empty start.
     pub seq: u64,
+    /// The `seq` of the snapshot whose content (sockets, processes, users, error, ephemeral
+    /// range) this one repeats unchanged; equal to `seq` when something changed.
+    pub content_seq: u64,
     pub taken_at: SystemTime,
     pub poll_duration: Duration,
     pub sockets: Vec<Socket>,
@@ -295,6 +298,7 @@ impl Default for Snapshot {
     fn default() -> Self {
         Snapshot {
             seq: 0,
+            content_seq: 0,
             taken_at: SystemTime::UNIX_EPOCH,
             poll_duration: Duration::ZERO,
             sockets: Vec::new(),
@@ -318,6 +322,15 @@ pub struct Counts {
 }
 
 impl Snapshot {
+    /// Whether two snapshots show the same thing (times aside).
+    pub fn same_content(&self, other: &Snapshot) -> bool {
+        self.sockets == other.sockets
+            && self.processes == other.processes
+            && self.users == other.users
+            && self.error == other.error
+            && self.ephemeral == other.ephemeral
+    }
+
     pub fn process(&self, pid: u32) -> Option<&ProcessInfo> {
         self.processes.get(&pid)
     }

@@ -2,7 +2,9 @@
 //!
 //! A view is an index into the snapshot's socket list, so sorting moves numbers, not sockets.
 
-use std::cmp::{Ordering, Reverse};
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
@@ -109,13 +111,46 @@ impl SortSpec {
 /// A sort value: numbers compare as numbers, addresses as addresses (IPv4 before IPv6),
 /// text case-insensitively. Missing values sort after present ones.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum SortValue {
+enum SortValue<'a> {
     Num(bool, u64),
     Addr(bool, Option<IpAddr>),
-    Text(String),
+    Text(Cow<'a, str>),
 }
 
-fn sort_value(snap: &Snapshot, s: &Socket, key: SortKey) -> SortValue {
+/// Lower-cased names, computed once per sort rather than once per row.
+struct SortNames {
+    processes: HashMap<u32, String>,
+    users: HashMap<u32, String>,
+}
+
+impl SortNames {
+    fn new(snap: &Snapshot, key: SortKey) -> SortNames {
+        let processes = if key == SortKey::Process {
+            snap.processes
+                .iter()
+                .map(|(pid, p)| (*pid, p.name.to_lowercase()))
+                .collect()
+        } else {
+            HashMap::new()
+        };
+        let users = if key == SortKey::User {
+            snap.users
+                .iter()
+                .map(|(uid, name)| (*uid, name.to_lowercase()))
+                .collect()
+        } else {
+            HashMap::new()
+        };
+        SortNames { processes, users }
+    }
+}
+
+fn sort_value<'a>(
+    snap: &Snapshot,
+    names: &'a SortNames,
+    s: &Socket,
+    key: SortKey,
+) -> SortValue<'a> {
     match key {
         SortKey::Proto => SortValue::Num(false, s.proto as u64),
         SortKey::LocalAddr => SortValue::Addr(false, Some(s.local_addr)),
@@ -124,13 +159,24 @@ fn sort_value(snap: &Snapshot, s: &Socket, key: SortKey) -> SortValue {
         SortKey::RemotePort => {
             SortValue::Num(s.remote_port.is_none(), s.remote_port.map_or(0, u64::from))
         }
-        SortKey::State => SortValue::Text(s.state.as_str().to_owned()),
+        SortKey::State => SortValue::Text(Cow::Borrowed(s.state.as_str())),
         SortKey::Pid => SortValue::Num(
             s.pids.is_empty(),
             s.pids.first().map_or(0, |p| u64::from(*p)),
         ),
-        SortKey::Process => SortValue::Text(snap.process_label(s).to_lowercase()),
-        SortKey::User => SortValue::Text(snap.socket_user(s).unwrap_or_default().to_lowercase()),
+        SortKey::Process => match s.pids.as_slice() {
+            [pid] => match names.processes.get(pid) {
+                Some(name) => SortValue::Text(Cow::Borrowed(name)),
+                None => SortValue::Text(Cow::Owned(format!("pid {pid}"))),
+            },
+            _ => SortValue::Text(Cow::Owned(snap.process_label(s).to_lowercase())),
+        },
+        SortKey::User => match s.uid.and_then(|uid| names.users.get(&uid)) {
+            Some(name) => SortValue::Text(Cow::Borrowed(name)),
+            None => SortValue::Text(Cow::Owned(
+                snap.socket_user(s).unwrap_or_default().to_lowercase(),
+            )),
+        },
     }
 }
 
@@ -147,8 +193,9 @@ fn tie_break(s: &Socket) -> (u16, u8, IpAddr, Option<IpAddr>, Option<u16>) {
 
 /// Compare two sockets under a column, ascending.
 pub fn compare_sockets(snap: &Snapshot, a: &Socket, b: &Socket, key: SortKey) -> Ordering {
-    sort_value(snap, a, key)
-        .cmp(&sort_value(snap, b, key))
+    let names = SortNames::new(snap, key);
+    sort_value(snap, &names, a, key)
+        .cmp(&sort_value(snap, &names, b, key))
         .then_with(|| tie_break(a).cmp(&tie_break(b)))
 }
 
@@ -213,14 +260,29 @@ pub fn sorted_rows(snap: &Snapshot, sort: SortSpec, filter: &Filter) -> Vec<usiz
         .filter(|(_, s)| filter.matches(snap, s))
         .map(|(i, _)| i)
         .collect();
-    let key_of = |i: &usize| {
-        let s = &snap.sockets[*i];
-        (sort_value(snap, s, sort.key), tie_break(s))
-    };
+    let names = SortNames::new(snap, sort.key);
+    let mut keyed: Vec<(
+        SortValue<'_>,
+        (u16, u8, IpAddr, Option<IpAddr>, Option<u16>),
+        usize,
+    )> = rows
+        .iter()
+        .map(|i| {
+            let s = &snap.sockets[*i];
+            (sort_value(snap, &names, s, sort.key), tie_break(s), *i)
+        })
+        .collect();
+    // The index makes every key unique, so an unstable sort gives a stable order.
     match sort.dir {
-        SortDir::Ascending => rows.sort_by_cached_key(key_of),
-        SortDir::Descending => rows.sort_by_cached_key(|i| Reverse(key_of(i))),
+        SortDir::Ascending => keyed.sort_unstable(),
+        SortDir::Descending => keyed.sort_unstable_by(|a, b| {
+            b.0.cmp(&a.0)
+                .then_with(|| b.1.cmp(&a.1))
+                .then(a.2.cmp(&b.2))
+        }),
     }
+    rows.clear();
+    rows.extend(keyed.into_iter().map(|(_, _, i)| i));
     rows
 }
 

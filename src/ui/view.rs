@@ -79,6 +79,23 @@ impl ViewData {
     fn is_for(&self, snapshot: &Arc<Snapshot>, sort: SortSpec, filter: &Filter) -> bool {
         Arc::ptr_eq(&self.snapshot, snapshot) && self.sort == sort && &self.filter == filter
     }
+
+    /// The same view for a newer snapshot with unchanged content: nothing to recompute.
+    fn carried_to(&self, snapshot: &Arc<Snapshot>) -> Option<ViewData> {
+        let same = snapshot.content_seq == self.snapshot.content_seq
+            && snapshot.seq >= self.snapshot.seq
+            && self.snapshot.content_seq != 0;
+        same.then(|| ViewData {
+            snapshot: snapshot.clone(),
+            sort: self.sort,
+            filter: self.filter.clone(),
+            rows: self.rows.clone(),
+            usage: self.usage.clone(),
+            gauge: self.gauge.clone(),
+            counts: self.counts,
+            took: Duration::ZERO,
+        })
+    }
 }
 
 struct Request {
@@ -189,6 +206,14 @@ impl ViewState {
         if self.data.is_for(snapshot, sort, filter) {
             self.wanted = None;
             return changed;
+        }
+        if self.data.sort == sort
+            && &self.data.filter == filter
+            && let Some(carried) = self.data.carried_to(snapshot)
+        {
+            self.data = carried;
+            self.wanted = None;
+            return true;
         }
         let already_asked = self
             .wanted

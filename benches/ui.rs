@@ -1,0 +1,360 @@
+//! The window at scale: 100,000 sockets from a fixed source, and the real window idling.
+//!
+//! Run with `cargo bench --bench ui`. It prints, against the targets:
+//! - deriving the view (filter + sort + ports in use) of 100,000 sockets, per sort column;
+//! - the CPU time of a frame with 100,000 rows while the user scrolls and hovers;
+//! - the peak memory of a process holding that window state;
+//! - the CPU use of the real window (release binary, under Xvfb when available) polling
+//!   ~1,000 sockets once a second, and `ss -tan` timed in the same run for scale.
+
+use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use portscope::collect::Poll;
+use portscope::model::{
+    Filter, ProcessInfo, Proto, Snapshot, SockState, Socket, SortDir, SortKey, SortSpec,
+};
+use portscope::ui::view::ViewData;
+use portscope::ui::{PortscopeApp, Prefs};
+
+const ROWS: usize = 100_000;
+
+fn fake_snapshot(n: usize) -> Snapshot {
+    let states = [
+        SockState::Established,
+        SockState::TimeWait,
+        SockState::Established,
+        SockState::CloseWait,
+        SockState::Listen,
+    ];
+    let sockets = (0..n)
+        .map(|i| {
+            let state = states[i % states.len()];
+            let pid = 1000 + (i % 250) as u32;
+            Socket {
+                proto: if i % 7 == 0 { Proto::Udp } else { Proto::Tcp },
+                local_addr: IpAddr::V4(Ipv4Addr::new(10, (i >> 16) as u8, (i >> 8) as u8, i as u8)),
+                local_port: (1024 + (i * 7919) % 64_000) as u16,
+                remote_addr: Some(IpAddr::V4(Ipv4Addr::new(172, 16, (i >> 8) as u8, i as u8))),
+                remote_port: Some((i % 1000) as u16 + 1),
+                state,
+                pids: if state == SockState::TimeWait {
+                    vec![]
+                } else {
+                    vec![pid]
+                },
+                uid: Some(1000),
+                inode: Some(i as u64 + 1),
+            }
+        })
+        .collect();
+    let processes = (1000..1250u32)
+        .map(|pid| {
+            (
+                pid,
+                ProcessInfo {
+                    pid,
+                    name: format!("server-{pid}"),
+                    exe: Some(format!("/usr/bin/server-{pid}")),
+                    cmdline: vec![
+                        format!("/usr/bin/server-{pid}"),
+                        "--workers".into(),
+                        "8".into(),
+                    ],
+                    uid: Some(1000),
+                    user: Some("alice".into()),
+                    parent_pid: Some(1),
+                    start_time: Some(1_764_000_000),
+                },
+            )
+        })
+        .collect();
+    let poll = Poll {
+        sockets,
+        processes,
+        users: [(1000, "alice".to_owned())].into_iter().collect(),
+        viewer: Default::default(),
+    };
+    Snapshot::from_poll(
+        1,
+        std::time::SystemTime::now(),
+        Duration::from_millis(1),
+        poll,
+    )
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn pct(v: &[f64], p: f64) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "PASS" } else { "FAIL" }
+}
+
+fn vm_hwm_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Build the 100k-row window, run frames while scrolling, report frame times and peak memory.
+/// Runs in a child process so that its peak memory is its own.
+fn window_at_scale() {
+    let snapshot = fake_snapshot(ROWS);
+    let app = PortscopeApp::from_snapshot(snapshot, Prefs::default());
+    let mut h = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .with_context_setup(portscope::ui::setup_context)
+        .with_accessibility_check(false)
+        .build_ui_state(|ui, app: &mut PortscopeApp| app.ui(ui), app);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while h.state().visible_rows().count() < ROWS {
+        assert!(Instant::now() < deadline, "the view never arrived");
+        std::thread::sleep(Duration::from_millis(5));
+        h.step();
+    }
+    let mut frames = Vec::new();
+    for i in 0..300 {
+        let y = 300.0 + (i % 40) as f32 * 10.0;
+        h.hover_at(egui::pos2(400.0, y));
+        h.event(egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Line,
+            delta: egui::vec2(0.0, if i % 100 < 50 { -3.0 } else { 3.0 }),
+            modifiers: egui::Modifiers::default(),
+            phase: egui::TouchPhase::Move,
+            source: egui::MouseWheelSource::Wheel,
+        });
+        let start = Instant::now();
+        h.step();
+        frames.push(ms(start.elapsed()));
+    }
+    // An idle frame: nothing changed.
+    let mut idle = Vec::new();
+    for _ in 0..50 {
+        let start = Instant::now();
+        h.step();
+        idle.push(ms(start.elapsed()));
+    }
+    println!(
+        "frames {:.3} {:.3} {:.3} {:.1}",
+        median(frames.clone()),
+        pct(&frames, 0.95),
+        median(idle),
+        vm_hwm_mib().unwrap_or(f64::NAN)
+    );
+}
+
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+fn rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<f64>().ok()? / 1024.0)
+}
+
+/// The real window under Xvfb with ~1,000 sockets: its CPU use over 10 s of idling.
+fn idle_window(binary: &std::path::Path) -> Result<(f64, f64, usize), String> {
+    let runtime = std::env::temp_dir().join("portscope-bench-xdg");
+    let _ = std::fs::create_dir_all(&runtime);
+    let mut xvfb = Command::new("Xvfb")
+        .args([":97", "-screen", "0", "1280x800x24"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            format!("Xvfb not available ({e}); install xvfb to measure the real window")
+        })?;
+    std::thread::sleep(Duration::from_secs(1));
+    // ~1,000 sockets: 500 loopback connections, both ends in this process.
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let mut held = Vec::new();
+    for _ in 0..500 {
+        let c = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+        let (s, _) = listener.accept().map_err(|e| e.to_string())?;
+        held.push((c, s));
+    }
+    let mut app = Command::new(binary)
+        .env("DISPLAY", ":97")
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    std::thread::sleep(Duration::from_secs(4));
+    let pid = app.id();
+    let result = (|| {
+        let t0 = cpu_ticks(pid).ok_or("the window exited")?;
+        let start = Instant::now();
+        std::thread::sleep(Duration::from_secs(10));
+        let t1 = cpu_ticks(pid).ok_or("the window exited")?;
+        let ticks_per_s = 100.0; // USER_HZ on Linux
+        let cpu = (t1 - t0) as f64 / ticks_per_s / start.elapsed().as_secs_f64() * 100.0;
+        Ok::<_, String>((cpu, rss_mib(pid).unwrap_or(f64::NAN), held.len() * 2 + 1))
+    })();
+    let _ = app.kill();
+    let _ = app.wait();
+    let _ = xvfb.kill();
+    let _ = xvfb.wait();
+    result
+}
+
+fn release_binary() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    // target/release/deps/ui-xxxx → target/release/portscope
+    let candidate = exe.parent()?.parent()?.join("portscope");
+    candidate.exists().then_some(candidate)
+}
+
+fn main() {
+    if std::env::var_os("PORTSCOPE_BENCH_WINDOW").is_some() {
+        window_at_scale();
+        return;
+    }
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo bench -- --list` asks which benchmarks exist.
+    }
+    println!("portscope UI benchmark ({ROWS} sockets from a fixed source)\n");
+
+    // 1. Deriving the view, on the worker thread in the window.
+    let snapshot = Arc::new(fake_snapshot(ROWS));
+    println!(
+        "{:<44} {:>10}",
+        "derive view of 100k sockets (median of 7)", "ms"
+    );
+    let mut worst: f64 = 0.0;
+    let cases: Vec<(String, SortSpec, Filter)> = SortKey::ALL
+        .iter()
+        .map(|k| {
+            (
+                format!("sort by {}", k.title()),
+                SortSpec {
+                    key: *k,
+                    dir: SortDir::Ascending,
+                },
+                Filter::default(),
+            )
+        })
+        .chain([
+            (
+                "filter \"server-1042\"".to_owned(),
+                SortSpec::default(),
+                Filter::parse("server-1042"),
+            ),
+            (
+                "filter \"established 10.0\"".to_owned(),
+                SortSpec::default(),
+                Filter::parse("established 10.0"),
+            ),
+        ])
+        .collect();
+    for (name, sort, filter) in cases {
+        let times: Vec<f64> = (0..7)
+            .map(|_| {
+                let start = Instant::now();
+                let data = ViewData::build(snapshot.clone(), sort, filter.clone(), None);
+                std::hint::black_box(&data.rows);
+                ms(start.elapsed())
+            })
+            .collect();
+        let m = median(times);
+        worst = worst.max(m);
+        println!("  {name:<42} {m:>10.1}");
+    }
+    println!(
+        "  worst: {worst:.1} ms (target ≤ 50 ms, and done off the frame) {}\n",
+        verdict(worst <= 50.0)
+    );
+
+    // 2 + 3. Frames and memory, in a child process.
+    let out = Command::new(std::env::current_exe().expect("own path"))
+        .env("PORTSCOPE_BENCH_WINDOW", "1")
+        .output();
+    match out {
+        Ok(out) if out.status.success() => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("frames "))
+                .unwrap_or_default();
+            let f: Vec<f64> = line
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            if let [median, p95, idle, hwm] = f[..] {
+                println!("window with 100k rows (egui CPU per frame, scrolling + hovering)");
+                println!(
+                    "  median {median:.2} ms, p95 {p95:.2} ms (target < 4 ms) {}",
+                    verdict(p95 < 4.0)
+                );
+                println!("  frame with nothing changed: {idle:.2} ms");
+                println!(
+                    "  peak memory of the process: {hwm:.0} MiB (target < 150 MB) {}\n",
+                    verdict(hwm * 1.048_576 < 150.0)
+                );
+            } else {
+                println!("window run printed nothing usable: {text}");
+            }
+        }
+        Ok(out) => println!(
+            "window run failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => println!("window run could not start: {e}"),
+    }
+
+    // 4. The real window idling, and `ss` for scale.
+    let ss = (0..9)
+        .filter_map(|_| {
+            let start = Instant::now();
+            Command::new("ss").arg("-tan").output().ok()?;
+            Some(ms(start.elapsed()))
+        })
+        .collect::<Vec<_>>();
+    match release_binary() {
+        Some(binary) => match idle_window(&binary) {
+            Ok((cpu, rss, sockets)) => {
+                println!(
+                    "real window ({}) idling with ~{sockets} sockets, 1 s polling, 10 s",
+                    binary.display()
+                );
+                println!(
+                    "  CPU: {cpu:.2}% of one core (target < 1%) {}",
+                    verdict(cpu < 1.0)
+                );
+                println!("  RSS: {rss:.0} MiB");
+                if !ss.is_empty() {
+                    let ss_ms = median(ss);
+                    println!(
+                        "  for scale: one `ss -tan` takes {ss_ms:.1} ms here; portscope's CPU per second \
+                         equals {:.2} `ss -tan` runs",
+                        cpu * 10.0 / ss_ms
+                    );
+                }
+            }
+            Err(e) => println!("real window not measured: {e}"),
+        },
+        None => println!("real window not measured: build it first with `cargo build --release`"),
+    }
+}
