@@ -181,7 +181,9 @@ fn sort_value<'a>(
 }
 
 /// Ties under the chosen column fall back to this order, so the table never jitters.
-fn tie_break(s: &Socket) -> (u16, u8, IpAddr, Option<IpAddr>, Option<u16>) {
+type TieBreak = (u16, u8, IpAddr, Option<IpAddr>, Option<u16>);
+
+fn tie_break(s: &Socket) -> TieBreak {
     (
         s.local_port,
         s.proto as u8,
@@ -261,11 +263,7 @@ pub fn sorted_rows(snap: &Snapshot, sort: SortSpec, filter: &Filter) -> Vec<usiz
         .map(|(i, _)| i)
         .collect();
     let names = SortNames::new(snap, sort.key);
-    let mut keyed: Vec<(
-        SortValue<'_>,
-        (u16, u8, IpAddr, Option<IpAddr>, Option<u16>),
-        usize,
-    )> = rows
+    let mut keyed: Vec<(SortValue<'_>, TieBreak, usize)> = rows
         .iter()
         .map(|i| {
             let s = &snap.sockets[*i];
