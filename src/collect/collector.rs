@@ -16,8 +16,6 @@ use crate::model::Snapshot;
 /// Shortest and longest poll intervals the collector accepts.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
-/// When nothing changed, the UI is still woken every this many polls so its clock moves.
-const HEARTBEAT_POLLS: u32 = 5;
 
 /// What the UI can ask of the collector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,7 +92,6 @@ fn run(
     let mut seq = 0u64;
     let mut last_good: Option<Poll> = None;
     let mut previous: Option<Arc<Snapshot>> = None;
-    let mut quiet_polls = 0u32;
     loop {
         let started = Instant::now();
         seq += 1;
@@ -102,16 +99,16 @@ fn run(
         let unchanged = previous.as_ref().is_some_and(|p| p.same_content(&snapshot));
         if let (true, Some(p)) = (unchanged, &previous) {
             snapshot.content_seq = p.content_seq;
+            snapshot.changed_at = p.changed_at;
         }
         let snapshot = Arc::new(snapshot);
         previous = Some(snapshot.clone());
         if snapshots.send(snapshot).is_err() {
             return; // Nobody is listening any more.
         }
-        // A window that shows the same thing again need not be redrawn: idle stays idle.
-        quiet_polls += 1;
-        if !unchanged || quiet_polls >= HEARTBEAT_POLLS {
-            quiet_polls = 0;
+        // A window that would show the same thing again is not redrawn: idle stays idle.
+        // It picks the snapshot up with its next frame.
+        if !unchanged {
             wake();
         }
 

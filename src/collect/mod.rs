@@ -57,6 +57,7 @@ impl Snapshot {
             seq,
             content_seq: seq,
             taken_at,
+            changed_at: taken_at,
             poll_duration,
             sockets: poll.sockets,
             processes: poll.processes,

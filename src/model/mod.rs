@@ -281,6 +281,8 @@ pub struct Snapshot {
     /// range) this one repeats unchanged; equal to `seq` when something changed.
     pub content_seq: u64,
     pub taken_at: SystemTime,
+    /// When the content last changed: `taken_at` of snapshot `content_seq`.
+    pub changed_at: SystemTime,
     pub poll_duration: Duration,
     pub sockets: Vec<Socket>,
     /// Owning processes (and their parents), by PID.
@@ -300,6 +302,7 @@ impl Default for Snapshot {
             seq: 0,
             content_seq: 0,
             taken_at: SystemTime::UNIX_EPOCH,
+            changed_at: SystemTime::UNIX_EPOCH,
             poll_duration: Duration::ZERO,
             sockets: Vec::new(),
             processes: BTreeMap::new(),

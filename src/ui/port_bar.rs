@@ -81,6 +81,35 @@ impl PortUsage {
 #[derive(Debug, Default)]
 pub struct PortBarState {
     pub view: PortView,
+    /// Ticks bucketed into pixel columns, kept while the ports, the view and the width stay.
+    ticks: Option<(TicksKey, Vec<(usize, Usage)>)>,
+}
+
+#[derive(Debug, PartialEq)]
+struct TicksKey {
+    usage_seq: u64,
+    ports: usize,
+    lo: f64,
+    hi: f64,
+    width: f32,
+}
+
+impl PortBarState {
+    fn ticks(&mut self, scale: &PortScale, usage: &PortUsage) -> &[(usize, Usage)] {
+        let key = TicksKey {
+            usage_seq: usage.seq,
+            ports: usage.ports.len(),
+            lo: scale.view.lo(),
+            hi: scale.view.hi(),
+            width: scale.width,
+        };
+        let stale = self.ticks.as_ref().is_none_or(|(k, _)| *k != key);
+        if stale {
+            let ticks = scale.bucket(usage.ports.iter().copied(), Ord::max);
+            self.ticks = Some((key, ticks));
+        }
+        self.ticks.as_ref().map_or(&[], |(_, t)| t.as_slice())
+    }
 }
 
 /// What the user did to the bar this frame.
@@ -183,7 +212,8 @@ pub fn port_bar_ui(
 
     // 4. Paint, skipping whatever is off screen.
     if ui.is_rect_visible(rect) {
-        paint(ui, rect, &scale, usage, ephemeral, selected);
+        let ticks = state.ticks(&scale, usage);
+        paint(ui, rect, &scale, ticks, ephemeral, selected);
     }
     PortBarOutput { response, clicked }
 }
@@ -192,7 +222,7 @@ fn paint(
     ui: &egui::Ui,
     rect: Rect,
     scale: &PortScale,
-    usage: &PortUsage,
+    ticks: &[(usize, Usage)],
     ephemeral: &EphemeralRange,
     selected: Option<u16>,
 ) {
@@ -227,9 +257,8 @@ fn paint(
     }
 
     // Ports in use: one tick per pixel column, tall for listening, short for connected.
-    let ticks = scale.bucket(usage.ports.iter().copied(), Ord::max);
     let tick_width = (scale.pixels_per_port() as f32).clamp(1.0, 12.0);
-    for (col, kind) in ticks {
+    for &(col, kind) in ticks {
         let x = rect.left() + col as f32 + 0.5;
         let top = match kind {
             Usage::Listening => bar.top(),

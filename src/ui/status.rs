@@ -19,9 +19,13 @@ impl PortscopeApp {
                 ui.label("waiting for the first poll…");
             } else {
                 ui.label(format!(
-                    "last poll {} took {} ms",
-                    clock(self.snapshot.taken_at),
+                    "last change {} · a poll takes {} ms",
+                    clock(self.snapshot.changed_at),
                     self.snapshot.poll_duration.as_millis()
+                ))
+                .on_hover_text(format!(
+                    "The window redraws when the sockets change. Newest poll seen: {}.",
+                    clock(self.snapshot.taken_at)
                 ));
             }
             ui.separator();
