@@ -5,10 +5,16 @@
 
 pub mod export;
 mod owner;
+pub mod query;
 mod table;
+mod toggles;
 
 pub use owner::{NoOwnerReason, Owner};
-pub use table::{Filter, SortDir, SortKey, SortSpec, compare_sockets, sorted_rows};
+pub use query::{Query, QueryError};
+pub use table::{
+    Filter, SortDir, SortKey, SortSpec, compare_sockets, sorted_rows, sorted_rows_with,
+};
+pub use toggles::Toggles;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Snapshot, Socket};
+use super::{Snapshot, Socket, Toggles};
 
 /// A column the table can be sorted by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -201,65 +201,26 @@ pub fn compare_sockets(snap: &Snapshot, a: &Socket, b: &Socket, key: SortKey) ->
         .then_with(|| tie_break(a).cmp(&tie_break(b)))
 }
 
-/// Free-text filter: every whitespace-separated word must occur (case-insensitively) in some
-/// column of the row, the process command line included.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Filter {
-    words: Vec<String>,
-}
-
-impl Filter {
-    pub fn parse(text: &str) -> Filter {
-        Filter {
-            words: text.split_whitespace().map(str::to_lowercase).collect(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.words.is_empty()
-    }
-
-    pub fn matches(&self, snap: &Snapshot, s: &Socket) -> bool {
-        if self.words.is_empty() {
-            return true;
-        }
-        let haystack = haystack(snap, s);
-        self.words.iter().all(|w| haystack.contains(w.as_str()))
-    }
-}
-
-fn haystack(snap: &Snapshot, s: &Socket) -> String {
-    use std::fmt::Write as _;
-    let mut h = String::with_capacity(128);
-    let _ = write!(
-        h,
-        "{} {} {} {} {} {}",
-        s.proto,
-        s.local_endpoint(),
-        s.remote_endpoint(),
-        s.state,
-        snap.process_label(s),
-        snap.socket_user(s).unwrap_or_default(),
-    );
-    for pid in &s.pids {
-        let _ = write!(h, " {pid}");
-        if let Some(p) = snap.process(*pid) {
-            let _ = write!(h, " {}", p.cmdline_string());
-            if let Some(user) = &p.user {
-                let _ = write!(h, " {user}");
-            }
-        }
-    }
-    h.to_lowercase()
-}
+/// What the filter box holds: free words and `key:value` terms (see [`super::query`]).
+pub type Filter = super::query::Query;
 
 /// Indices of the sockets that pass the filter, in the order of the sort.
 pub fn sorted_rows(snap: &Snapshot, sort: SortSpec, filter: &Filter) -> Vec<usize> {
+    sorted_rows_with(snap, sort, filter, &Toggles::default())
+}
+
+/// [`sorted_rows`] narrowed further by the quick toggles.
+pub fn sorted_rows_with(
+    snap: &Snapshot,
+    sort: SortSpec,
+    filter: &Filter,
+    toggles: &Toggles,
+) -> Vec<usize> {
     let mut rows: Vec<usize> = snap
         .sockets
         .iter()
         .enumerate()
-        .filter(|(_, s)| filter.matches(snap, s))
+        .filter(|(_, s)| toggles.matches(s) && filter.matches(snap, s))
         .map(|(i, _)| i)
         .collect();
     let names = SortNames::new(snap, sort.key);
@@ -402,7 +363,8 @@ mod tests {
     fn filter_words_must_all_match_somewhere() {
         let s = snap();
         let rows = |text| {
-            sorted_rows(&s, SortSpec::default(), &Filter::parse(text))
+            let filter = Filter::parse(text).expect("plain words parse");
+            sorted_rows(&s, SortSpec::default(), &filter)
                 .into_iter()
                 .map(|i| s.sockets[i].local_port)
                 .collect::<Vec<_>>()

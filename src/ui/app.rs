@@ -6,10 +6,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::port_bar::{PortBarState, describe_port, port_bar_ui};
-use super::view::ViewState;
+use super::view::{ViewSpec, ViewState};
 use crate::collect::{Collector, Control, OsSource, SocketSource};
 use crate::knowledge::{PortKnowledge, Transport, explain, parse_port};
-use crate::model::{Filter, Proto, Snapshot, Socket, SocketKey, SortSpec};
+use crate::model::query::{HELP, SYNTAX};
+use crate::model::{Filter, Proto, QueryError, Snapshot, Socket, SocketKey, SortSpec, Toggles};
 
 /// Preferences kept between runs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -17,7 +18,9 @@ use crate::model::{Filter, Proto, Snapshot, Socket, SocketKey, SortSpec};
 pub struct Prefs {
     pub sort: SortSpec,
     pub filter: String,
+    pub toggles: Toggles,
     pub interval_ms: u64,
+    pub theme: egui::ThemePreference,
 }
 
 impl Default for Prefs {
@@ -25,7 +28,9 @@ impl Default for Prefs {
         Prefs {
             sort: SortSpec::default(),
             filter: String::new(),
+            toggles: Toggles::default(),
             interval_ms: 1000,
+            theme: egui::ThemePreference::System,
         }
     }
 }
@@ -65,6 +70,15 @@ pub struct PortscopeApp {
     pub(crate) bar: PortBarState,
     pub(crate) goto_text: String,
     pub(crate) goto_error: Option<String>,
+    /// Why the text in the filter box does not parse; the last good filter stays in force.
+    pub(crate) filter_error: Option<QueryError>,
+    pub(crate) show_filter_help: bool,
+    /// The details panel was closed; the selection stays (Enter opens it again).
+    pub(crate) details_hidden: bool,
+    /// The theme last applied to the context.
+    applied_theme: Option<egui::ThemePreference>,
+    /// The filter box's widget id, so Ctrl+F can focus it.
+    filter_widget: Option<egui::Id>,
 }
 
 pub(crate) fn transport_of(proto: Proto) -> Transport {
@@ -108,7 +122,10 @@ impl PortscopeApp {
 
     /// The app showing one fixed snapshot, with no collector (tests, screenshots).
     pub fn from_snapshot(snapshot: Snapshot, prefs: Prefs) -> Self {
-        let filter = Filter::parse(&prefs.filter);
+        let (filter, filter_error) = match Filter::parse(&prefs.filter) {
+            Ok(f) => (f, None),
+            Err(e) => (Filter::parse_lossy(&prefs.filter), Some(e)),
+        };
         let snapshot = Arc::new(snapshot);
         PortscopeApp {
             prefs,
@@ -126,6 +143,11 @@ impl PortscopeApp {
             bar: PortBarState::default(),
             goto_text: String::new(),
             goto_error: None,
+            filter_error,
+            show_filter_help: false,
+            details_hidden: false,
+            applied_theme: None,
+            filter_widget: None,
         }
     }
 
@@ -197,6 +219,7 @@ impl PortscopeApp {
 
     pub(crate) fn select(&mut self, socket: &Socket) {
         self.port_focus = Some((socket.local_port, Some(transport_of(socket.proto))));
+        self.details_hidden = false;
         self.selection = Some(Selection {
             key: socket.key(),
             socket: socket.clone(),
@@ -205,10 +228,23 @@ impl PortscopeApp {
         });
     }
 
+    /// Take the filter box's text. Text that does not parse keeps the last good filter in
+    /// force and shows why under the box.
     pub(crate) fn set_filter(&mut self, text: String, ctx: &egui::Context) {
         ctx.request_repaint();
-        self.filter = Filter::parse(&text);
+        match Filter::parse(&text) {
+            Ok(filter) => {
+                self.filter = filter;
+                self.filter_error = None;
+            }
+            Err(e) => self.filter_error = Some(e),
+        }
         self.prefs.filter = text;
+    }
+
+    /// The filter error on show, if the box's text does not parse.
+    pub fn filter_error(&self) -> Option<&QueryError> {
+        self.filter_error.as_ref()
     }
 
     /// Take the newest snapshot, if one came, and have its view prepared. When the view on
@@ -217,8 +253,12 @@ impl PortscopeApp {
         if let Some(newest) = self.collector.as_ref().and_then(Collector::latest) {
             self.incoming = newest;
         }
-        self.view
-            .update(&self.incoming, self.prefs.sort, &self.filter);
+        let spec = ViewSpec {
+            sort: self.prefs.sort,
+            filter: self.filter.clone(),
+            toggles: self.prefs.toggles,
+        };
+        self.view.update(&self.incoming, &spec);
         let shown = &self.view.data().snapshot;
         if Arc::ptr_eq(shown, &self.snapshot) {
             return;
@@ -240,10 +280,18 @@ impl PortscopeApp {
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         self.intake();
 
+        if self.applied_theme != Some(self.prefs.theme) {
+            ui.ctx().set_theme(self.prefs.theme);
+            self.applied_theme = Some(self.prefs.theme);
+        }
+        self.keyboard(ui.ctx());
         egui::Panel::top("toolbar").show(ui, |ui| self.toolbar_ui(ui));
         egui::Panel::top("portbar").show(ui, |ui| self.port_bar_panel_ui(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
-        if self.selection.is_some() || self.port_focus.is_some() {
+        if self.show_filter_help {
+            self.filter_help_ui(ui.ctx());
+        }
+        if (self.selection.is_some() || self.port_focus.is_some()) && !self.details_hidden {
             egui::Panel::right("details")
                 .resizable(true)
                 .default_size(420.0)
@@ -304,13 +352,19 @@ impl PortscopeApp {
             let mut text = self.prefs.filter.clone();
             let label = ui.label("Filter");
             let edit = egui::TextEdit::singleline(&mut text)
-                .hint_text("port, address, state, process, user, command line…")
+                .hint_text("words, or port:443 state:listen proc:nginx -state:time_wait …")
                 .desired_width(380.0);
-            let response = ui.add(edit).labelled_by(label.id).on_hover_text(
-                "Every word must appear somewhere in the row (case does not matter).",
-            );
+            let response = ui.add(edit).labelled_by(label.id).on_hover_text(SYNTAX);
+            self.filter_widget = Some(response.id);
             if response.changed() {
                 self.set_filter(text, ui.ctx());
+            }
+            if ui
+                .button("?")
+                .on_hover_text("Filter syntax and examples")
+                .clicked()
+            {
+                self.show_filter_help = !self.show_filter_help;
             }
             if !self.prefs.filter.is_empty() && ui.button("Clear").clicked() {
                 self.set_filter(String::new(), ui.ctx());
@@ -343,6 +397,140 @@ impl PortscopeApp {
                 ui.label(format!("{shown} of {total} sockets"));
             }
         });
+        if let Some(e) = &self.filter_error {
+            let mut text = format!("Filter not applied: {}", e.message);
+            if let Some(hint) = &e.hint {
+                text.push_str(&format!(" — {hint}"));
+            }
+            ui.colored_label(ui.visuals().error_fg_color, text);
+        }
+        ui.horizontal(|ui| {
+            let t = &mut self.prefs.toggles;
+            let before = *t;
+            ui.toggle_value(&mut t.listening_only, "Listening only");
+            ui.toggle_value(&mut t.hide_time_wait, "Hide TIME_WAIT");
+            ui.separator();
+            ui.toggle_value(&mut t.tcp, "TCP");
+            ui.toggle_value(&mut t.udp, "UDP");
+            ui.separator();
+            ui.toggle_value(&mut t.ipv4, "IPv4");
+            ui.toggle_value(&mut t.ipv6, "IPv6");
+            if *t != before {
+                ui.ctx().request_repaint();
+            }
+        });
+    }
+
+    fn filter_help_ui(&mut self, ctx: &egui::Context) {
+        let mut open = self.show_filter_help;
+        let mut chosen = None;
+        egui::Window::new("Filter syntax")
+            .open(&mut open)
+            .default_width(520.0)
+            .show(ctx, |ui| {
+                ui.add(egui::Label::new(SYNTAX).wrap());
+                ui.separator();
+                ui.label("Examples (click one to use it):");
+                egui::ScrollArea::vertical()
+                    .max_height(360.0)
+                    .show(ui, |ui| {
+                        egui::Grid::new("filter-examples")
+                            .num_columns(2)
+                            .show(ui, |ui| {
+                                for (example, meaning) in HELP {
+                                    if ui.link(egui::RichText::new(*example).monospace()).clicked()
+                                    {
+                                        chosen = Some((*example).to_owned());
+                                    }
+                                    ui.label(*meaning);
+                                    ui.end_row();
+                                }
+                            });
+                    });
+            });
+        self.show_filter_help = open;
+        if let Some(example) = chosen {
+            self.set_filter(example, ctx);
+        }
+    }
+
+    /// Keyboard: arrows move the selection, Enter opens details, Ctrl+F focuses the filter,
+    /// Esc clears it, F5 refreshes, Space pauses, Ctrl+C copies the selected row.
+    fn keyboard(&mut self, ctx: &egui::Context) {
+        use egui::{Key, Modifiers};
+        let typing = ctx.egui_wants_keyboard_input();
+        let filter_focused = self
+            .filter_widget
+            .is_some_and(|id| ctx.memory(|m| m.has_focus(id)));
+        let (focus_filter, escape, refresh) = ctx.input_mut(|i| {
+            (
+                i.consume_key(Modifiers::COMMAND, Key::F),
+                i.key_pressed(Key::Escape),
+                i.consume_key(Modifiers::NONE, Key::F5),
+            )
+        });
+        if focus_filter && let Some(id) = self.filter_widget {
+            ctx.memory_mut(|m| m.request_focus(id));
+        }
+        if escape && (filter_focused || !typing) && !self.prefs.filter.is_empty() {
+            self.set_filter(String::new(), ctx);
+            if let Some(id) = self.filter_widget {
+                ctx.memory_mut(|m| m.surrender_focus(id));
+            }
+        }
+        if refresh {
+            self.control(Control::RefreshNow);
+        }
+        if typing {
+            return;
+        }
+        let (space, up, down, enter, copy) = ctx.input_mut(|i| {
+            (
+                i.consume_key(Modifiers::NONE, Key::Space),
+                i.consume_key(Modifiers::NONE, Key::ArrowUp),
+                i.consume_key(Modifiers::NONE, Key::ArrowDown),
+                i.consume_key(Modifiers::NONE, Key::Enter),
+                i.events.iter().any(|e| matches!(e, egui::Event::Copy)),
+            )
+        });
+        if space {
+            self.control(if self.paused {
+                Control::Resume
+            } else {
+                Control::Pause
+            });
+        }
+        if up || down {
+            self.move_selection(if down { 1 } else { -1 });
+        }
+        if enter && self.selection.is_some() {
+            self.details_hidden = false;
+        }
+        if copy && let Some(s) = self.selected() {
+            ctx.copy_text(super::table::row_text(&self.snapshot, s));
+        }
+    }
+
+    /// Select the row `step` rows below (negative: above) the selected one.
+    fn move_selection(&mut self, step: isize) {
+        let data = self.view.data();
+        if data.rows.is_empty() {
+            return;
+        }
+        let current = self.selection.as_ref().and_then(|sel| {
+            data.rows
+                .iter()
+                .position(|i| data.snapshot.sockets[*i].key() == sel.key)
+        });
+        let next = match current {
+            Some(at) => at.saturating_add_signed(step).min(data.rows.len() - 1),
+            None if step > 0 => 0,
+            None => data.rows.len() - 1,
+        };
+        if let Some(socket) = data.snapshot.sockets.get(data.rows[next]).cloned() {
+            self.scroll_to = Some(socket.key());
+            self.select(&socket);
+        }
     }
 }
 

@@ -45,8 +45,8 @@ impl PortscopeApp {
                 }
             });
         if close {
-            self.selection = None;
-            self.port_focus = None;
+            // The selection stays highlighted; Enter or a click opens the panel again.
+            self.details_hidden = true;
         } else if let Some(other) = select {
             self.scroll_to = Some(other.key());
             self.select(&other);

@@ -54,6 +54,20 @@ impl PortscopeApp {
             if self.paused {
                 ui.label(egui::RichText::new("paused").strong());
             }
+            ui.separator();
+            let mut theme = self.prefs.theme;
+            egui::ComboBox::new("theme", "theme")
+                .selected_text(match theme {
+                    egui::ThemePreference::System => "system",
+                    egui::ThemePreference::Light => "light",
+                    egui::ThemePreference::Dark => "dark",
+                })
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut theme, egui::ThemePreference::System, "system");
+                    ui.selectable_value(&mut theme, egui::ThemePreference::Light, "light");
+                    ui.selectable_value(&mut theme, egui::ThemePreference::Dark, "dark");
+                });
+            self.prefs.theme = theme;
             if let Some(error) = &self.snapshot.error {
                 ui.separator();
                 ui.colored_label(ui.visuals().error_fg_color, error);

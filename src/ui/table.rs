@@ -45,6 +45,7 @@ impl PortscopeApp {
 
         let mut sort = self.prefs.sort;
         let mut clicked: Option<usize> = None;
+        let mut menu_action: Option<(usize, RowAction)> = None;
         table
             .header(row_height + 2.0, |mut header| {
                 for key in SortKey::ALL {
@@ -73,9 +74,15 @@ impl PortscopeApp {
                     let socket = &snapshot.sockets[index];
                     row.set_selected(selected == Some(socket.key()));
                     row_cells(&mut row, &snapshot, socket);
-                    if row.response().clicked() {
+                    let response = row.response();
+                    if response.clicked() {
                         clicked = Some(index);
                     }
+                    response.context_menu(|ui| {
+                        if let Some(action) = row_menu(ui, &snapshot, socket) {
+                            menu_action = Some((index, action));
+                        }
+                    });
                 });
             });
 
@@ -88,7 +95,92 @@ impl PortscopeApp {
         {
             self.select(socket);
         }
+        if let Some((index, action)) = menu_action
+            && let Some(socket) = snapshot.sockets.get(index)
+        {
+            match action {
+                RowAction::ExplainRemote(port) => {
+                    self.select(socket);
+                    self.port_focus = Some((port, Some(super::app::transport_of(socket.proto))));
+                }
+                RowAction::Details => self.select(socket),
+            }
+        }
     }
+}
+
+/// What a row's context menu asks the window to do (copying happens in the menu itself).
+enum RowAction {
+    Details,
+    ExplainRemote(u16),
+}
+
+fn row_menu(ui: &mut egui::Ui, snap: &Snapshot, s: &Socket) -> Option<RowAction> {
+    let mut action = None;
+    if ui.button("Show details").clicked() {
+        action = Some(RowAction::Details);
+    }
+    if let Some(port) = s.remote_port
+        && ui.button(format!("Explain remote port {port}")).clicked()
+    {
+        action = Some(RowAction::ExplainRemote(port));
+    }
+    ui.separator();
+    if ui.button("Copy row").clicked() {
+        ui.ctx().copy_text(row_text(snap, s));
+    }
+    if ui.button(format!("Copy {}", s.local_endpoint())).clicked() {
+        ui.ctx().copy_text(s.local_endpoint());
+    }
+    if s.remote_addr.is_some() && ui.button(format!("Copy {}", s.remote_endpoint())).clicked() {
+        ui.ctx().copy_text(s.remote_endpoint());
+    }
+    if !s.pids.is_empty() {
+        let pids = s
+            .pids
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(" ");
+        if ui.button(format!("Copy PID {pids}")).clicked() {
+            ui.ctx().copy_text(pids);
+        }
+        let cmd: Vec<String> = s
+            .pids
+            .iter()
+            .filter_map(|pid| snap.process(*pid))
+            .map(|p| p.cmdline_string())
+            .filter(|c| !c.is_empty())
+            .collect();
+        if !cmd.is_empty() && ui.button("Copy command line").clicked() {
+            ui.ctx().copy_text(cmd.join("\n"));
+        }
+    }
+    action
+}
+
+/// One row as text, the way Copy puts it on the clipboard.
+pub(crate) fn row_text(snap: &Snapshot, s: &Socket) -> String {
+    let pids = s
+        .pids
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut text = format!(
+        "{}\t{}\t{}\t{}\t{}\t{}",
+        s.proto.label(),
+        s.local_endpoint(),
+        s.remote_endpoint(),
+        s.state,
+        pids,
+        snap.process_label(s)
+    );
+    if let Some(user) = snap.socket_user(s) {
+        text.push('\t');
+        text.push_str(&user);
+    }
+    text
 }
 
 fn row_cells(row: &mut egui_extras::TableRow<'_, '_>, snap: &Snapshot, s: &Socket) {

@@ -4,7 +4,8 @@
 //! Deriving costs time proportional to the number of sockets. For ordinary tables it is done
 //! at once; past [`INLINE_LIMIT`] sockets it moves to a worker thread, and the window keeps
 //! showing the previous, consistent view until the new one is ready — the frame never waits
-//! for a sort. Nothing is rebuilt when neither the snapshot, the sort nor the filter changed.
+//! for a sort. Nothing is rebuilt when neither the snapshot's content nor the view's
+//! specification changed.
 
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -12,17 +13,24 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::port_bar::{EphemeralGauge, PortUsage};
-use crate::model::{Counts, Filter, Snapshot, SortSpec, sorted_rows};
+use crate::model::{Counts, Filter, Snapshot, SortSpec, Toggles, sorted_rows_with};
 
 /// Up to this many sockets the view is derived on the UI thread (a few milliseconds).
 pub const INLINE_LIMIT: usize = 10_000;
+
+/// How the rows are chosen and ordered.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ViewSpec {
+    pub sort: SortSpec,
+    pub filter: Filter,
+    pub toggles: Toggles,
+}
 
 /// A snapshot and what the window derives from it.
 #[derive(Debug)]
 pub struct ViewData {
     pub snapshot: Arc<Snapshot>,
-    pub sort: SortSpec,
-    pub filter: Filter,
+    pub spec: ViewSpec,
     /// Indices into `snapshot.sockets`, filtered and sorted.
     pub rows: Vec<usize>,
     pub usage: Arc<PortUsage>,
@@ -34,29 +42,40 @@ pub struct ViewData {
 
 impl Default for ViewData {
     fn default() -> Self {
-        ViewData::build(
-            Arc::new(Snapshot::default()),
-            SortSpec::default(),
-            Filter::default(),
-            None,
-        )
+        ViewData::build(Arc::new(Snapshot::default()), ViewSpec::default(), None)
     }
 }
+
+/// The per-snapshot parts of a view, which a new sort or filter does not change.
+type PerSnapshot = (Arc<Snapshot>, Arc<PortUsage>, EphemeralGauge, Counts);
 
 impl ViewData {
     /// Derive everything for `snapshot`. Per-snapshot parts are reused from `previous` when it
     /// is of the same snapshot (a new sort or filter does not recount ports).
-    pub fn build(
+    pub fn build(snapshot: Arc<Snapshot>, spec: ViewSpec, previous: Option<&ViewData>) -> ViewData {
+        let reuse = previous.map(ViewData::per_snapshot);
+        Self::build_reusing(snapshot, spec, reuse)
+    }
+
+    fn per_snapshot(&self) -> PerSnapshot {
+        (
+            self.snapshot.clone(),
+            self.usage.clone(),
+            self.gauge.clone(),
+            self.counts,
+        )
+    }
+
+    fn build_reusing(
         snapshot: Arc<Snapshot>,
-        sort: SortSpec,
-        filter: Filter,
-        previous: Option<&ViewData>,
+        spec: ViewSpec,
+        previous: Option<PerSnapshot>,
     ) -> ViewData {
         let start = Instant::now();
-        let rows = sorted_rows(&snapshot, sort, &filter);
+        let rows = sorted_rows_with(&snapshot, spec.sort, &spec.filter, &spec.toggles);
         let (usage, gauge, counts) = match previous {
-            Some(p) if Arc::ptr_eq(&p.snapshot, &snapshot) => {
-                (p.usage.clone(), p.gauge.clone(), p.counts)
+            Some((snap, usage, gauge, counts)) if Arc::ptr_eq(&snap, &snapshot) => {
+                (usage, gauge, counts)
             }
             _ => {
                 let usage = PortUsage::of(&snapshot);
@@ -66,8 +85,7 @@ impl ViewData {
         };
         ViewData {
             snapshot,
-            sort,
-            filter,
+            spec,
             rows,
             usage,
             gauge,
@@ -76,8 +94,8 @@ impl ViewData {
         }
     }
 
-    fn is_for(&self, snapshot: &Arc<Snapshot>, sort: SortSpec, filter: &Filter) -> bool {
-        Arc::ptr_eq(&self.snapshot, snapshot) && self.sort == sort && &self.filter == filter
+    fn is_for(&self, snapshot: &Arc<Snapshot>, spec: &ViewSpec) -> bool {
+        Arc::ptr_eq(&self.snapshot, snapshot) && &self.spec == spec
     }
 
     /// The same view for a newer snapshot with unchanged content: nothing to recompute.
@@ -87,8 +105,7 @@ impl ViewData {
             && self.snapshot.content_seq != 0;
         same.then(|| ViewData {
             snapshot: snapshot.clone(),
-            sort: self.sort,
-            filter: self.filter.clone(),
+            spec: self.spec.clone(),
             rows: self.rows.clone(),
             usage: self.usage.clone(),
             gauge: self.gauge.clone(),
@@ -100,10 +117,8 @@ impl ViewData {
 
 struct Request {
     snapshot: Arc<Snapshot>,
-    sort: SortSpec,
-    filter: Filter,
-    /// Per-snapshot parts to reuse, when the snapshot is the same.
-    previous: Option<(Arc<Snapshot>, Arc<PortUsage>, EphemeralGauge, Counts)>,
+    spec: ViewSpec,
+    previous: Option<PerSnapshot>,
 }
 
 /// A thread that derives views of large snapshots.
@@ -124,25 +139,8 @@ impl Worker {
                     while let Ok(newer) = req_rx.try_recv() {
                         request = newer;
                     }
-                    let previous =
-                        request
-                            .previous
-                            .map(|(snapshot, usage, gauge, counts)| ViewData {
-                                snapshot,
-                                sort: request.sort,
-                                filter: Filter::default(),
-                                rows: Vec::new(),
-                                usage,
-                                gauge,
-                                counts,
-                                took: Duration::ZERO,
-                            });
-                    let data = ViewData::build(
-                        request.snapshot,
-                        request.sort,
-                        request.filter,
-                        previous.as_ref(),
-                    );
+                    let data =
+                        ViewData::build_reusing(request.snapshot, request.spec, request.previous);
                     if res_tx.send(data).is_err() {
                         return;
                     }
@@ -159,8 +157,8 @@ impl Worker {
 /// The view on screen and the one being prepared.
 pub struct ViewState {
     data: ViewData,
-    /// What the newest request asked for: (snapshot, sort, filter).
-    wanted: Option<(Arc<Snapshot>, SortSpec, Filter)>,
+    /// What the newest request asked for.
+    wanted: Option<(Arc<Snapshot>, ViewSpec)>,
     worker: Option<Worker>,
     wake: Arc<dyn Fn() + Send + Sync>,
 }
@@ -190,12 +188,11 @@ impl ViewState {
     pub fn is_pending(&self) -> bool {
         self.wanted
             .as_ref()
-            .is_some_and(|(snap, sort, filter)| !self.data.is_for(snap, *sort, filter))
+            .is_some_and(|(snap, spec)| !self.data.is_for(snap, spec))
     }
 
-    /// Ask for the view of `snapshot` under `sort` and `filter`. Returns true when the view on
-    /// screen changed.
-    pub fn update(&mut self, snapshot: &Arc<Snapshot>, sort: SortSpec, filter: &Filter) -> bool {
+    /// Ask for the view of `snapshot` under `spec`. Returns true when the view on screen changed.
+    pub fn update(&mut self, snapshot: &Arc<Snapshot>, spec: &ViewSpec) -> bool {
         let mut changed = false;
         if let Some(worker) = &self.worker
             && let Some(data) = worker.results.try_iter().last()
@@ -203,12 +200,11 @@ impl ViewState {
             self.data = data;
             changed = true;
         }
-        if self.data.is_for(snapshot, sort, filter) {
+        if self.data.is_for(snapshot, spec) {
             self.wanted = None;
             return changed;
         }
-        if self.data.sort == sort
-            && &self.data.filter == filter
+        if &self.data.spec == spec
             && let Some(carried) = self.data.carried_to(snapshot)
         {
             self.data = carried;
@@ -218,46 +214,32 @@ impl ViewState {
         let already_asked = self
             .wanted
             .as_ref()
-            .is_some_and(|(s, so, f)| Arc::ptr_eq(s, snapshot) && *so == sort && f == filter);
+            .is_some_and(|(s, sp)| Arc::ptr_eq(s, snapshot) && sp == spec);
         if already_asked {
             return changed;
         }
-        self.wanted = Some((snapshot.clone(), sort, filter.clone()));
-        if snapshot.sockets.len() <= INLINE_LIMIT || !self.send_to_worker(snapshot, sort, filter) {
-            self.data = ViewData::build(snapshot.clone(), sort, filter.clone(), Some(&self.data));
+        self.wanted = Some((snapshot.clone(), spec.clone()));
+        if snapshot.sockets.len() <= INLINE_LIMIT || !self.send_to_worker(snapshot, spec) {
+            self.data = ViewData::build(snapshot.clone(), spec.clone(), Some(&self.data));
             self.wanted = None;
             return true;
         }
         changed
     }
 
-    fn send_to_worker(
-        &mut self,
-        snapshot: &Arc<Snapshot>,
-        sort: SortSpec,
-        filter: &Filter,
-    ) -> bool {
+    fn send_to_worker(&mut self, snapshot: &Arc<Snapshot>, spec: &ViewSpec) -> bool {
         if self.worker.is_none() {
             self.worker = Worker::spawn(self.wake.clone()).ok();
         }
         let Some(worker) = &self.worker else {
             return false;
         };
-        let previous = Arc::ptr_eq(&self.data.snapshot, snapshot).then(|| {
-            (
-                self.data.snapshot.clone(),
-                self.data.usage.clone(),
-                self.data.gauge.clone(),
-                self.data.counts,
-            )
-        });
         worker
             .requests
             .send(Request {
                 snapshot: snapshot.clone(),
-                sort,
-                filter: filter.clone(),
-                previous,
+                spec: spec.clone(),
+                previous: Some(self.data.per_snapshot()),
             })
             .is_ok()
     }
@@ -294,21 +276,34 @@ mod tests {
     fn small_views_are_built_at_once_and_only_when_something_changed() {
         let mut view = ViewState::default();
         let snap = snapshot(1, 10);
-        let f = Filter::default();
-        assert!(view.update(&snap, SortSpec::default(), &f));
+        let all = ViewSpec::default();
+        assert!(view.update(&snap, &all));
         assert_eq!(view.data().rows.len(), 10);
-        assert!(
-            !view.update(&snap, SortSpec::default(), &f),
-            "nothing changed: no rebuild"
-        );
-        let desc = SortSpec::default().clicked(SortKey::LocalPort);
-        assert!(view.update(&snap, desc, &f));
+        assert!(!view.update(&snap, &all), "nothing changed: no rebuild");
+        let desc = ViewSpec {
+            sort: SortSpec::default().clicked(SortKey::LocalPort),
+            ..ViewSpec::default()
+        };
+        assert!(view.update(&snap, &desc));
         assert_eq!(
             view.data().snapshot.sockets[view.data().rows[0]].local_port,
             9
         );
-        assert!(view.update(&snap, desc, &Filter::parse(":3")));
+        let filtered = ViewSpec {
+            filter: Filter::parse_lossy(":3"),
+            ..desc.clone()
+        };
+        assert!(view.update(&snap, &filtered));
         assert_eq!(view.data().rows.len(), 1);
+        let no_tcp = ViewSpec {
+            toggles: Toggles {
+                tcp: false,
+                ..Toggles::default()
+            },
+            ..desc
+        };
+        assert!(view.update(&snap, &no_tcp));
+        assert!(view.data().rows.is_empty());
     }
 
     #[test]
@@ -321,13 +316,16 @@ mod tests {
             }
         }));
         let small = snapshot(1, 5);
-        view.update(&small, SortSpec::default(), &Filter::default());
+        view.update(&small, &ViewSpec::default());
         let big = snapshot(2, INLINE_LIMIT + 1);
-        let sort = SortSpec {
-            key: SortKey::LocalPort,
-            dir: SortDir::Descending,
+        let spec = ViewSpec {
+            sort: SortSpec {
+                key: SortKey::LocalPort,
+                dir: SortDir::Descending,
+            },
+            ..ViewSpec::default()
         };
-        view.update(&big, sort, &Filter::default());
+        view.update(&big, &spec);
         // Until the worker is done, the window keeps the small, consistent view.
         if view.is_pending() {
             assert_eq!(view.data().snapshot.seq, 1);
@@ -336,7 +334,7 @@ mod tests {
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         while view.data().snapshot.seq != 2 {
-            view.update(&big, sort, &Filter::default());
+            view.update(&big, &spec);
             assert!(Instant::now() < deadline, "the large view never arrived");
             thread::sleep(Duration::from_millis(5));
         }
