@@ -262,3 +262,167 @@ fn a_selected_row_explains_its_local_port_and_the_remote_one_on_request() {
     // The socket stays selected while its remote port is explained.
     assert_eq!(h.state().selected().map(|s| s.local_port), Some(60296));
 }
+
+#[test]
+fn arrows_move_the_selection_and_keys_do_what_they_say() {
+    let mut h = demo();
+    h.key_press(egui::Key::ArrowDown);
+    h.run();
+    assert_eq!(h.state().selected().map(|s| s.local_port), Some(22));
+    h.key_press(egui::Key::ArrowDown);
+    h.key_press(egui::Key::ArrowDown);
+    h.run();
+    assert_eq!(h.state().selected().map(|s| s.local_port), Some(80));
+    h.key_press(egui::Key::ArrowUp);
+    h.run();
+    assert_eq!(h.state().selected().map(|s| s.local_port), Some(53));
+    h.get_by_label("Owning process");
+
+    // Close the panel; Enter opens it again on the same row.
+    h.get_by_label("×").click();
+    h.run();
+    assert!(h.query_by_label("Owning process").is_none());
+    h.key_press(egui::Key::Enter);
+    h.run();
+    h.get_by_label("Owning process");
+
+    // Space pauses and resumes.
+    h.key_press(egui::Key::Space);
+    h.run();
+    assert!(h.state().is_paused());
+    h.key_press(egui::Key::Space);
+    h.run();
+    assert!(!h.state().is_paused());
+
+    // Ctrl+F focuses the filter; Esc clears it.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    h.run();
+    h.get_by_label("Filter").type_text("sshd");
+    h.run();
+    assert_eq!(ports(&h), [22]);
+    h.key_press(egui::Key::Escape);
+    h.run();
+    assert_eq!(ports(&h).len(), 7);
+}
+
+#[test]
+fn filter_terms_work_and_a_bad_term_says_why_without_losing_the_rows() {
+    let mut h = demo();
+    let filter = h.get_by_label("Filter");
+    filter.click();
+    filter.type_text("state:listen -proto:udp");
+    h.run();
+    assert_eq!(ports(&h), [22, 80, 6379]);
+    h.get_by_label("Clear").click();
+    h.run();
+    h.get_by_label("Filter").click();
+    h.get_by_label("Filter").type_text("state:listn");
+    h.run();
+    h.get_by_label_contains("did you mean 'listen'");
+    assert_eq!(ports(&h).len(), 7, "a bad term keeps the last good filter");
+    // The help lists examples; clicking one applies it.
+    h.get_by_label("?").click();
+    h.run();
+    h.get_by_label("Filter syntax");
+}
+
+/// A toggle button, not a table cell with the same text.
+fn toggle<'a>(h: &'a Harness<'_, PortscopeApp>, label: &'a str) -> egui_kittest::Node<'a> {
+    h.get_by(move |n| {
+        n.label().as_deref() == Some(label) && n.role() != egui::accesskit::Role::Label
+    })
+}
+
+#[test]
+fn quick_toggles_narrow_the_table() {
+    let mut h = demo();
+    toggle(&h, "UDP").click();
+    h.run();
+    assert!(!ports(&h).contains(&53));
+    h.get_by_label("Hide TIME_WAIT").click();
+    h.run();
+    assert!(!ports(&h).contains(&8080));
+    h.get_by_label("Listening only").click();
+    h.run();
+    assert_eq!(ports(&h), [22, 80, 6379]);
+    h.get_by_label("IPv6").click();
+    h.run();
+    assert_eq!(ports(&h), [80, 6379]);
+}
+
+/// A python3 child listening on a free loopback port, and the window watching it.
+fn window_with_child() -> (Harness<'static, PortscopeApp>, std::process::Child, u16) {
+    let probe = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = probe.local_addr().unwrap().port();
+    drop(probe);
+    let child = std::process::Command::new("python3")
+        .args([
+            "-c",
+            &format!(
+                "import socket,time; s=socket.socket(); s.bind(('127.0.0.1',{port})); s.listen(); time.sleep(60)"
+            ),
+        ])
+        .spawn()
+        .expect("python3 runs");
+    let h = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .with_context_setup(portscope::ui::setup_context)
+        .build_ui_state(|ui, app: &mut PortscopeApp| app.ui(ui), {
+            let ctx = egui::Context::default();
+            let prefs = Prefs {
+                filter: format!("lport:{port}"),
+                interval_ms: 250,
+                ..Prefs::default()
+            };
+            PortscopeApp::with_source(&ctx, Box::new(OsSource::new().unwrap()), prefs)
+        });
+    (h, child, port)
+}
+
+fn wait_for(h: &mut Harness<'_, PortscopeApp>, what: &str, label: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while h.query_by_label_contains(label).is_none() {
+        assert!(Instant::now() < deadline, "{what} never appeared");
+        std::thread::sleep(Duration::from_millis(50));
+        h.step();
+    }
+}
+
+#[test]
+fn ending_a_process_after_confirmation() {
+    let (mut h, mut child, port) = window_with_child();
+    wait_for(&mut h, "the child's listener", &port.to_string());
+    h.get_by_label(&port.to_string()).click();
+    h.run_ok();
+    h.get_by_label("End process…").click();
+    h.run_ok();
+    h.get_by_label_contains(&format!("(PID {})?", child.id()));
+    h.get_by_label("End process (SIGTERM)").click();
+    h.run_ok();
+    wait_for(
+        &mut h,
+        "the confirmation that it ended",
+        "has ended (SIGTERM)",
+    );
+    let status = child.try_wait().expect("try_wait");
+    assert!(status.is_some(), "the child should have exited");
+}
+
+#[test]
+fn cancelling_leaves_the_process_running() {
+    let (mut h, mut child, port) = window_with_child();
+    wait_for(&mut h, "the child's listener", &port.to_string());
+    h.get_by_label(&port.to_string()).click();
+    h.run_ok();
+    h.get_by_label("End process…").click();
+    h.run_ok();
+    h.get_by_label("Cancel").click();
+    h.run_ok();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().expect("try_wait").is_none(),
+        "the child must live"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -6,8 +6,10 @@
 //! whole snapshots; the UI thread never waits for the OS.
 
 mod collector;
+pub mod dns;
 mod fixed;
 mod os;
+pub mod signal;
 
 pub use collector::{Collector, Control};
 pub use fixed::FixedSource;

@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::kill::KillDialog;
 use super::port_bar::{PortBarState, describe_port, port_bar_ui};
 use super::view::{ViewSpec, ViewState};
+use crate::collect::dns::Resolver;
 use crate::collect::{Collector, Control, OsSource, SocketSource};
 use crate::knowledge::{PortKnowledge, Transport, explain, parse_port};
 use crate::model::query::{HELP, SYNTAX};
@@ -21,6 +23,9 @@ pub struct Prefs {
     pub toggles: Toggles,
     pub interval_ms: u64,
     pub theme: egui::ThemePreference,
+    /// Show names for remote addresses (reverse DNS). Off unless asked: portscope sends
+    /// nothing to the network by itself.
+    pub resolve_names: bool,
 }
 
 impl Default for Prefs {
@@ -31,6 +36,7 @@ impl Default for Prefs {
             toggles: Toggles::default(),
             interval_ms: 1000,
             theme: egui::ThemePreference::System,
+            resolve_names: false,
         }
     }
 }
@@ -79,6 +85,10 @@ pub struct PortscopeApp {
     applied_theme: Option<egui::ThemePreference>,
     /// The filter box's widget id, so Ctrl+F can focus it.
     filter_widget: Option<egui::Id>,
+    /// Reverse DNS, started the first time names are switched on.
+    pub(crate) resolver: Option<Resolver>,
+    /// The "end process" dialog, while open.
+    pub(crate) kill: Option<KillDialog>,
 }
 
 pub(crate) fn transport_of(proto: Proto) -> Transport {
@@ -148,6 +158,8 @@ impl PortscopeApp {
             details_hidden: false,
             applied_theme: None,
             filter_widget: None,
+            resolver: None,
+            kill: None,
         }
     }
 
@@ -199,6 +211,10 @@ impl PortscopeApp {
         data.rows
             .iter()
             .filter_map(|i| data.snapshot.sockets.get(*i))
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused
     }
 
     pub fn prefs(&self) -> &Prefs {
@@ -285,9 +301,16 @@ impl PortscopeApp {
             self.applied_theme = Some(self.prefs.theme);
         }
         self.keyboard(ui.ctx());
+        self.sync_resolver(ui.ctx());
         egui::Panel::top("toolbar").show(ui, |ui| self.toolbar_ui(ui));
         egui::Panel::top("portbar").show(ui, |ui| self.port_bar_panel_ui(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
+        if let Some(dialog) = &mut self.kill
+            && !dialog.ui(ui.ctx())
+        {
+            self.kill = None;
+            self.control(Control::RefreshNow);
+        }
         if self.show_filter_help {
             self.filter_help_ui(ui.ctx());
         }
@@ -415,6 +438,12 @@ impl PortscopeApp {
             ui.separator();
             ui.toggle_value(&mut t.ipv4, "IPv4");
             ui.toggle_value(&mut t.ipv6, "IPv6");
+            ui.separator();
+            ui.toggle_value(&mut self.prefs.resolve_names, "Resolve names")
+                .on_hover_text(
+                    "Show names of remote addresses by reverse DNS. This sends queries to your \
+                 DNS server; off by default.",
+                );
             if *t != before {
                 ui.ctx().request_repaint();
             }
@@ -508,6 +537,19 @@ impl PortscopeApp {
         }
         if copy && let Some(s) = self.selected() {
             ctx.copy_text(super::table::row_text(&self.snapshot, s));
+        }
+    }
+
+    /// Start or stop reverse DNS to match the preference.
+    fn sync_resolver(&mut self, ctx: &egui::Context) {
+        if self.prefs.resolve_names && self.resolver.is_none() {
+            let ctx = ctx.clone();
+            self.resolver = Some(Resolver::new(move || ctx.request_repaint()));
+        }
+        if let Some(r) = &self.resolver
+            && r.enabled() != self.prefs.resolve_names
+        {
+            r.set_enabled(self.prefs.resolve_names);
         }
     }
 

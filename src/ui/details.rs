@@ -5,6 +5,7 @@ use egui::{RichText, ScrollArea};
 use super::PortscopeApp;
 use super::app::{Selection, transport_of};
 use super::explain::explanation_ui;
+use super::kill::KillDialog;
 use crate::knowledge::Transport;
 use crate::model::{Owner, ProcessInfo, Snapshot, Socket};
 
@@ -28,11 +29,12 @@ impl PortscopeApp {
         });
         let selection = self.selection.clone();
         let snapshot = self.snapshot.clone();
+        let mut kill: Option<ProcessInfo> = None;
         ScrollArea::vertical()
             .auto_shrink([false, false])
             .show(ui, |ui| {
                 if let Some(sel) = &selection {
-                    let (other, port) = socket_ui(ui, sel, self.port_focus);
+                    let (other, port) = socket_ui(ui, sel, self.port_focus, &mut kill);
                     select = other;
                     focus = port;
                     ui.add_space(8.0);
@@ -44,6 +46,9 @@ impl PortscopeApp {
                     select = Some(s);
                 }
             });
+        if let Some(p) = kill {
+            self.kill = Some(KillDialog::new(&p));
+        }
         if close {
             // The selection stays highlighted; Enter or a click opens the panel again.
             self.details_hidden = true;
@@ -61,6 +66,7 @@ fn socket_ui(
     ui: &mut egui::Ui,
     sel: &Selection,
     focus: Option<(u16, Option<Transport>)>,
+    kill: &mut Option<ProcessInfo>,
 ) -> (Option<Socket>, Option<(u16, Option<Transport>)>) {
     let s = &sel.socket;
     let mut select = None;
@@ -123,7 +129,7 @@ fn socket_ui(
                 ui.separator();
                 match info {
                     Some(p) => {
-                        if let Some(other) = process_ui(ui, snap, p, s) {
+                        if let Some(other) = process_ui(ui, snap, p, s, kill) {
                             select = Some(other);
                         }
                     }
@@ -155,6 +161,7 @@ fn process_ui(
     snap: &Snapshot,
     p: &ProcessInfo,
     current: &Socket,
+    kill: &mut Option<ProcessInfo>,
 ) -> Option<Socket> {
     ui.label(
         RichText::new(format!("{}  (PID {})", p.name, p.pid))
@@ -200,6 +207,13 @@ fn process_ui(
                 .map_or_else(|| "(not reported)".to_owned(), started);
             field(ui, "Started", &started);
         });
+    if ui
+        .button("End process…")
+        .on_hover_text("Ask this process to exit (SIGTERM), after a confirmation")
+        .clicked()
+    {
+        *kill = Some(p.clone());
+    }
     let others: Vec<&Socket> = snap
         .sockets_of(p.pid)
         .map(|(_, s)| s)

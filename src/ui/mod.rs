@@ -4,6 +4,7 @@
 mod app;
 mod details;
 mod explain;
+mod kill;
 pub mod port_bar;
 pub mod port_scale;
 mod status;

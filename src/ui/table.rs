@@ -5,6 +5,7 @@ use egui::{Color32, RichText, Sense};
 use egui_extras::{Column, TableBuilder};
 
 use super::PortscopeApp;
+use crate::collect::dns::{Lookup, Resolver};
 use crate::model::{Owner, Snapshot, Socket, SortKey};
 
 impl PortscopeApp {
@@ -43,6 +44,11 @@ impl PortscopeApp {
             table = table.scroll_to_row(row, Some(egui::Align::Center));
         }
 
+        let names = self
+            .prefs
+            .resolve_names
+            .then_some(())
+            .and(self.resolver.as_ref());
         let mut sort = self.prefs.sort;
         let mut clicked: Option<usize> = None;
         let mut menu_action: Option<(usize, RowAction)> = None;
@@ -73,7 +79,7 @@ impl PortscopeApp {
                     let index = rows[row.index()];
                     let socket = &snapshot.sockets[index];
                     row.set_selected(selected == Some(socket.key()));
-                    row_cells(&mut row, &snapshot, socket);
+                    row_cells(&mut row, &snapshot, socket, names);
                     let response = row.response();
                     if response.clicked() {
                         clicked = Some(index);
@@ -104,6 +110,11 @@ impl PortscopeApp {
                     self.port_focus = Some((port, Some(super::app::transport_of(socket.proto))));
                 }
                 RowAction::Details => self.select(socket),
+                RowAction::Kill(pid) => {
+                    if let Some(p) = snapshot.process(pid) {
+                        self.kill = Some(super::kill::KillDialog::new(p));
+                    }
+                }
             }
         }
     }
@@ -113,6 +124,7 @@ impl PortscopeApp {
 enum RowAction {
     Details,
     ExplainRemote(u16),
+    Kill(u32),
 }
 
 fn row_menu(ui: &mut egui::Ui, snap: &Snapshot, s: &Socket) -> Option<RowAction> {
@@ -155,6 +167,14 @@ fn row_menu(ui: &mut egui::Ui, snap: &Snapshot, s: &Socket) -> Option<RowAction>
         if !cmd.is_empty() && ui.button("Copy command line").clicked() {
             ui.ctx().copy_text(cmd.join("\n"));
         }
+        ui.separator();
+        for pid in &s.pids {
+            if let Some(p) = snap.process(*pid)
+                && ui.button(format!("End {} (PID {pid})…", p.name)).clicked()
+            {
+                action = Some(RowAction::Kill(*pid));
+            }
+        }
     }
     action
 }
@@ -183,7 +203,12 @@ pub(crate) fn row_text(snap: &Snapshot, s: &Socket) -> String {
     text
 }
 
-fn row_cells(row: &mut egui_extras::TableRow<'_, '_>, snap: &Snapshot, s: &Socket) {
+fn row_cells(
+    row: &mut egui_extras::TableRow<'_, '_>,
+    snap: &Snapshot,
+    s: &Socket,
+    names: Option<&Resolver>,
+) {
     let weak = |text: &str| RichText::new(text).weak();
     row.col(|ui| {
         ui.label(s.proto.label());
@@ -196,7 +221,21 @@ fn row_cells(row: &mut egui_extras::TableRow<'_, '_>, snap: &Snapshot, s: &Socke
     });
     row.col(|ui| {
         match s.remote_addr {
-            Some(a) => ui.label(a.to_string()),
+            Some(a) => match names.map(|r| r.lookup(a)) {
+                Some(Lookup::Name(name)) => ui
+                    .label(name.as_ref())
+                    .on_hover_text(format!("{a} (name from reverse DNS)")),
+                Some(Lookup::Pending) => ui
+                    .label(a.to_string())
+                    .on_hover_text("looking up its name…"),
+                Some(Lookup::TimedOut) => ui
+                    .label(a.to_string())
+                    .on_hover_text("reverse DNS timed out"),
+                Some(Lookup::Failed(why)) => ui
+                    .label(a.to_string())
+                    .on_hover_text(format!("reverse DNS failed: {why}")),
+                _ => ui.label(a.to_string()),
+            },
             None => ui.label(weak("*")),
         };
     });
