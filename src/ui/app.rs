@@ -89,6 +89,8 @@ pub struct PortscopeApp {
     pub(crate) resolver: Option<Resolver>,
     /// The "end process" dialog, while open.
     pub(crate) kill: Option<KillDialog>,
+    /// A message for the user until dismissed (e.g. preferences that could not be read).
+    pub(crate) notice: Option<String>,
 }
 
 pub(crate) fn transport_of(proto: Proto) -> Transport {
@@ -102,18 +104,19 @@ impl PortscopeApp {
     /// The app on the live machine, with preferences restored from the last run.
     pub fn new(cc: &eframe::CreationContext<'_>) -> Self {
         super::setup_context(&cc.egui_ctx);
-        let prefs: Prefs = cc
-            .storage
-            .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
-            .unwrap_or_default();
-        match OsSource::new() {
-            Ok(source) => Self::with_source(&cc.egui_ctx, Box::new(source), prefs),
+        let raw = cc.storage.and_then(|s| s.get_string(eframe::APP_KEY));
+        let file = eframe::storage_dir(super::APP_ID).map(|dir| dir.join("app.ron"));
+        let loaded = super::prefs::load(raw, file.as_deref());
+        let mut app = match OsSource::new() {
+            Ok(source) => Self::with_source(&cc.egui_ctx, Box::new(source), loaded.prefs),
             Err(e) => {
-                let mut app = Self::from_snapshot(Snapshot::default(), prefs);
+                let mut app = Self::from_snapshot(Snapshot::default(), loaded.prefs);
                 app.startup_error = Some(e.to_string());
                 app
             }
-        }
+        };
+        app.notice = loaded.notice;
+        app
     }
 
     /// The app polling `source` on a collector thread.
@@ -160,6 +163,7 @@ impl PortscopeApp {
             filter_widget: None,
             resolver: None,
             kill: None,
+            notice: None,
         }
     }
 
@@ -303,6 +307,16 @@ impl PortscopeApp {
         self.keyboard(ui.ctx());
         self.sync_resolver(ui.ctx());
         egui::Panel::top("toolbar").show(ui, |ui| self.toolbar_ui(ui));
+        if let Some(notice) = self.notice.clone() {
+            egui::Panel::top("notice").show(ui, |ui| {
+                ui.horizontal_wrapped(|ui| {
+                    ui.colored_label(ui.visuals().warn_fg_color, notice);
+                    if ui.button("Dismiss").clicked() {
+                        self.notice = None;
+                    }
+                });
+            });
+        }
         egui::Panel::top("portbar").show(ui, |ui| self.port_bar_panel_ui(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
         if let Some(dialog) = &mut self.kill

@@ -7,6 +7,7 @@ mod explain;
 mod kill;
 pub mod port_bar;
 pub mod port_scale;
+pub mod prefs;
 mod status;
 mod table;
 pub mod view;
@@ -14,6 +15,9 @@ pub mod view;
 pub use app::{PortscopeApp, Prefs};
 
 use std::process::ExitCode;
+
+/// The application id: names the window and the folder preferences are kept in.
+pub const APP_ID: &str = "portscope";
 
 /// Fonts and style the window needs: egui's proportional font lacks the arrows and marks
 /// the table uses, so the bundled monospace font backs it up.
@@ -35,7 +39,7 @@ pub fn run_window() -> ExitCode {
         ..Default::default()
     };
     let result = eframe::run_native(
-        "portscope",
+        APP_ID,
         options,
         Box::new(|cc| Ok(Box::new(PortscopeApp::new(cc)))),
     );
