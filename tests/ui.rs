@@ -426,3 +426,76 @@ fn cancelling_leaves_the_process_running() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+fn set_text(h: &mut Harness<'_, PortscopeApp>, label: &str, text: &str) {
+    h.get_by_label(label).click();
+    h.run();
+    h.key_combination_modifiers(egui::Modifiers::COMMAND, &[egui::Key::A]);
+    h.run();
+    h.get_by_label(label).type_text(text);
+    h.run();
+}
+
+#[test]
+fn exporting_the_view_writes_what_is_shown_and_asks_before_replacing() {
+    let dir = std::env::temp_dir().join(format!("portscope-export-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let json_path = dir.join("view.json");
+
+    let mut h = demo();
+    // Narrow the view first: the export must hold exactly the rows shown.
+    h.get_by_label("Filter").click();
+    h.get_by_label("Filter").type_text("state:listen");
+    h.run();
+    let shown = ports(&h);
+    assert_eq!(shown, [22, 80, 6379]);
+
+    h.get_by_label("Export…").click();
+    h.run();
+    h.get_by_label("JSON").click();
+    h.run();
+    set_text(&mut h, "File", json_path.to_str().unwrap());
+    h.get_by_label("Save").click();
+    h.run();
+    wait_for(&mut h, "the saved message", "Saved 3 rows");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    let saved: Vec<u64> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["local_port"].as_u64().unwrap())
+        .collect();
+    assert_eq!(saved, [22, 80, 6379]);
+    h.get_by_label("Close").click();
+    h.run();
+
+    // Again to the same file: it asks, and only replaces when told to.
+    h.get_by_label("Export…").click();
+    h.run();
+    h.get_by_label("JSON").click();
+    set_text(&mut h, "File", json_path.to_str().unwrap());
+    h.get_by_label("Save").click();
+    h.run();
+    wait_for(&mut h, "the overwrite question", "already exists");
+    h.get_by_label("Replace").click();
+    h.run();
+    wait_for(&mut h, "the saved message", "Saved 3 rows");
+    h.get_by_label("Close").click();
+    h.run();
+
+    // CSV reads back the same rows.
+    let csv_path = dir.join("view.csv");
+    h.get_by_label("Export…").click();
+    h.run();
+    set_text(&mut h, "File", csv_path.to_str().unwrap());
+    h.get_by_label("Save").click();
+    h.run();
+    wait_for(&mut h, "the saved message", "Saved 3 rows");
+    let text = std::fs::read_to_string(&csv_path).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let ports: Vec<String> = reader.records().map(|r| r.unwrap()[2].to_owned()).collect();
+    assert_eq!(ports, ["22", "80", "6379"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

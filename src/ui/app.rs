@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::export::ExportDialog;
 use super::kill::KillDialog;
 use super::port_bar::{PortBarState, describe_port, port_bar_ui};
 use super::view::{ViewSpec, ViewState};
@@ -89,6 +90,8 @@ pub struct PortscopeApp {
     pub(crate) resolver: Option<Resolver>,
     /// The "end process" dialog, while open.
     pub(crate) kill: Option<KillDialog>,
+    /// The export dialog, while open.
+    pub(crate) export: Option<ExportDialog>,
     /// A message for the user until dismissed (e.g. preferences that could not be read).
     pub(crate) notice: Option<String>,
 }
@@ -164,6 +167,7 @@ impl PortscopeApp {
             resolver: None,
             kill: None,
             notice: None,
+            export: None,
         }
     }
 
@@ -325,6 +329,11 @@ impl PortscopeApp {
             self.kill = None;
             self.control(Control::RefreshNow);
         }
+        if let Some(dialog) = &mut self.export
+            && !dialog.ui(ui.ctx())
+        {
+            self.export = None;
+        }
         if self.show_filter_help {
             self.filter_help_ui(ui.ctx());
         }
@@ -426,6 +435,14 @@ impl PortscopeApp {
                 ui.colored_label(ui.visuals().error_fg_color, error);
             }
             ui.separator();
+            if ui
+                .button("Export…")
+                .on_hover_text("Save the table as shown to CSV or JSON")
+                .clicked()
+            {
+                let data = self.view.data();
+                self.export = Some(ExportDialog::new(data.snapshot.clone(), data.rows.clone()));
+            }
             let shown = self.view.data().rows.len();
             let total = self.snapshot.sockets.len();
             if shown == total {

@@ -4,6 +4,7 @@
 mod app;
 mod details;
 mod explain;
+mod export;
 mod kill;
 pub mod port_bar;
 pub mod port_scale;
