@@ -499,3 +499,99 @@ fn exporting_the_view_writes_what_is_shown_and_asks_before_replacing() {
     assert_eq!(ports, ["22", "80", "6379"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn snapshot_of(seq: u64, poll: portscope::collect::Poll) -> portscope::model::Snapshot {
+    let mut s = portscope::model::Snapshot::from_poll(
+        seq,
+        std::time::SystemTime::now(),
+        Duration::from_millis(1),
+        poll,
+    );
+    s.content_seq = seq;
+    s
+}
+
+#[test]
+fn changes_are_highlighted_and_closed_sockets_linger_then_go_to_history() {
+    use portscope::model::history::{Mark, TrackerConfig};
+    let mut first = common::demo_poll();
+    let prefs = Prefs {
+        tracker: TrackerConfig {
+            new_for: Duration::from_millis(600),
+            changed_for: Duration::from_millis(600),
+            linger: Duration::from_millis(600),
+            ..TrackerConfig::default()
+        },
+        ..Prefs::default()
+    };
+    let mut h = harness(PortscopeApp::from_snapshot(
+        snapshot_of(1, first.clone()),
+        prefs,
+    ));
+    assert!(
+        h.state()
+            .visible_rows()
+            .all(|s| h.state().mark(&s.key()).is_none()),
+        "nothing is new at start"
+    );
+
+    // Next poll: sshd's listener is gone, the firefox connection on 51000 moved to CLOSE_WAIT,
+    // and a new connection on 40404 appeared.
+    let gone = first
+        .sockets
+        .iter()
+        .position(|s| s.local_port == 22)
+        .unwrap();
+    let gone_key = first.sockets.remove(gone).key();
+    let changed = first
+        .sockets
+        .iter_mut()
+        .find(|s| s.local_port == 51000)
+        .unwrap();
+    changed.state = SockState::CloseWait;
+    let changed_key = changed.key();
+    let mut fresh = first
+        .sockets
+        .iter()
+        .find(|s| s.local_port == 60296)
+        .unwrap()
+        .clone();
+    fresh.local_port = 40404;
+    fresh.inode = Some(999);
+    let fresh_key = fresh.key();
+    first.sockets.push(fresh);
+    h.state_mut().push_snapshot(snapshot_of(2, first.clone()));
+    h.run_ok();
+    let app = h.state();
+    assert_eq!(app.mark(&fresh_key), Some(Mark::New));
+    assert!(matches!(
+        app.mark(&changed_key),
+        Some(Mark::StateChanged {
+            from: SockState::Established
+        })
+    ));
+    assert_eq!(app.mark(&gone_key), Some(Mark::Closing));
+    assert!(ports(&h).contains(&22), "the closed row stays for a moment");
+    h.get_by_label("40404");
+
+    // After the highlight time: marks are gone, the closed row has left the table for the history.
+    std::thread::sleep(Duration::from_millis(700));
+    h.state_mut().push_snapshot(snapshot_of(3, first.clone()));
+    h.run_ok();
+    let app = h.state();
+    assert_eq!(app.mark(&fresh_key), None);
+    assert_eq!(app.mark(&changed_key), None);
+    assert!(!ports(&h).contains(&22));
+    let closed: Vec<_> = h.state().closed_history().collect();
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].socket.local_port, 22);
+    assert_eq!(closed[0].process_label(), "sshd");
+
+    // The window lists it with its process.
+    h.get_by_label("Recently closed (1)").click();
+    h.run_ok();
+    h.get_by_label("sshd (900)");
+    h.get_by_label("Clear").click();
+    h.run_ok();
+    assert_eq!(h.state().closed_history().count(), 0);
+}

@@ -4,6 +4,7 @@
 //! only read it, so both show the same thing and tests can build snapshots by hand.
 
 pub mod export;
+pub mod history;
 mod owner;
 pub mod query;
 mod table;

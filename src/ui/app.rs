@@ -1,7 +1,7 @@
 //! The application state and the frame loop.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -12,8 +12,11 @@ use super::view::{ViewSpec, ViewState};
 use crate::collect::dns::Resolver;
 use crate::collect::{Collector, Control, OsSource, SocketSource};
 use crate::knowledge::{PortKnowledge, Transport, explain, parse_port};
+use crate::model::history::{ChangeTracker, TrackerConfig};
 use crate::model::query::{HELP, SYNTAX};
-use crate::model::{Filter, Proto, QueryError, Snapshot, Socket, SocketKey, SortSpec, Toggles};
+use crate::model::{
+    Filter, ProcessInfo, Proto, QueryError, Snapshot, Socket, SocketKey, SortSpec, Toggles,
+};
 
 /// Preferences kept between runs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -27,6 +30,8 @@ pub struct Prefs {
     /// Show names for remote addresses (reverse DNS). Off unless asked: portscope sends
     /// nothing to the network by itself.
     pub resolve_names: bool,
+    /// How long rows stay highlighted and closed rows linger; how much history is kept.
+    pub tracker: TrackerConfig,
 }
 
 impl Default for Prefs {
@@ -38,6 +43,7 @@ impl Default for Prefs {
             interval_ms: 1000,
             theme: egui::ThemePreference::System,
             resolve_names: false,
+            tracker: TrackerConfig::default(),
         }
     }
 }
@@ -90,10 +96,64 @@ pub struct PortscopeApp {
     pub(crate) resolver: Option<Resolver>,
     /// The "end process" dialog, while open.
     pub(crate) kill: Option<KillDialog>,
+    /// What appeared, changed and closed: row highlights and the "Recently closed" history.
+    pub(crate) tracker: ChangeTracker,
+    /// `incoming` with the sockets that just closed still in it, as handed to the view.
+    augmented: Arc<Snapshot>,
+    augmented_for: Option<ClosingSignature>,
+    pub(crate) show_history: bool,
     /// The export dialog, while open.
     pub(crate) export: Option<ExportDialog>,
     /// A message for the user until dismissed (e.g. preferences that could not be read).
     pub(crate) notice: Option<String>,
+}
+
+/// Identifies the set of lingering closed sockets cheaply: they are added at the end and
+/// expire from the front.
+#[derive(Debug, PartialEq)]
+struct ClosingSignature {
+    seq: u64,
+    snapshot: *const Snapshot,
+    count: usize,
+    first: Option<Instant>,
+    last: Option<Instant>,
+}
+
+impl ClosingSignature {
+    fn of(snapshot: &Arc<Snapshot>, tracker: &ChangeTracker) -> ClosingSignature {
+        let closing = tracker.closing();
+        ClosingSignature {
+            seq: snapshot.seq,
+            snapshot: Arc::as_ptr(snapshot),
+            count: closing.len(),
+            first: closing.first().map(|c| c.gone.at),
+            last: closing.last().map(|c| c.gone.at),
+        }
+    }
+}
+
+/// `snapshot` with the sockets that just closed added back, with the processes that held
+/// them, so they show in the table (in red) for a moment, sorted and filtered like the rest.
+fn with_closing(snapshot: &Arc<Snapshot>, tracker: &ChangeTracker) -> Arc<Snapshot> {
+    let closing = tracker.closing();
+    if closing.is_empty() {
+        return snapshot.clone();
+    }
+    let mut augmented = Snapshot::clone(snapshot);
+    for c in closing {
+        augmented.sockets.push(c.socket.clone());
+        for owner in &c.owners {
+            if let Some(info) = &owner.info {
+                augmented
+                    .processes
+                    .entry(owner.pid)
+                    .or_insert_with(|| ProcessInfo::clone(info));
+            }
+        }
+    }
+    // Its rows differ from the snapshot it repeats: never carry a view over to it.
+    augmented.content_seq = 0;
+    Arc::new(augmented)
 }
 
 pub(crate) fn transport_of(proto: Proto) -> Transport {
@@ -168,6 +228,10 @@ impl PortscopeApp {
             kill: None,
             notice: None,
             export: None,
+            tracker: ChangeTracker::default(),
+            augmented: Arc::new(Snapshot::default()),
+            augmented_for: None,
+            show_history: false,
         }
     }
 
@@ -219,6 +283,21 @@ impl PortscopeApp {
         data.rows
             .iter()
             .filter_map(|i| data.snapshot.sockets.get(*i))
+    }
+
+    /// Take `snapshot` as if the collector had just sent it (scripted sources, tests).
+    pub fn push_snapshot(&mut self, snapshot: Snapshot) {
+        self.incoming = Arc::new(snapshot);
+    }
+
+    /// How a socket's row is highlighted now, if at all.
+    pub fn mark(&self, key: &SocketKey) -> Option<crate::model::history::Mark> {
+        self.tracker.mark(key)
+    }
+
+    /// Sockets that went away, oldest first.
+    pub fn closed_history(&self) -> impl Iterator<Item = &crate::model::history::ClosedSocket> {
+        self.tracker.history().iter()
     }
 
     pub fn is_paused(&self) -> bool {
@@ -273,16 +352,29 @@ impl PortscopeApp {
 
     /// Take the newest snapshot, if one came, and have its view prepared. When the view on
     /// screen moves to a new snapshot, carry the selection over to it.
-    fn intake(&mut self) {
+    fn intake(&mut self, ctx: &egui::Context) {
         if let Some(newest) = self.collector.as_ref().and_then(Collector::latest) {
             self.incoming = newest;
+        }
+        let now = Instant::now();
+        if *self.tracker.config() != self.prefs.tracker {
+            self.tracker.set_config(self.prefs.tracker);
+        }
+        self.tracker.update(&self.incoming, now);
+        if let Some(deadline) = self.tracker.next_deadline() {
+            ctx.request_repaint_after(deadline.saturating_duration_since(now));
+        }
+        let signature = ClosingSignature::of(&self.incoming, &self.tracker);
+        if self.augmented_for.as_ref() != Some(&signature) {
+            self.augmented = with_closing(&self.incoming, &self.tracker);
+            self.augmented_for = Some(signature);
         }
         let spec = ViewSpec {
             sort: self.prefs.sort,
             filter: self.filter.clone(),
             toggles: self.prefs.toggles,
         };
-        self.view.update(&self.incoming, &spec);
+        self.view.update(&self.augmented, &spec);
         let shown = &self.view.data().snapshot;
         if Arc::ptr_eq(shown, &self.snapshot) {
             return;
@@ -302,7 +394,7 @@ impl PortscopeApp {
 
     /// Draw one frame.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
-        self.intake();
+        self.intake(ui.ctx());
 
         if self.applied_theme != Some(self.prefs.theme) {
             ui.ctx().set_theme(self.prefs.theme);
@@ -336,6 +428,9 @@ impl PortscopeApp {
         }
         if self.show_filter_help {
             self.filter_help_ui(ui.ctx());
+        }
+        if self.show_history {
+            self.history_ui(ui.ctx());
         }
         if (self.selection.is_some() || self.port_focus.is_some()) && !self.details_hidden {
             egui::Panel::right("details")
@@ -435,6 +530,12 @@ impl PortscopeApp {
                 ui.colored_label(ui.visuals().error_fg_color, error);
             }
             ui.separator();
+            let closed = self.tracker.history().len();
+            ui.toggle_value(
+                &mut self.show_history,
+                format!("Recently closed ({closed})"),
+            )
+            .on_hover_text("Sockets that went away, with the process that held them");
             if ui
                 .button("Export…")
                 .on_hover_text("Save the table as shown to CSV or JSON")

@@ -6,6 +6,7 @@ use egui_extras::{Column, TableBuilder};
 
 use super::PortscopeApp;
 use crate::collect::dns::{Lookup, Resolver};
+use crate::model::history::Mark;
 use crate::model::{Owner, Snapshot, Socket, SortKey};
 
 impl PortscopeApp {
@@ -44,6 +45,7 @@ impl PortscopeApp {
             table = table.scroll_to_row(row, Some(egui::Align::Center));
         }
 
+        let tracker = &self.tracker;
         let names = self
             .prefs
             .resolve_names
@@ -79,7 +81,8 @@ impl PortscopeApp {
                     let index = rows[row.index()];
                     let socket = &snapshot.sockets[index];
                     row.set_selected(selected == Some(socket.key()));
-                    row_cells(&mut row, &snapshot, socket, names);
+                    let mark = tracker.mark(&socket.key());
+                    row_cells(&mut row, &snapshot, socket, names, mark);
                     let response = row.response();
                     if response.clicked() {
                         clicked = Some(index);
@@ -208,18 +211,30 @@ fn row_cells(
     snap: &Snapshot,
     s: &Socket,
     names: Option<&Resolver>,
+    mark: Option<Mark>,
 ) {
     let weak = |text: &str| RichText::new(text).weak();
-    row.col(|ui| {
+    // Changes are tinted across the whole row: green new, yellow changed state, red closing.
+    let tint = mark.map(mark_color);
+    let mut col = |add: &mut dyn FnMut(&mut egui::Ui)| {
+        row.col(|ui| {
+            if let Some(color) = tint {
+                ui.painter()
+                    .rect_filled(ui.max_rect().expand2(egui::vec2(4.0, 1.0)), 0.0, color);
+            }
+            add(ui);
+        });
+    };
+    col(&mut |ui| {
         ui.label(s.proto.label());
     });
-    row.col(|ui| {
+    col(&mut |ui| {
         ui.label(s.local_addr.to_string());
     });
-    row.col(|ui| {
+    col(&mut |ui| {
         ui.label(s.local_port.to_string());
     });
-    row.col(|ui| {
+    col(&mut |ui| {
         match s.remote_addr {
             Some(a) => match names.map(|r| r.lookup(a)) {
                 Some(Lookup::Name(name)) => ui
@@ -239,16 +254,16 @@ fn row_cells(
             None => ui.label(weak("*")),
         };
     });
-    row.col(|ui| {
+    col(&mut |ui| {
         match s.remote_port {
             Some(p) => ui.label(p.to_string()),
             None => ui.label(weak("*")),
         };
     });
-    row.col(|ui| {
+    col(&mut |ui| {
         ui.label(RichText::new(s.state.as_str()).color(state_color(ui, s)));
     });
-    row.col(|ui| {
+    col(&mut |ui| {
         let pids = s
             .pids
             .iter()
@@ -257,7 +272,7 @@ fn row_cells(
             .join(", ");
         ui.label(pids);
     });
-    row.col(|ui| match snap.owner(s) {
+    col(&mut |ui| match snap.owner(s) {
         Owner::Processes(_) => {
             ui.label(snap.process_label(s));
         }
@@ -266,9 +281,18 @@ fn row_cells(
                 .on_hover_text(reason.explain());
         }
     });
-    row.col(|ui| {
+    col(&mut |ui| {
         ui.label(snap.socket_user(s).unwrap_or_default());
     });
+}
+
+/// Translucent tints that read on light and dark themes alike.
+fn mark_color(mark: Mark) -> Color32 {
+    match mark {
+        Mark::New => Color32::from_rgba_unmultiplied(40, 180, 70, 70),
+        Mark::StateChanged { .. } => Color32::from_rgba_unmultiplied(230, 190, 20, 80),
+        Mark::Closing => Color32::from_rgba_unmultiplied(225, 45, 45, 80),
+    }
 }
 
 fn state_color(ui: &egui::Ui, s: &Socket) -> Color32 {

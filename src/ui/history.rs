@@ -1,0 +1,132 @@
+//! The "Recently closed" window: sockets that went away, with the process that held them
+//! (captured while they were alive), when they appeared and when they vanished.
+
+use egui::RichText;
+use egui_extras::{Column, TableBuilder};
+
+use super::PortscopeApp;
+use super::status::clock;
+use crate::model::history::{Appeared, ClosedSocket};
+
+impl PortscopeApp {
+    pub(crate) fn history_ui(&mut self, ctx: &egui::Context) {
+        let mut open = self.show_history;
+        let mut clear = false;
+        egui::Window::new("Recently closed")
+            .open(&mut open)
+            .default_size([900.0, 420.0])
+            .show(ctx, |ui| {
+                let config = self.tracker.config();
+                let history = self.tracker.history();
+                ui.horizontal(|ui| {
+                    ui.label(format!(
+                        "{} sockets closed in the last {} min (at most {} kept), newest first.",
+                        history.len(),
+                        config.keep_for.as_secs() / 60,
+                        config.max_closed
+                    ));
+                    if ui.button("Clear").clicked() {
+                        clear = true;
+                    }
+                });
+                ui.style_mut().interaction.selectable_labels = false;
+                let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+                TableBuilder::new(ui)
+                    .id_salt("history")
+                    .striped(true)
+                    .resizable(true)
+                    .column(Column::initial(70.0))
+                    .column(Column::initial(44.0))
+                    .column(Column::initial(160.0).clip(true))
+                    .column(Column::initial(160.0).clip(true))
+                    .column(Column::initial(150.0).clip(true))
+                    .column(Column::initial(150.0).clip(true))
+                    .column(Column::remainder().clip(true))
+                    .header(row_height, |mut header| {
+                        for title in [
+                            "Gone", "Proto", "Local", "Remote", "States", "Process", "Lived",
+                        ] {
+                            header.col(|ui| {
+                                ui.strong(title);
+                            });
+                        }
+                    })
+                    .body(|body| {
+                        body.rows(row_height, history.len(), |mut row| {
+                            let Some(c) = history.iter().rev().nth(row.index()) else {
+                                return;
+                            };
+                            history_row(&mut row, c);
+                        });
+                    });
+            });
+        if clear {
+            self.tracker.clear();
+        }
+        self.show_history = open;
+    }
+}
+
+fn history_row(row: &mut egui_extras::TableRow<'_, '_>, c: &ClosedSocket) {
+    let s = &c.socket;
+    row.col(|ui| {
+        ui.label(clock(c.gone.wall));
+    });
+    row.col(|ui| {
+        ui.label(s.proto.label());
+    });
+    row.col(|ui| {
+        ui.label(s.local_endpoint());
+    });
+    row.col(|ui| {
+        ui.label(s.remote_endpoint());
+    });
+    row.col(|ui| {
+        let trail = c
+            .states
+            .as_slice()
+            .iter()
+            .map(|st| st.as_str())
+            .collect::<Vec<_>>()
+            .join(" → ");
+        ui.label(trail);
+    });
+    row.col(|ui| {
+        let label = c.process_label();
+        let pids = s
+            .pids
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let text = if pids.is_empty() {
+            label
+        } else {
+            format!("{label} ({pids})")
+        };
+        let response = ui.label(text);
+        let cmd: Vec<String> = c
+            .owners
+            .iter()
+            .filter_map(|o| o.info.as_ref().map(|p| p.cmdline_string()))
+            .collect();
+        if !cmd.is_empty() {
+            response.on_hover_text(cmd.join("\n"));
+        }
+    });
+    row.col(|ui| {
+        let lived = match (c.appeared, c.seen_for()) {
+            (Appeared::BeforeStart, _) => "open before portscope started".to_owned(),
+            (_, Some(d)) if d.as_secs() < 1 => format!("< 1 s (from {})", appeared_clock(c)),
+            (_, Some(d)) => format!("{} s (from {})", d.as_secs(), appeared_clock(c)),
+            (_, None) => String::new(),
+        };
+        ui.label(RichText::new(lived).weak());
+    });
+}
+
+fn appeared_clock(c: &ClosedSocket) -> String {
+    c.appeared
+        .moment()
+        .map_or_else(String::new, |m| clock(m.wall))
+}
