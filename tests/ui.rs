@@ -595,3 +595,22 @@ fn changes_are_highlighted_and_closed_sockets_linger_then_go_to_history() {
     h.run_ok();
     assert_eq!(h.state().closed_history().count(), 0);
 }
+
+#[test]
+fn grouping_by_process_lists_each_process_with_its_sockets() {
+    let mut h = demo();
+    toggle(&h, "Group by process").click();
+    h.run();
+    h.get_by_label("firefox (PID 4242) — 2 sockets, 2 established");
+    h.get_by_label("nginx (PID 1200) — 1 socket, 1 listening");
+    h.get_by_label("nginx (PID 1201) — 1 socket, 1 listening");
+    h.get_by_label("No visible process: kernel: TIME_WAIT — 1 socket");
+    h.get_by_label("firefox (PID 4242) — 2 sockets, 2 established")
+        .click();
+    h.run();
+    h.get_by_label("TCP 192.168.1.20:51000 → 151.101.1.69:443  ESTABLISHED")
+        .click();
+    h.run();
+    assert_eq!(h.state().selected().map(|s| s.local_port), Some(51000));
+    h.get_by_label("Owning process");
+}

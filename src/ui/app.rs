@@ -32,6 +32,8 @@ pub struct Prefs {
     pub resolve_names: bool,
     /// How long rows stay highlighted and closed rows linger; how much history is kept.
     pub tracker: TrackerConfig,
+    /// Show sockets grouped under their processes instead of the flat table.
+    pub group_by_process: bool,
 }
 
 impl Default for Prefs {
@@ -44,6 +46,7 @@ impl Default for Prefs {
             theme: egui::ThemePreference::System,
             resolve_names: false,
             tracker: TrackerConfig::default(),
+            group_by_process: false,
         }
     }
 }
@@ -102,6 +105,7 @@ pub struct PortscopeApp {
     augmented: Arc<Snapshot>,
     augmented_for: Option<ClosingSignature>,
     pub(crate) show_history: bool,
+    pub(crate) groups: super::groups::Groups,
     /// The export dialog, while open.
     pub(crate) export: Option<ExportDialog>,
     /// A message for the user until dismissed (e.g. preferences that could not be read).
@@ -232,6 +236,7 @@ impl PortscopeApp {
             augmented: Arc::new(Snapshot::default()),
             augmented_for: None,
             show_history: false,
+            groups: super::groups::Groups::default(),
         }
     }
 
@@ -438,7 +443,13 @@ impl PortscopeApp {
                 .default_size(420.0)
                 .show(ui, |ui| self.details_ui(ui));
         }
-        egui::CentralPanel::default().show(ui, |ui| self.table_ui(ui));
+        egui::CentralPanel::default().show(ui, |ui| {
+            if self.prefs.group_by_process {
+                self.groups_ui(ui);
+            } else {
+                self.table_ui(ui);
+            }
+        });
     }
 
     fn port_bar_panel_ui(&mut self, ui: &mut egui::Ui) {
@@ -570,6 +581,8 @@ impl PortscopeApp {
             ui.separator();
             ui.toggle_value(&mut t.ipv4, "IPv4");
             ui.toggle_value(&mut t.ipv6, "IPv6");
+            ui.separator();
+            ui.toggle_value(&mut self.prefs.group_by_process, "Group by process");
             ui.separator();
             ui.toggle_value(&mut self.prefs.resolve_names, "Resolve names")
                 .on_hover_text(

@@ -5,6 +5,7 @@ mod app;
 mod details;
 mod explain;
 mod export;
+mod groups;
 mod history;
 mod kill;
 pub mod port_bar;

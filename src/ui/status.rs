@@ -55,6 +55,21 @@ impl PortscopeApp {
                 ui.label(egui::RichText::new("paused").strong());
             }
             ui.separator();
+            let mut highlight = self.prefs.tracker.new_for.as_secs();
+            egui::ComboBox::new("highlight", "highlight changes")
+                .selected_text(format!("{highlight} s"))
+                .show_ui(ui, |ui| {
+                    for secs in [1, 2, 5, 10, 30] {
+                        ui.selectable_value(&mut highlight, secs, format!("{secs} s"));
+                    }
+                });
+            if highlight != self.prefs.tracker.new_for.as_secs() {
+                let d = Duration::from_secs(highlight);
+                self.prefs.tracker.new_for = d;
+                self.prefs.tracker.changed_for = d;
+                self.prefs.tracker.linger = d;
+            }
+            ui.separator();
             let mut theme = self.prefs.theme;
             egui::ComboBox::new("theme", "theme")
                 .selected_text(match theme {

@@ -1,0 +1,152 @@
+//! The table grouped by process: one collapsible entry per process with its socket counts,
+//! and one per reason for sockets without a visible process.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use egui::RichText;
+
+use super::PortscopeApp;
+use crate::model::{Owner, Snapshot, SockState, Socket};
+
+/// The groups of one view, rebuilt when the view changes.
+#[derive(Debug, Default)]
+pub struct Groups {
+    built_for: Option<(usize, usize)>,
+    groups: Vec<Group>,
+}
+
+#[derive(Debug)]
+struct Group {
+    title: String,
+    /// Indices into the snapshot's sockets, in the view's order.
+    rows: Vec<usize>,
+    listening: usize,
+    established: usize,
+}
+
+/// Sockets listed under one group before the rest are summed up.
+const SHOWN_PER_GROUP: usize = 500;
+
+impl Groups {
+    fn rebuild(&mut self, snap: &Arc<Snapshot>, rows: &[usize]) {
+        let key = (
+            Arc::as_ptr(snap) as usize,
+            rows.as_ptr() as usize ^ rows.len(),
+        );
+        if self.built_for == Some(key) {
+            return;
+        }
+        // (sort key, title) → rows; processes first by name, then the reasons.
+        let mut map: BTreeMap<(u8, String, u32), Vec<usize>> = BTreeMap::new();
+        for &i in rows {
+            let s = &snap.sockets[i];
+            match snap.owner(s) {
+                Owner::Processes(list) => {
+                    for (pid, info) in list {
+                        let name = info.map_or_else(|| format!("pid {pid}"), |p| p.name.clone());
+                        map.entry((0, name.to_lowercase(), pid))
+                            .or_default()
+                            .push(i);
+                    }
+                }
+                Owner::None(reason) => {
+                    map.entry((1, format!("no visible process: {}", reason.short()), 0))
+                        .or_default()
+                        .push(i);
+                }
+            }
+        }
+        self.groups = map
+            .into_iter()
+            .map(|((kind, _, pid), rows)| {
+                let title = if kind == 0 {
+                    let name = snap.process(pid).map_or("(exited)", |p| p.name.as_str());
+                    format!("{name} (PID {pid})")
+                } else {
+                    let s = &snap.sockets[rows[0]];
+                    match snap.owner(s) {
+                        Owner::None(reason) => format!("No visible process: {}", reason.short()),
+                        Owner::Processes(_) => "No visible process".to_owned(),
+                    }
+                };
+                let count = |state| {
+                    rows.iter()
+                        .filter(|i| snap.sockets[**i].state == state)
+                        .count()
+                };
+                Group {
+                    title,
+                    listening: count(SockState::Listen),
+                    established: count(SockState::Established),
+                    rows,
+                }
+            })
+            .collect();
+        self.built_for = Some(key);
+    }
+}
+
+impl PortscopeApp {
+    pub(crate) fn groups_ui(&mut self, ui: &mut egui::Ui) {
+        let data = self.view.data();
+        let snap = data.snapshot.clone();
+        self.groups.rebuild(&snap, &data.rows);
+        let selected = self.selection.as_ref().map(|s| s.key);
+        let mut clicked: Option<Socket> = None;
+        egui::ScrollArea::vertical()
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                for group in &self.groups.groups {
+                    let n = group.rows.len();
+                    let header = format!(
+                        "{} — {n} socket{}{}{}",
+                        group.title,
+                        if n == 1 { "" } else { "s" },
+                        if group.listening > 0 {
+                            format!(", {} listening", group.listening)
+                        } else {
+                            String::new()
+                        },
+                        if group.established > 0 {
+                            format!(", {} established", group.established)
+                        } else {
+                            String::new()
+                        },
+                    );
+                    egui::CollapsingHeader::new(RichText::new(header).strong())
+                        .id_salt(&group.title)
+                        .show(ui, |ui| {
+                            for &i in group.rows.iter().take(SHOWN_PER_GROUP) {
+                                let s = &snap.sockets[i];
+                                let text = format!(
+                                    "{} {} → {}  {}",
+                                    s.proto.label(),
+                                    s.local_endpoint(),
+                                    s.remote_endpoint(),
+                                    s.state
+                                );
+                                if ui
+                                    .selectable_label(selected == Some(s.key()), text)
+                                    .clicked()
+                                {
+                                    clicked = Some(s.clone());
+                                }
+                            }
+                            if n > SHOWN_PER_GROUP {
+                                ui.label(format!(
+                                    "… and {} more: narrow the filter to see them",
+                                    n - SHOWN_PER_GROUP
+                                ));
+                            }
+                        });
+                }
+                if self.groups.groups.is_empty() {
+                    ui.label("No sockets match.");
+                }
+            });
+        if let Some(s) = clicked {
+            self.select(&s);
+        }
+    }
+}
