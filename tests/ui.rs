@@ -614,3 +614,29 @@ fn grouping_by_process_lists_each_process_with_its_sockets() {
     assert_eq!(h.state().selected().map(|s| s.local_port), Some(51000));
     h.get_by_label("Owning process");
 }
+
+#[test]
+fn columns_can_be_hidden_and_shown() {
+    let mut h = demo();
+    h.get_by_label("Columns").click();
+    h.run();
+    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "User")
+        .click();
+    h.run();
+    assert_eq!(
+        h.state().prefs().hidden_columns,
+        vec![portscope::model::SortKey::User]
+    );
+    // The user column's values are gone from the table.
+    assert!(h.query_by_label("www-data").is_none());
+    if h.query_by_role_and_label(egui::accesskit::Role::CheckBox, "User")
+        .is_none()
+    {
+        h.get_by_label("Columns").click();
+        h.run();
+    }
+    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "User")
+        .click();
+    h.run();
+    assert!(h.state().prefs().hidden_columns.is_empty());
+}

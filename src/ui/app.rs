@@ -15,7 +15,7 @@ use crate::knowledge::{PortKnowledge, Transport, explain, parse_port};
 use crate::model::history::{ChangeTracker, TrackerConfig};
 use crate::model::query::{HELP, SYNTAX};
 use crate::model::{
-    Filter, ProcessInfo, Proto, QueryError, Snapshot, Socket, SocketKey, SortSpec, Toggles,
+    Filter, ProcessInfo, Proto, QueryError, Snapshot, Socket, SocketKey, SortKey, SortSpec, Toggles,
 };
 
 /// Preferences kept between runs.
@@ -34,6 +34,8 @@ pub struct Prefs {
     pub tracker: TrackerConfig,
     /// Show sockets grouped under their processes instead of the flat table.
     pub group_by_process: bool,
+    /// Columns the user hid.
+    pub hidden_columns: Vec<SortKey>,
 }
 
 impl Default for Prefs {
@@ -47,6 +49,7 @@ impl Default for Prefs {
             resolve_names: false,
             tracker: TrackerConfig::default(),
             group_by_process: false,
+            hidden_columns: Vec::new(),
         }
     }
 }
@@ -583,6 +586,21 @@ impl PortscopeApp {
             ui.toggle_value(&mut t.ipv6, "IPv6");
             ui.separator();
             ui.toggle_value(&mut self.prefs.group_by_process, "Group by process");
+            ui.menu_button("Columns", |ui| {
+                for key in SortKey::ALL {
+                    let mut shown = !self.prefs.hidden_columns.contains(&key);
+                    let last = shown && self.prefs.hidden_columns.len() + 1 == SortKey::ALL.len();
+                    if ui
+                        .add_enabled(!last, egui::Checkbox::new(&mut shown, key.title()))
+                        .changed()
+                    {
+                        self.prefs.hidden_columns.retain(|k| *k != key);
+                        if !shown {
+                            self.prefs.hidden_columns.push(key);
+                        }
+                    }
+                }
+            });
             ui.separator();
             ui.toggle_value(&mut self.prefs.resolve_names, "Resolve names")
                 .on_hover_text(

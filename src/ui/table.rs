@@ -25,22 +25,26 @@ impl PortscopeApp {
             .take()
             .and_then(|key| rows.iter().position(|i| snapshot.sockets[*i].key() == key));
 
+        let columns: Vec<SortKey> = SortKey::ALL
+            .into_iter()
+            .filter(|k| !self.prefs.hidden_columns.contains(k))
+            .collect();
+        // Widths are remembered per set of columns, so hiding one does not shift the others.
         let mut table = TableBuilder::new(ui)
-            .id_salt("sockets")
+            .id_salt(("sockets", &columns))
             .striped(true)
             .resizable(true)
             .sense(Sense::click())
             .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-            .column(Column::initial(56.0).at_least(40.0))
-            .column(Column::initial(150.0).at_least(60.0).clip(true))
-            .column(Column::initial(76.0).at_least(50.0))
-            .column(Column::initial(150.0).at_least(60.0).clip(true))
-            .column(Column::initial(84.0).at_least(50.0))
-            .column(Column::initial(104.0).at_least(60.0))
-            .column(Column::initial(64.0).at_least(40.0))
-            .column(Column::initial(170.0).at_least(60.0).clip(true))
-            .column(Column::remainder().at_least(60.0).clip(true))
             .min_scrolled_height(0.0);
+        for (n, key) in columns.iter().enumerate() {
+            let column = if n + 1 == columns.len() {
+                Column::remainder()
+            } else {
+                Column::initial(initial_width(*key))
+            };
+            table = table.column(column.at_least(40.0).clip(true));
+        }
         if let Some(row) = scroll_row {
             table = table.scroll_to_row(row, Some(egui::Align::Center));
         }
@@ -56,7 +60,7 @@ impl PortscopeApp {
         let mut menu_action: Option<(usize, RowAction)> = None;
         table
             .header(row_height + 2.0, |mut header| {
-                for key in SortKey::ALL {
+                for &key in &columns {
                     header.col(|ui| {
                         let arrow = if sort.key == key {
                             sort.dir.arrow()
@@ -82,7 +86,7 @@ impl PortscopeApp {
                     let socket = &snapshot.sockets[index];
                     row.set_selected(selected == Some(socket.key()));
                     let mark = tracker.mark(&socket.key());
-                    row_cells(&mut row, &snapshot, socket, names, mark);
+                    row_cells(&mut row, &columns, &snapshot, socket, names, mark);
                     let response = row.response();
                     if response.clicked() {
                         clicked = Some(index);
@@ -206,8 +210,22 @@ pub(crate) fn row_text(snap: &Snapshot, s: &Socket) -> String {
     text
 }
 
+fn initial_width(key: SortKey) -> f32 {
+    match key {
+        SortKey::Proto => 56.0,
+        SortKey::LocalAddr | SortKey::RemoteAddr => 150.0,
+        SortKey::LocalPort => 76.0,
+        SortKey::RemotePort => 84.0,
+        SortKey::State => 104.0,
+        SortKey::Pid => 64.0,
+        SortKey::Process => 170.0,
+        SortKey::User => 100.0,
+    }
+}
+
 fn row_cells(
     row: &mut egui_extras::TableRow<'_, '_>,
+    columns: &[SortKey],
     snap: &Snapshot,
     s: &Socket,
     names: Option<&Resolver>,
@@ -225,65 +243,69 @@ fn row_cells(
             add(ui);
         });
     };
-    col(&mut |ui| {
-        ui.label(s.proto.label());
-    });
-    col(&mut |ui| {
-        ui.label(s.local_addr.to_string());
-    });
-    col(&mut |ui| {
-        ui.label(s.local_port.to_string());
-    });
-    col(&mut |ui| {
-        match s.remote_addr {
-            Some(a) => match names.map(|r| r.lookup(a)) {
-                Some(Lookup::Name(name)) => ui
-                    .label(name.as_ref())
-                    .on_hover_text(format!("{a} (name from reverse DNS)")),
-                Some(Lookup::Pending) => ui
-                    .label(a.to_string())
-                    .on_hover_text("looking up its name…"),
-                Some(Lookup::TimedOut) => ui
-                    .label(a.to_string())
-                    .on_hover_text("reverse DNS timed out"),
-                Some(Lookup::Failed(why)) => ui
-                    .label(a.to_string())
-                    .on_hover_text(format!("reverse DNS failed: {why}")),
-                _ => ui.label(a.to_string()),
-            },
-            None => ui.label(weak("*")),
-        };
-    });
-    col(&mut |ui| {
-        match s.remote_port {
-            Some(p) => ui.label(p.to_string()),
-            None => ui.label(weak("*")),
-        };
-    });
-    col(&mut |ui| {
-        ui.label(RichText::new(s.state.as_str()).color(state_color(ui, s)));
-    });
-    col(&mut |ui| {
-        let pids = s
-            .pids
-            .iter()
-            .map(u32::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
-        ui.label(pids);
-    });
-    col(&mut |ui| match snap.owner(s) {
-        Owner::Processes(_) => {
-            ui.label(snap.process_label(s));
+    for key in columns {
+        match key {
+            SortKey::Proto => col(&mut |ui| {
+                ui.label(s.proto.label());
+            }),
+            SortKey::LocalAddr => col(&mut |ui| {
+                ui.label(s.local_addr.to_string());
+            }),
+            SortKey::LocalPort => col(&mut |ui| {
+                ui.label(s.local_port.to_string());
+            }),
+            SortKey::RemoteAddr => col(&mut |ui| {
+                match s.remote_addr {
+                    Some(a) => match names.map(|r| r.lookup(a)) {
+                        Some(Lookup::Name(name)) => ui
+                            .label(name.as_ref())
+                            .on_hover_text(format!("{a} (name from reverse DNS)")),
+                        Some(Lookup::Pending) => ui
+                            .label(a.to_string())
+                            .on_hover_text("looking up its name…"),
+                        Some(Lookup::TimedOut) => ui
+                            .label(a.to_string())
+                            .on_hover_text("reverse DNS timed out"),
+                        Some(Lookup::Failed(why)) => ui
+                            .label(a.to_string())
+                            .on_hover_text(format!("reverse DNS failed: {why}")),
+                        _ => ui.label(a.to_string()),
+                    },
+                    None => ui.label(weak("*")),
+                };
+            }),
+            SortKey::RemotePort => col(&mut |ui| {
+                match s.remote_port {
+                    Some(p) => ui.label(p.to_string()),
+                    None => ui.label(weak("*")),
+                };
+            }),
+            SortKey::State => col(&mut |ui| {
+                ui.label(RichText::new(s.state.as_str()).color(state_color(ui, s)));
+            }),
+            SortKey::Pid => col(&mut |ui| {
+                let pids = s
+                    .pids
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                ui.label(pids);
+            }),
+            SortKey::Process => col(&mut |ui| match snap.owner(s) {
+                Owner::Processes(_) => {
+                    ui.label(snap.process_label(s));
+                }
+                Owner::None(reason) => {
+                    ui.label(weak(&reason.short()).italics())
+                        .on_hover_text(reason.explain());
+                }
+            }),
+            SortKey::User => col(&mut |ui| {
+                ui.label(snap.socket_user(s).unwrap_or_default());
+            }),
         }
-        Owner::None(reason) => {
-            ui.label(weak(&reason.short()).italics())
-                .on_hover_text(reason.explain());
-        }
-    });
-    col(&mut |ui| {
-        ui.label(snap.socket_user(s).unwrap_or_default());
-    });
+    }
 }
 
 /// Translucent tints that read on light and dark themes alike.
