@@ -13,7 +13,8 @@ mod toggles;
 pub use owner::{NoOwnerReason, Owner};
 pub use query::{Query, QueryError};
 pub use table::{
-    Filter, SortDir, SortKey, SortSpec, compare_sockets, sorted_rows, sorted_rows_with,
+    Filter, SortDir, SortKey, SortSpec, compare_sockets, sorted_rows, sorted_rows_cached,
+    sorted_rows_with,
 };
 pub use toggles::Toggles;
 

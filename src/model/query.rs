@@ -163,16 +163,117 @@ impl Query {
     }
 
     pub fn matches(&self, snap: &Snapshot, socket: &Socket) -> bool {
+        self.matches_with_text(snap, socket, None)
+    }
+
+    /// Whether any term looks for free text (and so needs each row's text).
+    pub fn needs_text(&self) -> bool {
+        self.terms.iter().any(|t| matches!(t.test, Test::Text(_)))
+    }
+
+    /// [`Query::matches`] with the row's text already at hand (see [`RowTexts`]).
+    pub fn matches_with_text(&self, snap: &Snapshot, socket: &Socket, text: Option<&str>) -> bool {
         let mut haystack: Option<String> = None;
         self.terms.iter().all(|term| {
             let hit = match &term.test {
-                Test::Text(word) => haystack
-                    .get_or_insert_with(|| row_text(snap, socket))
-                    .contains(word.as_str()),
+                Test::Text(word) => match text {
+                    Some(t) => t.contains(word.as_str()),
+                    None => haystack
+                        .get_or_insert_with(|| row_text(snap, socket))
+                        .contains(word.as_str()),
+                },
                 test => test.matches(snap, socket),
             };
             hit != term.negated
         })
+    }
+}
+
+/// Every row's lower-case text for free-text search, built once per snapshot so that typing
+/// in the filter box only searches, and does not rebuild 100,000 strings per keystroke.
+#[derive(Debug, Default)]
+pub struct RowTexts {
+    text: String,
+    /// `ends[i]` is where row `i`'s text ends in `text`.
+    ends: Vec<usize>,
+}
+
+impl RowTexts {
+    pub fn build(snap: &Snapshot) -> RowTexts {
+        use std::fmt::Write as _;
+        // What a process adds to each of its rows, lower-cased once per process.
+        let per_process: std::collections::HashMap<u32, String> = snap
+            .processes
+            .values()
+            .map(|p| {
+                let mut t = format!(" {} {} {}", p.pid, p.name, p.cmdline_string());
+                if let Some(user) = &p.user {
+                    t.push(' ');
+                    t.push_str(user);
+                }
+                (p.pid, t.to_lowercase())
+            })
+            .collect();
+        let users: std::collections::HashMap<u32, String> = snap
+            .users
+            .iter()
+            .map(|(uid, name)| (*uid, name.to_lowercase()))
+            .collect();
+        let endpoint = |text: &mut String, addr: std::net::IpAddr, port: Option<u16>| {
+            let _ = match (addr, port) {
+                (std::net::IpAddr::V4(a), Some(p)) => write!(text, " {a}:{p}"),
+                (std::net::IpAddr::V6(a), Some(p)) => write!(text, " [{a}]:{p}"),
+                (std::net::IpAddr::V4(a), None) => write!(text, " {a}:*"),
+                (std::net::IpAddr::V6(a), None) => write!(text, " [{a}]:*"),
+            };
+        };
+        let mut text = String::with_capacity(snap.sockets.len() * 64);
+        let mut ends = Vec::with_capacity(snap.sockets.len());
+        for s in &snap.sockets {
+            let start = text.len();
+            text.push_str(s.proto.as_str());
+            endpoint(&mut text, s.local_addr, Some(s.local_port));
+            match s.remote_addr {
+                Some(addr) => endpoint(&mut text, addr, s.remote_port),
+                None => text.push_str(" *"),
+            }
+            text.push(' ');
+            text.push_str(s.state.as_str());
+            text[start..].make_ascii_lowercase();
+            if s.pids.is_empty() {
+                text.push(' ');
+                text.push_str(&snap.process_label(s).to_lowercase());
+            }
+            match s.uid.and_then(|uid| users.get(&uid)) {
+                Some(name) => {
+                    text.push(' ');
+                    text.push_str(name);
+                }
+                None => {
+                    if let Some(user) = snap.socket_user(s) {
+                        text.push(' ');
+                        text.push_str(&user.to_lowercase());
+                    }
+                }
+            }
+            for pid in &s.pids {
+                match per_process.get(pid) {
+                    Some(t) => text.push_str(t),
+                    None => {
+                        let _ = write!(text, " pid {pid} {pid}");
+                    }
+                }
+            }
+            ends.push(text.len());
+        }
+        RowTexts { text, ends }
+    }
+
+    /// Row `i`'s text.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.text.get(start..end)
     }
 }
 

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use super::query::RowTexts;
 use super::{Snapshot, Socket, Toggles};
 
 /// A column the table can be sorted by.
@@ -216,11 +217,24 @@ pub fn sorted_rows_with(
     filter: &Filter,
     toggles: &Toggles,
 ) -> Vec<usize> {
+    sorted_rows_cached(snap, sort, filter, toggles, None)
+}
+
+/// [`sorted_rows_with`] using row texts built earlier for the same snapshot.
+pub fn sorted_rows_cached(
+    snap: &Snapshot,
+    sort: SortSpec,
+    filter: &Filter,
+    toggles: &Toggles,
+    texts: Option<&RowTexts>,
+) -> Vec<usize> {
     let mut rows: Vec<usize> = snap
         .sockets
         .iter()
         .enumerate()
-        .filter(|(_, s)| toggles.matches(s) && filter.matches(snap, s))
+        .filter(|(i, s)| {
+            toggles.matches(s) && filter.matches_with_text(snap, s, texts.and_then(|t| t.get(*i)))
+        })
         .map(|(i, _)| i)
         .collect();
     let names = SortNames::new(snap, sort.key);
@@ -375,5 +389,32 @@ mod tests {
         assert_eq!(rows("--serve alpha"), [9]);
         assert_eq!(rows("[::1]"), [22]);
         assert!(rows("nothing-like-this").is_empty());
+    }
+
+    #[test]
+    fn prebuilt_row_texts_filter_exactly_like_building_them_per_row() {
+        let s = snap();
+        let texts = RowTexts::build(&s);
+        for text in [
+            "python",
+            "udp",
+            "tcp root",
+            "--serve alpha",
+            "[::1]",
+            "nothing",
+            "-sshd",
+            "8080",
+        ] {
+            let filter = Filter::parse_lossy(text);
+            let plain = sorted_rows(&s, SortSpec::default(), &filter);
+            let cached = sorted_rows_cached(
+                &s,
+                SortSpec::default(),
+                &filter,
+                &Toggles::default(),
+                Some(&texts),
+            );
+            assert_eq!(plain, cached, "{text}");
+        }
     }
 }

@@ -13,7 +13,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::port_bar::{EphemeralGauge, PortUsage};
-use crate::model::{Counts, Filter, Snapshot, SortSpec, Toggles, sorted_rows_with};
+use crate::model::query::RowTexts;
+use crate::model::{Counts, Filter, Snapshot, SortSpec, Toggles, sorted_rows_cached};
 
 /// Up to this many sockets the view is derived on the UI thread (a few milliseconds).
 pub const INLINE_LIMIT: usize = 10_000;
@@ -36,6 +37,8 @@ pub struct ViewData {
     pub usage: Arc<PortUsage>,
     pub gauge: EphemeralGauge,
     pub counts: Counts,
+    /// Each row's text for free-text filtering, built the first time a filter needs it.
+    pub texts: Option<Arc<RowTexts>>,
     /// How long deriving took.
     pub took: Duration,
 }
@@ -47,7 +50,13 @@ impl Default for ViewData {
 }
 
 /// The per-snapshot parts of a view, which a new sort or filter does not change.
-type PerSnapshot = (Arc<Snapshot>, Arc<PortUsage>, EphemeralGauge, Counts);
+type PerSnapshot = (
+    Arc<Snapshot>,
+    Arc<PortUsage>,
+    EphemeralGauge,
+    Counts,
+    Option<Arc<RowTexts>>,
+);
 
 impl ViewData {
     /// Derive everything for `snapshot`. Per-snapshot parts are reused from `previous` when it
@@ -63,6 +72,7 @@ impl ViewData {
             self.usage.clone(),
             self.gauge.clone(),
             self.counts,
+            self.texts.clone(),
         )
     }
 
@@ -72,17 +82,27 @@ impl ViewData {
         previous: Option<PerSnapshot>,
     ) -> ViewData {
         let start = Instant::now();
-        let rows = sorted_rows_with(&snapshot, spec.sort, &spec.filter, &spec.toggles);
-        let (usage, gauge, counts) = match previous {
-            Some((snap, usage, gauge, counts)) if Arc::ptr_eq(&snap, &snapshot) => {
-                (usage, gauge, counts)
+        let (usage, gauge, counts, texts) = match previous {
+            Some((snap, usage, gauge, counts, texts)) if Arc::ptr_eq(&snap, &snapshot) => {
+                (usage, gauge, counts, texts)
             }
             _ => {
                 let usage = PortUsage::of(&snapshot);
                 let gauge = EphemeralGauge::of(&snapshot, &usage);
-                (Arc::new(usage), gauge, snapshot.counts())
+                (Arc::new(usage), gauge, snapshot.counts(), None)
             }
         };
+        let texts = match texts {
+            None if spec.filter.needs_text() => Some(Arc::new(RowTexts::build(&snapshot))),
+            texts => texts,
+        };
+        let rows = sorted_rows_cached(
+            &snapshot,
+            spec.sort,
+            &spec.filter,
+            &spec.toggles,
+            texts.as_deref(),
+        );
         ViewData {
             snapshot,
             spec,
@@ -90,6 +110,7 @@ impl ViewData {
             usage,
             gauge,
             counts,
+            texts,
             took: start.elapsed(),
         }
     }
@@ -110,6 +131,7 @@ impl ViewData {
             usage: self.usage.clone(),
             gauge: self.gauge.clone(),
             counts: self.counts,
+            texts: self.texts.clone(),
             took: Duration::ZERO,
         })
     }
