@@ -281,7 +281,10 @@ fn row_cells(
                 };
             }),
             SortKey::State => col(&mut |ui| {
-                ui.label(RichText::new(s.state.as_str()).color(state_color(ui, s)));
+                let label = ui.label(RichText::new(s.state.as_str()).color(state_color(ui, s)));
+                if let Some(Mark::StateChanged { from }) = mark {
+                    label.on_hover_text(format!("was {from} until the last poll"));
+                }
             }),
             SortKey::Pid => col(&mut |ui| {
                 let pids = s
