@@ -237,8 +237,12 @@ fn row_cells(
     let mut col = |add: &mut dyn FnMut(&mut egui::Ui)| {
         row.col(|ui| {
             if let Some(color) = tint {
-                ui.painter()
-                    .rect_filled(ui.max_rect().expand2(egui::vec2(4.0, 1.0)), 0.0, color);
+                ui.painter().rect_filled(
+                    ui.max_rect()
+                        .expand2(egui::vec2(ui.spacing().item_spacing.x, 2.0)),
+                    0.0,
+                    color,
+                );
             }
             add(ui);
         });
