@@ -7,81 +7,24 @@
 //! - the CPU use of the real window (release binary, under Xvfb when available) polling
 //!   ~1,000 sockets once a second, and `ss -tan` timed in the same run for scale.
 
-use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use portscope::collect::Poll;
-use portscope::model::{
-    Filter, ProcessInfo, Proto, Snapshot, SockState, Socket, SortDir, SortKey, SortSpec,
-};
+use portscope::collect::generated_poll;
+use portscope::model::{Filter, Snapshot, SortDir, SortKey, SortSpec};
 use portscope::ui::view::{ViewData, ViewSpec};
 use portscope::ui::{PortscopeApp, Prefs};
 
 const ROWS: usize = 100_000;
 
 fn fake_snapshot(n: usize) -> Snapshot {
-    let states = [
-        SockState::Established,
-        SockState::TimeWait,
-        SockState::Established,
-        SockState::CloseWait,
-        SockState::Listen,
-    ];
-    let sockets = (0..n)
-        .map(|i| {
-            let state = states[i % states.len()];
-            let pid = 1000 + (i % 250) as u32;
-            Socket {
-                proto: if i % 7 == 0 { Proto::Udp } else { Proto::Tcp },
-                local_addr: IpAddr::V4(Ipv4Addr::new(10, (i >> 16) as u8, (i >> 8) as u8, i as u8)),
-                local_port: (1024 + (i * 7919) % 64_000) as u16,
-                remote_addr: Some(IpAddr::V4(Ipv4Addr::new(172, 16, (i >> 8) as u8, i as u8))),
-                remote_port: Some((i % 1000) as u16 + 1),
-                state,
-                pids: if state == SockState::TimeWait {
-                    vec![]
-                } else {
-                    vec![pid]
-                },
-                uid: Some(1000),
-                inode: Some(i as u64 + 1),
-            }
-        })
-        .collect();
-    let processes = (1000..1250u32)
-        .map(|pid| {
-            (
-                pid,
-                ProcessInfo {
-                    pid,
-                    name: format!("server-{pid}"),
-                    exe: Some(format!("/usr/bin/server-{pid}")),
-                    cmdline: vec![
-                        format!("/usr/bin/server-{pid}"),
-                        "--workers".into(),
-                        "8".into(),
-                    ],
-                    uid: Some(1000),
-                    user: Some("alice".into()),
-                    parent_pid: Some(1),
-                    start_time: Some(1_764_000_000),
-                },
-            )
-        })
-        .collect();
-    let poll = Poll {
-        sockets,
-        processes,
-        users: [(1000, "alice".to_owned())].into_iter().collect(),
-        viewer: Default::default(),
-    };
     Snapshot::from_poll(
         1,
         std::time::SystemTime::now(),
         Duration::from_millis(1),
-        poll,
+        generated_poll(n),
     )
 }
 
@@ -219,6 +162,42 @@ fn idle_window(binary: &std::path::Path) -> Result<(f64, f64, usize), String> {
         let ticks_per_s = 100.0; // USER_HZ on Linux
         let cpu = (t1 - t0) as f64 / ticks_per_s / start.elapsed().as_secs_f64() * 100.0;
         Ok::<_, String>((cpu, rss_mib(pid).unwrap_or(f64::NAN), held.len() * 2 + 1))
+    })();
+    let _ = app.kill();
+    let _ = app.wait();
+    let _ = xvfb.kill();
+    let _ = xvfb.wait();
+    result
+}
+
+/// The real window on `--generated N` made-up sockets under Xvfb: (RSS MiB, CPU % over 5 s).
+fn generated_window(binary: &std::path::Path, n: usize) -> Result<(f64, f64), String> {
+    let runtime = std::env::temp_dir().join("portscope-bench-xdg");
+    let _ = std::fs::create_dir_all(&runtime);
+    let mut xvfb = Command::new("Xvfb")
+        .args([":96", "-screen", "0", "1280x800x24"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("Xvfb not available ({e})"))?;
+    std::thread::sleep(Duration::from_secs(1));
+    let mut app = Command::new(binary)
+        .args(["--generated", &n.to_string()])
+        .env("DISPLAY", ":96")
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    std::thread::sleep(Duration::from_secs(6));
+    let pid = app.id();
+    let result = (|| {
+        let t0 = cpu_ticks(pid).ok_or("the window exited")?;
+        let start = Instant::now();
+        std::thread::sleep(Duration::from_secs(5));
+        let t1 = cpu_ticks(pid).ok_or("the window exited")?;
+        let cpu = (t1 - t0) as f64 / 100.0 / start.elapsed().as_secs_f64() * 100.0;
+        Ok::<_, String>((rss_mib(pid).unwrap_or(f64::NAN), cpu))
     })();
     let _ = app.kill();
     let _ = app.wait();
@@ -400,5 +379,32 @@ fn main() {
             Err(e) => println!("real window not measured: {e}"),
         },
         None => println!("real window not measured: build it first with `cargo build --release`"),
+    }
+
+    // 5. The real window holding 100k made-up sockets, against the same window holding none
+    //    (what the GL driver and fonts take on their own).
+    if let Some(binary) = release_binary() {
+        match (
+            generated_window(&binary, 0),
+            generated_window(&binary, ROWS),
+        ) {
+            (Ok((base, _)), Ok((rss, cpu))) => {
+                println!(
+                    "real window with {ROWS} made-up sockets (`portscope --generated {ROWS}`)"
+                );
+                println!(
+                    "  RSS {rss:.0} MiB, of which {base:.0} MiB is the window with no sockets \
+                     (GL driver, fonts); {:.0} MiB for the sockets and their view",
+                    rss - base
+                );
+                println!(
+                    "  target < 150 MB: {} ({:.0} MB)",
+                    verdict(rss * 1.048_576 < 150.0),
+                    rss * 1.048_576
+                );
+                println!("  idle CPU afterwards: {cpu:.2}% of one core");
+            }
+            (Err(e), _) | (_, Err(e)) => println!("real window at scale not measured: {e}"),
+        }
     }
 }

@@ -7,6 +7,6 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Some(command) => portscope::cli::run(command),
-        None => portscope::ui::run_window(),
+        None => portscope::ui::run_window(cli.generated.map(|n| n as usize)),
     }
 }

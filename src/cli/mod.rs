@@ -24,6 +24,9 @@ use crate::model::{BindScope, Filter, Owner, ProcessInfo, Proto, Snapshot, SortS
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Open the window on N made-up sockets instead of this machine's (to try it at scale).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub generated: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,11 +8,13 @@
 mod collector;
 pub mod dns;
 mod fixed;
+mod generated;
 mod os;
 pub mod signal;
 
 pub use collector::{Collector, Control};
 pub use fixed::FixedSource;
+pub use generated::generated_poll;
 pub use os::OsSource;
 
 use std::collections::BTreeMap;

@@ -10,7 +10,7 @@ use super::kill::KillDialog;
 use super::port_bar::{PortBarState, describe_port, port_bar_ui};
 use super::view::{ViewSpec, ViewState};
 use crate::collect::dns::Resolver;
-use crate::collect::{Collector, Control, OsSource, SocketSource};
+use crate::collect::{Collector, Control, FixedSource, OsSource, SocketSource, generated_poll};
 use crate::knowledge::{PortKnowledge, Transport, explain, parse_port};
 use crate::model::history::{ChangeTracker, TrackerConfig};
 use crate::model::query::{HELP, SYNTAX};
@@ -172,13 +172,17 @@ pub(crate) fn transport_of(proto: Proto) -> Transport {
 
 impl PortscopeApp {
     /// The app on the live machine, with preferences restored from the last run.
-    pub fn new(cc: &eframe::CreationContext<'_>) -> Self {
+    pub fn new(cc: &eframe::CreationContext<'_>, generated: Option<usize>) -> Self {
         super::setup_context(&cc.egui_ctx);
         let raw = cc.storage.and_then(|s| s.get_string(eframe::APP_KEY));
         let file = eframe::storage_dir(super::APP_ID).map(|dir| dir.join("app.ron"));
         let loaded = super::prefs::load(raw, file.as_deref());
-        let mut app = match OsSource::new() {
-            Ok(source) => Self::with_source(&cc.egui_ctx, Box::new(source), loaded.prefs),
+        let source: Result<Box<dyn SocketSource>, _> = match generated {
+            Some(n) => Ok(Box::new(FixedSource::new(generated_poll(n))) as Box<dyn SocketSource>),
+            None => OsSource::new().map(|s| Box::new(s) as Box<dyn SocketSource>),
+        };
+        let mut app = match source {
+            Ok(source) => Self::with_source(&cc.egui_ctx, source, loaded.prefs),
             Err(e) => {
                 let mut app = Self::from_snapshot(Snapshot::default(), loaded.prefs);
                 app.startup_error = Some(e.to_string());

@@ -32,8 +32,9 @@ pub fn setup_context(ctx: &egui::Context) {
     ctx.set_fonts(fonts);
 }
 
-/// Open the window on the live machine. Returns when it is closed.
-pub fn run_window() -> ExitCode {
+/// Open the window on the live machine (or on `generated` made-up sockets). Returns when it
+/// is closed.
+pub fn run_window(generated: Option<usize>) -> ExitCode {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("portscope")
@@ -44,7 +45,7 @@ pub fn run_window() -> ExitCode {
     let result = eframe::run_native(
         APP_ID,
         options,
-        Box::new(|cc| Ok(Box::new(PortscopeApp::new(cc)))),
+        Box::new(move |cc| Ok(Box::new(PortscopeApp::new(cc, generated)))),
     );
     match result {
         Ok(()) => ExitCode::SUCCESS,

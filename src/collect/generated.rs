@@ -1,0 +1,82 @@
+//! A made-up machine of any size: for trying the window at scale (`portscope --generated N`)
+//! and for the benchmarks. Documentation addresses and made-up process names only.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::Poll;
+use crate::model::{ProcessInfo, Proto, SockState, Socket};
+
+/// `n` sockets over 250 processes, in a mix of states, protocols and ports.
+pub fn generated_poll(n: usize) -> Poll {
+    let states = [
+        SockState::Established,
+        SockState::TimeWait,
+        SockState::Established,
+        SockState::CloseWait,
+        SockState::Listen,
+    ];
+    let sockets = (0..n)
+        .map(|i| {
+            let state = states[i % states.len()];
+            let pid = 1000 + (i % 250) as u32;
+            Socket {
+                proto: if i % 7 == 0 { Proto::Udp } else { Proto::Tcp },
+                local_addr: IpAddr::V4(Ipv4Addr::new(10, (i >> 16) as u8, (i >> 8) as u8, i as u8)),
+                local_port: (1024 + (i * 7919) % 64_000) as u16,
+                remote_addr: Some(IpAddr::V4(Ipv4Addr::new(172, 16, (i >> 8) as u8, i as u8))),
+                remote_port: Some((i % 1000) as u16 + 1),
+                state,
+                pids: if state == SockState::TimeWait {
+                    vec![]
+                } else {
+                    vec![pid]
+                },
+                uid: Some(1000),
+                inode: Some(i as u64 + 1),
+            }
+        })
+        .collect();
+    let processes = (1000..1250u32)
+        .map(|pid| {
+            (
+                pid,
+                ProcessInfo {
+                    pid,
+                    name: format!("server-{pid}"),
+                    exe: Some(format!("/usr/bin/server-{pid}")),
+                    cmdline: vec![
+                        format!("/usr/bin/server-{pid}"),
+                        "--workers".into(),
+                        "8".into(),
+                    ],
+                    uid: Some(1000),
+                    user: Some("alice".into()),
+                    parent_pid: Some(1),
+                    start_time: Some(1_764_000_000),
+                },
+            )
+        })
+        .collect();
+    Poll {
+        sockets,
+        processes,
+        users: [(1000, "alice".to_owned())].into_iter().collect(),
+        viewer: Default::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_socket_s_process_is_described() {
+        let poll = generated_poll(1000);
+        assert_eq!(poll.sockets.len(), 1000);
+        for s in &poll.sockets {
+            for pid in &s.pids {
+                assert!(poll.processes.contains_key(pid));
+            }
+        }
+    }
+}
