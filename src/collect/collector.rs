@@ -90,27 +90,29 @@ fn run(
     let mut interval = clamp(interval);
     let mut paused = false;
     let mut seq = 0u64;
-    let mut last_good: Option<Poll> = None;
     let mut previous: Option<Arc<Snapshot>> = None;
+    // The first poll, and any the user asked for, are always sent.
+    let mut asked = true;
     loop {
         let started = Instant::now();
         seq += 1;
-        let mut snapshot = take(source.as_mut(), seq, &mut last_good);
+        let mut snapshot = take(source.as_mut(), seq, previous.as_deref());
         let unchanged = previous.as_ref().is_some_and(|p| p.same_content(&snapshot));
         if let (true, Some(p)) = (unchanged, &previous) {
             snapshot.content_seq = p.content_seq;
             snapshot.changed_at = p.changed_at;
         }
-        let snapshot = Arc::new(snapshot);
-        previous = Some(snapshot.clone());
-        if snapshots.send(snapshot).is_err() {
-            return; // Nobody is listening any more.
-        }
-        // A window that would show the same thing again is not redrawn: idle stays idle.
-        // It picks the snapshot up with its next frame.
-        if !unchanged {
+        // A poll that found nothing new is dropped here: the window keeps what it shows, is
+        // not redrawn, and no second copy of a large table is kept. Idle stays idle.
+        if !unchanged || asked {
+            let snapshot = Arc::new(snapshot);
+            previous = Some(snapshot.clone());
+            if snapshots.send(snapshot).is_err() {
+                return; // Nobody is listening any more.
+            }
             wake();
         }
+        asked = false;
 
         // Wait for the next poll, acting on control messages as they come.
         let mut deadline = started + interval;
@@ -132,9 +134,13 @@ fn run(
                 Control::Pause => paused = true,
                 Control::Resume => {
                     paused = false;
+                    asked = true;
                     break;
                 }
-                Control::RefreshNow => break,
+                Control::RefreshNow => {
+                    asked = true;
+                    break;
+                }
                 Control::SetInterval(d) => {
                     interval = clamp(d);
                     deadline = started + interval;
@@ -150,7 +156,7 @@ fn clamp(interval: Duration) -> Duration {
 
 /// One poll, turned into a snapshot. A failed poll keeps the last good sockets and says why;
 /// a panic inside the OS libraries is caught and reported the same way.
-fn take(source: &mut dyn SocketSource, seq: u64, last_good: &mut Option<Poll>) -> Snapshot {
+fn take(source: &mut dyn SocketSource, seq: u64, previous: Option<&Snapshot>) -> Snapshot {
     let taken_at = SystemTime::now();
     let start = Instant::now();
     let result = panic::catch_unwind(AssertUnwindSafe(|| source.poll())).unwrap_or_else(|p| {
@@ -162,22 +168,23 @@ fn take(source: &mut dyn SocketSource, seq: u64, last_good: &mut Option<Poll>) -
         Err(CollectError::Panicked(what))
     });
     let duration = start.elapsed();
-    match result {
-        Ok(poll) => {
-            *last_good = Some(poll.clone());
-            Snapshot::from_poll(seq, taken_at, duration, poll)
-        }
+    let mut snap = match result {
+        Ok(poll) => Snapshot::from_poll(seq, taken_at, duration, poll),
         Err(e) => {
-            let mut snap = Snapshot::from_poll(
-                seq,
-                taken_at,
-                duration,
-                last_good.clone().unwrap_or_default(),
-            );
+            let last_good = previous.map(|p| Poll {
+                sockets: p.sockets.clone(),
+                processes: p.processes.clone(),
+                users: p.users.clone(),
+                viewer: p.viewer,
+            });
+            let mut snap =
+                Snapshot::from_poll(seq, taken_at, duration, last_good.unwrap_or_default());
             snap.error = Some(e.to_string());
             snap
         }
-    }
+    };
+    snap.ephemeral = source.ephemeral_range();
+    snap
 }
 
 #[cfg(test)]
@@ -202,41 +209,34 @@ mod tests {
     }
 
     #[test]
-    fn sends_snapshots_and_wakes_the_ui() {
+    fn unchanged_polls_are_not_sent_unless_asked_for() {
         let woken = Arc::new(AtomicUsize::new(0));
         let w = woken.clone();
-        let collector = Collector::spawn(
-            Box::new(FixedSource::default()),
-            Duration::from_secs(60),
-            move || {
+        let collector =
+            Collector::spawn(Box::new(FixedSource::default()), MIN_INTERVAL, move || {
                 w.fetch_add(1, Ordering::SeqCst);
-            },
-        )
-        .expect("spawn");
+            })
+            .expect("spawn");
         let first = collector
             .wait(Duration::from_secs(5))
             .expect("first snapshot");
         assert_eq!(first.seq, 1);
-        // A 60 s interval: only "refresh now" can bring the second one this fast.
+        // Several polls find the same sockets: nothing is sent, nobody is woken.
+        assert!(collector.wait(MIN_INTERVAL * 4).is_none());
+        thread::sleep(Duration::from_millis(20));
+        assert_eq!(woken.load(Ordering::SeqCst), 1);
+        // "Refresh now" is always answered, and says the content is the first one's.
         collector.send(Control::RefreshNow);
         let second = collector
             .wait(Duration::from_secs(5))
             .expect("second snapshot");
-        assert_eq!(second.seq, 2);
-        // Same content again: the snapshot says so, and the UI is not woken for it.
+        assert!(second.seq > 1);
         assert_eq!(second.content_seq, 1);
-        // The wake-up follows the send, so give it a moment.
         let deadline = Instant::now() + Duration::from_secs(5);
-        while woken.load(Ordering::SeqCst) < 1 {
+        while woken.load(Ordering::SeqCst) < 2 {
             assert!(Instant::now() < deadline, "the UI was not woken");
             thread::sleep(Duration::from_millis(5));
         }
-        thread::sleep(Duration::from_millis(50));
-        assert_eq!(
-            woken.load(Ordering::SeqCst),
-            1,
-            "woken for an unchanged snapshot"
-        );
     }
 
     #[test]
@@ -260,24 +260,51 @@ mod tests {
 
     #[test]
     fn errors_and_panics_keep_last_good_data_and_say_why() {
-        let mut last = None;
         let mut source = Failing { calls: 0 };
-        let ok = take(&mut source, 1, &mut last);
+        let mut ok = take(&mut source, 1, None);
         assert!(ok.error.is_none());
-        let failed = take(&mut source, 2, &mut last);
+        ok.sockets.push(crate::model::Socket {
+            proto: crate::model::Proto::Tcp,
+            local_addr: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            local_port: 7,
+            remote_addr: None,
+            remote_port: None,
+            state: crate::model::SockState::Listen,
+            pids: vec![],
+            uid: None,
+            inode: None,
+        });
+        let failed = take(&mut source, 2, Some(&ok));
         assert!(
             failed
                 .error
                 .as_deref()
                 .is_some_and(|e| e.contains("denied"))
         );
-        let panicked = take(&mut source, 3, &mut last);
+        assert_eq!(
+            failed.sockets, ok.sockets,
+            "the last good sockets stay on show"
+        );
+        let panicked = take(&mut source, 3, Some(&ok));
         assert!(
             panicked
                 .error
                 .as_deref()
                 .is_some_and(|e| e.contains("library bug"))
         );
+    }
+
+    #[test]
+    fn snapshots_carry_the_sources_ephemeral_range() {
+        let range = crate::knowledge::EphemeralRange::from_linux_sysctl(
+            Ok("40000 50000\n".to_owned()),
+            Ok("45000\n".to_owned()),
+        );
+        let source = FixedSource::default().with_ephemeral(range.clone());
+        let collector = Collector::spawn(Box::new(source), MAX_INTERVAL, || {}).expect("spawn");
+        let snap = collector.wait(Duration::from_secs(5)).expect("first");
+        assert_eq!(snap.ephemeral, range);
+        assert!(snap.ephemeral.is_reserved(45_000));
     }
 
     #[test]

@@ -17,14 +17,21 @@ pub fn generated_poll(n: usize) -> Poll {
     ];
     let sockets = (0..n)
         .map(|i| {
-            let state = states[i % states.len()];
+            let udp = i % 7 == 0;
+            let proto = if udp { Proto::Udp } else { Proto::Tcp };
+            let state = if udp {
+                SockState::Unconn
+            } else {
+                states[i % states.len()]
+            };
             let pid = 1000 + (i % 250) as u32;
             Socket {
-                proto: if i % 7 == 0 { Proto::Udp } else { Proto::Tcp },
+                proto,
                 local_addr: IpAddr::V4(Ipv4Addr::new(10, (i >> 16) as u8, (i >> 8) as u8, i as u8)),
                 local_port: (1024 + (i * 7919) % 64_000) as u16,
-                remote_addr: Some(IpAddr::V4(Ipv4Addr::new(172, 16, (i >> 8) as u8, i as u8))),
-                remote_port: Some((i % 1000) as u16 + 1),
+                remote_addr: (!udp)
+                    .then(|| IpAddr::V4(Ipv4Addr::new(172, 16, (i >> 8) as u8, i as u8))),
+                remote_port: (!udp).then_some((i % 1000) as u16 + 1),
                 state,
                 pids: if state == SockState::TimeWait {
                     vec![]
