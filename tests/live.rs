@@ -45,13 +45,16 @@ fn own_sockets_appear_with_state_and_our_pid() {
         SockState::Listen,
     )
     .expect("v6 listener");
-    let out = find(
-        &snap,
-        Proto::Tcp,
-        client.local_addr().unwrap(),
-        SockState::Established,
-    )
-    .expect("client end of the connection");
+    // Another process may use the same local port towards another peer: match both ends.
+    let out = snap
+        .sockets
+        .iter()
+        .find(|s| {
+            s.local_port == client.local_addr().unwrap().port()
+                && s.remote_port == Some(l4.local_addr().unwrap().port())
+                && s.state == SockState::Established
+        })
+        .expect("client end of the connection");
     let inbound = snap
         .sockets
         .iter()
