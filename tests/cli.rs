@@ -74,9 +74,9 @@ fn list_json_shows_our_sockets_with_pid_and_process() {
     let c = client.local_addr().unwrap();
     let conn = entries_on(&list, c.port())
         .into_iter()
-        .find(|e| e["state"] == "ESTABLISHED")
+        .find(|e| e["state"] == "ESTABLISHED" && e["remote_port"] == port)
         .expect("connection listed");
-    assert_eq!(conn["remote_port"], port);
+    assert!(conn["pids"].as_array().unwrap().contains(&Value::from(me)));
     assert_eq!(conn["remote_addr"], "127.0.0.1");
 
     let v6 = entries_on(&list, l6.local_addr().unwrap().port());
