@@ -3,9 +3,20 @@
 //! One `sysinfo::System` lives as long as the source, and each poll refreshes only the
 //! processes that own sockets (and their parents), and only the fields we show: a full
 //! refresh of everything would cost far more than reading the sockets.
+//!
+//! On Linux the socket table comes from the kernel without owners, and [`owners::OwnerCache`]
+//! says which processes hold each socket: finding that out afresh means reading every open
+//! file of every process, which costs several times the socket table itself, so the answer is
+//! kept between polls and only what changed is looked up. Other systems report owners with
+//! the socket table.
+
+#[cfg(target_os = "linux")]
+mod owners;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
+#[cfg(target_os = "linux")]
+use std::{panic, thread};
 
 use netstat2::{AddressFamilyFlags, ProtocolFlags, ProtocolSocketInfo, SocketInfo, TcpState};
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind, Users};
@@ -14,7 +25,8 @@ use super::{CollectError, Poll, SocketSource};
 use crate::model::{ProcessInfo, Proto, SockState, Socket, Viewer};
 
 /// How often the whole process list is swept, so processes that no longer own sockets
-/// are dropped from memory.
+/// are dropped from memory. (On Linux the owner cache names the processes that exited.)
+#[cfg(not(target_os = "linux"))]
 const FULL_SWEEP_EVERY: u32 = 30;
 /// How long a user list stays fresh before an unknown uid may trigger a reload.
 const USERS_TTL: Duration = Duration::from_secs(10);
@@ -23,7 +35,10 @@ pub struct OsSource {
     system: System,
     users: Option<Users>,
     users_loaded_at: Option<Instant>,
+    #[cfg(not(target_os = "linux"))]
     polls: u32,
+    #[cfg(target_os = "linux")]
+    owners: owners::OwnerCache,
     viewer: Viewer,
 }
 
@@ -35,7 +50,10 @@ impl OsSource {
             system,
             users: None,
             users_loaded_at: None,
+            #[cfg(not(target_os = "linux"))]
             polls: 0,
+            #[cfg(target_os = "linux")]
+            owners: owners::OwnerCache::default(),
             viewer,
         })
     }
@@ -44,6 +62,40 @@ impl OsSource {
         if !pids.is_empty() {
             self.system
                 .refresh_processes_specifics(ProcessesToUpdate::Some(pids), true, kind);
+        }
+    }
+
+    /// A zombie has released its files but stays in the process table until its parent reaps
+    /// it: it holds no socket any more, even one its parent or a sibling still holds.
+    fn drop_zombies(
+        &mut self,
+        sockets: &mut [Socket],
+        owner_pids: &mut BTreeSet<u32>,
+        owners: &mut Vec<Pid>,
+    ) {
+        let zombies: Vec<Pid> = owners
+            .iter()
+            .copied()
+            .filter(|pid| {
+                self.system.process(*pid).is_some_and(|p| {
+                    matches!(
+                        p.status(),
+                        sysinfo::ProcessStatus::Zombie | sysinfo::ProcessStatus::Dead
+                    )
+                })
+            })
+            .collect();
+        if zombies.is_empty() {
+            return;
+        }
+        for zombie in &zombies {
+            #[cfg(target_os = "linux")]
+            self.owners.forget_holder(zombie.as_u32());
+            owner_pids.remove(&zombie.as_u32());
+        }
+        owners.retain(|pid| !zombies.contains(pid));
+        for s in sockets {
+            s.pids.retain(|pid| owner_pids.contains(pid));
         }
     }
 
@@ -113,22 +165,10 @@ fn viewer(system: &mut System) -> Viewer {
 
 impl SocketSource for OsSource {
     fn poll(&mut self) -> Result<Poll, CollectError> {
-        let sockets = read_sockets()?;
+        let mut sockets = self.read_sockets()?;
 
-        let owner_pids: BTreeSet<u32> = sockets
-            .iter()
-            .flat_map(|s| s.pids.iter().copied())
-            .collect();
-        let owners: Vec<Pid> = owner_pids.iter().map(|p| Pid::from_u32(*p)).collect();
-        self.polls = self.polls.wrapping_add(1);
-        if self.polls.is_multiple_of(FULL_SWEEP_EVERY) {
-            // Forget processes that exited or no longer own sockets.
-            self.system.refresh_processes_specifics(
-                ProcessesToUpdate::All,
-                true,
-                ProcessRefreshKind::nothing().without_tasks(),
-            );
-        }
+        let (mut owner_pids, mut uids) = owners_and_uids(&sockets);
+        let mut owners: Vec<Pid> = owner_pids.iter().map(|p| Pid::from_u32(*p)).collect();
         self.refresh_processes(
             &owners,
             ProcessRefreshKind::nothing()
@@ -137,6 +177,7 @@ impl SocketSource for OsSource {
                 .with_cmd(UpdateKind::OnlyIfNotSet)
                 .with_user(UpdateKind::OnlyIfNotSet),
         );
+        self.drop_zombies(&mut sockets, &mut owner_pids, &mut owners);
         let parents: Vec<Pid> = owners
             .iter()
             .filter_map(|pid| self.system.process(*pid)?.parent())
@@ -152,7 +193,6 @@ impl SocketSource for OsSource {
         );
 
         let mut processes = BTreeMap::new();
-        let mut uids: BTreeSet<u32> = sockets.iter().filter_map(|s| s.uid).collect();
         for pid in owners.iter().chain(&parents) {
             // A process that exited since the socket scan is simply not found.
             if let Some(p) = self.system.process(*pid) {
@@ -174,6 +214,102 @@ impl SocketSource for OsSource {
     }
 }
 
+#[cfg(target_os = "linux")]
+impl OsSource {
+    /// The socket table, with owners from the cache.
+    fn read_sockets(&mut self) -> Result<Vec<Socket>, CollectError> {
+        let (sockets, pending) = if self.owners.full_scan_due() {
+            // Reading every process's open files and the socket table both take long on a busy
+            // machine: do them at once.
+            thread::scope(|scope| {
+                let table = thread::Builder::new().spawn_scoped(scope, read_socket_table);
+                let pending = self.owners.begin();
+                let sockets = match table {
+                    Ok(thread) => thread.join().unwrap_or_else(|p| panic::resume_unwind(p)),
+                    Err(_) => read_socket_table(),
+                };
+                (sockets, pending)
+            })
+        } else {
+            // The socket table first: then every socket in it belongs to a process that the
+            // listing in `begin` sees.
+            let sockets = read_socket_table()?;
+            (Ok(sockets), self.owners.begin())
+        };
+        let pending =
+            pending.map_err(|e| CollectError::Processes(format!("cannot list /proc: {e}")))?;
+        let (mut sockets, exited) = match sockets {
+            Ok(sockets) => {
+                let exited = self.owners.finish(
+                    pending,
+                    sockets.iter().filter_map(|s| Some((s.inode?, s.uid?))),
+                );
+                (sockets, exited)
+            }
+            Err(e) => {
+                let exited = self.owners.abandon(pending);
+                self.forget_processes(&exited);
+                return Err(e);
+            }
+        };
+        for s in &mut sockets {
+            if let Some(inode) = s.inode {
+                s.pids = self.owners.holders(inode).to_vec();
+            }
+        }
+        self.forget_processes(&exited);
+        Ok(sockets)
+    }
+
+    /// Forget what sysinfo knew of processes that exited: they cannot be read any more.
+    fn forget_processes(&mut self, exited: &[u32]) {
+        self.refresh_processes(
+            &exited.iter().map(|p| Pid::from_u32(*p)).collect::<Vec<_>>(),
+            ProcessRefreshKind::nothing().without_tasks(),
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+impl OsSource {
+    /// The socket table with the owners the OS reports for each socket. Rows the library
+    /// cannot decode are skipped, not fatal.
+    fn read_sockets(&mut self) -> Result<Vec<Socket>, CollectError> {
+        let rows = netstat2::iterate_sockets_info(FAMILIES, PROTOCOLS)
+            .map_err(|e| CollectError::SocketTable(socket_error_advice(&e)))?;
+        self.polls = self.polls.wrapping_add(1);
+        if self.polls.is_multiple_of(FULL_SWEEP_EVERY) {
+            // Forget processes that exited or no longer own sockets.
+            self.system.refresh_processes_specifics(
+                ProcessesToUpdate::All,
+                true,
+                ProcessRefreshKind::nothing().without_tasks(),
+            );
+        }
+        Ok(rows.filter_map(Result::ok).map(socket_from).collect())
+    }
+}
+
+/// The PIDs that hold sockets and the uids that own them, each once. Neighbouring sockets
+/// mostly repeat the last ones, which then cost no set lookup.
+fn owners_and_uids(sockets: &[Socket]) -> (BTreeSet<u32>, BTreeSet<u32>) {
+    let (mut pids, mut uids) = (BTreeSet::new(), BTreeSet::new());
+    let (mut last_pid, mut last_uid) = (None, None);
+    for s in sockets {
+        for pid in &s.pids {
+            if last_pid != Some(*pid) {
+                pids.insert(*pid);
+                last_pid = Some(*pid);
+            }
+        }
+        if s.uid.is_some() && s.uid != last_uid {
+            uids.extend(s.uid);
+            last_uid = s.uid;
+        }
+    }
+    (pids, uids)
+}
+
 fn process_info(p: &sysinfo::Process) -> ProcessInfo {
     let start = p.start_time();
     ProcessInfo {
@@ -192,13 +328,16 @@ fn process_info(p: &sysinfo::Process) -> ProcessInfo {
     }
 }
 
-/// Read the socket table. Rows the library cannot decode are skipped, not fatal.
-pub fn read_sockets() -> Result<Vec<Socket>, CollectError> {
-    let rows = netstat2::iterate_sockets_info(
-        AddressFamilyFlags::IPV4 | AddressFamilyFlags::IPV6,
-        ProtocolFlags::TCP | ProtocolFlags::UDP,
-    )
-    .map_err(|e| CollectError::SocketTable(socket_error_advice(&e)))?;
+/// Every TCP and UDP socket, IPv4 and IPv6.
+const FAMILIES: AddressFamilyFlags = AddressFamilyFlags::IPV4.union(AddressFamilyFlags::IPV6);
+const PROTOCOLS: ProtocolFlags = ProtocolFlags::TCP.union(ProtocolFlags::UDP);
+
+/// The socket table without owners: on Linux the owner cache finds those. Rows the library
+/// cannot decode are skipped, not fatal.
+#[cfg(target_os = "linux")]
+fn read_socket_table() -> Result<Vec<Socket>, CollectError> {
+    let rows = netstat2::iterate_sockets_info_without_pids(FAMILIES, PROTOCOLS)
+        .map_err(|e| CollectError::SocketTable(socket_error_advice(&e)))?;
     Ok(rows.filter_map(Result::ok).map(socket_from).collect())
 }
 

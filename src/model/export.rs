@@ -76,11 +76,20 @@ fn records<'a>(snap: &'a Snapshot, rows: &'a [usize]) -> impl Iterator<Item = So
         .map(|s| SocketRecord::new(snap, s))
 }
 
-/// One JSON array of socket records.
+/// One JSON array of socket records, written record by record through a buffer (serde_json
+/// writes token by token: into a concrete buffer those are inlined copies, into `dyn Write`
+/// each is a call).
 pub fn write_json(out: &mut dyn Write, snap: &Snapshot, rows: &[usize]) -> io::Result<()> {
-    let list: Vec<SocketRecord> = records(snap, rows).collect();
-    serde_json::to_writer_pretty(&mut *out, &list)?;
-    writeln!(out)
+    use serde::ser::{SerializeSeq, Serializer};
+    let mut buffered = io::BufWriter::with_capacity(64 * 1024, out);
+    let mut json = serde_json::Serializer::pretty(&mut buffered);
+    let mut list = json.serialize_seq(Some(rows.len()))?;
+    for record in records(snap, rows) {
+        list.serialize_element(&record)?;
+    }
+    list.end()?;
+    writeln!(buffered)?;
+    buffered.flush()
 }
 
 /// CSV with a header row. Several processes or PIDs in one cell are separated by `;`.

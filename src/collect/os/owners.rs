@@ -1,0 +1,737 @@
+//! Which processes hold which sockets (Linux), remembered between polls.
+//!
+//! The kernel's socket table (sock_diag netlink) gives each socket's inode and uid, but not the
+//! processes that hold it. Those can only be found by reading every process's open files
+//! (`/proc/PID/fd/*`, one `readlink` each), and with thousands of sockets that costs several
+//! times the socket table itself. Between two polls almost nothing changes, so [`OwnerCache`]
+//! keeps the map inode → PIDs and reads a process's open files again only when something is
+//! unknown:
+//!
+//! - **New processes** — a PID not seen before, or a PID reused (same number, other start
+//!   time) — are always read: a forked child holds its parent's sockets too. The `/proc`
+//!   listing that spots new PIDs also gives each one's directory inode, which the kernel
+//!   renews when a PID is reused, so start times are compared only when that inode changes.
+//! - **New sockets** (an inode not in the map) are looked for where they most likely are:
+//!   processes that already hold sockets and run as the socket's user (most recently busy
+//!   first), then that user's other processes, then everyone else. The search stops as soon as
+//!   every new inode is found. A new socket found in a new process is also looked for in that
+//!   process's parent, which may have opened it before forking.
+//! - **Exited processes** are gone from the `/proc` listing and are dropped from every owner
+//!   list; the caller drops zombies, which no longer hold files, through
+//!   [`OwnerCache::forget_holder`].
+//! - **A holder of a shared socket closing its copy** changes its number of open files, which
+//!   the kernel reports as the size of `/proc/PID/fd` (Linux 6.2 and later): such processes
+//!   are checked with one `stat` each and read again when the number changed.
+//! - **Sockets no process can be found for** — held in another PID namespace, or by a process
+//!   whose open files even root may not read — are remembered as such instead of being
+//!   searched for at every poll. New processes are read anyway, so one that holds such a
+//!   socket is still seen at once.
+//! - Sockets in TIME_WAIT, and others no file refers to, have inode 0 and are never looked up.
+//!
+//! What the cache does not see at once: a socket passed over a Unix socket (`SCM_RIGHTS`) to a
+//! process that already existed, a shared socket closed by one holder that opened another file
+//! in the same instant (or on a kernel that does not count open files), a socket handed down
+//! through a parent that has already exited, and a new socket of processes that share one
+//! table of open files (`clone` with `CLONE_FILES`, rare outside threads, which `/proc` lists
+//! as one process anyway). A complete re-scan every [`FULL_SCAN_EVERY`] catches these and
+//! retries the sockets no process was found for, so such a change shows at most that late.
+//! Everything else matches a complete scan taken at the same moment.
+//!
+//! An update comes in two halves, [`OwnerCache::begin`] (the processes) and
+//! [`OwnerCache::finish`] (given the socket table), so that for a complete scan the caller can
+//! read the socket table on another thread meanwhile: with thousands of sockets both take tens
+//! of milliseconds, and on two or more cores neither need wait for the other.
+
+use std::cmp::Reverse;
+use std::collections::{HashMap, HashSet};
+use std::ffi::CStr;
+use std::fs;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirEntryExt, MetadataExt};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How often every process's open files are read again from scratch.
+pub const FULL_SCAN_EVERY: Duration = Duration::from_secs(15);
+
+/// Reading this many processes at once is spread over threads.
+const PARALLEL_FROM: usize = 16;
+/// At most this many threads read open files at once.
+const MAX_THREADS: usize = 4;
+
+/// Socket inode → holding PIDs, kept up to date between polls.
+#[derive(Debug)]
+pub struct OwnerCache {
+    /// Who holds each socket inode of the last socket table. No PIDs: a search of every
+    /// process found none.
+    holders: IdMap<u64, Held>,
+    /// Every process in `/proc` at the last update.
+    processes: IdMap<u32, Process>,
+    last_full_scan: Option<Instant>,
+    full_scan_every: Duration,
+    /// Counts updates, to tell which processes showed new sockets most recently.
+    generation: u64,
+}
+
+#[derive(Debug)]
+struct Held {
+    /// Ascending, deduplicated.
+    pids: Vec<u32>,
+    /// The socket's uid, as the socket table gives it.
+    uid: u32,
+    /// Generation of the last socket table that listed the inode.
+    seen: u64,
+}
+
+#[derive(Debug)]
+struct Process {
+    /// Inode of the `/proc/PID` directory: a new one means the PID may have been reused.
+    dir_inode: u64,
+    /// Field 22 of `/proc/PID/stat`: together with the PID, names one process for good.
+    start_time: Option<u64>,
+    parent: Option<u32>,
+    /// The process's effective uid, as the owner of `/proc/PID/fd`.
+    uid: Option<u32>,
+    /// How many files it had open when they were last read.
+    fd_count: Option<u64>,
+    /// Generation at which a socket not seen before was last found in this process.
+    last_new_socket: u64,
+}
+
+/// Processes read before the socket table: what [`OwnerCache::begin`] hands to
+/// [`OwnerCache::finish`] (or, when the socket table could not be read, to
+/// [`OwnerCache::abandon`]).
+#[derive(Debug)]
+pub struct Pending {
+    tables: Vec<(u32, FdTable)>,
+    /// Processes seen for the first time.
+    fresh: Vec<u32>,
+    gone: Vec<u32>,
+    full: bool,
+}
+
+impl Default for OwnerCache {
+    fn default() -> Self {
+        OwnerCache::new(FULL_SCAN_EVERY)
+    }
+}
+
+impl OwnerCache {
+    /// A cache that reads everything again every `full_scan_every`.
+    pub fn new(full_scan_every: Duration) -> Self {
+        OwnerCache {
+            holders: IdMap::default(),
+            processes: IdMap::default(),
+            last_full_scan: None,
+            full_scan_every,
+            generation: 0,
+        }
+    }
+
+    /// The processes holding socket `inode`, ascending; empty when none is known.
+    pub fn holders(&self, inode: u64) -> &[u32] {
+        self.holders.get(&inode).map_or(&[], |held| &held.pids)
+    }
+
+    /// Whether the next [`begin`](Self::begin) reads every process: the first time, and then
+    /// every [`FULL_SCAN_EVERY`].
+    pub fn full_scan_due(&self) -> bool {
+        self.last_full_scan
+            .is_none_or(|at| at.elapsed() >= self.full_scan_every)
+    }
+
+    /// First half of an update: list the processes, forget those that exited and read the new
+    /// ones (all of them when a full scan is due). Needs nothing from the socket table, so it
+    /// may run while that is read; but the later the listing, the fewer sockets belong to
+    /// processes it missed.
+    ///
+    /// Fails only when `/proc` itself cannot be listed.
+    pub fn begin(&mut self) -> io::Result<Pending> {
+        self.generation += 1;
+        let listing = list_processes()?;
+        let (fresh, gone) = self.reconcile(&listing);
+        let full = self.full_scan_due();
+        if full {
+            self.last_full_scan = Some(Instant::now());
+        }
+        let to_read: Vec<u32> = if full {
+            listing.iter().map(|(pid, _)| *pid).collect()
+        } else {
+            fresh.keys().copied().collect()
+        };
+        let mut tables = Vec::with_capacity(to_read.len());
+        for (pid, stat, table) in read_processes(&to_read, &fresh) {
+            if let Some(&dir_inode) = fresh.get(&pid) {
+                self.processes.insert(
+                    pid,
+                    Process {
+                        dir_inode,
+                        start_time: stat.as_ref().map(|s| s.start_time),
+                        parent: stat.and_then(|s| s.parent),
+                        uid: None,
+                        fd_count: None,
+                        last_new_socket: 0,
+                    },
+                );
+            }
+            tables.push((pid, table));
+        }
+        Ok(Pending {
+            tables,
+            fresh: fresh.into_keys().collect(),
+            gone,
+            full,
+        })
+    }
+
+    /// Second half of an update, given this poll's sockets as `(inode, uid)`: attribute what
+    /// [`begin`](Self::begin) read, then look for the sockets still unknown. Returns the PIDs
+    /// of the processes that exited since the last update.
+    pub fn finish(
+        &mut self,
+        pending: Pending,
+        sockets: impl IntoIterator<Item = (u64, u32)>,
+    ) -> Vec<u32> {
+        let now = self.generation;
+        if pending.full {
+            self.holders.clear();
+        }
+        // Mark every inode the table lists; those not in the map are unknown. From here on,
+        // an inode is in the table if and only if it is in `holders` or in `unknown`.
+        let mut unknown: IdMap<u64, u32> = IdMap::default();
+        for (inode, uid) in sockets {
+            if inode == 0 {
+                continue;
+            }
+            match self.holders.get_mut(&inode) {
+                Some(held) => held.seen = now,
+                None => {
+                    unknown.insert(inode, uid);
+                }
+            }
+        }
+        self.holders.retain(|_, held| held.seen == now);
+
+        let mut read: IdSet<u32> = pending.tables.iter().map(|(pid, _)| *pid).collect();
+        let mut found_in_new = Vec::new();
+        for (pid, table) in pending.tables {
+            if self.record(pid, table, &mut unknown) {
+                found_in_new.push(pid);
+            }
+        }
+        if pending.full {
+            // A process read while the socket table was being taken may have opened a socket
+            // since: read again those whose number of open files changed.
+            if !unknown.is_empty() {
+                let changed: Vec<u32> = self
+                    .processes
+                    .keys()
+                    .copied()
+                    .filter(|pid| self.fd_count_changed(*pid))
+                    .collect();
+                self.reread(&changed, &mut unknown);
+            }
+        } else {
+            // A new socket in a new process may come from its parent, opened before the fork.
+            let mut again: Vec<u32> = found_in_new
+                .iter()
+                .filter_map(|pid| self.processes.get(pid)?.parent)
+                .filter(|parent| self.processes.contains_key(parent) && read.insert(*parent))
+                .collect();
+            // A holder of a shared socket whose number of open files changed may have closed
+            // its copy.
+            for pid in self.shared_holders() {
+                if !read.contains(&pid) && self.fd_count_changed(pid) {
+                    read.insert(pid);
+                    again.push(pid);
+                }
+            }
+            self.reread(&again, &mut unknown);
+            if !unknown.is_empty() {
+                self.search(&mut unknown, &read);
+            }
+        }
+        // Nobody found: not searched for again until a new process shows it or a full scan.
+        for (inode, uid) in unknown {
+            let nobody = Held {
+                pids: Vec::new(),
+                uid,
+                seen: now,
+            };
+            self.holders.insert(inode, nobody);
+        }
+        pending.gone
+    }
+
+    /// Compare the `/proc` listing with the processes known so far. Returns the new processes
+    /// with the inodes of their `/proc` directories, and the PIDs of the processes that
+    /// exited, ascending (a reused PID is both).
+    fn reconcile(&mut self, listing: &[(u32, u64)]) -> (IdMap<u32, u64>, Vec<u32>) {
+        let mut present = IdSet::with_capacity_and_hasher(listing.len(), Default::default());
+        let mut fresh = IdMap::default();
+        let mut gone = Vec::new();
+        for &(pid, dir_inode) in listing {
+            present.insert(pid);
+            match self.processes.get_mut(&pid) {
+                None => {
+                    fresh.insert(pid, dir_inode);
+                }
+                Some(known) if known.dir_inode == dir_inode => {}
+                Some(known) => match read_stat(pid) {
+                    Some(stat) if Some(stat.start_time) == known.start_time => {
+                        known.dir_inode = dir_inode;
+                    }
+                    // Another process under the same PID (or gone while we looked).
+                    _ => {
+                        gone.push(pid);
+                        fresh.insert(pid, dir_inode);
+                    }
+                },
+            }
+        }
+        gone.extend(self.processes.keys().filter(|pid| !present.contains(*pid)));
+        gone.sort_unstable();
+        for pid in &gone {
+            self.processes.remove(pid);
+        }
+        if !gone.is_empty() {
+            // A socket left without a known holder is looked for again.
+            self.holders
+                .retain(|_, held| held.drop_pids(|pid| gone.binary_search(&pid).is_ok()));
+        }
+        (fresh, gone)
+    }
+
+    /// Processes that hold a socket together with another process, ascending.
+    fn shared_holders(&self) -> Vec<u32> {
+        let mut pids: Vec<u32> = self
+            .holders
+            .values()
+            .filter(|held| held.pids.len() > 1)
+            .flat_map(|held| held.pids.iter().copied())
+            .collect();
+        pids.sort_unstable();
+        pids.dedup();
+        pids
+    }
+
+    /// Whether process `pid` has more or fewer open files than when it was last read. Always
+    /// false where the kernel does not count them.
+    fn fd_count_changed(&self, pid: u32) -> bool {
+        let before = self.processes.get(&pid).and_then(|p| p.fd_count);
+        before.is_some() && fd_dir(pid).count != before
+    }
+
+    /// Read processes already known again: what they hold now replaces what they held. A
+    /// socket left with no known holder becomes unknown: someone else holds it, or it would
+    /// not be in the table.
+    fn reread(&mut self, pids: &[u32], unknown: &mut IdMap<u64, u32>) {
+        if pids.is_empty() {
+            return;
+        }
+        let tables: Vec<(u32, FdTable)> = read_processes(pids, &IdMap::default())
+            .into_iter()
+            .map(|(pid, _, table)| (pid, table))
+            .collect();
+        let now: IdMap<u32, IdSet<u64>> = tables
+            .iter()
+            .map(|(pid, table)| (*pid, table.inodes.iter().copied().collect()))
+            .collect();
+        self.holders.retain(|inode, held| {
+            let kept =
+                held.drop_pids(|pid| now.get(&pid).is_some_and(|open| !open.contains(inode)));
+            if !kept {
+                unknown.insert(*inode, held.uid);
+            }
+            kept
+        });
+        for (pid, table) in tables {
+            self.record(pid, table, unknown);
+        }
+    }
+
+    /// Look for the `unknown` sockets in the processes not read yet, likeliest first, until
+    /// every one is found or every process has been read.
+    fn search(&mut self, unknown: &mut IdMap<u64, u32>, read: &IdSet<u32>) {
+        let uids: IdSet<u32> = unknown.values().copied().collect();
+        let holding: IdSet<u32> = self
+            .holders
+            .values()
+            .flat_map(|held| held.pids.iter().copied())
+            .collect();
+        let mut order: Vec<(u8, Reverse<u64>, u32)> = self
+            .processes
+            .iter()
+            .filter(|(pid, _)| !read.contains(*pid))
+            .map(|(pid, p)| {
+                let same_user = p.uid.is_some_and(|uid| uids.contains(&uid));
+                let tier = match (holding.contains(pid), same_user) {
+                    (true, true) => 0,
+                    (false, true) => 1,
+                    (true, false) => 2,
+                    (false, false) => 3,
+                };
+                (tier, Reverse(p.last_new_socket), *pid)
+            })
+            .collect();
+        order.sort_unstable();
+        for (_, _, pid) in order {
+            if unknown.is_empty() {
+                break;
+            }
+            let table = read_fd_table(pid, fd_dir(pid));
+            self.record(pid, table, unknown);
+        }
+    }
+
+    /// Note the sockets process `pid` holds. Returns whether one of them was in `unknown`.
+    fn record(&mut self, pid: u32, table: FdTable, unknown: &mut IdMap<u64, u32>) -> bool {
+        let mut found_unknown = false;
+        for inode in &table.inodes {
+            if let Some(held) = self.holders.get_mut(inode) {
+                if let Err(at) = held.pids.binary_search(&pid) {
+                    held.pids.insert(at, pid);
+                }
+                continue;
+            }
+            // Otherwise not a TCP or UDP socket, or not in this poll's table.
+            let Some(uid) = unknown.remove(inode) else {
+                continue;
+            };
+            found_unknown = true;
+            let held = Held {
+                pids: vec![pid],
+                uid,
+                seen: self.generation,
+            };
+            self.holders.insert(*inode, held);
+        }
+        if let Some(p) = self.processes.get_mut(&pid) {
+            p.fd_count = table.dir.count;
+            p.uid = table.dir.uid.or(p.uid);
+            if found_unknown {
+                p.last_new_socket = self.generation;
+            }
+        }
+        found_unknown
+    }
+
+    /// Undo what [`begin`](Self::begin) did not finish, when the socket table could not be
+    /// read: the processes it read for the first time are new again at the next update, and a
+    /// full scan it started is due again. Returns the PIDs of the processes that exited.
+    pub fn abandon(&mut self, pending: Pending) -> Vec<u32> {
+        for pid in &pending.fresh {
+            self.processes.remove(pid);
+        }
+        if pending.full {
+            self.last_full_scan = None;
+        }
+        pending.gone
+    }
+
+    /// Drop `pid` from every owner list without forgetting the process: for zombies, which
+    /// have released their files but still stand in `/proc` until their parent reaps them.
+    pub fn forget_holder(&mut self, pid: u32) {
+        self.holders.retain(|_, held| held.drop_pids(|p| p == pid));
+    }
+}
+
+impl Held {
+    /// Remove the PIDs `gone` says are gone. Returns whether the entry is still worth keeping:
+    /// not when it lost its last holder, since someone else must hold the socket then.
+    fn drop_pids(&mut self, gone: impl Fn(u32) -> bool) -> bool {
+        let before = self.pids.len();
+        self.pids.retain(|pid| !gone(*pid));
+        before == 0 || !self.pids.is_empty()
+    }
+}
+
+/// Every process in `/proc` with the inode of its directory.
+fn list_processes() -> io::Result<Vec<(u32, u64)>> {
+    let mut list = Vec::new();
+    for entry in fs::read_dir("/proc")? {
+        // An entry that vanished mid-listing is a process that exited.
+        let Ok(entry) = entry else { continue };
+        if let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) {
+            list.push((pid, entry.ino()));
+        }
+    }
+    Ok(list)
+}
+
+/// The fields of `/proc/PID/stat` used here.
+#[derive(Debug, PartialEq, Eq)]
+struct Stat {
+    parent: Option<u32>,
+    start_time: u64,
+}
+
+fn read_stat(pid: u32) -> Option<Stat> {
+    parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// Parse `/proc/PID/stat`. The command name (field 2) is in parentheses and may itself hold
+/// spaces and parentheses, so fields are counted from the last `)`.
+fn parse_stat(text: &str) -> Option<Stat> {
+    let (_, rest) = text.rsplit_once(')')?;
+    let mut fields = rest.split_ascii_whitespace();
+    // `rest` starts at field 3 (state): field 4 is the parent, field 22 the start time.
+    let parent = fields.nth(1)?.parse().ok().filter(|ppid| *ppid != 0);
+    let start_time = fields.nth(17)?.parse().ok()?;
+    Some(Stat { parent, start_time })
+}
+
+/// What `stat` says of a process's `/proc/PID/fd`.
+#[derive(Clone, Copy, Debug, Default)]
+struct FdDir {
+    /// Number of open files, as the kernel counts them (Linux 6.2 and later).
+    count: Option<u64>,
+    /// The directory's owner: the process's effective uid.
+    uid: Option<u32>,
+}
+
+/// What a process had open when it was read.
+#[derive(Debug)]
+struct FdTable {
+    /// Taken before reading the files.
+    dir: FdDir,
+    /// Inodes of its sockets, of every kind.
+    inodes: Vec<u64>,
+}
+
+/// Read the open files of every process in `pids`, and the `stat` of those in `fresh`; on
+/// several threads when there are many.
+fn read_processes(pids: &[u32], fresh: &IdMap<u32, u64>) -> Vec<(u32, Option<Stat>, FdTable)> {
+    let read_one = |pid: u32, dir: FdDir| {
+        let stat = if fresh.contains_key(&pid) {
+            read_stat(pid)
+        } else {
+            None
+        };
+        (pid, stat, read_fd_table(pid, dir))
+    };
+    let threads = if pids.len() < PARALLEL_FROM {
+        1
+    } else {
+        thread::available_parallelism().map_or(1, usize::from)
+    };
+    if threads < 2 {
+        return pids
+            .iter()
+            .map(|pid| read_one(*pid, fd_dir(*pid)))
+            .collect();
+    }
+    // Largest first: a big one left for the end would keep one thread busy alone.
+    let mut queue: Vec<(u32, FdDir)> = pids.iter().map(|pid| (*pid, fd_dir(*pid))).collect();
+    queue.sort_unstable_by_key(|(_, dir)| Reverse(dir.count));
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut out = Vec::new();
+        while let Some(&(pid, dir)) = queue.get(next.fetch_add(1, Ordering::Relaxed)) {
+            out.push(read_one(pid, dir));
+        }
+        out
+    };
+    thread::scope(|scope| {
+        // A thread that cannot be started leaves its share to the others.
+        let helpers: Vec<_> = (1..threads.min(MAX_THREADS))
+            .filter_map(|_| thread::Builder::new().spawn_scoped(scope, work).ok())
+            .collect();
+        let mut all = work();
+        for helper in helpers {
+            match helper.join() {
+                Ok(part) => all.extend(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        all
+    })
+}
+
+/// The count and owner of `/proc/PID/fd`. Its size is the number of open files on Linux 6.2
+/// and later, and 0 before.
+fn fd_dir(pid: u32) -> FdDir {
+    match fs::metadata(format!("/proc/{pid}/fd")) {
+        Ok(meta) => FdDir {
+            count: Some(meta.size()).filter(|n| *n > 0),
+            uid: Some(meta.uid()),
+        },
+        Err(_) => FdDir::default(),
+    }
+}
+
+/// The sockets process `pid` has open, with what `fd_dir` said of it. Empty when its
+/// open files cannot be read (it exited, or the system does not show them to us).
+fn read_fd_table(pid: u32, dir: FdDir) -> FdTable {
+    let mut table = FdTable {
+        dir,
+        inodes: Vec::new(),
+    };
+    let path = format!("/proc/{pid}/fd");
+    let (Ok(entries), Ok(dir)) = (fs::read_dir(&path), fs::File::open(&path)) else {
+        return table;
+    };
+    let mut name = Vec::new();
+    let mut link = [0; LINK_MAX];
+    for entry in entries.flatten() {
+        name.clear();
+        name.extend_from_slice(entry.file_name().as_bytes());
+        name.push(0);
+        let Ok(name) = CStr::from_bytes_with_nul(&name) else {
+            continue;
+        };
+        // An fd closed since the listing, or one we may not read, is skipped.
+        if let Some(inode) = read_link_at(&dir, name, &mut link).and_then(socket_inode) {
+            table.inodes.push(inode);
+        }
+    }
+    table
+}
+
+/// Room for a socket's fd link text; longer links (file paths) are cut, which is harmless as
+/// only socket links matter.
+const LINK_MAX: usize = 64;
+
+/// The target of the symbolic link `name` in the directory `dir`, cut to `buf`'s length.
+/// Resolving one name in an open directory, instead of a whole `/proc/PID/fd/N` path, makes
+/// this about a third cheaper — it runs once for every open file of every process read.
+fn read_link_at<'b>(dir: &fs::File, name: &CStr, buf: &'b mut [u8; LINK_MAX]) -> Option<&'b [u8]> {
+    // SAFETY: `dir` is an open file descriptor for the call's duration, `name` is
+    // NUL-terminated, and the kernel writes at most `buf.len()` bytes to `buf`.
+    let len = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    // -1 is an error; anything else is the number of bytes written.
+    buf.get(..usize::try_from(len).ok()?)
+}
+
+/// The inode in a socket's fd link text, `socket:[12345]`.
+fn socket_inode(link: &[u8]) -> Option<u64> {
+    let digits = link.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+type IdSet<K> = HashSet<K, BuildHasherDefault<IdHasher>>;
+
+/// A hasher for the kernel's integer ids (inodes, PIDs): one multiplication per key. The ids
+/// are handed out by the kernel in sequence, not chosen by whoever opens sockets, so SipHash's
+/// defence against crafted keys buys nothing here, and with tens of thousands of sockets it
+/// would cost more than the rest of a poll's bookkeeping.
+#[derive(Clone, Copy, Debug, Default)]
+struct IdHasher(u64);
+
+impl IdHasher {
+    fn add(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.add(u64::from(*byte));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_fields_are_counted_after_the_command_name() {
+        let text = "4242 (a (weird) name) S 17 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 \
+                    987654 1000000 100 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
+        assert_eq!(
+            parse_stat(text),
+            Some(Stat {
+                parent: Some(17),
+                start_time: 987_654
+            })
+        );
+        let init = "1 (init) S 0 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0";
+        assert_eq!(
+            parse_stat(init),
+            Some(Stat {
+                parent: None,
+                start_time: 5
+            })
+        );
+        assert_eq!(parse_stat("12 (cut short) S 1 2"), None);
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn only_socket_links_name_an_inode() {
+        assert_eq!(socket_inode(b"socket:[12345]"), Some(12_345));
+        assert_eq!(socket_inode(b"pipe:[12345]"), None);
+        assert_eq!(socket_inode(b"/dev/null"), None);
+        assert_eq!(socket_inode(b"socket:[]"), None);
+        assert_eq!(socket_inode(b"socket:[12"), None);
+    }
+
+    #[test]
+    fn this_process_is_listed_with_its_open_files() {
+        let me = std::process::id();
+        let list = list_processes().expect("/proc lists");
+        assert!(list.iter().any(|(pid, _)| *pid == me));
+        let stat = read_stat(me).expect("our own stat");
+        assert!(stat.parent.is_some());
+        let table = read_fd_table(me, fd_dir(me));
+        assert!(table.dir.uid.is_some());
+    }
+
+    #[test]
+    fn a_socket_of_this_process_is_found_and_forgotten() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let me = std::process::id();
+        let mine = read_fd_table(me, fd_dir(me)).inodes;
+        assert!(!mine.is_empty(), "the listener is an open socket");
+        // Pretend every socket of this process is in the table, owned by uid 0.
+        let mut cache = OwnerCache::new(Duration::from_secs(3600));
+        let pending = cache.begin().expect("/proc lists");
+        cache.finish(pending, mine.iter().map(|inode| (*inode, 0)));
+        for inode in &mine {
+            assert!(cache.holders(*inode).contains(&me));
+        }
+        cache.forget_holder(me);
+        assert!(
+            mine.iter()
+                .all(|inode| !cache.holders(*inode).contains(&me))
+        );
+        drop(listener);
+    }
+
+    #[test]
+    fn ids_hash_apart() {
+        let hash = |n: u64| {
+            let mut h = IdHasher::default();
+            h.write_u64(n);
+            h.finish()
+        };
+        let hashes: HashSet<u64> = (0..10_000).map(hash).collect();
+        assert_eq!(hashes.len(), 10_000);
+    }
+}
