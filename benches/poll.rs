@@ -21,7 +21,8 @@
 //! falls on all of them alike. Calls in this process are timed until they return their
 //! result; freeing it is left out, as a poll's result is freed later by whoever shows it.
 //!
-//! It prints a table of medians and the ratios portscope aims for, each with PASS or FAIL, and
+//! It prints a table of medians and the ratios portscope aims for — judged PASS or FAIL at
+//! 10,000 connections, where the targets are set, and shown for reference below that — and
 //! the peak RSS of `portscope list --json`. The children are killed at the end, also when the
 //! bench fails; they also exit on their own when the bench process dies, since they wait on a
 //! pipe from it. Their sockets close with a reset (`SO_LINGER` 0), so no TIME_WAIT sockets are
@@ -529,6 +530,9 @@ mod live {
         Ok(())
     }
 
+    /// The population the targets are judged at.
+    const TARGET_CONNECTIONS: usize = 10_000;
+
     /// Print one population's table. Returns whether a target was missed.
     fn report(count: usize, sockets: usize, time_wait: usize, timings: &Timings) -> bool {
         println!();
@@ -554,12 +558,20 @@ mod live {
             };
             let r = ratio(a, b);
             let pass = r <= limit;
-            missed |= !pass;
+            // The targets are set for a busy machine: 10,000 connections. Smaller populations
+            // show the same ratios for reference.
+            let judged = count >= TARGET_CONNECTIONS;
+            missed |= judged && !pass;
+            let verdict = match (judged, pass) {
+                (false, _) => "(reference)",
+                (true, true) => "PASS",
+                (true, false) => "FAIL",
+            };
             println!(
                 "{:<40} {:>10.3} {:>12}",
                 format!("{what} (≤ {limit})"),
                 r,
-                if pass { "PASS" } else { "FAIL" }
+                verdict
             );
         }
         if let Some(kib) = timings.list_peak_rss_kib {
