@@ -141,11 +141,7 @@ pub fn write_table(out: &mut dyn Write, snap: &Snapshot, rows: &[usize]) -> io::
             s.local_endpoint(),
             s.remote_endpoint(),
             s.state.as_str().to_owned(),
-            s.pids
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(","),
+            s.pids_text(","),
             snap.process_label(s),
             snap.socket_user(s).unwrap_or_default(),
         ]);

@@ -154,6 +154,15 @@ impl Socket {
         endpoint(self.local_addr, Some(self.local_port))
     }
 
+    /// The owning PIDs as text, separated by `sep`.
+    pub fn pids_text(&self, sep: &str) -> String {
+        self.pids
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(sep)
+    }
+
     pub fn bind_scope(&self) -> BindScope {
         BindScope::of(self.local_addr)
     }

@@ -93,12 +93,7 @@ fn history_row(row: &mut egui_extras::TableRow<'_, '_>, c: &ClosedSocket) {
     });
     row.col(|ui| {
         let label = c.process_label();
-        let pids = s
-            .pids
-            .iter()
-            .map(u32::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
+        let pids = s.pids_text(",");
         let text = if pids.is_empty() {
             label
         } else {

@@ -155,12 +155,7 @@ fn row_menu(ui: &mut egui::Ui, snap: &Snapshot, s: &Socket) -> Option<RowAction>
         ui.ctx().copy_text(s.remote_endpoint());
     }
     if !s.pids.is_empty() {
-        let pids = s
-            .pids
-            .iter()
-            .map(u32::to_string)
-            .collect::<Vec<_>>()
-            .join(" ");
+        let pids = s.pids_text(" ");
         if ui.button(format!("Copy PID {pids}")).clicked() {
             ui.ctx().copy_text(pids);
         }
@@ -188,12 +183,7 @@ fn row_menu(ui: &mut egui::Ui, snap: &Snapshot, s: &Socket) -> Option<RowAction>
 
 /// One row as text, the way Copy puts it on the clipboard.
 pub(crate) fn row_text(snap: &Snapshot, s: &Socket) -> String {
-    let pids = s
-        .pids
-        .iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
+    let pids = s.pids_text(",");
     let mut text = format!(
         "{}\t{}\t{}\t{}\t{}\t{}",
         s.proto.label(),
@@ -291,12 +281,7 @@ fn row_cells(
                 }
             }),
             SortKey::Pid => col(&mut |ui| {
-                let pids = s
-                    .pids
-                    .iter()
-                    .map(u32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let pids = s.pids_text(", ");
                 ui.label(pids);
             }),
             SortKey::Process => col(&mut |ui| match snap.owner(s) {
