@@ -227,45 +227,65 @@ impl RowTexts {
                 (std::net::IpAddr::V6(a), None) => write!(text, " [{a}]:*"),
             };
         };
-        let mut text = String::with_capacity(snap.sockets.len() * 64);
-        let mut ends = Vec::with_capacity(snap.sockets.len());
-        for s in &snap.sockets {
-            let start = text.len();
-            text.push_str(s.proto.as_str());
-            endpoint(&mut text, s.local_addr, Some(s.local_port));
-            match s.remote_addr {
-                Some(addr) => endpoint(&mut text, addr, s.remote_port),
-                None => text.push_str(" *"),
-            }
-            text.push(' ');
-            text.push_str(s.state.as_str());
-            text[start..].make_ascii_lowercase();
-            if s.pids.is_empty() {
+        let build = |sockets: &[crate::model::Socket]| {
+            let mut text = String::with_capacity(sockets.len() * 64);
+            let mut ends = Vec::with_capacity(sockets.len());
+            for s in sockets {
+                let start = text.len();
+                text.push_str(s.proto.as_str());
+                endpoint(&mut text, s.local_addr, Some(s.local_port));
+                match s.remote_addr {
+                    Some(addr) => endpoint(&mut text, addr, s.remote_port),
+                    None => text.push_str(" *"),
+                }
                 text.push(' ');
-                text.push_str(&snap.process_label(s).to_lowercase());
-            }
-            match s.uid.and_then(|uid| users.get(&uid)) {
-                Some(name) => {
+                text.push_str(s.state.as_str());
+                text[start..].make_ascii_lowercase();
+                if s.pids.is_empty() {
                     text.push(' ');
-                    text.push_str(name);
+                    text.push_str(&snap.process_label(s).to_lowercase());
                 }
-                None => {
-                    if let Some(user) = snap.socket_user(s) {
+                match s.uid.and_then(|uid| users.get(&uid)) {
+                    Some(name) => {
                         text.push(' ');
-                        text.push_str(&user.to_lowercase());
+                        text.push_str(name);
                     }
-                }
-            }
-            for pid in &s.pids {
-                match per_process.get(pid) {
-                    Some(t) => text.push_str(t),
                     None => {
-                        let _ = write!(text, " pid {pid} {pid}");
+                        if let Some(user) = snap.socket_user(s) {
+                            text.push(' ');
+                            text.push_str(&user.to_lowercase());
+                        }
                     }
                 }
+                for pid in &s.pids {
+                    match per_process.get(pid) {
+                        Some(t) => text.push_str(t),
+                        None => {
+                            let _ = write!(text, " pid {pid} {pid}");
+                        }
+                    }
+                }
+                ends.push(text.len());
             }
-            ends.push(text.len());
+            (text, ends)
+        };
+        // Large tables are split in two halves built on two threads: this runs on every new
+        // snapshot while a free-text filter is in force.
+        if snap.sockets.len() < 20_000 {
+            let (text, ends) = build(&snap.sockets);
+            return RowTexts { text, ends };
         }
+        let (first, second) = snap.sockets.split_at(snap.sockets.len() / 2);
+        let ((mut text, mut ends), (text2, ends2)) = std::thread::scope(|scope| {
+            let other = scope.spawn(|| build(second));
+            let mine = build(first);
+            // A panic in the other half would be a bug here; build it on this thread then.
+            let theirs = other.join().unwrap_or_else(|_| build(second));
+            (mine, theirs)
+        });
+        let offset = text.len();
+        text.push_str(&text2);
+        ends.extend(ends2.into_iter().map(|e| e + offset));
         RowTexts { text, ends }
     }
 
@@ -1790,5 +1810,37 @@ mod tests {
         }
         // Both paths were exercised.
         assert!(ok > 500 && failed > 500, "ok {ok}, failed {failed}");
+    }
+
+    #[test]
+    fn row_texts_built_in_two_halves_match_row_by_row_texts() {
+        let snap = Snapshot::from_poll(
+            1,
+            std::time::SystemTime::now(),
+            std::time::Duration::ZERO,
+            crate::collect::generated_poll(25_001),
+        );
+        let texts = RowTexts::build(&snap);
+        let half = snap.sockets.len() / 2;
+        for i in (0..snap.sockets.len()).step_by(997).chain([
+            half - 1,
+            half,
+            half + 1,
+            snap.sockets.len() - 1,
+        ]) {
+            // The same words (free text is matched word by word), in whatever order.
+            let words = |t: &str| {
+                let mut w: Vec<String> = t.split_whitespace().map(str::to_owned).collect();
+                w.sort();
+                w
+            };
+            let built = texts.get(i).map(words);
+            assert_eq!(
+                built,
+                Some(words(&row_text(&snap, &snap.sockets[i]))),
+                "row {i}"
+            );
+        }
+        assert_eq!(texts.get(snap.sockets.len()), None);
     }
 }
