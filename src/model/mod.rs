@@ -154,6 +154,17 @@ impl Socket {
         endpoint(self.local_addr, Some(self.local_port))
     }
 
+    /// One line for lists: `TCP 127.0.0.1:8080 → 127.0.0.1:51000  ESTABLISHED`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} {} → {}  {}",
+            self.proto.label(),
+            self.local_endpoint(),
+            self.remote_endpoint(),
+            self.state
+        )
+    }
+
     /// The owning PIDs as text, separated by `sep`.
     pub fn pids_text(&self, sep: &str) -> String {
         self.pids

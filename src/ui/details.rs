@@ -223,13 +223,7 @@ fn process_ui(
     ui.label(RichText::new(format!("Its other sockets ({})", others.len())).strong());
     let mut picked = None;
     for s in others.iter().take(200) {
-        let text = format!(
-            "{} {} → {}  {}",
-            s.proto.label(),
-            s.local_endpoint(),
-            s.remote_endpoint(),
-            s.state
-        );
+        let text = s.summary();
         if ui.link(text).clicked() {
             picked = Some((*s).clone());
         }

@@ -119,13 +119,7 @@ impl PortscopeApp {
                         .show(ui, |ui| {
                             for &i in group.rows.iter().take(SHOWN_PER_GROUP) {
                                 let s = &snap.sockets[i];
-                                let text = format!(
-                                    "{} {} → {}  {}",
-                                    s.proto.label(),
-                                    s.local_endpoint(),
-                                    s.remote_endpoint(),
-                                    s.state
-                                );
+                                let text = s.summary();
                                 if ui
                                     .selectable_label(selected == Some(s.key()), text)
                                     .clicked()
