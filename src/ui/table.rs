@@ -43,7 +43,9 @@ impl PortscopeApp {
             } else {
                 Column::initial(initial_width(*key))
             };
-            table = table.column(column.at_least(40.0).clip(true));
+            // Cells elide their text instead of clipping it, so the whole table shares one
+            // clip rectangle and paints as a few meshes rather than one per cell.
+            table = table.column(column.at_least(40.0).clip(false));
         }
         if let Some(row) = scroll_row {
             table = table.scroll_to_row(row, Some(egui::Align::Center));
@@ -62,6 +64,7 @@ impl PortscopeApp {
             .header(row_height + 2.0, |mut header| {
                 for &key in &columns {
                     header.col(|ui| {
+                        ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
                         let arrow = if sort.key == key {
                             sort.dir.arrow()
                         } else {
@@ -226,6 +229,7 @@ fn row_cells(
     let tint = mark.map(mark_color);
     let mut col = |add: &mut dyn FnMut(&mut egui::Ui)| {
         row.col(|ui| {
+            ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
             if let Some(color) = tint {
                 ui.painter().rect_filled(
                     ui.max_rect()
