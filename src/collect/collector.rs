@@ -111,6 +111,9 @@ fn run(
                 return; // Nobody is listening any more.
             }
             wake();
+        } else {
+            // Now, not after the wait.
+            drop(snapshot);
         }
         asked = false;
 
@@ -270,7 +273,7 @@ mod tests {
             remote_addr: None,
             remote_port: None,
             state: crate::model::SockState::Listen,
-            pids: vec![],
+            pids: Default::default(),
             uid: None,
             inode: None,
         });
