@@ -32,9 +32,22 @@ pub fn setup_context(ctx: &egui::Context) {
     ctx.set_fonts(fonts);
 }
 
+/// glibc raises its mmap threshold each time a large block is freed, so after the first few
+/// polls every socket table would be carved from a heap and stay resident once dropped: the
+/// window would keep a spare copy of a large table for nothing. A fixed threshold keeps large
+/// blocks in mappings of their own, which go back to the system when freed.
+fn return_large_blocks_when_freed() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters, and no other thread runs yet.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
+}
+
 /// Open the window on the live machine (or on `generated` made-up sockets). Returns when it
 /// is closed.
 pub fn run_window(generated: Option<usize>) -> ExitCode {
+    return_large_blocks_when_freed();
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("portscope")
