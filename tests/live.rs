@@ -164,7 +164,7 @@ fn a_child_process_owning_a_socket_is_named_with_its_command_line() {
     let _ = child.kill();
     let _ = child.wait();
     let (socket, snap) = found;
-    assert_eq!(socket.pids, vec![child.id()]);
+    assert_eq!(socket.pids.as_slice(), [child.id()]);
     let p = snap.process(child.id()).expect("python3 described");
     assert!(p.name.starts_with("python3"), "{}", p.name);
     assert!(p.cmdline_string().contains("s.listen()"));

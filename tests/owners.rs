@@ -57,7 +57,7 @@ fn pids_listening(poll: &Poll, addr: SocketAddr) -> Vec<u32> {
     listening(poll, addr)
         .unwrap_or_else(|| panic!("{addr} is listed as listening"))
         .pids
-        .clone()
+        .to_vec()
 }
 
 fn sorted(mut pids: Vec<u32>) -> Vec<u32> {
@@ -165,7 +165,7 @@ fn new_sockets_after_several_polls_are_ours_at_the_next_poll() {
             })
             .unwrap_or_else(|| panic!("{local} {state} is listed"))
             .pids
-            .clone()
+            .to_vec()
     };
     assert_eq!(ours(l4.local_addr().unwrap(), SockState::Listen), vec![me]);
     assert_eq!(ours(l6.local_addr().unwrap(), SockState::Listen), vec![me]);
@@ -181,7 +181,7 @@ fn new_sockets_after_several_polls_are_ours_at_the_next_poll() {
                 && s.remote_port == Some(client.local_addr().unwrap().port())
         })
         .expect("the accepted end is listed");
-    assert_eq!(inbound.pids, vec![me]);
+    assert_eq!(inbound.pids.as_slice(), [me]);
     assert_eq!(ours(udp.local_addr().unwrap(), SockState::Unconn), vec![me]);
 
     let addr = l6.local_addr().unwrap();
@@ -196,7 +196,7 @@ fn owners_on(poll: &Poll, ports: &[u16]) -> BTreeMap<u64, Vec<u32>> {
         .filter(|s| {
             ports.contains(&s.local_port) || s.remote_port.is_some_and(|p| ports.contains(&p))
         })
-        .filter_map(|s| Some((s.inode.filter(|i| *i != 0)?, s.pids.clone())))
+        .filter_map(|s| Some((s.inode.filter(|i| *i != 0)?, s.pids.to_vec())))
         .collect()
 }
 

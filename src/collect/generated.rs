@@ -3,8 +3,32 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::Poll;
-use crate::model::{ProcessInfo, Proto, SockState, Socket};
+use super::{CollectError, Poll, SocketSource};
+use crate::knowledge::EphemeralRange;
+use crate::model::{Pids, ProcessInfo, Proto, SockState, Socket};
+
+/// A machine of `n` made-up sockets that never change. Each poll builds the table anew, as
+/// reading a real machine does, so nothing is held between polls but the count.
+#[derive(Clone, Copy, Debug)]
+pub struct GeneratedSource {
+    n: usize,
+}
+
+impl GeneratedSource {
+    pub fn new(n: usize) -> Self {
+        GeneratedSource { n }
+    }
+}
+
+impl SocketSource for GeneratedSource {
+    fn poll(&mut self) -> Result<Poll, CollectError> {
+        Ok(generated_poll(self.n))
+    }
+
+    fn ephemeral_range(&mut self) -> EphemeralRange {
+        EphemeralRange::linux_default()
+    }
+}
 
 /// `n` sockets over 250 processes, in a mix of states, protocols and ports.
 pub fn generated_poll(n: usize) -> Poll {
@@ -34,9 +58,9 @@ pub fn generated_poll(n: usize) -> Poll {
                 remote_port: (!udp).then_some((i % 1000) as u16 + 1),
                 state,
                 pids: if state == SockState::TimeWait {
-                    vec![]
+                    Pids::new()
                 } else {
-                    vec![pid]
+                    Pids::from_slice(&[pid])
                 },
                 uid: Some(1000),
                 inode: Some(i as u64 + 1),
@@ -75,6 +99,21 @@ pub fn generated_poll(n: usize) -> Poll {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_source_gives_the_same_table_each_time() {
+        let mut source = GeneratedSource::new(500);
+        let (a, b) = (source.poll(), source.poll());
+        match (a, b) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a.sockets.len(), 500);
+                assert_eq!(a.sockets, b.sockets);
+                assert_eq!(a.processes.len(), b.processes.len());
+            }
+            other => panic!("a generated poll failed: {other:?}"),
+        }
+        assert_eq!(source.ephemeral_range().start, 32768);
+    }
 
     #[test]
     fn every_socket_s_process_is_described() {

@@ -14,7 +14,7 @@ pub mod signal;
 
 pub use collector::{Collector, Control};
 pub use fixed::FixedSource;
-pub use generated::generated_poll;
+pub use generated::{GeneratedSource, generated_poll};
 pub use os::OsSource;
 
 use std::collections::BTreeMap;

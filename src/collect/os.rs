@@ -22,7 +22,7 @@ use netstat2::{AddressFamilyFlags, ProtocolFlags, ProtocolSocketInfo, SocketInfo
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind, Users};
 
 use super::{CollectError, Poll, SocketSource};
-use crate::model::{ProcessInfo, Proto, SockState, Socket, Viewer};
+use crate::model::{Pids, ProcessInfo, Proto, SockState, Socket, Viewer};
 
 /// How often the whole process list is swept, so processes that no longer own sockets
 /// are dropped from memory. (On Linux the owner cache names the processes that exited.)
@@ -254,7 +254,7 @@ impl OsSource {
         };
         for s in &mut sockets {
             if let Some(inode) = s.inode {
-                s.pids = self.owners.holders(inode).to_vec();
+                s.pids = Pids::from_slice(self.owners.holders(inode));
             }
         }
         self.forget_processes(&exited);
@@ -353,7 +353,7 @@ fn socket_error_advice(e: &netstat2::error::Error) -> String {
 }
 
 fn socket_from(info: SocketInfo) -> Socket {
-    let mut pids = info.associated_pids.clone();
+    let mut pids = Pids::from_slice(&info.associated_pids);
     pids.sort_unstable();
     pids.dedup();
     let (uid, inode) = ids(&info);

@@ -157,6 +157,20 @@ impl EphemeralRange {
         }
     }
 
+    /// Linux's documented default, 32768–60999, as for a machine that was not read.
+    pub fn linux_default() -> EphemeralRange {
+        let (start, end) = LINUX_DEFAULT;
+        EphemeralRange {
+            start,
+            end,
+            reserved: Vec::new(),
+            source: EphemeralSource::OsDefault {
+                os: "Linux",
+                how_to_check: "sysctl net.ipv4.ip_local_port_range",
+            },
+        }
+    }
+
     /// The documented default range of the operating system this program was built for,
     /// without asking the system.
     pub fn os_default() -> EphemeralRange {
@@ -167,11 +181,7 @@ impl EphemeralRange {
             source: EphemeralSource::OsDefault { os, how_to_check },
         };
         if cfg!(any(target_os = "linux", target_os = "android")) {
-            documented(
-                LINUX_DEFAULT,
-                "Linux",
-                "sysctl net.ipv4.ip_local_port_range",
-            )
+            EphemeralRange::linux_default()
         } else if cfg!(target_os = "windows") {
             documented(
                 IANA_DYNAMIC,

@@ -61,7 +61,7 @@ impl SocketRecord {
             remote_addr: s.remote_addr,
             remote_port: s.remote_port,
             state: s.state,
-            pids: s.pids.clone(),
+            pids: s.pids.to_vec(),
             processes,
             uid: s.uid,
             user: snap.socket_user(s),

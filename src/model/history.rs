@@ -1197,7 +1197,7 @@ mod tests {
             remote_addr: Some(PEER),
             remote_port: Some(443),
             state,
-            pids: pids.to_vec(),
+            pids: pids.into(),
             uid: Some(1000),
             inode: Some(inode),
         }
@@ -1211,7 +1211,7 @@ mod tests {
             remote_addr: None,
             remote_port: None,
             state: SockState::Listen,
-            pids: pids.to_vec(),
+            pids: pids.into(),
             uid: Some(1000),
             inode: Some(inode),
         }
@@ -1863,7 +1863,7 @@ mod tests {
                     ))),
                     remote_port: Some(443),
                     state: SockState::Established,
-                    pids: vec![pid],
+                    pids: [pid][..].into(),
                     uid: Some(1000),
                     inode: Some(1_000_000 + j as u64),
                 }

@@ -124,7 +124,7 @@ mod tests {
             remote_addr: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             remote_port: Some(40000),
             state,
-            pids,
+            pids: pids.into(),
             uid,
             inode,
         }

@@ -1106,7 +1106,7 @@ mod tests {
             remote_addr: row.remote.map(|r| r.0),
             remote_port: row.remote.map(|r| r.1),
             state: row.state,
-            pids: row.pids,
+            pids: row.pids.into(),
             uid: row.uid,
             inode: Some(1),
         }
@@ -1135,7 +1135,7 @@ mod tests {
                 local: (v4(127, 0, 0, 1), 8080),
                 remote: None,
                 state: Listen,
-                pids: vec![20],
+                pids: [20][..].into(),
                 uid: Some(0),
             },
             Row {
@@ -1143,7 +1143,7 @@ mod tests {
                 local: (v6("::1"), 22),
                 remote: None,
                 state: Listen,
-                pids: vec![10],
+                pids: [10][..].into(),
                 uid: Some(0),
             },
             Row {
@@ -1151,7 +1151,7 @@ mod tests {
                 local: (v4(10, 0, 0, 2), 443),
                 remote: None,
                 state: Unconn,
-                pids: vec![],
+                pids: Default::default(),
                 uid: Some(1001),
             },
             Row {
@@ -1159,7 +1159,7 @@ mod tests {
                 local: (v4(0, 0, 0, 0), 80),
                 remote: None,
                 state: Listen,
-                pids: vec![30, 31],
+                pids: [30, 31][..].into(),
                 uid: Some(33),
             },
             Row {
@@ -1167,7 +1167,7 @@ mod tests {
                 local: (v4(192, 168, 1, 5), 51000),
                 remote: Some((v4(93, 184, 216, 34), 443)),
                 state: Established,
-                pids: vec![40],
+                pids: [40][..].into(),
                 uid: Some(1001),
             },
             Row {
@@ -1175,7 +1175,7 @@ mod tests {
                 local: (v4(192, 168, 1, 5), 40000),
                 remote: Some((v4(10, 1, 2, 3), 8443)),
                 state: TimeWait,
-                pids: vec![],
+                pids: Default::default(),
                 uid: None,
             },
             Row {
@@ -1183,7 +1183,7 @@ mod tests {
                 local: (v6("::"), 9000),
                 remote: None,
                 state: Listen,
-                pids: vec![50],
+                pids: [50][..].into(),
                 uid: None,
             },
             Row {
@@ -1191,7 +1191,7 @@ mod tests {
                 local: (v6("fe80::1"), 5353),
                 remote: None,
                 state: Unconn,
-                pids: vec![60],
+                pids: [60][..].into(),
                 uid: Some(105),
             },
             Row {
@@ -1199,7 +1199,7 @@ mod tests {
                 local: (v6("::ffff:10.0.0.9"), 3000),
                 remote: Some((v6("::ffff:10.0.0.7"), 50000)),
                 state: Established,
-                pids: vec![70],
+                pids: [70][..].into(),
                 uid: Some(1002),
             },
         ];

@@ -273,7 +273,7 @@ mod tests {
             remote_addr: None,
             remote_port: None,
             state: SockState::Listen,
-            pids,
+            pids: pids.into(),
             uid: Some(0),
             inode: Some(1),
         }

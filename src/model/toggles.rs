@@ -69,7 +69,7 @@ mod tests {
             remote_addr: None,
             remote_port: None,
             state,
-            pids: vec![],
+            pids: Default::default(),
             uid: None,
             inode: None,
         }

@@ -10,7 +10,7 @@ use super::kill::KillDialog;
 use super::port_bar::{PortBarState, describe_port, port_bar_ui};
 use super::view::{ViewSpec, ViewState};
 use crate::collect::dns::Resolver;
-use crate::collect::{Collector, Control, FixedSource, OsSource, SocketSource, generated_poll};
+use crate::collect::{Collector, Control, GeneratedSource, OsSource, SocketSource};
 use crate::knowledge::{PortKnowledge, Transport, explain, parse_port};
 use crate::model::history::{ChangeTracker, TrackerConfig};
 use crate::model::query::{HELP, SYNTAX};
@@ -178,7 +178,7 @@ impl PortscopeApp {
         let file = eframe::storage_dir(super::APP_ID).map(|dir| dir.join("app.ron"));
         let loaded = super::prefs::load(raw, file.as_deref());
         let source: Result<Box<dyn SocketSource>, _> = match generated {
-            Some(n) => Ok(Box::new(FixedSource::new(generated_poll(n))) as Box<dyn SocketSource>),
+            Some(n) => Ok(Box::new(GeneratedSource::new(n)) as Box<dyn SocketSource>),
             None => OsSource::new().map(|s| Box::new(s) as Box<dyn SocketSource>),
         };
         let mut app = match source {

@@ -469,7 +469,7 @@ mod tests {
             remote_addr: None,
             remote_port: None,
             state,
-            pids: vec![],
+            pids: Default::default(),
             uid: None,
             inode: None,
         }

@@ -282,7 +282,7 @@ mod tests {
                 remote_addr: None,
                 remote_port: None,
                 state: SockState::Listen,
-                pids: vec![],
+                pids: Default::default(),
                 uid: None,
                 inode: None,
             })

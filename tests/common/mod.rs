@@ -26,7 +26,7 @@ fn socket(
         remote_addr: remote.map(|r| r.0),
         remote_port: remote.map(|r| r.1),
         state,
-        pids: pids.to_vec(),
+        pids: pids.into(),
         uid: Some(uid),
         inode: Some(inode),
     }
