@@ -7,6 +7,7 @@ mod explain;
 mod export;
 mod groups;
 mod history;
+mod icon;
 mod kill;
 pub mod port_bar;
 pub mod port_scale;
@@ -52,7 +53,8 @@ pub fn run_window(generated: Option<usize>) -> ExitCode {
         viewport: egui::ViewportBuilder::default()
             .with_title("portscope")
             .with_inner_size([1280.0, 800.0])
-            .with_min_inner_size([640.0, 400.0]),
+            .with_min_inner_size([640.0, 400.0])
+            .with_icon(std::sync::Arc::new(icon::icon())),
         ..Default::default()
     };
     let result = eframe::run_native(
