@@ -640,3 +640,41 @@ fn columns_can_be_hidden_and_shown() {
     h.run();
     assert!(h.state().prefs().hidden_columns.is_empty());
 }
+
+#[test]
+fn a_full_table_paints_as_a_few_meshes() {
+    // Cells share the table's clip rectangle (long text is elided instead of clipped), so a
+    // screen of rows is a handful of meshes for the GPU, not one per cell.
+    let snapshot = snapshot_of(1, portscope::collect::generated_poll(2_000));
+    let mut app = PortscopeApp::from_snapshot(snapshot, Prefs::default());
+    let ctx = egui::Context::default();
+    portscope::ui::setup_context(&ctx);
+    let input = || egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(
+            egui::Pos2::ZERO,
+            egui::vec2(1280.0, 800.0),
+        )),
+        ..Default::default()
+    };
+    let mut meshes = 0;
+    let mut vertices = 0;
+    for _ in 0..3 {
+        let mut out = ctx.run_ui(input(), |ui| app.ui(ui));
+        out.textures_delta.clear(); // No GPU here to take the font atlas.
+        let primitives = ctx.tessellate(out.shapes, out.pixels_per_point);
+        meshes = 0;
+        vertices = 0;
+        for p in &primitives {
+            if let egui::epaint::Primitive::Mesh(mesh) = &p.primitive {
+                meshes += 1;
+                vertices += mesh.vertices.len();
+            }
+        }
+    }
+    assert_eq!(app.visible_rows().count(), 2_000);
+    assert!(
+        vertices > 10_000,
+        "a screen of rows was drawn ({vertices} vertices)"
+    );
+    assert!(meshes <= 40, "{meshes} meshes for one screen of the table");
+}
