@@ -771,33 +771,4 @@ mod tests {
         ));
         assert_eq!(registry.at(1).count(), 0);
     }
-
-    /// Run with `cargo test --release -- --ignored --nocapture` to see the cost of loading and
-    /// looking up.
-    #[test]
-    #[ignore = "timing report, not a check"]
-    fn timing_report() {
-        use std::hint::black_box;
-        use std::time::Instant;
-
-        let runs = 20;
-        let started = Instant::now();
-        for _ in 0..runs {
-            black_box(Registry::parse(black_box(REGISTRY_CSV)));
-        }
-        let parse = started.elapsed() / runs;
-
-        preload();
-        let lookups = 1_000_000u32;
-        let started = Instant::now();
-        let mut found = 0usize;
-        for i in 0..lookups {
-            let port = (i.wrapping_mul(2_654_435_761) >> 16) as u16;
-            found += iana_entries_iter(black_box(port), Some(Transport::Tcp)).count();
-            found += usize::from(service_name(black_box(port), None).is_some());
-        }
-        let per_lookup = started.elapsed() / lookups;
-        println!("registry parse: {parse:?} per parse (mean of {runs})");
-        println!("lookup (entries + service name): {per_lookup:?} per port ({found} hits)");
-    }
 }

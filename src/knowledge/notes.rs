@@ -202,24 +202,6 @@ mod tests {
         );
     }
 
-    /// Run with `cargo test --release -- --ignored --nocapture` to see the cost of loading.
-    #[test]
-    #[ignore = "timing report, not a check"]
-    fn notes_timing_report() {
-        use std::hint::black_box;
-        use std::time::Instant;
-
-        let runs = 20;
-        let started = Instant::now();
-        for _ in 0..runs {
-            let _ = black_box(parse_notes(black_box(NOTES_TOML)));
-        }
-        println!(
-            "notes parse: {:?} per parse (mean of {runs})",
-            started.elapsed() / runs
-        );
-    }
-
     #[test]
     fn bad_files_are_rejected() {
         let missing_title = "[[note]]\nport = 1\ntext = \"A. B.\"\n";
