@@ -219,13 +219,29 @@ impl RowTexts {
             .iter()
             .map(|(uid, name)| (*uid, name.to_lowercase()))
             .collect();
+        // Addresses and ports are most of a row: IPv4 and numbers are written by hand (the
+        // formatting machinery is half the cost of a row), IPv6 with its compression rules.
         let endpoint = |text: &mut String, addr: std::net::IpAddr, port: Option<u16>| {
-            let _ = match (addr, port) {
-                (std::net::IpAddr::V4(a), Some(p)) => write!(text, " {a}:{p}"),
-                (std::net::IpAddr::V6(a), Some(p)) => write!(text, " [{a}]:{p}"),
-                (std::net::IpAddr::V4(a), None) => write!(text, " {a}:*"),
-                (std::net::IpAddr::V6(a), None) => write!(text, " [{a}]:*"),
-            };
+            let mut digits = itoa::Buffer::new();
+            text.push(' ');
+            match addr {
+                std::net::IpAddr::V4(a) => {
+                    for (i, octet) in a.octets().into_iter().enumerate() {
+                        if i > 0 {
+                            text.push('.');
+                        }
+                        text.push_str(digits.format(octet));
+                    }
+                }
+                std::net::IpAddr::V6(a) => {
+                    let _ = write!(text, "[{a}]");
+                }
+            }
+            text.push(':');
+            match port {
+                Some(p) => text.push_str(digits.format(p)),
+                None => text.push('*'),
+            }
         };
         let build = |sockets: &[crate::model::Socket]| {
             let mut text = String::with_capacity(sockets.len() * 64);
