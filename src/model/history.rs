@@ -30,10 +30,9 @@
 //! update in which little changed does no hashing at all. Process details are shared between
 //! the sockets of a process and copied only when they change.
 
-use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::BuildHasher;
 use std::mem;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -1151,81 +1150,11 @@ impl ProcessCache {
 }
 
 /// Maps keyed by socket. The standard SipHash spends most of an update hashing a key's dozen
-/// small fields; this folded-multiply hash is several times faster. It is seeded at random,
-/// so the peers who choose some of a key's fields cannot aim for collisions.
+/// small fields; foldhash is several times faster, and seeded at random, so the peers who
+/// choose some of a key's fields cannot aim for collisions.
+type FastHash = foldhash::fast::RandomState;
 type KeyMap<V> = HashMap<SocketKey, V, FastHash>;
 type KeySet = HashSet<SocketKey, FastHash>;
-
-#[derive(Clone, Copy, Debug)]
-struct FastHash {
-    seed: u64,
-}
-
-impl Default for FastHash {
-    fn default() -> Self {
-        FastHash {
-            seed: RandomState::new().build_hasher().finish(),
-        }
-    }
-}
-
-impl BuildHasher for FastHash {
-    type Hasher = FastHasher;
-
-    fn build_hasher(&self) -> FastHasher {
-        FastHasher { state: self.seed }
-    }
-}
-
-struct FastHasher {
-    state: u64,
-}
-
-impl FastHasher {
-    /// 2^64 divided by the golden ratio: odd, with well-spread bits.
-    const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
-
-    fn mix(&mut self, word: u64) {
-        let product = u128::from(self.state ^ word) * u128::from(Self::MULTIPLIER);
-        self.state = (product as u64) ^ ((product >> 64) as u64);
-    }
-}
-
-impl Hasher for FastHasher {
-    fn finish(&self) -> u64 {
-        self.state
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            if let Some(head) = word.get_mut(..chunk.len()) {
-                head.copy_from_slice(chunk);
-            }
-            self.mix(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u8(&mut self, n: u8) {
-        self.mix(u64::from(n));
-    }
-
-    fn write_u16(&mut self, n: u16) {
-        self.mix(u64::from(n));
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.mix(u64::from(n));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.mix(n);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.mix(n as u64);
-    }
-}
 
 #[cfg(test)]
 mod tests {
