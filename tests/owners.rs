@@ -196,7 +196,7 @@ fn owners_on(poll: &Poll, ports: &[u16]) -> BTreeMap<u64, Vec<u32>> {
         .filter(|s| {
             ports.contains(&s.local_port) || s.remote_port.is_some_and(|p| ports.contains(&p))
         })
-        .filter_map(|s| Some((s.inode.filter(|i| *i != 0)?, s.pids.to_vec())))
+        .filter_map(|s| Some((u64::from(s.inode.filter(|i| *i != 0)?), s.pids.to_vec())))
         .collect()
 }
 

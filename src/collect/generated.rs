@@ -63,7 +63,7 @@ pub fn generated_poll(n: usize) -> Poll {
                     Pids::from_slice(&[pid])
                 },
                 uid: Some(1000),
-                inode: Some(i as u64 + 1),
+                inode: Some(i as u32 + 1),
             }
         })
         .collect();

@@ -95,7 +95,7 @@ impl OsSource {
         }
         owners.retain(|pid| !zombies.contains(pid));
         for s in sockets {
-            s.pids.retain(|pid| owner_pids.contains(pid));
+            s.pids.retain(|pid| owner_pids.contains(&pid));
         }
     }
 
@@ -242,7 +242,9 @@ impl OsSource {
             Ok(sockets) => {
                 let exited = self.owners.finish(
                     pending,
-                    sockets.iter().filter_map(|s| Some((s.inode?, s.uid?))),
+                    sockets
+                        .iter()
+                        .filter_map(|s| Some((u64::from(s.inode?), s.uid?))),
                 );
                 (sockets, exited)
             }
@@ -254,7 +256,7 @@ impl OsSource {
         };
         for s in &mut sockets {
             if let Some(inode) = s.inode {
-                s.pids = Pids::from_slice(self.owners.holders(inode));
+                s.pids = Pids::from_slice(self.owners.holders(u64::from(inode)));
             }
         }
         self.forget_processes(&exited);
@@ -353,9 +355,10 @@ fn socket_error_advice(e: &netstat2::error::Error) -> String {
 }
 
 fn socket_from(info: SocketInfo) -> Socket {
-    let mut pids = Pids::from_slice(&info.associated_pids);
+    let mut pids = info.associated_pids.clone();
     pids.sort_unstable();
     pids.dedup();
+    let pids = Pids::from(pids);
     let (uid, inode) = ids(&info);
     match info.protocol_socket_info {
         ProtocolSocketInfo::Tcp(t) => {
@@ -389,12 +392,12 @@ fn socket_from(info: SocketInfo) -> Socket {
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn ids(info: &SocketInfo) -> (Option<u32>, Option<u64>) {
-    (Some(info.uid), Some(u64::from(info.inode)))
+fn ids(info: &SocketInfo) -> (Option<u32>, Option<u32>) {
+    (Some(info.uid), Some(info.inode))
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn ids(_info: &SocketInfo) -> (Option<u32>, Option<u64>) {
+fn ids(_info: &SocketInfo) -> (Option<u32>, Option<u32>) {
     (None, None)
 }
 

@@ -209,7 +209,7 @@ impl Serialize for ClosedSocket {
             processes: Vec<&'a ProcessInfo>,
             user: Option<&'a str>,
             uid: Option<u32>,
-            inode: Option<u64>,
+            inode: Option<u32>,
             /// It was there when portscope started: `first_seen` is then unknown.
             present_at_start: bool,
             first_seen: Option<Moment>,
@@ -1169,7 +1169,7 @@ mod tests {
     }
 
     /// A TCP connection from `port` to the peer's 443.
-    fn conn(port: u16, state: SockState, inode: u64, pids: &[u32]) -> Socket {
+    fn conn(port: u16, state: SockState, inode: u32, pids: &[u32]) -> Socket {
         Socket {
             proto: Proto::Tcp,
             local_addr: LOCAL,
@@ -1183,7 +1183,7 @@ mod tests {
         }
     }
 
-    fn listener(port: u16, inode: u64, pids: &[u32]) -> Socket {
+    fn listener(port: u16, inode: u32, pids: &[u32]) -> Socket {
         Socket {
             proto: Proto::Tcp,
             local_addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -1548,7 +1548,7 @@ mod tests {
             ..TrackerConfig::default()
         });
         let all: Vec<Socket> = (0..5)
-            .map(|i| conn(40000 + i, SockState::Established, 100 + u64::from(i), &[]))
+            .map(|i| conn(40000 + i, SockState::Established, 100 + u32::from(i), &[]))
             .collect();
         sc.poll(0, all.clone(), &[]);
         for i in 0..5u64 {
@@ -1688,7 +1688,7 @@ mod tests {
     fn sockets_are_followed_whatever_order_they_come_in() {
         let mut sc = Script::new();
         let mut all: Vec<Socket> = (0..50)
-            .map(|i| conn(40000 + i, SockState::Established, 100 + u64::from(i), &[]))
+            .map(|i| conn(40000 + i, SockState::Established, 100 + u32::from(i), &[]))
             .collect();
         sc.poll(0, all.clone(), &[]);
         all.reverse();
@@ -1890,7 +1890,7 @@ mod tests {
                     state: SockState::Established,
                     pids: [pid][..].into(),
                     uid: Some(1000),
-                    inode: Some(1_000_000 + j as u64),
+                    inode: Some(1_000_000 + j as u32),
                 }
             })
             .collect();

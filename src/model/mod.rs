@@ -118,9 +118,89 @@ impl Serialize for SockState {
     }
 }
 
-/// The processes holding a socket. Nearly always one, so up to four are kept inline: a
-/// table of 100,000 sockets is not 100,000 allocations.
-pub type Pids = smallvec::SmallVec<[u32; 4]>;
+/// The processes holding a socket, ascending. Nearly always none or one, which are kept
+/// inline: a table of 100,000 sockets is not 100,000 allocations, and each socket stays small.
+/// Reads as a slice of PIDs.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Pids(PidsRepr);
+
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+enum PidsRepr {
+    #[default]
+    None,
+    One(u32),
+    /// Boxed twice so that the whole value is two words: a boxed slice alone is two.
+    Many(Box<Box<[u32]>>),
+}
+
+impl Pids {
+    pub fn new() -> Pids {
+        Pids::default()
+    }
+
+    pub fn from_slice(pids: &[u32]) -> Pids {
+        Pids(match pids {
+            [] => PidsRepr::None,
+            [pid] => PidsRepr::One(*pid),
+            _ => PidsRepr::Many(Box::new(pids.into())),
+        })
+    }
+
+    pub fn as_slice(&self) -> &[u32] {
+        match &self.0 {
+            PidsRepr::None => &[],
+            PidsRepr::One(pid) => std::slice::from_ref(pid),
+            PidsRepr::Many(pids) => pids,
+        }
+    }
+
+    /// Keeps the PIDs for which `keep` says yes.
+    pub fn retain(&mut self, mut keep: impl FnMut(u32) -> bool) {
+        if self.iter().all(|pid| keep(*pid)) {
+            return;
+        }
+        let kept: Vec<u32> = self.iter().copied().filter(|pid| keep(*pid)).collect();
+        *self = Pids::from_slice(&kept);
+    }
+}
+
+impl std::ops::Deref for Pids {
+    type Target = [u32];
+
+    fn deref(&self) -> &[u32] {
+        self.as_slice()
+    }
+}
+
+impl fmt::Debug for Pids {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
+impl From<&[u32]> for Pids {
+    fn from(pids: &[u32]) -> Pids {
+        Pids::from_slice(pids)
+    }
+}
+
+impl From<Vec<u32>> for Pids {
+    fn from(pids: Vec<u32>) -> Pids {
+        match pids.len() {
+            0 | 1 => Pids::from_slice(&pids),
+            _ => Pids(PidsRepr::Many(Box::new(pids.into_boxed_slice()))),
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Pids {
+    type Item = &'a u32;
+    type IntoIter = std::slice::Iter<'a, u32>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.as_slice().iter()
+    }
+}
 
 /// One socket of the machine's socket table.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -138,7 +218,7 @@ pub struct Socket {
     /// Owning user id as the kernel reports it (Linux), even when no PID is visible.
     pub uid: Option<u32>,
     /// Kernel inode of the socket (Linux); 0 for sockets no file refers to (TIME_WAIT).
-    pub inode: Option<u64>,
+    pub inode: Option<u32>,
 }
 
 impl Socket {
@@ -260,7 +340,7 @@ pub struct SocketKey {
     pub local_port: u16,
     pub remote_addr: Option<IpAddr>,
     pub remote_port: Option<u16>,
-    pub inode: Option<u64>,
+    pub inode: Option<u32>,
 }
 
 /// What we know of a process that owns at least one socket.
@@ -436,5 +516,35 @@ impl Snapshot {
             }
         }
         c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pids_read_as_a_slice_whatever_their_count() {
+        assert!(Pids::new().is_empty());
+        assert_eq!(Pids::from_slice(&[7]).as_slice(), [7]);
+        let many = Pids::from(vec![3, 5, 9]);
+        assert_eq!(many.as_slice(), [3, 5, 9]);
+        assert_eq!(many.first(), Some(&3));
+        assert_eq!(many, Pids::from_slice(&[3, 5, 9]));
+        assert_eq!(format!("{many:?}"), "[3, 5, 9]");
+        let mut kept = many.clone();
+        kept.retain(|pid| pid != 5);
+        assert_eq!(kept.as_slice(), [3, 9]);
+        kept.retain(|pid| pid == 9);
+        assert_eq!(kept, Pids::from_slice(&[9]));
+        kept.retain(|_| false);
+        assert_eq!(kept, Pids::new());
+    }
+
+    #[test]
+    fn a_socket_stays_small() {
+        // A 100,000-socket table is held twice while a poll is compared with the last one.
+        assert_eq!(size_of::<Pids>(), 16);
+        assert!(size_of::<Socket>() <= 80, "{} bytes", size_of::<Socket>());
     }
 }

@@ -116,7 +116,7 @@ mod tests {
     use crate::model::{Proto, Viewer};
     use std::net::{IpAddr, Ipv4Addr};
 
-    fn socket(state: SockState, uid: Option<u32>, inode: Option<u64>, pids: Vec<u32>) -> Socket {
+    fn socket(state: SockState, uid: Option<u32>, inode: Option<u32>, pids: Vec<u32>) -> Socket {
         Socket {
             proto: Proto::Tcp,
             local_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),

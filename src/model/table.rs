@@ -453,7 +453,7 @@ mod tests {
                         _ => Pids::from_slice(&[10]),
                     },
                     uid: [None, Some(0), Some(1000), Some(7)][i as usize % 4],
-                    inode: Some(u64::from(i)),
+                    inode: Some(i),
                 }
             })
             .collect();

@@ -17,7 +17,7 @@ fn socket(
     state: SockState,
     pids: &[u32],
     uid: u32,
-    inode: u64,
+    inode: u32,
 ) -> Socket {
     Socket {
         proto,
