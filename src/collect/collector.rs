@@ -5,8 +5,8 @@
 //! `recv_timeout` on the control channel, so pause, refresh and shutdown act at once.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -90,15 +90,19 @@ fn run(
     let mut interval = clamp(interval);
     let mut paused = false;
     let mut seq = 0u64;
-    let mut previous: Option<Arc<Snapshot>> = None;
+    // The last snapshot sent, to tell whether a poll changed anything. Only weakly held: the
+    // window may let it go (it replaces it with a copy that shows closed rows), and a large
+    // table is then not kept twice; a poll that cannot be compared is simply sent.
+    let mut previous: Option<Weak<Snapshot>> = None;
     // The first poll, and any the user asked for, are always sent.
     let mut asked = true;
     loop {
         let started = Instant::now();
         seq += 1;
-        let mut snapshot = take(source.as_mut(), seq, previous.as_deref());
-        let unchanged = previous.as_ref().is_some_and(|p| p.same_content(&snapshot));
-        if let (true, Some(p)) = (unchanged, &previous) {
+        let last = previous.as_ref().and_then(Weak::upgrade);
+        let mut snapshot = take(source.as_mut(), seq, last.as_deref());
+        let unchanged = last.as_ref().is_some_and(|p| p.same_content(&snapshot));
+        if let (true, Some(p)) = (unchanged, &last) {
             snapshot.content_seq = p.content_seq;
             snapshot.changed_at = p.changed_at;
         }
@@ -106,7 +110,7 @@ fn run(
         // not redrawn, and no second copy of a large table is kept. Idle stays idle.
         if !unchanged || asked {
             let snapshot = Arc::new(snapshot);
-            previous = Some(snapshot.clone());
+            previous = Some(Arc::downgrade(&snapshot));
             if snapshots.send(snapshot).is_err() {
                 return; // Nobody is listening any more.
             }
@@ -115,6 +119,7 @@ fn run(
             // Now, not after the wait.
             drop(snapshot);
         }
+        drop(last);
         asked = false;
 
         // Wait for the next poll, acting on control messages as they come.
@@ -240,6 +245,27 @@ mod tests {
             assert!(Instant::now() < deadline, "the UI was not woken");
             thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    #[test]
+    fn a_poll_is_sent_when_the_window_let_the_last_one_go() {
+        let collector =
+            Collector::spawn(Box::new(FixedSource::default()), MIN_INTERVAL, || {}).expect("spawn");
+        let first = collector
+            .wait(Duration::from_secs(5))
+            .expect("first snapshot");
+        // Held: nothing new is sent.
+        assert!(collector.wait(MIN_INTERVAL * 4).is_none());
+        // Let go (the window shows a copy of it): the collector keeps no copy of its own, so
+        // the next poll cannot be compared and is sent.
+        drop(first);
+        let next = collector
+            .wait(Duration::from_secs(5))
+            .expect("a poll after the last one was let go");
+        assert!(next.seq > 1);
+        assert_eq!(next.content_seq, next.seq);
+        // And that one, held, stops the sending again.
+        assert!(collector.wait(MIN_INTERVAL * 4).is_none());
     }
 
     #[test]

@@ -69,6 +69,7 @@ impl Snapshot {
             viewer: poll.viewer,
             error: None,
             ephemeral: EphemeralRange::os_default(),
+            closing: 0,
         }
     }
 }

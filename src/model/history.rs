@@ -609,6 +609,20 @@ impl ChangeTracker {
         })
     }
 
+    /// Hold `shown` in place of the current snapshot: the current one with closed sockets
+    /// appended for display. Its first rows are the current snapshot's, so every record still
+    /// points at its socket, and the plain poll need not be kept besides. Anything else is
+    /// ignored.
+    pub fn share(&mut self, shown: &Arc<Snapshot>) {
+        let live = |s: &Snapshot| s.sockets.len().saturating_sub(s.closing);
+        if let Some(current) = &self.current
+            && (current.seq, current.taken_at) == (shown.seq, shown.taken_at)
+            && live(current) == live(shown)
+        {
+            self.current = Some(Arc::clone(shown));
+        }
+    }
+
     /// The record of a live socket of the current snapshot.
     fn live_by_key(&self, key: &SocketKey) -> Option<&Tracked> {
         let sockets: &[Socket] = self.current.as_deref().map_or(&[], |s| &s.sockets);

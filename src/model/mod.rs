@@ -406,6 +406,9 @@ pub struct Snapshot {
     pub error: Option<String>,
     /// The ports the OS hands out for outgoing connections, as read at this poll.
     pub ephemeral: EphemeralRange,
+    /// How many of the last `sockets` are closed sockets the window shows for a moment after
+    /// they went (0 in a poll); the rows before them are the poll's.
+    pub closing: usize,
 }
 
 impl Default for Snapshot {
@@ -422,6 +425,7 @@ impl Default for Snapshot {
             viewer: Viewer::default(),
             error: None,
             ephemeral: EphemeralRange::os_default(),
+            closing: 0,
         }
     }
 }

@@ -104,8 +104,7 @@ pub struct PortscopeApp {
     pub(crate) kill: Option<KillDialog>,
     /// What appeared, changed and closed: row highlights and the "Recently closed" history.
     pub(crate) tracker: ChangeTracker,
-    /// `incoming` with the sockets that just closed still in it, as handed to the view.
-    augmented: Arc<Snapshot>,
+    /// The closed sockets `incoming` was last given, so that it is rebuilt only when they change.
     augmented_for: Option<ClosingSignature>,
     pub(crate) show_history: bool,
     pub(crate) groups: super::groups::Groups,
@@ -139,14 +138,31 @@ impl ClosingSignature {
     }
 }
 
-/// `snapshot` with the sockets that just closed added back, with the processes that held
-/// them, so they show in the table (in red) for a moment, sorted and filtered like the rest.
+/// `snapshot` with the sockets that just closed added back (in place of any it showed before),
+/// with the processes that held them, so they show in the table (in red) for a moment, sorted
+/// and filtered like the rest.
 fn with_closing(snapshot: &Arc<Snapshot>, tracker: &ChangeTracker) -> Arc<Snapshot> {
     let closing = tracker.closing();
-    if closing.is_empty() {
+    if closing.is_empty() && snapshot.closing == 0 {
         return snapshot.clone();
     }
-    let mut augmented = Snapshot::clone(snapshot);
+    let live = snapshot.sockets.len().saturating_sub(snapshot.closing);
+    let mut sockets = Vec::with_capacity(live + closing.len());
+    sockets.extend_from_slice(snapshot.sockets.get(..live).unwrap_or_default());
+    let mut augmented = Snapshot {
+        sockets,
+        processes: snapshot.processes.clone(),
+        users: snapshot.users.clone(),
+        error: snapshot.error.clone(),
+        ephemeral: snapshot.ephemeral.clone(),
+        closing: closing.len(),
+        ..Snapshot::default()
+    };
+    augmented.seq = snapshot.seq;
+    augmented.taken_at = snapshot.taken_at;
+    augmented.changed_at = snapshot.changed_at;
+    augmented.poll_duration = snapshot.poll_duration;
+    augmented.viewer = snapshot.viewer;
     for c in closing {
         augmented.sockets.push(c.socket.clone());
         for owner in &c.owners {
@@ -172,13 +188,13 @@ pub(crate) fn transport_of(proto: Proto) -> Transport {
 
 impl PortscopeApp {
     /// The app on the live machine, with preferences restored from the last run.
-    pub fn new(cc: &eframe::CreationContext<'_>, generated: Option<usize>) -> Self {
+    pub fn new(cc: &eframe::CreationContext<'_>, generated: Option<GeneratedSource>) -> Self {
         super::setup_context(&cc.egui_ctx);
         let raw = cc.storage.and_then(|s| s.get_string(eframe::APP_KEY));
         let file = eframe::storage_dir(super::APP_ID).map(|dir| dir.join("app.ron"));
         let loaded = super::prefs::load(raw, file.as_deref());
         let source: Result<Box<dyn SocketSource>, _> = match generated {
-            Some(n) => Ok(Box::new(GeneratedSource::new(n)) as Box<dyn SocketSource>),
+            Some(source) => Ok(Box::new(source) as Box<dyn SocketSource>),
             None => OsSource::new().map(|s| Box::new(s) as Box<dyn SocketSource>),
         };
         let mut app = match source {
@@ -240,7 +256,6 @@ impl PortscopeApp {
             notice: None,
             export: None,
             tracker: ChangeTracker::default(),
-            augmented: Arc::new(Snapshot::default()),
             augmented_for: None,
             show_history: false,
             groups: super::groups::Groups::default(),
@@ -366,7 +381,15 @@ impl PortscopeApp {
     /// screen moves to a new snapshot, carry the selection over to it.
     fn intake(&mut self, ctx: &egui::Context) {
         if let Some(newest) = self.collector.as_ref().and_then(Collector::latest) {
-            self.incoming = newest;
+            self.incoming = if newest.error.is_some() && newest.sockets.is_empty() {
+                // A failed poll the collector could not fill in: keep the rows on show.
+                Arc::new(Snapshot {
+                    error: newest.error.clone(),
+                    ..Snapshot::clone(&self.incoming)
+                })
+            } else {
+                newest
+            };
         }
         let now = Instant::now();
         if *self.tracker.config() != self.prefs.tracker {
@@ -378,15 +401,20 @@ impl PortscopeApp {
         }
         let signature = ClosingSignature::of(&self.incoming, &self.tracker);
         if self.augmented_for.as_ref() != Some(&signature) {
-            self.augmented = with_closing(&self.incoming, &self.tracker);
-            self.augmented_for = Some(signature);
+            let shown = with_closing(&self.incoming, &self.tracker);
+            if !Arc::ptr_eq(&shown, &self.incoming) {
+                // The poll itself is let go: a large table is held once, with its closed rows.
+                self.tracker.share(&shown);
+                self.incoming = shown;
+            }
+            self.augmented_for = Some(ClosingSignature::of(&self.incoming, &self.tracker));
         }
         let spec = ViewSpec {
             sort: self.prefs.sort,
             filter: self.filter.clone(),
             toggles: self.prefs.toggles,
         };
-        self.view.update(&self.augmented, &spec);
+        self.view.update(&self.incoming, &spec);
         let shown = &self.view.data().snapshot;
         if Arc::ptr_eq(shown, &self.snapshot) {
             return;
