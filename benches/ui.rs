@@ -241,7 +241,11 @@ fn idle_window(binary: &std::path::Path) -> Result<(f64, f64, usize), String> {
 
 /// The real window on `--generated N` made-up sockets under Xvfb: (RSS MiB, peak RSS MiB,
 /// CPU % over 5 s).
-fn generated_window(binary: &std::path::Path, n: usize) -> Result<(f64, f64, f64), String> {
+fn generated_window(
+    binary: &std::path::Path,
+    n: usize,
+    churn_percent: u8,
+) -> Result<(f64, f64, f64), String> {
     let runtime = std::env::temp_dir().join("portscope-bench-xdg");
     let _ = std::fs::create_dir_all(&runtime);
     let mut xvfb = Command::new("Xvfb")
@@ -253,6 +257,11 @@ fn generated_window(binary: &std::path::Path, n: usize) -> Result<(f64, f64, f64
     std::thread::sleep(Duration::from_secs(1));
     let mut app = Command::new(binary)
         .args(["--generated", &n.to_string()])
+        .args(if churn_percent > 0 {
+            vec!["--churn".to_owned(), churn_percent.to_string()]
+        } else {
+            Vec::new()
+        })
         .env("DISPLAY", ":96")
         .env("XDG_RUNTIME_DIR", &runtime)
         .stdout(std::process::Stdio::null())
@@ -463,8 +472,8 @@ fn main() {
     //    (what the GL driver and fonts take on their own).
     if let Some(binary) = release_binary() {
         match (
-            generated_window(&binary, 0),
-            generated_window(&binary, ROWS),
+            generated_window(&binary, 0, 0),
+            generated_window(&binary, ROWS, 0),
         ) {
             (Ok((base, _, _)), Ok((rss, peak, cpu))) => {
                 println!(
@@ -488,6 +497,28 @@ fn main() {
                 println!("  idle CPU afterwards: {cpu:.2}% of one core");
             }
             (Err(e), _) | (_, Err(e)) => println!("real window at scale not measured: {e}"),
+        }
+        // A busy server: 1% of the connections close and as many open at every poll, so every
+        // poll is sent, tracked, and shown with its closed rows.
+        match generated_window(&binary, ROWS, 1) {
+            Ok((rss, peak, cpu)) => {
+                println!(
+                    "real window with {ROWS} made-up sockets, 1% replaced every second \
+                     (`--churn 1`)"
+                );
+                println!(
+                    "  RSS {rss:.0} MiB: target < 150 MB: {} ({:.0} MB)",
+                    verdict(rss * 1.048_576 < 150.0),
+                    rss * 1.048_576
+                );
+                println!(
+                    "  peak RSS (a new poll, the view on screen and the next one being built): \
+                     {peak:.0} MiB ({:.0} MB)",
+                    peak * 1.048_576
+                );
+                println!("  CPU: {cpu:.1}% of one core (poll, tracker, view, all 100k rows)");
+            }
+            Err(e) => println!("real window with churn not measured: {e}"),
         }
     }
 }

@@ -234,6 +234,8 @@ fn usage_errors_exit_2_with_one_line() {
         &["list", "--port", "x"],
         &["list", "--json", "--csv"],
         &["frobnicate"],
+        &["--churn", "5"],
+        &["--generated", "10", "--churn", "101"],
     ] {
         let out = portscope(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");

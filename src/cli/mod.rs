@@ -27,6 +27,10 @@ pub struct Cli {
     /// Open the window on N made-up sockets instead of this machine's (to try it at scale).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub generated: Option<u32>,
+    /// With --generated: at every poll, replace this percentage of the made-up connections.
+    #[arg(long, value_name = "PERCENT", requires = "generated",
+          value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub churn: Option<u8>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,22 +7,46 @@ use super::{CollectError, Poll, SocketSource};
 use crate::knowledge::EphemeralRange;
 use crate::model::{Pids, ProcessInfo, Proto, SockState, Socket};
 
-/// A machine of `n` made-up sockets that never change. Each poll builds the table anew, as
-/// reading a real machine does, so nothing is held between polls but the count.
+/// A machine of `n` made-up sockets. Each poll builds the table anew, as reading a real
+/// machine does, so nothing is held between polls but the counts. Unless told to churn, the
+/// sockets never change.
 #[derive(Clone, Copy, Debug)]
 pub struct GeneratedSource {
     n: usize,
+    churn_percent: u8,
+    polls: u16,
 }
 
 impl GeneratedSource {
     pub fn new(n: usize) -> Self {
-        GeneratedSource { n }
+        GeneratedSource {
+            n,
+            churn_percent: 0,
+            polls: 0,
+        }
+    }
+
+    /// At every poll, `percent` of the connections (at most 100) close and as many new ones
+    /// open, as on a busy server.
+    pub fn with_churn(mut self, percent: u8) -> Self {
+        self.churn_percent = percent.min(100);
+        self
     }
 }
 
 impl SocketSource for GeneratedSource {
     fn poll(&mut self) -> Result<Poll, CollectError> {
-        Ok(generated_poll(self.n))
+        let mut poll = generated_poll(self.n);
+        if self.churn_percent > 0 {
+            self.polls = self.polls.wrapping_add(1);
+            // The same sockets move to a new local port at every poll: the ones of the last
+            // poll are gone, and these are new.
+            let every = 100 / usize::from(self.churn_percent);
+            for socket in poll.sockets.iter_mut().step_by(every) {
+                socket.local_port = socket.local_port.wrapping_add(self.polls);
+            }
+        }
+        Ok(poll)
     }
 
     fn ephemeral_range(&mut self) -> EphemeralRange {
@@ -113,6 +137,23 @@ mod tests {
             other => panic!("a generated poll failed: {other:?}"),
         }
         assert_eq!(source.ephemeral_range().start, 32768);
+    }
+
+    #[test]
+    fn a_churning_source_replaces_its_share_of_sockets_at_every_poll() {
+        use std::collections::HashSet;
+        let mut source = GeneratedSource::new(1000).with_churn(5);
+        let keys = |source: &mut GeneratedSource| -> HashSet<_> {
+            match source.poll() {
+                Ok(poll) => poll.sockets.iter().map(Socket::key).collect(),
+                Err(e) => panic!("a generated poll failed: {e}"),
+            }
+        };
+        let (a, b, c) = (keys(&mut source), keys(&mut source), keys(&mut source));
+        assert_eq!(a.len(), 1000);
+        assert_eq!(a.difference(&b).count(), 50);
+        assert_eq!(b.difference(&c).count(), 50);
+        assert_eq!(a.difference(&c).count(), 50, "the same sockets churn");
     }
 
     #[test]

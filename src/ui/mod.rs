@@ -47,7 +47,7 @@ fn return_large_blocks_when_freed() {
 
 /// Open the window on the live machine (or on `generated` made-up sockets). Returns when it
 /// is closed.
-pub fn run_window(generated: Option<usize>) -> ExitCode {
+pub fn run_window(generated: Option<crate::collect::GeneratedSource>) -> ExitCode {
     return_large_blocks_when_freed();
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
