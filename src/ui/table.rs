@@ -231,9 +231,10 @@ fn row_cells(
         row.col(|ui| {
             ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
             if let Some(color) = tint {
+                // Half the spacing on each side: neighbouring cells meet without overlapping,
+                // so the translucent tint is even across the row.
                 ui.painter().rect_filled(
-                    ui.max_rect()
-                        .expand2(egui::vec2(ui.spacing().item_spacing.x, 2.0)),
+                    ui.max_rect().expand2(ui.spacing().item_spacing * 0.5),
                     0.0,
                     color,
                 );
