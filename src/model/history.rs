@@ -609,18 +609,71 @@ impl ChangeTracker {
         })
     }
 
-    /// Hold `shown` in place of the current snapshot: the current one with closed sockets
-    /// appended for display. Its first rows are the current snapshot's, so every record still
-    /// points at its socket, and the plain poll need not be kept besides. Anything else is
-    /// ignored.
-    pub fn share(&mut self, shown: &Arc<Snapshot>) {
-        let live = |s: &Snapshot| s.sockets.len().saturating_sub(s.closing);
-        if let Some(current) = &self.current
-            && (current.seq, current.taken_at) == (shown.seq, shown.taken_at)
-            && live(current) == live(shown)
-        {
-            self.current = Some(Arc::clone(shown));
+    /// `snapshot` as the window shows it: its own rows followed by the closed sockets that
+    /// still linger (in place of any appended before), with the processes that held them, so
+    /// they stay in the table for a moment, sorted and filtered like the rest.
+    ///
+    /// When `snapshot` is the one last taken in, the tracker keeps the result in its place
+    /// (its first rows are the same, so every record still points at its socket) and the
+    /// plain poll is not kept besides. When nothing else holds `snapshot` it is extended in
+    /// place rather than copied.
+    pub fn with_closing(&mut self, snapshot: Arc<Snapshot>) -> Arc<Snapshot> {
+        if self.lingering.is_empty() && snapshot.closing == 0 {
+            return snapshot;
         }
+        let live = |s: &Snapshot| s.sockets.len().saturating_sub(s.closing);
+        let ours = self.current.as_ref().is_some_and(|current| {
+            (current.seq, current.taken_at) == (snapshot.seq, snapshot.taken_at)
+                && live(current) == live(&snapshot)
+        });
+        if ours {
+            self.current = None;
+        }
+        let rows = live(&snapshot);
+        let mut shown = match Arc::try_unwrap(snapshot) {
+            Ok(mut own) => {
+                own.sockets.truncate(rows);
+                own.sockets.reserve_exact(self.lingering.len());
+                own
+            }
+            Err(shared) => {
+                let mut sockets = Vec::with_capacity(rows + self.lingering.len());
+                sockets.extend_from_slice(shared.sockets.get(..rows).unwrap_or_default());
+                Snapshot {
+                    seq: shared.seq,
+                    content_seq: shared.content_seq,
+                    taken_at: shared.taken_at,
+                    changed_at: shared.changed_at,
+                    poll_duration: shared.poll_duration,
+                    sockets,
+                    processes: shared.processes.clone(),
+                    users: shared.users.clone(),
+                    viewer: shared.viewer,
+                    error: shared.error.clone(),
+                    ephemeral: shared.ephemeral.clone(),
+                    closing: 0,
+                }
+            }
+        };
+        for closed in &self.lingering {
+            shown.sockets.push(closed.socket.clone());
+            for owner in &closed.owners {
+                if let Some(info) = &owner.info {
+                    shown
+                        .processes
+                        .entry(owner.pid)
+                        .or_insert_with(|| ProcessInfo::clone(info));
+                }
+            }
+        }
+        shown.closing = self.lingering.len();
+        // Its rows differ from the poll it shows: never carry a view over to it.
+        shown.content_seq = 0;
+        let shown = Arc::new(shown);
+        if ours {
+            self.current = Some(Arc::clone(&shown));
+        }
+        shown
     }
 
     /// The record of a live socket of the current snapshot.
@@ -1268,6 +1321,54 @@ mod tests {
         fn mark(&self, s: &Socket) -> Option<Mark> {
             self.tracker.mark(&s.key())
         }
+    }
+
+    #[test]
+    fn the_shown_snapshot_carries_the_closed_rows_and_takes_the_polls_place() {
+        let mut sc = Script::new();
+        let a = conn(40000, SockState::Established, 21, &[10]);
+        let b = conn(40001, SockState::Established, 22, &[11]);
+        sc.poll(
+            0,
+            vec![a.clone(), b.clone()],
+            &[process(10, "curl"), process(11, "wget")],
+        );
+        let current = |sc: &Script| sc.tracker.current.clone().expect("a current snapshot");
+
+        // Nothing lingers: the poll itself is shown.
+        let poll = current(&sc);
+        let shown = sc.tracker.with_closing(Arc::clone(&poll));
+        assert!(Arc::ptr_eq(&shown, &poll));
+        drop((poll, shown));
+
+        // b closes, and its process exits with it.
+        sc.poll(1000, vec![a.clone()], &[process(10, "curl")]);
+        let shown = sc.tracker.with_closing(current(&sc));
+        assert_eq!(shown.sockets, vec![a.clone(), b.clone()]);
+        assert_eq!(shown.closing, 1);
+        assert_eq!(shown.content_seq, 0, "never mistaken for the poll");
+        assert!(
+            shown.process(11).is_some(),
+            "the closed row keeps its process"
+        );
+        assert!(
+            Arc::ptr_eq(&shown, &current(&sc)),
+            "kept in the poll's place"
+        );
+        assert_eq!(sc.mark(&b), Some(Mark::Closing));
+        assert_eq!(sc.mark(&a), None);
+
+        // Built again once the linger is over, the closed row goes instead of doubling.
+        sc.tick(1000 + sc.tracker.config().linger.as_millis() as u64 + 1);
+        let again = sc.tracker.with_closing(Arc::clone(&shown));
+        assert_eq!(again.sockets, vec![a.clone()]);
+        assert_eq!(again.closing, 0);
+
+        // The next poll is followed from the shown snapshot as from the poll.
+        let changes = sc.poll(5000, vec![a.clone()], &[process(10, "curl")]);
+        assert_eq!((changes.new, changes.changed, changes.closed), (0, 0, 0));
+        let changes = sc.poll(6000, vec![], &[]);
+        assert_eq!(changes.closed, 1);
     }
 
     #[test]

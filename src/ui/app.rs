@@ -15,7 +15,7 @@ use crate::knowledge::{PortKnowledge, Transport, explain, parse_port};
 use crate::model::history::{ChangeTracker, TrackerConfig};
 use crate::model::query::{HELP, SYNTAX};
 use crate::model::{
-    Filter, ProcessInfo, Proto, QueryError, Snapshot, Socket, SocketKey, SortKey, SortSpec, Toggles,
+    Filter, Proto, QueryError, Snapshot, Socket, SocketKey, SortKey, SortSpec, Toggles,
 };
 
 /// Preferences kept between runs.
@@ -136,47 +136,6 @@ impl ClosingSignature {
             last: closing.last().map(|c| c.gone.at),
         }
     }
-}
-
-/// `snapshot` with the sockets that just closed added back (in place of any it showed before),
-/// with the processes that held them, so they show in the table (in red) for a moment, sorted
-/// and filtered like the rest.
-fn with_closing(snapshot: &Arc<Snapshot>, tracker: &ChangeTracker) -> Arc<Snapshot> {
-    let closing = tracker.closing();
-    if closing.is_empty() && snapshot.closing == 0 {
-        return snapshot.clone();
-    }
-    let live = snapshot.sockets.len().saturating_sub(snapshot.closing);
-    let mut sockets = Vec::with_capacity(live + closing.len());
-    sockets.extend_from_slice(snapshot.sockets.get(..live).unwrap_or_default());
-    let mut augmented = Snapshot {
-        sockets,
-        processes: snapshot.processes.clone(),
-        users: snapshot.users.clone(),
-        error: snapshot.error.clone(),
-        ephemeral: snapshot.ephemeral.clone(),
-        closing: closing.len(),
-        ..Snapshot::default()
-    };
-    augmented.seq = snapshot.seq;
-    augmented.taken_at = snapshot.taken_at;
-    augmented.changed_at = snapshot.changed_at;
-    augmented.poll_duration = snapshot.poll_duration;
-    augmented.viewer = snapshot.viewer;
-    for c in closing {
-        augmented.sockets.push(c.socket.clone());
-        for owner in &c.owners {
-            if let Some(info) = &owner.info {
-                augmented
-                    .processes
-                    .entry(owner.pid)
-                    .or_insert_with(|| ProcessInfo::clone(info));
-            }
-        }
-    }
-    // Its rows differ from the snapshot it repeats: never carry a view over to it.
-    augmented.content_seq = 0;
-    Arc::new(augmented)
 }
 
 pub(crate) fn transport_of(proto: Proto) -> Transport {
@@ -401,12 +360,9 @@ impl PortscopeApp {
         }
         let signature = ClosingSignature::of(&self.incoming, &self.tracker);
         if self.augmented_for.as_ref() != Some(&signature) {
-            let shown = with_closing(&self.incoming, &self.tracker);
-            if !Arc::ptr_eq(&shown, &self.incoming) {
-                // The poll itself is let go: a large table is held once, with its closed rows.
-                self.tracker.share(&shown);
-                self.incoming = shown;
-            }
+            // The poll itself is let go: a large table is held once, with its closed rows.
+            let incoming = std::mem::take(&mut self.incoming);
+            self.incoming = self.tracker.with_closing(incoming);
             self.augmented_for = Some(ClosingSignature::of(&self.incoming, &self.tracker));
         }
         let spec = ViewSpec {
