@@ -192,12 +192,19 @@ fn status_mib(pid: u32, field: &str) -> Option<f64> {
     Some(line.split_whitespace().nth(1)?.parse::<f64>().ok()? / 1024.0)
 }
 
-/// The real window under Xvfb with ~1,000 sockets: its CPU use over 10 s of idling.
-fn idle_window(binary: &std::path::Path) -> Result<(f64, f64, usize), String> {
+/// Runs the real window under its own Xvfb display with `args`, lets it settle, and hands its
+/// PID to `measure`; both are stopped afterwards.
+fn window_under_xvfb<T>(
+    binary: &std::path::Path,
+    display: &str,
+    args: &[String],
+    settle: Duration,
+    measure: impl FnOnce(u32) -> Result<T, String>,
+) -> Result<T, String> {
     let runtime = std::env::temp_dir().join("portscope-bench-xdg");
     let _ = std::fs::create_dir_all(&runtime);
     let mut xvfb = Command::new("Xvfb")
-        .args([":97", "-screen", "0", "1280x800x24"])
+        .args([display, "-screen", "0", "1280x800x24"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -205,6 +212,39 @@ fn idle_window(binary: &std::path::Path) -> Result<(f64, f64, usize), String> {
             format!("Xvfb not available ({e}); install xvfb to measure the real window")
         })?;
     std::thread::sleep(Duration::from_secs(1));
+    let result = Command::new(binary)
+        .args(args)
+        .env("DISPLAY", display)
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())
+        .and_then(|mut app| {
+            std::thread::sleep(settle);
+            let result = measure(app.id());
+            let _ = app.kill();
+            let _ = app.wait();
+            result
+        });
+    let _ = xvfb.kill();
+    let _ = xvfb.wait();
+    result
+}
+
+/// A process's CPU use over `span`, in % of one core.
+fn cpu_percent(pid: u32, span: Duration) -> Result<f64, String> {
+    let t0 = cpu_ticks(pid).ok_or("the window exited")?;
+    let start = Instant::now();
+    std::thread::sleep(span);
+    let t1 = cpu_ticks(pid).ok_or("the window exited")?;
+    let ticks_per_s = 100.0; // USER_HZ on Linux
+    Ok(t1.saturating_sub(t0) as f64 / ticks_per_s / start.elapsed().as_secs_f64() * 100.0)
+}
+
+/// The real window under Xvfb with ~1,000 sockets: (CPU % over 10 s of idling, RSS MiB,
+/// sockets).
+fn idle_window(binary: &std::path::Path) -> Result<(f64, f64, usize), String> {
     // ~1,000 sockets: 500 loopback connections, both ends in this process.
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -214,29 +254,10 @@ fn idle_window(binary: &std::path::Path) -> Result<(f64, f64, usize), String> {
         let (s, _) = listener.accept().map_err(|e| e.to_string())?;
         held.push((c, s));
     }
-    let mut app = Command::new(binary)
-        .env("DISPLAY", ":97")
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    std::thread::sleep(Duration::from_secs(4));
-    let pid = app.id();
-    let result = (|| {
-        let t0 = cpu_ticks(pid).ok_or("the window exited")?;
-        let start = Instant::now();
-        std::thread::sleep(Duration::from_secs(10));
-        let t1 = cpu_ticks(pid).ok_or("the window exited")?;
-        let ticks_per_s = 100.0; // USER_HZ on Linux
-        let cpu = (t1 - t0) as f64 / ticks_per_s / start.elapsed().as_secs_f64() * 100.0;
-        Ok::<_, String>((cpu, rss_mib(pid).unwrap_or(f64::NAN), held.len() * 2 + 1))
-    })();
-    let _ = app.kill();
-    let _ = app.wait();
-    let _ = xvfb.kill();
-    let _ = xvfb.wait();
-    result
+    window_under_xvfb(binary, ":97", &[], Duration::from_secs(4), |pid| {
+        let cpu = cpu_percent(pid, Duration::from_secs(10))?;
+        Ok((cpu, rss_mib(pid).unwrap_or(f64::NAN), held.len() * 2 + 1))
+    })
 }
 
 /// The real window on `--generated N` made-up sockets under Xvfb: (RSS MiB, peak RSS MiB,
@@ -246,47 +267,18 @@ fn generated_window(
     n: usize,
     churn_percent: u8,
 ) -> Result<(f64, f64, f64), String> {
-    let runtime = std::env::temp_dir().join("portscope-bench-xdg");
-    let _ = std::fs::create_dir_all(&runtime);
-    let mut xvfb = Command::new("Xvfb")
-        .args([":96", "-screen", "0", "1280x800x24"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| format!("Xvfb not available ({e})"))?;
-    std::thread::sleep(Duration::from_secs(1));
-    let mut app = Command::new(binary)
-        .args(["--generated", &n.to_string()])
-        .args(if churn_percent > 0 {
-            vec!["--churn".to_owned(), churn_percent.to_string()]
-        } else {
-            Vec::new()
-        })
-        .env("DISPLAY", ":96")
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    std::thread::sleep(Duration::from_secs(6));
-    let pid = app.id();
-    let result = (|| {
-        let t0 = cpu_ticks(pid).ok_or("the window exited")?;
-        let start = Instant::now();
-        std::thread::sleep(Duration::from_secs(5));
-        let t1 = cpu_ticks(pid).ok_or("the window exited")?;
-        let cpu = (t1 - t0) as f64 / 100.0 / start.elapsed().as_secs_f64() * 100.0;
-        Ok::<_, String>((
+    let mut args = vec!["--generated".to_owned(), n.to_string()];
+    if churn_percent > 0 {
+        args.extend(["--churn".to_owned(), churn_percent.to_string()]);
+    }
+    window_under_xvfb(binary, ":96", &args, Duration::from_secs(6), |pid| {
+        let cpu = cpu_percent(pid, Duration::from_secs(5))?;
+        Ok((
             rss_mib(pid).unwrap_or(f64::NAN),
             status_mib(pid, "VmHWM:").unwrap_or(f64::NAN),
             cpu,
         ))
-    })();
-    let _ = app.kill();
-    let _ = app.wait();
-    let _ = xvfb.kill();
-    let _ = xvfb.wait();
-    result
+    })
 }
 
 fn release_binary() -> Option<std::path::PathBuf> {
