@@ -113,48 +113,35 @@ fn window_at_scale() {
 /// The change tracker taking in 100k-socket snapshots: the fastest of 5 runs of each step.
 fn tracker_at_scale() {
     use portscope::model::history::ChangeTracker;
-    let snap = |seq: u64, edit: &dyn Fn(&mut Snapshot)| {
-        let mut s = fake_snapshot(ROWS);
-        s.seq = seq;
-        s.content_seq = seq;
-        edit(&mut s);
-        Arc::new(s)
-    };
-    let steps: Vec<(&str, Arc<Snapshot>)> = vec![
-        ("first snapshot", snap(1, &|_| {})),
-        ("same sockets, new poll", snap(2, &|_| {})),
-        (
-            "1% closed, 1% new",
-            snap(3, &|s| {
-                for socket in s.sockets.iter_mut().step_by(100) {
-                    socket.local_port = socket.local_port.wrapping_add(1);
-                }
-            }),
-        ),
-        (
-            "every state changed",
-            snap(4, &|s| {
-                for socket in s.sockets.iter_mut().step_by(100) {
-                    socket.local_port = socket.local_port.wrapping_add(1);
-                }
-                for socket in &mut s.sockets {
-                    socket.state = portscope::model::SockState::CloseWait;
-                }
-            }),
-        ),
-        (
-            "same sockets in reverse order (no order to follow)",
-            snap(5, &|s| {
-                for socket in s.sockets.iter_mut().step_by(100) {
-                    socket.local_port = socket.local_port.wrapping_add(1);
-                }
-                for socket in &mut s.sockets {
-                    socket.state = portscope::model::SockState::CloseWait;
-                }
-                s.sockets.reverse();
-            }),
-        ),
+    // Each step is the one before with one more thing done to it.
+    type Edit = fn(&mut Snapshot);
+    let edits: [(&str, Edit); 5] = [
+        ("first snapshot", |_| {}),
+        ("same sockets, new poll", |_| {}),
+        ("1% closed, 1% new", |s| {
+            for socket in s.sockets.iter_mut().step_by(100) {
+                socket.local_port = socket.local_port.wrapping_add(1);
+            }
+        }),
+        ("every state changed", |s| {
+            for socket in &mut s.sockets {
+                socket.state = portscope::model::SockState::CloseWait;
+            }
+        }),
+        ("same sockets in reverse order (no order to follow)", |s| {
+            s.sockets.reverse();
+        }),
     ];
+    let mut current = fake_snapshot(ROWS);
+    let steps: Vec<(&str, Arc<Snapshot>)> = (1u64..)
+        .zip(edits)
+        .map(|(seq, (label, edit))| {
+            edit(&mut current);
+            current.seq = seq;
+            current.content_seq = seq;
+            (label, Arc::new(current.clone()))
+        })
+        .collect();
     let mut best = vec![f64::MAX; steps.len()];
     for _ in 0..5 {
         let mut tracker = ChangeTracker::default();
