@@ -42,7 +42,7 @@ use hashbrown::HashTable;
 use serde::{Deserialize, Serialize, Serializer};
 use smallvec::SmallVec;
 
-use super::{ProcessInfo, Proto, Snapshot, SockState, Socket, SocketKey};
+use super::{FastHash, ProcessInfo, Proto, Snapshot, SockState, Socket, SocketKey};
 
 /// How long marks and closed sockets are kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -1216,10 +1216,7 @@ impl ProcessCache {
     }
 }
 
-/// Maps keyed by socket. The standard SipHash spends most of an update hashing a key's dozen
-/// small fields; foldhash is several times faster, and seeded at random, so the peers who
-/// choose some of a key's fields cannot aim for collisions.
-type FastHash = foldhash::fast::RandomState;
+/// Maps keyed by socket.
 type KeyMap<V> = HashMap<SocketKey, V, FastHash>;
 type KeySet = HashSet<SocketKey, FastHash>;
 

@@ -118,6 +118,11 @@ impl Serialize for SockState {
     }
 }
 
+/// The hasher for maps filled and read once per socket (the change tracker's index, a sort's
+/// names): SipHash spends most of such a pass hashing; foldhash is several times faster, and
+/// seeded at random, so the peers who choose some of a key's fields cannot aim for collisions.
+pub(crate) type FastHash = foldhash::fast::RandomState;
+
 /// The processes holding a socket, ascending. Nearly always none or one, which are kept
 /// inline: a table of 100,000 sockets is not 100,000 allocations, and each socket stays small.
 /// Reads as a slice of PIDs.

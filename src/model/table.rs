@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use super::query::RowTexts;
-use super::{Snapshot, Socket, Toggles};
+use super::{FastHash, Snapshot, Socket, Toggles};
 
 /// A column the table can be sorted by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -118,8 +118,8 @@ enum SortValue<'a> {
     Text(Cow<'a, str>),
 }
 
-/// Maps filled and read once per row of a sort: hashed with foldhash, not SipHash.
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+/// Maps filled and read once per row of a sort.
+type FastMap<K, V> = HashMap<K, V, FastHash>;
 
 /// Lower-cased names, computed once per sort rather than once per row.
 struct SortNames {
@@ -328,7 +328,7 @@ fn row_keys(snap: &Snapshot, rows: &[usize], key: SortKey) -> Vec<RowKey> {
             SortValue::Text(text) => Some(text.as_ref()),
             _ => None,
         })
-        .collect::<HashSet<&str, foldhash::fast::RandomState>>()
+        .collect::<HashSet<&str, FastHash>>()
         .into_iter()
         .collect();
     distinct.sort_unstable();
