@@ -1,4 +1,5 @@
-//! The live source: netstat2 for the socket table, sysinfo for the processes behind it.
+//! The live source: the socket table (on Linux the kernel's own sock_diag dump, elsewhere
+//! netstat2) and sysinfo for the processes behind it.
 //!
 //! One `sysinfo::System` lives as long as the source, and each poll refreshes only the
 //! processes that own sockets (and their parents), and only the fields we show: a full
@@ -12,17 +13,20 @@
 
 #[cfg(target_os = "linux")]
 mod owners;
+#[cfg_attr(target_os = "linux", cfg(test))]
+mod netstat;
+#[cfg(target_os = "linux")]
+mod sock_diag;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 #[cfg(target_os = "linux")]
 use std::{panic, thread};
 
-use netstat2::{AddressFamilyFlags, ProtocolFlags, ProtocolSocketInfo, SocketInfo, TcpState};
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind, Users};
 
 use super::{CollectError, Poll, SocketSource};
-use crate::model::{Pids, ProcessInfo, Proto, SockState, Socket, Viewer};
+use crate::model::{Pids, ProcessInfo, Socket, Viewer};
 
 /// How often the whole process list is swept, so processes that no longer own sockets
 /// are dropped from memory. (On Linux the owner cache names the processes that exited.)
@@ -277,8 +281,7 @@ impl OsSource {
     /// The socket table with the owners the OS reports for each socket. Rows the library
     /// cannot decode are skipped, not fatal.
     fn read_sockets(&mut self) -> Result<Vec<Socket>, CollectError> {
-        let rows = netstat2::iterate_sockets_info(FAMILIES, PROTOCOLS)
-            .map_err(|e| CollectError::SocketTable(socket_error_advice(&e)))?;
+        let sockets = netstat::sockets_with_owners()?;
         self.polls = self.polls.wrapping_add(1);
         if self.polls.is_multiple_of(FULL_SWEEP_EVERY) {
             // Forget processes that exited or no longer own sockets.
@@ -288,7 +291,7 @@ impl OsSource {
                 ProcessRefreshKind::nothing().without_tasks(),
             );
         }
-        Ok(rows.filter_map(Result::ok).map(socket_from).collect())
+        Ok(sockets)
     }
 }
 
@@ -330,91 +333,14 @@ fn process_info(p: &sysinfo::Process) -> ProcessInfo {
     }
 }
 
-/// Every TCP and UDP socket, IPv4 and IPv6.
-const FAMILIES: AddressFamilyFlags = AddressFamilyFlags::IPV4.union(AddressFamilyFlags::IPV6);
-const PROTOCOLS: ProtocolFlags = ProtocolFlags::TCP.union(ProtocolFlags::UDP);
-
-/// The socket table without owners: on Linux the owner cache finds those. Rows the library
-/// cannot decode are skipped, not fatal.
+/// The socket table without owners, straight from the kernel: the owner cache finds those.
 #[cfg(target_os = "linux")]
 fn read_socket_table() -> Result<Vec<Socket>, CollectError> {
-    let rows = netstat2::iterate_sockets_info_without_pids(FAMILIES, PROTOCOLS)
-        .map_err(|e| CollectError::SocketTable(socket_error_advice(&e)))?;
-    Ok(rows.filter_map(Result::ok).map(socket_from).collect())
+    sock_diag::dump_sockets().map_err(|e| {
+        CollectError::SocketTable(format!(
+            "{e} (portscope reads sockets over the kernel's sock_diag netlink interface; a \
+             sandbox or seccomp policy may block it)"
+        ))
+    })
 }
 
-fn socket_error_advice(e: &netstat2::error::Error) -> String {
-    let text = e.to_string();
-    if cfg!(target_os = "linux") {
-        format!(
-            "{text} (the kernel's sock_diag netlink interface did not answer; is this a sandbox without it?)"
-        )
-    } else {
-        text
-    }
-}
-
-fn socket_from(info: SocketInfo) -> Socket {
-    let mut pids = info.associated_pids.clone();
-    pids.sort_unstable();
-    pids.dedup();
-    let pids = Pids::from(pids);
-    let (uid, inode) = ids(&info);
-    match info.protocol_socket_info {
-        ProtocolSocketInfo::Tcp(t) => {
-            let state = tcp_state(t.state);
-            let no_peer = state == SockState::Listen
-                || (t.remote_port == 0 && t.remote_addr.is_unspecified());
-            Socket {
-                proto: Proto::Tcp,
-                local_addr: t.local_addr,
-                local_port: t.local_port,
-                remote_addr: (!no_peer).then_some(t.remote_addr),
-                remote_port: (!no_peer).then_some(t.remote_port),
-                state,
-                pids,
-                uid,
-                inode,
-            }
-        }
-        ProtocolSocketInfo::Udp(u) => Socket {
-            proto: Proto::Udp,
-            local_addr: u.local_addr,
-            local_port: u.local_port,
-            remote_addr: None,
-            remote_port: None,
-            state: SockState::Unconn,
-            pids,
-            uid,
-            inode,
-        },
-    }
-}
-
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn ids(info: &SocketInfo) -> (Option<u32>, Option<u32>) {
-    (Some(info.uid), Some(info.inode))
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn ids(_info: &SocketInfo) -> (Option<u32>, Option<u32>) {
-    (None, None)
-}
-
-fn tcp_state(state: TcpState) -> SockState {
-    match state {
-        TcpState::Closed => SockState::Closed,
-        TcpState::Listen => SockState::Listen,
-        TcpState::SynSent => SockState::SynSent,
-        TcpState::SynReceived => SockState::SynReceived,
-        TcpState::Established => SockState::Established,
-        TcpState::FinWait1 => SockState::FinWait1,
-        TcpState::FinWait2 => SockState::FinWait2,
-        TcpState::CloseWait => SockState::CloseWait,
-        TcpState::Closing => SockState::Closing,
-        TcpState::LastAck => SockState::LastAck,
-        TcpState::TimeWait => SockState::TimeWait,
-        TcpState::DeleteTcb => SockState::DeleteTcb,
-        TcpState::Unknown => SockState::Unknown,
-    }
-}

@@ -58,7 +58,8 @@ impl fmt::Display for Proto {
     }
 }
 
-/// State of a socket as the OS reports it. UDP sockets are `Unconn` unless connected.
+/// State of a socket as the OS reports it. UDP sockets are `Unconn`, or `Established` when
+/// connected to one peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SockState {
     Listen,
@@ -73,10 +74,12 @@ pub enum SockState {
     TimeWait,
     Closed,
     DeleteTcb,
+    /// A TCP socket bound to a port that neither listens nor connects: the port is taken, yet
+    /// nothing answers on it (`ss` lists it as `UNCONN`).
+    Bound,
     /// A UDP socket with no fixed peer.
     Unconn,
-    /// A state the OS reported that the socket library could not name
-    /// (on Linux: NEW_SYN_RECV, BOUND_INACTIVE).
+    /// A state number the OS reported that portscope has no name for.
     Unknown,
 }
 
@@ -95,6 +98,7 @@ impl SockState {
             SockState::TimeWait => "TIME_WAIT",
             SockState::Closed => "CLOSED",
             SockState::DeleteTcb => "DELETE_TCB",
+            SockState::Bound => "BOUND",
             SockState::Unconn => "UNCONN",
             SockState::Unknown => "UNKNOWN",
         }
@@ -213,8 +217,8 @@ pub struct Socket {
     pub proto: Proto,
     pub local_addr: IpAddr,
     pub local_port: u16,
-    /// The peer. `None` where there is none: listening TCP sockets, and UDP rows (the
-    /// socket table does not carry a UDP socket's peer).
+    /// The peer. `None` where there is none: listening and bound TCP sockets, unconnected UDP
+    /// sockets (and, on systems whose socket table omits it, every UDP socket's peer).
     pub remote_addr: Option<IpAddr>,
     pub remote_port: Option<u16>,
     pub state: SockState,

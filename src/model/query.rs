@@ -973,6 +973,7 @@ fn parse_state(v: &str) -> Result<SockState, Problem> {
         ("timewait", SockState::TimeWait),
         ("closed", SockState::Closed),
         ("deletetcb", SockState::DeleteTcb),
+        ("bound", SockState::Bound),
         ("unconn", SockState::Unconn),
         ("unconnected", SockState::Unconn),
         ("unknown", SockState::Unknown),
@@ -990,6 +991,7 @@ fn parse_state(v: &str) -> Result<SockState, Problem> {
         "time_wait",
         "closed",
         "delete_tcb",
+        "bound",
         "unconn",
         "unknown",
     ];
