@@ -10,6 +10,8 @@ pub mod dns;
 mod fixed;
 mod generated;
 mod os;
+#[cfg(target_os = "linux")]
+mod procfs;
 pub mod signal;
 
 pub use collector::{Collector, Control};

@@ -11,10 +11,10 @@
 //! kept between polls and only what changed is looked up. Other systems report owners with
 //! the socket table.
 
-#[cfg(target_os = "linux")]
-mod owners;
 #[cfg_attr(target_os = "linux", cfg(test))]
 mod netstat;
+#[cfg(target_os = "linux")]
+mod owners;
 #[cfg(target_os = "linux")]
 mod sock_diag;
 
@@ -343,4 +343,3 @@ fn read_socket_table() -> Result<Vec<Socket>, CollectError> {
         ))
     })
 }
-

@@ -328,7 +328,10 @@ fn same_start(chosen: Option<u64>, now: Option<u64>) -> bool {
 #[cfg(unix)]
 fn same_name(chosen: &str, now: &[u8]) -> bool {
     const CUT_AT_LEAST: usize = 15;
-    let chosen = chosen.as_bytes();
+    // The table's names are the kernel's bytes decoded with invalid UTF-8 replaced: compare
+    // like with like.
+    let now = String::from_utf8_lossy(now);
+    let (chosen, now) = (chosen.as_bytes(), now.as_bytes());
     let (short, long) = if chosen.len() <= now.len() {
         (chosen, now)
     } else {
@@ -451,62 +454,18 @@ mod proc_fs {
 
     use super::Now;
 
-    /// The fields of `/proc/PID/stat` used here.
-    #[derive(Debug, PartialEq, Eq)]
-    pub(super) struct Stat {
-        pub(super) comm: Vec<u8>,
-        pub(super) state: u8,
-        /// Field 22: clock ticks from boot to the process's start.
-        pub(super) start_ticks: u64,
-    }
-
     pub(super) fn look(pid: u32) -> io::Result<Now> {
-        let text = match fs::read(format!("/proc/{pid}/stat")) {
-            Ok(text) => text,
-            Err(e) if is_absent(&e) => return Ok(Now::Absent),
-            Err(e) => return Err(e),
-        };
-        // A process that exits while its file is read leaves an empty one.
-        if text.is_empty() {
+        let Some(stat) = crate::collect::procfs::read_stat(pid)? else {
             return Ok(Now::Absent);
-        }
-        let stat = parse_stat(&text).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("unexpected contents in /proc/{pid}/stat"),
-            )
-        })?;
+        };
         let start_time = Some(boot_time()? + stat.start_ticks / clock_ticks_per_second()?);
-        // 'Z' zombie, 'X' dead (being reaped).
-        Ok(if matches!(stat.state, b'Z' | b'X') {
+        Ok(if stat.is_zombie() {
             Now::Zombie { start_time }
         } else {
             Now::Running {
                 start_time,
                 name: stat.comm,
             }
-        })
-    }
-
-    fn is_absent(e: &io::Error) -> bool {
-        e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH)
-    }
-
-    /// Parse `/proc/PID/stat`. The name (field 2) is in parentheses and may itself hold spaces
-    /// and parentheses, so the other fields are counted from the last `)`.
-    pub(super) fn parse_stat(text: &[u8]) -> Option<Stat> {
-        let open = text.iter().position(|&b| b == b'(')?;
-        let close = text.iter().rposition(|&b| b == b')')?;
-        let comm = text.get(open + 1..close)?.to_vec();
-        let rest = std::str::from_utf8(text.get(close + 1..)?).ok()?;
-        let mut fields = rest.split_ascii_whitespace();
-        // `rest` starts at field 3, the state; field 22 is 19 further on.
-        let state = *fields.next()?.as_bytes().first()?;
-        let start_ticks = fields.nth(18)?.parse().ok()?;
-        Some(Stat {
-            comm,
-            state,
-            start_ticks,
         })
     }
 
@@ -1000,21 +959,13 @@ mod tests {
         assert!(same_name("systemd-resolve", b"systemd-resolved"));
         assert!(!same_name("systemd-resolved", b"systemd-journal"));
         assert!(!same_name("short", b"shor"));
+        // The table shows a name that is not UTF-8 as sysinfo decodes it.
+        assert!(same_name("bad\u{fffd}name", b"bad\xffname"));
+        assert!(!same_name("bad\u{fffd}name", b"bad\xfename2"));
     }
 
     #[test]
-    fn stat_and_boot_time_parse() {
-        let stat = b"42 (a (weird) name) S 1 42 42 0 -1 4194560 100 0 0 0 3 1 0 0 20 0 1 0 \
-                     123456 1000 10 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0";
-        assert_eq!(
-            proc_fs::parse_stat(stat),
-            Some(proc_fs::Stat {
-                comm: b"a (weird) name".to_vec(),
-                state: b'S',
-                start_ticks: 123_456,
-            })
-        );
-        assert_eq!(proc_fs::parse_stat(b"42 (cut"), None);
+    fn boot_time_parses() {
         assert_eq!(
             proc_fs::parse_boot_time("cpu  1 2 3\nintr 5\nbtime 1700000000\nprocesses 9\n"),
             Some(1_700_000_000)

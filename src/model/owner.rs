@@ -3,7 +3,7 @@
 //! A bare "?" in the process column helps nobody. The kernel tells us enough (state, inode,
 //! uid) to say *why* a socket has no visible process, and what would reveal it.
 
-use super::{ProcessInfo, Snapshot, SockState, Socket};
+use super::{ProcessInfo, Proto, Snapshot, SockState, Socket};
 
 /// The owner of a socket as far as the viewer can see it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +22,12 @@ pub enum NoOwnerReason {
     TimeWait,
     /// No open file refers to the socket any more (e.g. an orphaned FIN_WAIT2 after close).
     KernelHeld,
+    /// A connection to a listener that its process has not accepted yet: it waits in the
+    /// listener's queue (or is still in the handshake), and no file refers to it until
+    /// `accept()` hands it over. The listener's processes, as far as they are visible.
+    AwaitingAccept {
+        listener: Vec<(u32, Option<String>)>,
+    },
     /// Another user's socket: without root the kernel does not show whose process it is.
     OtherUser { uid: u32, user: Option<String> },
     /// No process could be matched: it closed the socket between the two scans, lives in
@@ -37,6 +43,12 @@ impl NoOwnerReason {
         match self {
             NoOwnerReason::TimeWait => "kernel: TIME_WAIT".to_owned(),
             NoOwnerReason::KernelHeld => "kernel: closed by its process".to_owned(),
+            NoOwnerReason::AwaitingAccept { listener } if listener.is_empty() => {
+                "waiting to be accepted".to_owned()
+            }
+            NoOwnerReason::AwaitingAccept { listener } => {
+                format!("waiting to be accepted by {}", processes_text(listener))
+            }
             NoOwnerReason::OtherUser { uid, user } => match user {
                 Some(name) => format!("user {name}: needs root"),
                 None => format!("uid {uid}: needs root"),
@@ -56,6 +68,19 @@ impl NoOwnerReason {
             NoOwnerReason::KernelHeld => "No process owns this socket any more: its process closed it \
                 and the kernel is finishing the connection on its own (no open file refers to it)."
                 .to_owned(),
+            NoOwnerReason::AwaitingAccept { listener } => {
+                let by = if listener.is_empty() {
+                    "the listener on its port".to_owned()
+                } else {
+                    processes_text(listener)
+                };
+                format!(
+                    "No process holds this connection yet: it is waiting to be accepted by {by}. \
+                     The kernel completes (or is completing) the handshake on its own and queues \
+                     the connection until the listening process calls accept(); many of these \
+                     mean the server is too slow to accept, or its backlog is full."
+                )
+            }
             NoOwnerReason::OtherUser { uid, user } => {
                 let who = match user {
                     Some(name) => format!("user {name} (uid {uid})"),
@@ -94,6 +119,11 @@ impl<'a> Owner<'a> {
             return Owner::None(NoOwnerReason::TimeWait);
         }
         if socket.inode == Some(0) {
+            if awaits_accept(socket)
+                && let Some(listener) = listener_of(snapshot, socket)
+            {
+                return Owner::None(NoOwnerReason::AwaitingAccept { listener });
+            }
             return Owner::None(NoOwnerReason::KernelHeld);
         }
         let viewer = snapshot.viewer;
@@ -110,10 +140,58 @@ impl<'a> Owner<'a> {
     }
 }
 
+/// `PID 12 (nginx)`, `PID 12 (nginx), PID 13`: processes as a reason names them.
+fn processes_text(list: &[(u32, Option<String>)]) -> String {
+    list.iter()
+        .map(|(pid, name)| match name {
+            Some(name) => format!("PID {pid} ({name})"),
+            None => format!("PID {pid}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A TCP socket that no file refers to, in a state a connection has before `accept()`: in the
+/// handshake, established, or already closed by the peer while it waits. A socket its process
+/// closed is never in these states (closing sends a FIN first), so it cannot be mistaken.
+fn awaits_accept(socket: &Socket) -> bool {
+    socket.proto == Proto::Tcp
+        && matches!(
+            socket.state,
+            SockState::SynReceived | SockState::Established | SockState::CloseWait
+        )
+}
+
+/// The processes listening where a queued connection arrived: a listener on the same port and
+/// address, or on every address. `None` when no such listener is in the table (the socket is
+/// then the kernel's, like any other that no file refers to). Several listeners share a port
+/// with `SO_REUSEPORT`; each is named.
+fn listener_of(snapshot: &Snapshot, socket: &Socket) -> Option<Vec<(u32, Option<String>)>> {
+    let local = socket.local_addr.to_canonical();
+    let mut found = false;
+    let mut pids: Vec<u32> = Vec::new();
+    for l in snapshot.sockets.iter().filter(|l| {
+        l.proto == Proto::Tcp
+            && l.state == SockState::Listen
+            && l.local_port == socket.local_port
+            && (l.local_addr.is_unspecified() || l.local_addr.to_canonical() == local)
+    }) {
+        found = true;
+        pids.extend(l.pids.iter());
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    found.then(|| {
+        pids.into_iter()
+            .map(|pid| (pid, snapshot.process(pid).map(|p| p.name.clone())))
+            .collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Proto, Viewer};
+    use crate::model::Viewer;
     use std::net::{IpAddr, Ipv4Addr};
 
     fn socket(state: SockState, uid: Option<u32>, inode: Option<u32>, pids: Vec<u32>) -> Socket {
@@ -209,5 +287,55 @@ mod tests {
         };
         assert_eq!(list.len(), 2);
         assert_eq!(snap.process_label(&s), "nginx, pid 11");
+    }
+
+    #[test]
+    fn a_connection_not_yet_accepted_is_the_listeners() {
+        let mut snap = snapshot(Viewer::default());
+        snap.processes.insert(
+            10,
+            ProcessInfo {
+                pid: 10,
+                name: "nginx".to_owned(),
+                exe: None,
+                cmdline: vec![],
+                uid: None,
+                user: None,
+                parent_pid: None,
+                start_time: None,
+            },
+        );
+        let mut listener = socket(SockState::Listen, Some(0), Some(5), vec![10]);
+        listener.local_addr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        listener.remote_addr = None;
+        listener.remote_port = None;
+        snap.sockets.push(listener);
+        let expected = NoOwnerReason::AwaitingAccept {
+            listener: vec![(10, Some("nginx".to_owned()))],
+        };
+        for state in [
+            SockState::Established,
+            SockState::SynReceived,
+            SockState::CloseWait,
+        ] {
+            let queued = socket(state, None, Some(0), vec![]);
+            assert_eq!(
+                snap.owner(&queued),
+                Owner::None(expected.clone()),
+                "{state}"
+            );
+        }
+        assert_eq!(expected.short(), "waiting to be accepted by PID 10 (nginx)");
+        assert!(expected.explain().contains("accept()"));
+        // Closed by its process: the kernel finishes it, whatever port it is on.
+        let orphan = socket(SockState::FinWait1, Some(0), Some(0), vec![]);
+        assert_eq!(snap.owner(&orphan), Owner::None(NoOwnerReason::KernelHeld));
+        // No listener on the port: nothing is waiting for an accept.
+        let mut elsewhere = socket(SockState::Established, None, Some(0), vec![]);
+        elsewhere.local_port = 6000;
+        assert_eq!(
+            snap.owner(&elsewhere),
+            Owner::None(NoOwnerReason::KernelHeld)
+        );
     }
 }

@@ -21,16 +21,20 @@
 //!   [`OwnerCache::forget_holder`].
 //! - **A holder of a shared socket closing its copy** changes its number of open files, which
 //!   the kernel reports as the size of `/proc/PID/fd` (Linux 6.2 and later): such processes
-//!   are checked with one `stat` each and read again when the number changed.
+//!   are checked with one `stat` each and read again when the number changed. Older kernels
+//!   do not count, so there each copy is checked with one `readlink` of the descriptor it was
+//!   found at.
 //! - **Sockets no process can be found for** — held in another PID namespace, or by a process
 //!   whose open files even root may not read — are remembered as such instead of being
 //!   searched for at every poll. New processes are read anyway, so one that holds such a
-//!   socket is still seen at once.
+//!   socket is still seen at once. A socket that a complete scan found no process for is
+//!   searched for once more at the next poll: the scan read most processes before the socket
+//!   table was taken, and one of them may have opened it in between.
 //! - Sockets in TIME_WAIT, and others no file refers to, have inode 0 and are never looked up.
 //!
 //! What the cache does not see at once: a socket passed over a Unix socket (`SCM_RIGHTS`) to a
 //! process that already existed, a shared socket closed by one holder that opened another file
-//! in the same instant (or on a kernel that does not count open files), a socket handed down
+//! in the same instant (on a kernel that counts open files), a socket handed down
 //! through a parent that has already exited, and a new socket of processes that share one
 //! table of open files (`clone` with `CLONE_FILES`, rare outside threads, which `/proc` lists
 //! as one process anyway). A complete re-scan every [`FULL_SCAN_EVERY`] catches these and
@@ -55,6 +59,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::collect::procfs::{self, Stat};
+
 /// How often every process's open files are read again from scratch.
 pub const FULL_SCAN_EVERY: Duration = Duration::from_secs(15);
 
@@ -75,12 +81,18 @@ pub struct OwnerCache {
     full_scan_every: Duration,
     /// Counts updates, to tell which processes showed new sockets most recently.
     generation: u64,
+    /// Whether to use the kernel's count of a process's open files (Linux 6.2 and later). Off,
+    /// the cache works as on older kernels, which is how tests check that path.
+    count_open_files: bool,
 }
 
 #[derive(Debug)]
 struct Held {
     /// Ascending, deduplicated.
     pids: Vec<u32>,
+    /// For each of `pids`, a file descriptor number at which that process held the socket
+    /// when it was read: one `readlink` then tells whether it still does.
+    fds: Vec<u32>,
     /// The socket's uid, as the socket table gives it.
     uid: u32,
     /// Generation of the last socket table that listed the inode.
@@ -129,7 +141,15 @@ impl OwnerCache {
             last_full_scan: None,
             full_scan_every,
             generation: 0,
+            count_open_files: true,
         }
+    }
+
+    /// Work without the kernel's count of open files, as on kernels before 6.2.
+    #[cfg(test)]
+    pub fn without_open_file_counts(mut self) -> Self {
+        self.count_open_files = false;
+        self
     }
 
     /// The processes holding socket `inode`, ascending; empty when none is known.
@@ -170,7 +190,7 @@ impl OwnerCache {
                     pid,
                     Process {
                         dir_inode,
-                        start_time: stat.as_ref().map(|s| s.start_time),
+                        start_time: stat.as_ref().map(|s| s.start_ticks),
                         parent: stat.and_then(|s| s.parent),
                         uid: None,
                         fd_count: None,
@@ -242,23 +262,28 @@ impl OwnerCache {
                 .filter_map(|pid| self.processes.get(pid)?.parent)
                 .filter(|parent| self.processes.contains_key(parent) && read.insert(*parent))
                 .collect();
-            // A holder of a shared socket whose number of open files changed may have closed
-            // its copy.
-            for pid in self.shared_holders() {
-                if !read.contains(&pid) && self.fd_count_changed(pid) {
-                    read.insert(pid);
-                    again.push(pid);
-                }
+            // A holder of a shared socket may have closed its copy.
+            for pid in self.shared_holders_changed(&read) {
+                read.insert(pid);
+                again.push(pid);
             }
             self.reread(&again, &mut unknown);
             if !unknown.is_empty() {
                 self.search(&mut unknown, &read);
             }
         }
+        // A full scan read most processes before the socket table was taken, and one of them
+        // may have opened a socket since; where the kernel does not count open files, nothing
+        // above saw that. Those sockets are left unknown, so the next update searches for them
+        // once more, as it does for any new socket.
+        if pending.full {
+            return pending.gone;
+        }
         // Nobody found: not searched for again until a new process shows it or a full scan.
         for (inode, uid) in unknown {
             let nobody = Held {
                 pids: Vec::new(),
+                fds: Vec::new(),
                 uid,
                 seen: now,
             };
@@ -282,7 +307,7 @@ impl OwnerCache {
                 }
                 Some(known) if known.dir_inode == dir_inode => {}
                 Some(known) => match read_stat(pid) {
-                    Some(stat) if Some(stat.start_time) == known.start_time => {
+                    Some(stat) if Some(stat.start_ticks) == known.start_time => {
                         known.dir_inode = dir_inode;
                     }
                     // Another process under the same PID (or gone while we looked).
@@ -306,16 +331,34 @@ impl OwnerCache {
         (fresh, gone)
     }
 
-    /// Processes that hold a socket together with another process, ascending.
-    fn shared_holders(&self) -> Vec<u32> {
-        let mut pids: Vec<u32> = self
-            .holders
-            .values()
-            .filter(|held| held.pids.len() > 1)
-            .flat_map(|held| held.pids.iter().copied())
+    /// Processes not in `read` that hold a socket together with another process and may have
+    /// closed their copy since they were read, ascending: those whose number of open files
+    /// changed where the kernel counts them, else those whose file descriptor for the socket
+    /// no longer names it.
+    fn shared_holders_changed(&self, read: &IdSet<u32>) -> Vec<u32> {
+        let mut verdicts: IdMap<u32, bool> = IdMap::default();
+        for (inode, held) in self.holders.iter().filter(|(_, held)| held.pids.len() > 1) {
+            for (&pid, &fd) in held.pids.iter().zip(&held.fds) {
+                if read.contains(&pid) || verdicts.get(&pid) == Some(&true) {
+                    continue;
+                }
+                let counted = self.processes.get(&pid).and_then(|p| p.fd_count);
+                let changed = match counted {
+                    Some(_) => *verdicts
+                        .entry(pid)
+                        .or_insert_with(|| self.fd_count_changed(pid)),
+                    None => !holds_at(pid, fd, *inode),
+                };
+                if changed {
+                    verdicts.insert(pid, true);
+                }
+            }
+        }
+        let mut pids: Vec<u32> = verdicts
+            .into_iter()
+            .filter_map(|(pid, changed)| changed.then_some(pid))
             .collect();
         pids.sort_unstable();
-        pids.dedup();
         pids
     }
 
@@ -339,7 +382,12 @@ impl OwnerCache {
             .collect();
         let now: IdMap<u32, IdSet<u64>> = tables
             .iter()
-            .map(|(pid, table)| (*pid, table.inodes.iter().copied().collect()))
+            .map(|(pid, table)| {
+                (
+                    *pid,
+                    table.sockets.iter().map(|(inode, _)| *inode).collect(),
+                )
+            })
             .collect();
         self.holders.retain(|inode, held| {
             let kept =
@@ -391,27 +439,32 @@ impl OwnerCache {
     /// Note the sockets process `pid` holds. Returns whether one of them was in `unknown`.
     fn record(&mut self, pid: u32, table: FdTable, unknown: &mut IdMap<u64, u32>) -> bool {
         let mut found_unknown = false;
-        for inode in &table.inodes {
-            if let Some(held) = self.holders.get_mut(inode) {
-                if let Err(at) = held.pids.binary_search(&pid) {
-                    held.pids.insert(at, pid);
+        for &(inode, fd) in &table.sockets {
+            if let Some(held) = self.holders.get_mut(&inode) {
+                match held.pids.binary_search(&pid) {
+                    Ok(at) => held.fds[at] = fd,
+                    Err(at) => {
+                        held.pids.insert(at, pid);
+                        held.fds.insert(at, fd);
+                    }
                 }
                 continue;
             }
             // Otherwise not a TCP or UDP socket, or not in this poll's table.
-            let Some(uid) = unknown.remove(inode) else {
+            let Some(uid) = unknown.remove(&inode) else {
                 continue;
             };
             found_unknown = true;
             let held = Held {
                 pids: vec![pid],
+                fds: vec![fd],
                 uid,
                 seen: self.generation,
             };
-            self.holders.insert(*inode, held);
+            self.holders.insert(inode, held);
         }
         if let Some(p) = self.processes.get_mut(&pid) {
-            p.fd_count = table.dir.count;
+            p.fd_count = table.dir.count.filter(|_| self.count_open_files);
             p.uid = table.dir.uid.or(p.uid);
             if found_unknown {
                 p.last_new_socket = self.generation;
@@ -445,7 +498,17 @@ impl Held {
     /// not when it lost its last holder, since someone else must hold the socket then.
     fn drop_pids(&mut self, gone: impl Fn(u32) -> bool) -> bool {
         let before = self.pids.len();
-        self.pids.retain(|pid| !gone(*pid));
+        let mut fds = self.fds.iter();
+        let mut kept_fds = Vec::with_capacity(self.fds.len());
+        self.pids.retain(|pid| {
+            let fd = fds.next();
+            let keep = !gone(*pid);
+            if keep {
+                kept_fds.extend(fd);
+            }
+            keep
+        });
+        self.fds = kept_fds;
         before == 0 || !self.pids.is_empty()
     }
 }
@@ -463,26 +526,9 @@ fn list_processes() -> io::Result<Vec<(u32, u64)>> {
     Ok(list)
 }
 
-/// The fields of `/proc/PID/stat` used here.
-#[derive(Debug, PartialEq, Eq)]
-struct Stat {
-    parent: Option<u32>,
-    start_time: u64,
-}
-
+/// What the cache needs of `/proc/PID/stat`; `None` when it cannot be read.
 fn read_stat(pid: u32) -> Option<Stat> {
-    parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
-}
-
-/// Parse `/proc/PID/stat`. The command name (field 2) is in parentheses and may itself hold
-/// spaces and parentheses, so fields are counted from the last `)`.
-fn parse_stat(text: &str) -> Option<Stat> {
-    let (_, rest) = text.rsplit_once(')')?;
-    let mut fields = rest.split_ascii_whitespace();
-    // `rest` starts at field 3 (state): field 4 is the parent, field 22 the start time.
-    let parent = fields.nth(1)?.parse().ok().filter(|ppid| *ppid != 0);
-    let start_time = fields.nth(17)?.parse().ok()?;
-    Some(Stat { parent, start_time })
+    procfs::read_stat(pid).ok().flatten()
 }
 
 /// What `stat` says of a process's `/proc/PID/fd`.
@@ -499,8 +545,8 @@ struct FdDir {
 struct FdTable {
     /// Taken before reading the files.
     dir: FdDir,
-    /// Inodes of its sockets, of every kind.
-    inodes: Vec<u64>,
+    /// Inodes of its sockets, of every kind, each with a file descriptor it is open at.
+    sockets: Vec<(u64, u32)>,
 }
 
 /// Read the open files of every process in `pids`, and the `stat` of those in `fresh`; on
@@ -569,7 +615,7 @@ fn fd_dir(pid: u32) -> FdDir {
 fn read_fd_table(pid: u32, dir: FdDir) -> FdTable {
     let mut table = FdTable {
         dir,
-        inodes: Vec::new(),
+        sockets: Vec::new(),
     };
     let path = format!("/proc/{pid}/fd");
     let (Ok(entries), Ok(dir)) = (fs::read_dir(&path), fs::File::open(&path)) else {
@@ -584,12 +630,23 @@ fn read_fd_table(pid: u32, dir: FdDir) -> FdTable {
         let Ok(name) = CStr::from_bytes_with_nul(&name) else {
             continue;
         };
+        let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
         // An fd closed since the listing, or one we may not read, is skipped.
         if let Some(inode) = read_link_at(&dir, name, &mut link).and_then(socket_inode) {
-            table.inodes.push(inode);
+            table.sockets.push((inode, fd));
         }
     }
     table
+}
+
+/// Whether process `pid` still has socket `inode` open as file descriptor `fd`.
+fn holds_at(pid: u32, fd: u32, inode: u64) -> bool {
+    fs::read_link(format!("/proc/{pid}/fd/{fd}"))
+        .ok()
+        .and_then(|link| socket_inode(link.as_os_str().as_bytes()))
+        == Some(inode)
 }
 
 /// Room for a socket's fd link text; longer links (file paths) are cut, which is harmless as
@@ -661,29 +718,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stat_fields_are_counted_after_the_command_name() {
-        let text = "4242 (a (weird) name) S 17 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 \
-                    987654 1000000 100 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
-        assert_eq!(
-            parse_stat(text),
-            Some(Stat {
-                parent: Some(17),
-                start_time: 987_654
-            })
-        );
-        let init = "1 (init) S 0 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0";
-        assert_eq!(
-            parse_stat(init),
-            Some(Stat {
-                parent: None,
-                start_time: 5
-            })
-        );
-        assert_eq!(parse_stat("12 (cut short) S 1 2"), None);
-        assert_eq!(parse_stat("garbage"), None);
-    }
-
-    #[test]
     fn only_socket_links_name_an_inode() {
         assert_eq!(socket_inode(b"socket:[12345]"), Some(12_345));
         assert_eq!(socket_inode(b"pipe:[12345]"), None);
@@ -707,8 +741,10 @@ mod tests {
     fn a_socket_of_this_process_is_found_and_forgotten() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let me = std::process::id();
-        let mine = read_fd_table(me, fd_dir(me)).inodes;
-        assert!(!mine.is_empty(), "the listener is an open socket");
+        // Only the test's own socket: other tests open and close theirs meanwhile.
+        let mine = vec![inode_of(&listener)];
+        let table = read_fd_table(me, fd_dir(me));
+        assert!(table.sockets.iter().any(|(inode, _)| *inode == mine[0]));
         // Pretend every socket of this process is in the table, owned by uid 0.
         let mut cache = OwnerCache::new(Duration::from_secs(3600));
         let pending = cache.begin().expect("/proc lists");
@@ -722,6 +758,79 @@ mod tests {
                 .all(|inode| !cache.holders(*inode).contains(&me))
         );
         drop(listener);
+    }
+
+    /// The inode of a socket this process holds open as `fd`.
+    fn inode_of(fd: &impl AsRawFd) -> u64 {
+        let link = fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+        socket_inode(link.as_os_str().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn a_socket_opened_during_a_full_scan_has_its_owner_at_the_next_update() {
+        let me = std::process::id();
+        let uid = fd_dir(me).uid.unwrap();
+        for counts in [true, false] {
+            let mut cache = OwnerCache::new(Duration::from_secs(3600));
+            if !counts {
+                cache = cache.without_open_file_counts();
+            }
+            let pending = cache.begin().expect("/proc lists");
+            assert!(pending.full);
+            // Opened after this process's files were read, before the socket table is taken.
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            let inode = inode_of(&listener);
+            cache.finish(pending, [(inode, uid)]);
+            let pending = cache.begin().expect("/proc lists");
+            assert!(!pending.full);
+            cache.finish(pending, [(inode, uid)]);
+            assert_eq!(cache.holders(inode), [me], "counting open files: {counts}");
+        }
+    }
+
+    #[test]
+    fn a_holder_closing_its_copy_of_a_shared_socket_shows_at_the_next_update() {
+        use std::os::unix::process::CommandExt;
+        let me = std::process::id();
+        let uid = fd_dir(me).uid.unwrap();
+        for counts in [true, false] {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            let inode = inode_of(&listener);
+            let fd = listener.as_raw_fd();
+            let mut command = std::process::Command::new("sleep");
+            command.arg("60");
+            // SAFETY: only `fcntl`, async-signal-safe, runs between fork and exec.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            let mut child = command.spawn().expect("sleep starts");
+            let mut cache = OwnerCache::new(Duration::from_secs(3600));
+            if !counts {
+                cache = cache.without_open_file_counts();
+            }
+            let update = |cache: &mut OwnerCache| {
+                let pending = cache.begin().expect("/proc lists");
+                cache.finish(pending, [(inode, uid)]);
+            };
+            update(&mut cache);
+            let mut both = vec![me, child.id()];
+            both.sort_unstable();
+            assert_eq!(cache.holders(inode), both, "counting open files: {counts}");
+            drop(listener);
+            update(&mut cache);
+            assert_eq!(
+                cache.holders(inode),
+                [child.id()],
+                "counting open files: {counts}"
+            );
+            child.kill().expect("kill");
+            child.wait().expect("reap");
+        }
     }
 
     #[test]

@@ -50,9 +50,15 @@ pub enum DumpError {
     #[error("cannot open a sock_diag netlink socket: {0}")]
     Open(io::Error),
     #[error("the kernel refused the {what} socket dump: {source}")]
-    Refused { what: &'static str, source: io::Error },
+    Refused {
+        what: &'static str,
+        source: io::Error,
+    },
     #[error("reading the {what} socket dump failed: {source}")]
-    Read { what: &'static str, source: io::Error },
+    Read {
+        what: &'static str,
+        source: io::Error,
+    },
     #[error("the kernel's {what} socket dump could not be decoded: {detail}")]
     Decode { what: &'static str, detail: String },
 }
@@ -155,11 +161,10 @@ fn read_dump(
                 }
                 NetlinkPayload::Done(_) => return Ok(()),
                 NetlinkPayload::Error(error) => {
-                    let source = error
-                        .code
-                        .map_or_else(|| io::Error::other("error reply"), |code| {
-                            io::Error::from_raw_os_error(-code.get())
-                        });
+                    let source = error.code.map_or_else(
+                        || io::Error::other("error reply"),
+                        |code| io::Error::from_raw_os_error(-code.get()),
+                    );
                     return Err(DumpError::Refused { what, source });
                 }
                 _ => {}
@@ -277,7 +282,10 @@ mod tests {
         let me = unsafe { libc::geteuid() };
 
         let on_port = find(&sockets, Proto::Tcp, port);
-        let listen = on_port.iter().find(|s| s.state == SockState::Listen).unwrap();
+        let listen = on_port
+            .iter()
+            .find(|s| s.state == SockState::Listen)
+            .unwrap();
         assert_eq!(listen.remote_addr, None);
         assert_eq!(listen.uid, Some(me));
         assert_eq!(listen.inode, Some(socket_inode(listener.as_raw_fd())));
