@@ -174,3 +174,83 @@ fn a_child_process_owning_a_socket_is_named_with_its_command_line() {
         "the parent is described too"
     );
 }
+
+/// A listener in a process that renames itself, then becomes another program under the same
+/// PID: the table must follow, and *End process* must accept what it shows.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_process_that_renames_itself_or_execs_is_shown_as_it_is_now() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+
+    use portscope::collect::SocketSource;
+    use portscope::collect::signal::{self, Signal, Target};
+
+    const SCRIPT: &str = "\
+import ctypes, os, socket, sys
+s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()
+print(s.getsockname()[1], flush=True)
+sys.stdin.readline()
+ctypes.CDLL(None).prctl(15, b'renamed-proc', 0, 0, 0)
+print('renamed', flush=True)
+sys.stdin.readline()
+s.set_inheritable(True)
+os.execv('/bin/sleep', ['sleep', '60'])
+";
+    let mut child = Command::new("python3")
+        .args(["-c", SCRIPT])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 starts");
+    let pid = child.id();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let port: u16 = lines.next().unwrap().unwrap().trim().parse().unwrap();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+
+    let mut source = OsSource::new().expect("a live source");
+    let mut owner_of_listener = |source: &mut OsSource| {
+        let poll = source.poll().expect("a poll");
+        let socket = poll
+            .sockets
+            .iter()
+            .find(|s| s.state == SockState::Listen && s.local_port == port)
+            .unwrap_or_else(|| panic!("{addr} listed"));
+        assert_eq!(socket.pids.as_slice(), [pid]);
+        poll.processes[&pid].clone()
+    };
+    assert_eq!(owner_of_listener(&mut source).name, "python3");
+
+    writeln!(stdin).unwrap();
+    assert_eq!(lines.next().unwrap().unwrap(), "renamed");
+    assert_eq!(owner_of_listener(&mut source).name, "renamed-proc");
+
+    writeln!(stdin).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let now = loop {
+        let info = owner_of_listener(&mut source);
+        if info.name == "sleep" {
+            break info;
+        }
+        assert!(Instant::now() < deadline, "still shown as {info:?}");
+        std::thread::yield_now();
+    };
+    assert_eq!(now.cmdline, ["sleep", "60"]);
+    assert!(
+        now.exe.as_deref().is_some_and(|exe| exe.ends_with("sleep")),
+        "{now:?}"
+    );
+
+    // What the table shows is what End process checks against.
+    let target = Target {
+        pid,
+        start_time: now.start_time,
+        name: now.name.clone(),
+        uid: now.uid,
+        user: now.user.clone(),
+    };
+    signal::send(&target, Signal::Terminate).expect("the process the table shows is ended");
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+}

@@ -11,6 +11,8 @@
 //! kept between polls and only what changed is looked up. Other systems report owners with
 //! the socket table.
 
+#[cfg(target_os = "linux")]
+mod identity;
 #[cfg_attr(target_os = "linux", cfg(test))]
 mod netstat;
 #[cfg(target_os = "linux")]
@@ -18,7 +20,7 @@ mod owners;
 #[cfg(target_os = "linux")]
 mod sock_diag;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 #[cfg(target_os = "linux")]
 use std::{panic, thread};
@@ -43,6 +45,8 @@ pub struct OsSource {
     polls: u32,
     #[cfg(target_os = "linux")]
     owners: owners::OwnerCache,
+    #[cfg(target_os = "linux")]
+    identities: identity::Identities,
     viewer: Viewer,
 }
 
@@ -58,6 +62,8 @@ impl OsSource {
             polls: 0,
             #[cfg(target_os = "linux")]
             owners: owners::OwnerCache::default(),
+            #[cfg(target_os = "linux")]
+            identities: identity::Identities::default(),
             viewer,
         })
     }
@@ -196,11 +202,15 @@ impl SocketSource for OsSource {
                 .with_user(UpdateKind::OnlyIfNotSet),
         );
 
+        let names = self.names_now(&owners, &parents);
         let mut processes = BTreeMap::new();
         for pid in owners.iter().chain(&parents) {
             // A process that exited since the socket scan is simply not found.
             if let Some(p) = self.system.process(*pid) {
-                let info = process_info(p);
+                let mut info = process_info(p);
+                if let Some(name) = names.get(&info.pid) {
+                    info.name.clone_from(name);
+                }
                 uids.extend(info.uid);
                 processes.insert(info.pid, info);
             }
@@ -273,6 +283,34 @@ impl OsSource {
             &exited.iter().map(|p| Pid::from_u32(*p)).collect::<Vec<_>>(),
             ProcessRefreshKind::nothing().without_tasks(),
         );
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl OsSource {
+    /// The processes' names as they are now, after reading again completely those that
+    /// changed what they are since the last poll (see [`identity`]).
+    fn names_now(&mut self, owners: &[Pid], parents: &[Pid]) -> HashMap<u32, String> {
+        let shown: Vec<u32> = owners.iter().chain(parents).map(|p| p.as_u32()).collect();
+        let look = self.identities.look(&shown);
+        let reread: Vec<Pid> = look.reread.iter().map(|p| Pid::from_u32(*p)).collect();
+        self.refresh_processes(
+            &reread,
+            ProcessRefreshKind::nothing()
+                .without_tasks()
+                .with_exe(UpdateKind::Always)
+                .with_cmd(UpdateKind::Always)
+                .with_user(UpdateKind::Always),
+        );
+        look.names
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+impl OsSource {
+    /// Elsewhere sysinfo's names stand.
+    fn names_now(&mut self, _owners: &[Pid], _parents: &[Pid]) -> HashMap<u32, String> {
+        HashMap::new()
     }
 }
 
