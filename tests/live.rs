@@ -210,7 +210,7 @@ os.execv('/bin/sleep', ['sleep', '60'])
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
 
     let mut source = OsSource::new().expect("a live source");
-    let mut owner_of_listener = |source: &mut OsSource| {
+    let owner_of_listener = |source: &mut OsSource| {
         let poll = source.poll().expect("a poll");
         let socket = poll
             .sockets
