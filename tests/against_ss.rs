@@ -1,0 +1,499 @@
+//! portscope against `ss`, socket by socket (Linux).
+//!
+//! A population built by the test — IPv4, IPv6, dual-stack and `::ffff:`-mapped listeners,
+//! connected and unconnected UDP (v4 and v6), TCP pairs whose ends are in two processes,
+//! connections left in a listener's queue, a TIME_WAIT — runs in two processes: the server
+//! as user `nobody` (when the test runs as root) and the client as the test's user. Then:
+//!
+//! - `portscope list --json` and `ss -tanupeH` must list the same sockets (tuple, state), with
+//!   the same owning PIDs and the same uid;
+//! - while a third process opens and closes connections all the time, every socket of the
+//!   population must be listed with its owner on every one of 20 polls of one source;
+//! - run as `nobody`, portscope shows that user's sockets with their owners, says why the
+//!   others have none, and exits 0.
+//!
+//! Loopback only. The population script is `tests/population.py`.
+
+#![cfg(target_os = "linux")]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Lines};
+use std::net::IpAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use portscope::collect::{OsSource, SocketSource};
+use portscope::model::{Proto, SockState};
+use serde_json::Value;
+
+const NOBODY: u32 = 65534;
+/// What the population script holds: 5 listeners, 4 UDP sockets, 1 TIME_WAIT, 60 pairs and
+/// 3 queued connections (both ends each).
+const POPULATION: usize = 5 + 4 + 1 + 60 * 2 + 3 * 2;
+
+/// The tests take turns: each builds a population of 136 sockets and counts it exactly.
+static TAKE_TURNS: Mutex<()> = Mutex::new(());
+
+fn my_turn() -> MutexGuard<'static, ()> {
+    TAKE_TURNS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid only reads the process's credentials.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A folder every user may read, holding copies of the population script and of portscope,
+/// so that `nobody` can run them wherever the checkout is.
+struct Shared(PathBuf);
+
+impl Shared {
+    fn new(tag: &str) -> Shared {
+        let dir = std::env::temp_dir().join(format!("portscope-{tag}-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        for (from, name) in [
+            (
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/population.py"),
+                "population.py",
+            ),
+            (PathBuf::from(env!("CARGO_BIN_EXE_portscope")), "portscope"),
+        ] {
+            let to = dir.join(name);
+            fs::copy(from, &to).unwrap();
+            fs::set_permissions(&to, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        Shared(dir)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A command run as `nobody` when the test is root, as the test's own user otherwise.
+fn as_nobody(program: &Path) -> Command {
+    if is_root() {
+        let mut command = Command::new("setpriv");
+        command
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
+/// The system's Python, which every user may run (a per-user install may not be).
+fn python() -> PathBuf {
+    let system = PathBuf::from("/usr/bin/python3");
+    if system.exists() {
+        system
+    } else {
+        PathBuf::from("python3")
+    }
+}
+
+/// A child process of the population, killed when dropped.
+struct Role {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl Role {
+    fn start(mut command: Command) -> Role {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the population script starts");
+        let stdout = child.stdout.take().unwrap();
+        Role {
+            child,
+            lines: BufReader::new(stdout).lines(),
+        }
+    }
+
+    fn line(&mut self) -> String {
+        self.lines
+            .next()
+            .expect("the population script says it is ready")
+            .unwrap()
+    }
+
+    /// The PID of the process holding the sockets: through `setpriv` it is the same process.
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Population {
+    shared: Shared,
+    server: Role,
+    client: Role,
+    ports: BTreeMap<String, u16>,
+}
+
+impl Population {
+    fn start(tag: &str) -> Population {
+        let shared = Shared::new(tag);
+        let mut server = as_nobody(&python());
+        server.arg(shared.path("population.py")).arg("server");
+        let mut server = Role::start(server);
+        let ports_json = server.line();
+        let ports: BTreeMap<String, u16> = serde_json::from_str(&ports_json).unwrap();
+        let mut client = Command::new(python());
+        client
+            .arg(shared.path("population.py"))
+            .args(["client", &ports_json]);
+        let mut client = Role::start(client);
+        assert_eq!(client.line(), "connected");
+        assert_eq!(server.line(), "accepted");
+        Population {
+            shared,
+            server,
+            client,
+            ports,
+        }
+    }
+
+    fn port(&self, name: &str) -> u16 {
+        self.ports[name]
+    }
+
+    fn server_uid(&self) -> u32 {
+        if is_root() {
+            NOBODY
+        } else {
+            // SAFETY: geteuid only reads the process's credentials.
+            unsafe { libc::geteuid() }
+        }
+    }
+
+    /// Whether a socket is one of the population's: an end on a port of the server's.
+    fn holds(&self, socket: &Row) -> bool {
+        let ours = |addr: &IpAddr, port: u16| {
+            (addr.is_loopback() || addr.to_canonical().is_loopback() || addr.is_unspecified())
+                && self.ports.values().any(|p| *p == port)
+        };
+        ours(&socket.local.0, socket.local.1)
+            || socket.remote.as_ref().is_some_and(|(a, p)| ours(a, *p))
+    }
+}
+
+/// One socket as both tools can say it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Row {
+    proto: &'static str,
+    local: (IpAddr, u16),
+    remote: Option<(IpAddr, u16)>,
+    /// In portscope's words.
+    state: String,
+    pids: Vec<u32>,
+    /// As `ss` prints it: only when not 0.
+    uid: u32,
+}
+
+/// portscope's state names for `ss`'s.
+fn state_from_ss(proto: &str, state: &str) -> String {
+    match (proto, state) {
+        ("udp", "UNCONN") => "UNCONN",
+        ("udp", "ESTAB") => "ESTABLISHED",
+        ("tcp", "UNCONN") => "BOUND",
+        (_, "ESTAB") => "ESTABLISHED",
+        (_, "SYN-SENT") => "SYN_SENT",
+        (_, "SYN-RECV") => "SYN_RECV",
+        (_, "FIN-WAIT-1") => "FIN_WAIT1",
+        (_, "FIN-WAIT-2") => "FIN_WAIT2",
+        (_, "TIME-WAIT") => "TIME_WAIT",
+        (_, "CLOSE-WAIT") => "CLOSE_WAIT",
+        (_, "LAST-ACK") => "LAST_ACK",
+        (_, "LISTEN") => "LISTEN",
+        (_, "CLOSING") => "CLOSING",
+        (_, other) => panic!("a state ss names {other}"),
+    }
+    .to_owned()
+}
+
+/// `127.0.0.1:80`, `[::1]:80`, `*:80`, `0.0.0.0:*`, `127.0.0.1%lo:80` as `ss -n` prints them.
+fn ss_endpoint(text: &str) -> Option<(IpAddr, u16)> {
+    let (addr, port) = text.rsplit_once(':').unwrap();
+    let port: u16 = match port {
+        "*" => return None,
+        port => port.parse().unwrap(),
+    };
+    let addr = addr.trim_start_matches('[').trim_end_matches(']');
+    let addr = addr.split('%').next().unwrap();
+    let addr: IpAddr = if addr == "*" {
+        IpAddr::from([0u16; 8])
+    } else {
+        addr.parse().unwrap()
+    };
+    Some((addr, port))
+}
+
+/// Every TCP and UDP socket, as `ss -tanupeH` lists them.
+fn ss_rows() -> Vec<Row> {
+    let out = Command::new("ss")
+        .arg("-tanupeH")
+        .output()
+        .expect("ss runs (package iproute2)");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let proto = match fields[0] {
+                "tcp" => "tcp",
+                "udp" => "udp",
+                other => panic!("ss listed a {other} socket"),
+            };
+            let rest = fields[6..].join(" ");
+            let mut pids: Vec<u32> = rest
+                .split("pid=")
+                .skip(1)
+                .map(|p| p.split(',').next().unwrap().parse().unwrap())
+                .collect();
+            pids.sort_unstable();
+            pids.dedup();
+            let uid = fields[6..]
+                .iter()
+                .find_map(|f| f.strip_prefix("uid:"))
+                .map_or(0, |uid| uid.parse().unwrap());
+            Row {
+                proto,
+                local: ss_endpoint(fields[4]).unwrap(),
+                remote: ss_endpoint(fields[5]),
+                state: state_from_ss(proto, fields[1]),
+                pids,
+                uid,
+            }
+        })
+        .collect()
+}
+
+/// A socket of `portscope list --json`.
+fn json_row(v: &Value) -> Row {
+    let addr = |key: &str| -> Option<IpAddr> { v[key].as_str().map(|a| a.parse().unwrap()) };
+    let port = |key: &str| -> Option<u16> { v[key].as_u64().map(|p| p as u16) };
+    Row {
+        proto: if v["proto"] == "tcp" { "tcp" } else { "udp" },
+        local: (addr("local_addr").unwrap(), port("local_port").unwrap()),
+        remote: addr("remote_addr").zip(port("remote_port")),
+        state: v["state"].as_str().unwrap().to_owned(),
+        pids: v["pids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_u64().unwrap() as u32)
+            .collect(),
+        // `ss` prints no uid for 0, nor for the kernel's mini sockets, which have none.
+        uid: v["uid"].as_u64().map_or(0, |uid| uid as u32),
+    }
+}
+
+fn portscope_json(command: &mut Command) -> Vec<Value> {
+    let out = command
+        .args(["list", "--json"])
+        .output()
+        .expect("portscope runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("list --json is JSON")
+}
+
+fn sorted(mut rows: Vec<Row>) -> Vec<Row> {
+    rows.sort();
+    rows
+}
+
+#[test]
+fn portscope_and_ss_list_the_same_sockets_owners_and_users() {
+    let _turn = my_turn();
+    let population = Population::start("ss");
+    let json = portscope_json(&mut Command::new(env!("CARGO_BIN_EXE_portscope")));
+    let ss = sorted(
+        ss_rows()
+            .into_iter()
+            .filter(|r| population.holds(r))
+            .collect(),
+    );
+    let ours = sorted(
+        json.iter()
+            .map(json_row)
+            .filter(|r| population.holds(r))
+            .collect(),
+    );
+    assert_eq!(
+        ss.len(),
+        POPULATION,
+        "ss sees the whole population: {ss:#?}"
+    );
+    for (theirs, mine) in ss.iter().zip(&ours) {
+        assert_eq!(mine, theirs);
+    }
+    assert_eq!(ours, ss);
+
+    // What each group is, beyond what ss says.
+    let (server, client) = (population.server.pid(), population.client.pid());
+    let by_local_port = |port: u16| -> Vec<&Value> {
+        json.iter()
+            .filter(|v| v["local_port"].as_u64() == Some(u64::from(port)))
+            .collect()
+    };
+    for name in ["pairs", "queue", "v6", "dual", "mapped", "udp4", "udp6"] {
+        let listener = by_local_port(population.port(name))
+            .into_iter()
+            .find(|v| v["remote_addr"].is_null())
+            .unwrap_or_else(|| panic!("{name} listed"));
+        assert_eq!(listener["pids"], serde_json::json!([server]), "{name}");
+        assert_eq!(listener["uid"], population.server_uid(), "{name}");
+    }
+    for name in ["udp4_connected", "udp6_connected"] {
+        let connected = by_local_port(population.port(name));
+        assert_eq!(connected.len(), 1);
+        assert_eq!(connected[0]["state"], "ESTABLISHED", "{name}");
+        assert!(connected[0]["remote_port"].is_u64(), "{name} has its peer");
+    }
+    let queued: Vec<&Value> = by_local_port(population.port("queue"))
+        .into_iter()
+        .filter(|v| v["state"] == "ESTABLISHED")
+        .collect();
+    assert_eq!(queued.len(), 3);
+    for v in queued {
+        assert_eq!(v["pids"], serde_json::json!([]));
+        let note = v["owner_note"].as_str().unwrap();
+        assert!(
+            note.contains(&format!("waiting to be accepted by PID {server}")),
+            "{note}"
+        );
+    }
+    let time_wait = by_local_port(population.port("time_wait"));
+    assert_eq!(time_wait.len(), 1);
+    assert_eq!(time_wait[0]["state"], "TIME_WAIT");
+    assert!(time_wait[0]["uid"].is_null(), "the kernel's, no user's");
+    assert!(time_wait[0]["user"].is_null());
+    let clients = json
+        .iter()
+        .filter(|v| v["remote_port"].as_u64() == Some(u64::from(population.port("pairs"))))
+        .filter(|v| v["pids"] == serde_json::json!([client]))
+        .count();
+    assert_eq!(clients, 60);
+}
+
+#[test]
+fn every_socket_keeps_its_owner_on_every_poll_while_others_come_and_go() {
+    let _turn = my_turn();
+    let population = Population::start("churn");
+    let expected = sorted(
+        ss_rows()
+            .into_iter()
+            .filter(|r| population.holds(r))
+            .collect(),
+    );
+    assert_eq!(expected.len(), POPULATION);
+    let mut churn = Command::new(python());
+    churn
+        .arg(population.shared.path("population.py"))
+        .arg("churn");
+    let mut churn = Role::start(churn);
+    let churn_port: BTreeMap<String, u16> = serde_json::from_str(&churn.line()).unwrap();
+    assert!(churn_port.contains_key("churn"));
+
+    let mut source = OsSource::new().expect("a live source");
+    for round in 0..20 {
+        let poll = source.poll().expect("a poll of the live machine");
+        let rows = sorted(
+            poll.sockets
+                .iter()
+                .map(|s| Row {
+                    proto: match s.proto {
+                        Proto::Tcp => "tcp",
+                        Proto::Udp => "udp",
+                    },
+                    local: (s.local_addr, s.local_port),
+                    remote: s.remote_addr.zip(s.remote_port),
+                    state: s.state.as_str().to_owned(),
+                    pids: s.pids.to_vec(),
+                    uid: s.uid.unwrap_or(0),
+                })
+                .filter(|r| population.holds(r))
+                .collect(),
+        );
+        assert_eq!(rows, expected, "poll {round}");
+        assert!(
+            poll.sockets
+                .iter()
+                .filter(|s| s.local_port == population.port("time_wait"))
+                .all(|s| s.state == SockState::TimeWait)
+        );
+    }
+    drop(churn);
+}
+
+#[test]
+fn an_unprivileged_user_sees_its_own_owners_and_why_others_have_none() {
+    let _turn = my_turn();
+    let population = Population::start("nobody");
+    let json = portscope_json(&mut as_nobody(&population.shared.path("portscope")));
+    let server = population.server.pid();
+    let mine: Vec<&Value> = json
+        .iter()
+        .filter(|v| v["local_port"].as_u64() == Some(u64::from(population.port("pairs"))))
+        .filter(|v| v["state"] == "LISTEN")
+        .collect();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0]["pids"], serde_json::json!([server]));
+    let clients: Vec<&Value> = json
+        .iter()
+        .filter(|v| v["remote_port"].as_u64() == Some(u64::from(population.port("pairs"))))
+        .collect();
+    assert_eq!(clients.len(), 60);
+    for v in clients {
+        if is_root() {
+            // The client runs as root: its owner is not nobody's to see.
+            assert_eq!(v["pids"], serde_json::json!([]));
+            let note = v["owner_note"].as_str().unwrap();
+            assert!(note.contains("root"), "{note}");
+            assert_eq!(v["uid"], 0);
+        } else {
+            assert_eq!(v["pids"], serde_json::json!([population.client.pid()]));
+        }
+    }
+    let time_wait: Vec<&Value> = json
+        .iter()
+        .filter(|v| v["local_port"].as_u64() == Some(u64::from(population.port("time_wait"))))
+        .collect();
+    assert_eq!(time_wait.len(), 1);
+    assert!(
+        time_wait[0]["owner_note"]
+            .as_str()
+            .unwrap()
+            .contains("TIME_WAIT")
+    );
+}
