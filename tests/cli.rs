@@ -3,7 +3,6 @@
 use std::io::Read;
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -22,7 +21,9 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn free_port() -> u16 {
+/// A port nothing held a moment ago. Only for asking about a port nobody holds: a test that
+/// needs a server on a port lets the server bind port 0 and reads the port back.
+fn unused_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     drop(l);
@@ -176,27 +177,28 @@ fn who_names_the_process_holding_a_port() {
 
 #[test]
 fn who_names_a_real_http_server() {
-    let port = free_port();
+    // Port 0: the server binds a port the system chooses and says which.
     let mut server = Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-        ])
-        .stdout(Stdio::null())
+        .args(["-u", "-m", "http.server", "0", "--bind", "127.0.0.1"])
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("python3 runs");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let out = loop {
-        let out = portscope(&["who", &port.to_string()]);
-        if out.status.success() || Instant::now() > deadline {
-            break out;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let mut banner = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
+        &mut banner,
+    )
+    .unwrap();
+    // "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
+    let port: u16 = banner
+        .split_whitespace()
+        .skip_while(|word| *word != "port")
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {banner:?}"));
+    // The banner comes after the bind: the server is listening now.
+    let out = portscope(&["who", &port.to_string()]);
     let _ = server.kill();
     let _ = server.wait();
     assert!(
@@ -207,12 +209,13 @@ fn who_names_a_real_http_server() {
     let text = stdout(&out);
     assert!(text.starts_with("python3"), "{text}");
     assert!(text.contains(&format!("pid {}", server.id())), "{text}");
-    assert!(text.contains(&format!("-m http.server {port}")), "{text}");
+    assert!(text.contains("-m http.server 0 --bind 127.0.0.1"), "{text}");
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
 }
 
 #[test]
 fn who_exits_1_when_nothing_holds_the_port() {
-    let port = free_port();
+    let port = unused_port();
     let out = portscope(&["who", &port.to_string()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).is_empty());

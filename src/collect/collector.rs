@@ -268,23 +268,65 @@ mod tests {
         assert!(collector.wait(MIN_INTERVAL * 4).is_none());
     }
 
+    /// Counts its polls, and finds one more socket at each, so every poll is sent.
+    struct Counting(Arc<AtomicUsize>);
+
+    impl SocketSource for Counting {
+        fn poll(&mut self) -> Result<Poll, CollectError> {
+            let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+            let socket = crate::model::Socket {
+                proto: crate::model::Proto::Udp,
+                local_addr: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+                local_port: u16::try_from(n).unwrap_or(u16::MAX),
+                remote_addr: None,
+                remote_port: None,
+                state: crate::model::SockState::Unconn,
+                pids: Default::default(),
+                uid: None,
+                inode: None,
+            };
+            Ok(Poll {
+                sockets: vec![socket],
+                ..Poll::default()
+            })
+        }
+    }
+
     #[test]
     fn pause_stops_polling_and_refresh_still_works() {
-        let collector =
-            Collector::spawn(Box::new(FixedSource::default()), MIN_INTERVAL, || {}).expect("spawn");
+        let polls = Arc::new(AtomicUsize::new(0));
+        let collector = Collector::spawn(Box::new(Counting(polls.clone())), MIN_INTERVAL, || {})
+            .expect("spawn");
         collector.wait(Duration::from_secs(5)).expect("first");
         collector.send(Control::Pause);
-        // Drain whatever was already under way, then nothing more must come.
-        thread::sleep(MIN_INTERVAL * 2);
+        // Control messages are taken in order: once the refresh asked for after the pause has
+        // been answered, the pause is in force.
+        collector.send(Control::RefreshNow);
+        let refreshed = collector.wait(Duration::from_secs(5)).expect("refreshed");
         let _ = collector.latest();
+        let paused_at = polls.load(Ordering::SeqCst);
+        // Unpaused, four intervals would bring at least three polls, each one sent.
         assert!(
             collector.wait(MIN_INTERVAL * 4).is_none(),
             "polled while paused"
         );
+        assert_eq!(
+            polls.load(Ordering::SeqCst),
+            paused_at,
+            "polled while paused"
+        );
         collector.send(Control::RefreshNow);
-        assert!(collector.wait(Duration::from_secs(5)).is_some());
+        let again = collector
+            .wait(Duration::from_secs(5))
+            .expect("refresh while paused");
+        assert!(again.seq > refreshed.seq);
+        assert_eq!(polls.load(Ordering::SeqCst), paused_at + 1);
         collector.send(Control::Resume);
-        assert!(collector.wait(Duration::from_secs(5)).is_some());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while polls.load(Ordering::SeqCst) < paused_at + 3 {
+            assert!(Instant::now() < deadline, "polling did not resume");
+            assert!(collector.wait(Duration::from_secs(5)).is_some());
+        }
     }
 
     #[test]

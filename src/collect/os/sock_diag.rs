@@ -265,6 +265,33 @@ mod tests {
     }
 
     #[test]
+    fn every_state_number_is_named_as_ss_names_it() {
+        use SockState::*;
+        let tcp: Vec<SockState> = (1..=13).map(|n| state_of(Proto::Tcp, n)).collect();
+        assert_eq!(
+            tcp,
+            [
+                Established,
+                SynSent,
+                SynReceived,
+                FinWait1,
+                FinWait2,
+                TimeWait,
+                Bound,
+                CloseWait,
+                LastAck,
+                Listen,
+                Closing,
+                SynReceived,
+                Bound
+            ]
+        );
+        assert_eq!(state_of(Proto::Tcp, 99), Unknown);
+        assert_eq!(state_of(Proto::Udp, 1), Established);
+        assert_eq!(state_of(Proto::Udp, 7), Unconn);
+    }
+
+    #[test]
     fn listeners_connections_and_udp_sockets_appear_as_the_kernel_has_them() {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let port = listener.local_addr().unwrap().port();
