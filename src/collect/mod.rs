@@ -76,6 +76,13 @@ impl Snapshot {
     }
 }
 
+/// The kernel's socket table alone, without owners or processes (Linux): what a poll builds on,
+/// for measuring what the rest of a poll costs.
+#[cfg(target_os = "linux")]
+pub fn socket_table() -> Result<Vec<Socket>, CollectError> {
+    os::socket_table()
+}
+
 /// Poll a source once, outside any thread: what the CLI does.
 pub fn snapshot_once(source: &mut dyn SocketSource) -> Result<Snapshot, CollectError> {
     let taken_at = SystemTime::now();

@@ -236,18 +236,18 @@ impl OsSource {
             // Reading every process's open files and the socket table both take long on a busy
             // machine: do them at once.
             thread::scope(|scope| {
-                let table = thread::Builder::new().spawn_scoped(scope, read_socket_table);
+                let table = thread::Builder::new().spawn_scoped(scope, socket_table);
                 let pending = self.owners.begin();
                 let sockets = match table {
                     Ok(thread) => thread.join().unwrap_or_else(|p| panic::resume_unwind(p)),
-                    Err(_) => read_socket_table(),
+                    Err(_) => socket_table(),
                 };
                 (sockets, pending)
             })
         } else {
             // The socket table first: then every socket in it belongs to a process that the
             // listing in `begin` sees.
-            let sockets = read_socket_table()?;
+            let sockets = socket_table()?;
             (Ok(sockets), self.owners.begin())
         };
         let pending =
@@ -373,7 +373,7 @@ fn process_info(p: &sysinfo::Process) -> ProcessInfo {
 
 /// The socket table without owners, straight from the kernel: the owner cache finds those.
 #[cfg(target_os = "linux")]
-fn read_socket_table() -> Result<Vec<Socket>, CollectError> {
+pub fn socket_table() -> Result<Vec<Socket>, CollectError> {
     sock_diag::dump_sockets().map_err(|e| {
         CollectError::SocketTable(format!(
             "{e} (portscope reads sockets over the kernel's sock_diag netlink interface; a \

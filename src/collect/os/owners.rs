@@ -19,11 +19,9 @@
 //! - **Exited processes** are gone from the `/proc` listing and are dropped from every owner
 //!   list; the caller drops zombies, which no longer hold files, through
 //!   [`OwnerCache::forget_holder`].
-//! - **A holder of a shared socket closing its copy** changes its number of open files, which
-//!   the kernel reports as the size of `/proc/PID/fd` (Linux 6.2 and later): such processes
-//!   are checked with one `stat` each and read again when the number changed. Older kernels
-//!   do not count, so there each copy is checked with one `readlink` of the descriptor it was
-//!   found at.
+//! - **A holder of a shared socket closing its copy** is noticed with one `readlink` of the
+//!   file descriptor each copy was found at: a process that no longer has the socket there is
+//!   read again.
 //! - **Sockets no process can be found for** — held in another PID namespace, or by a process
 //!   whose open files even root may not read — are remembered as such instead of being
 //!   searched for at every poll. New processes are read anyway, so one that holds such a
@@ -33,10 +31,8 @@
 //! - Sockets in TIME_WAIT, and others no file refers to, have inode 0 and are never looked up.
 //!
 //! What the cache does not see at once: a socket passed over a Unix socket (`SCM_RIGHTS`) to a
-//! process that already existed, a shared socket closed by one holder that opened another file
-//! in the same instant (on a kernel that counts open files), a socket handed down
-//! through a parent that has already exited, and a new socket of processes that share one
-//! table of open files (`clone` with `CLONE_FILES`, rare outside threads, which `/proc` lists
+//! process that already existed, a socket handed down through a parent that has already
+//! exited, and a new socket of processes that share one table of open files (`clone` with `CLONE_FILES`, rare outside threads, which `/proc` lists
 //! as one process anyway). A complete re-scan every [`FULL_SCAN_EVERY`] catches these and
 //! retries the sockets no process was found for, so such a change shows at most that late.
 //! Everything else matches a complete scan taken at the same moment.
@@ -145,7 +141,8 @@ impl OwnerCache {
         }
     }
 
-    /// Work without the kernel's count of open files, as on kernels before 6.2.
+    /// Work without the kernel's count of open files, as on kernels before 6.2 (where a
+    /// complete scan cannot tell which processes opened files while it ran).
     #[cfg(test)]
     pub fn without_open_file_counts(mut self) -> Self {
         self.count_open_files = false;
@@ -331,35 +328,22 @@ impl OwnerCache {
         (fresh, gone)
     }
 
-    /// Processes not in `read` that hold a socket together with another process and may have
-    /// closed their copy since they were read, ascending: those whose number of open files
-    /// changed where the kernel counts them, else those whose file descriptor for the socket
-    /// no longer names it.
+    /// Processes not in `read` that hold a socket together with another process and no longer
+    /// have it open at the file descriptor they were found with, ascending: they may have
+    /// closed their copy. One `readlink` each; counting a process's open files (the size of
+    /// `/proc/PID/fd`) would miss a copy closed while another file was opened, and older
+    /// kernels do not count them at all.
     fn shared_holders_changed(&self, read: &IdSet<u32>) -> Vec<u32> {
-        let mut verdicts: IdMap<u32, bool> = IdMap::default();
+        let mut changed: Vec<u32> = Vec::new();
         for (inode, held) in self.holders.iter().filter(|(_, held)| held.pids.len() > 1) {
             for (&pid, &fd) in held.pids.iter().zip(&held.fds) {
-                if read.contains(&pid) || verdicts.get(&pid) == Some(&true) {
-                    continue;
-                }
-                let counted = self.processes.get(&pid).and_then(|p| p.fd_count);
-                let changed = match counted {
-                    Some(_) => *verdicts
-                        .entry(pid)
-                        .or_insert_with(|| self.fd_count_changed(pid)),
-                    None => !holds_at(pid, fd, *inode),
-                };
-                if changed {
-                    verdicts.insert(pid, true);
+                if !read.contains(&pid) && !changed.contains(&pid) && !holds_at(pid, fd, *inode) {
+                    changed.push(pid);
                 }
             }
         }
-        let mut pids: Vec<u32> = verdicts
-            .into_iter()
-            .filter_map(|(pid, changed)| changed.then_some(pid))
-            .collect();
-        pids.sort_unstable();
-        pids
+        changed.sort_unstable();
+        changed
     }
 
     /// Whether process `pid` has more or fewer open files than when it was last read. Always
