@@ -359,6 +359,26 @@ fn the_window_shows_hostile_text_escaped() {
     h.get_by_label(&format!("{user} (uid 1002)"));
     // The explanation of port 7777 lists what uses it now.
     h.get_by_label_contains(&format!("·  {name}  ·"));
+    // Copy (Ctrl+C) puts the row on the clipboard as one tab-separated line.
+    h.event(egui::Event::Copy);
+    h.step();
+    let copied: Vec<&String> = h
+        .output()
+        .platform_output
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            egui::OutputCommand::CopyText(text) => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        copied,
+        [&format!(
+            "TCP\t127.0.0.1:7777\t*\tLISTEN\t31337\t{name}\t{user}"
+        )]
+    );
+    h.run();
 
     h.get_by(|n| {
         n.label().as_deref() == Some("Group by process") && n.role() != egui::accesskit::Role::Label

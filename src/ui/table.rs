@@ -187,7 +187,8 @@ fn row_menu(ui: &mut egui::Ui, snap: &Snapshot, s: &Socket) -> Option<RowAction>
     action
 }
 
-/// One row as text, the way Copy puts it on the clipboard.
+/// One row as text, the way Copy puts it on the clipboard: tab-separated like `list`'s
+/// table, with process and user text escaped so that a name cannot add a row or a column.
 pub(crate) fn row_text(snap: &Snapshot, s: &Socket) -> String {
     let pids = s.pids_text(",");
     let mut text = format!(
@@ -197,11 +198,11 @@ pub(crate) fn row_text(snap: &Snapshot, s: &Socket) -> String {
         s.remote_endpoint(),
         s.state,
         pids,
-        snap.process_label(s)
+        escape(&snap.process_label(s))
     );
     if let Some(user) = snap.socket_user(s) {
         text.push('\t');
-        text.push_str(&user);
+        text.push_str(&escape(&user));
     }
     text
 }
