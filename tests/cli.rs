@@ -365,3 +365,29 @@ fn explain_rejects_bad_ports() {
         assert_eq!(stderr(&out).trim_end().lines().count(), 1, "{bad:?}");
     }
 }
+
+#[test]
+fn the_scale_test_flags_work_but_are_not_in_help() {
+    for help in ["--help", "-h"] {
+        let out = portscope(&[help]);
+        assert!(out.status.success());
+        let text = stdout(&out);
+        assert!(text.contains("explain"), "{text}");
+        assert!(!text.contains("--generated"), "{text}");
+        assert!(!text.contains("--churn"), "{text}");
+    }
+    // They still parse: with a command they are ignored and the command runs.
+    let out = portscope(&["--generated", "10", "--churn", "5", "list", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let list: Value = serde_json::from_str(&stdout(&out)).expect("valid JSON");
+    assert!(list.is_array());
+    let cli = <portscope::cli::Cli as clap::Parser>::try_parse_from([
+        "portscope",
+        "--generated",
+        "100000",
+        "--churn",
+        "1",
+    ])
+    .unwrap();
+    assert_eq!((cli.generated, cli.churn), (Some(100_000), Some(1)));
+}

@@ -308,22 +308,44 @@ fn arrows_move_the_selection_and_keys_do_what_they_say() {
 #[test]
 fn filter_terms_work_and_a_bad_term_says_why_without_losing_the_rows() {
     let mut h = demo();
+    assert_eq!(ports(&h), [22, 53, 80, 6379, 8080, 51000, 60296]);
     let filter = h.get_by_label("Filter");
     filter.click();
     filter.type_text("state:listen -proto:udp");
     h.run();
+    // Listening (53 is UDP, so UNCONN, and excluded anyway), TCP only.
     assert_eq!(ports(&h), [22, 80, 6379]);
+    // A bad term added to a good filter: it says why, and the good filter stays in force
+    // (neither all rows nor none).
+    h.get_by_label("Filter").type_text(" state:listn");
+    h.run();
+    assert_eq!(
+        h.state().prefs().filter,
+        "state:listen -proto:udp state:listn"
+    );
+    h.get_by_label_contains("did you mean 'listen'");
+    assert_eq!(
+        ports(&h),
+        [22, 80, 6379],
+        "a bad term keeps the last good filter"
+    );
+    // A negated term alone excludes exactly what it names.
     h.get_by_label("Clear").click();
     h.run();
+    assert_eq!(ports(&h).len(), 7);
     h.get_by_label("Filter").click();
-    h.get_by_label("Filter").type_text("state:listn");
+    h.get_by_label("Filter").type_text("-state:time_wait");
     h.run();
-    h.get_by_label_contains("did you mean 'listen'");
-    assert_eq!(ports(&h).len(), 7, "a bad term keeps the last good filter");
+    assert_eq!(ports(&h), [22, 53, 80, 6379, 51000, 60296]);
     // The help lists examples; clicking one applies it.
     h.get_by_label("?").click();
     h.run();
     h.get_by_label("Filter syntax");
+    h.get_by_role_and_label(egui::accesskit::Role::Link, "port:443")
+        .click();
+    h.run();
+    assert_eq!(h.state().prefs().filter, "port:443");
+    assert_eq!(ports(&h), [51000, 60296]);
 }
 
 /// A toggle button, not a table cell with the same text.

@@ -2,6 +2,10 @@
 //!
 //! Exit codes mean something: 0 found, 1 nothing found, 2 error (bad usage or the OS refused).
 //! A closed pipe (`portscope list | head`) is a normal end, not an error.
+//!
+//! Text output shows process names, command lines and user names through
+//! [`escape`](crate::model::text::escape): they come from other users, and printed raw they
+//! could rewrite the terminal of whoever runs `sudo portscope`. JSON and CSV keep raw values.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -11,6 +15,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::collect::{OsSource, SocketSource, snapshot_once};
 use crate::knowledge::{PortKnowledge, Transport, explain, service_name, write_text_with};
 use crate::model::export::{SocketRecord, write_csv, write_json, write_table};
+use crate::model::text::escape;
 use crate::model::{BindScope, Filter, Owner, ProcessInfo, Proto, Snapshot, SortSpec, sorted_rows};
 
 #[derive(Debug, Parser)]
@@ -24,11 +29,14 @@ use crate::model::{BindScope, Filter, Owner, ProcessInfo, Proto, Snapshot, SortS
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    // --generated and --churn are tools for measuring the window, not for users: hidden
+    // from --help, documented in the README's performance section.
     /// Open the window on N made-up sockets instead of this machine's (to try it at scale).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    #[arg(long, value_name = "N", hide = true,
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub generated: Option<u32>,
     /// With --generated: at every poll, replace this percentage of the made-up connections.
-    #[arg(long, value_name = "PERCENT", requires = "generated",
+    #[arg(long, value_name = "PERCENT", requires = "generated", hide = true,
           value_parser = clap::value_parser!(u8).range(0..=100))]
     pub churn: Option<u8>,
 }
@@ -235,7 +243,7 @@ fn explain_port(args: &ExplainArgs, snap: &Snapshot, out: &mut dyn Write) -> io:
             live.push_str(&format!(
                 "  {}\n    held by {}",
                 socket_line(s),
-                owner_words(snap, s)
+                escape(&owner_words(snap, s))
             ));
             if let (Some(addr), Some(port)) = (s.remote_addr, s.remote_port) {
                 let service = service_name(port, Some(transport_of(s.proto)))
@@ -255,7 +263,8 @@ fn explain_port(args: &ExplainArgs, snap: &Snapshot, out: &mut dyn Write) -> io:
     out.write_all(text.as_bytes())
 }
 
-/// "python3 (pid 1234, user root)" for each owner, or why there is none.
+/// "python3 (pid 1234, user root)" for each owner, or why there is none. Raw: the caller
+/// escapes it.
 fn owner_words(snap: &Snapshot, s: &crate::model::Socket) -> String {
     match snap.owner(s) {
         Owner::Processes(list) => list
@@ -354,17 +363,17 @@ fn write_who_text(
                 let user = p
                     .user
                     .as_deref()
-                    .map_or(String::new(), |u| format!(", user {u}"));
-                writeln!(out, "{} (pid {pid}{user})", p.name)?;
+                    .map_or(String::new(), |u| format!(", user {}", escape(u)));
+                writeln!(out, "{} (pid {pid}{user})", escape(&p.name))?;
                 if let Some(exe) = &p.exe {
-                    writeln!(out, "  exe      {exe}")?;
+                    writeln!(out, "  exe      {}", escape(exe))?;
                 }
                 if !p.cmdline.is_empty() {
-                    writeln!(out, "  command  {}", p.cmdline_string())?;
+                    writeln!(out, "  command  {}", escape(&p.cmdline_string()))?;
                 }
                 if let Some(parent) = p.parent_pid {
                     let name = snap.process(parent).map_or("", |pp| pp.name.as_str());
-                    writeln!(out, "  parent   {parent} {name}")?;
+                    writeln!(out, "  parent   {parent} {}", escape(name))?;
                 }
             }
             None => writeln!(out, "pid {pid} (exited while being looked up)")?,
@@ -380,7 +389,7 @@ fn write_who_text(
         let s = &snap.sockets[*i];
         if let Owner::None(reason) = snap.owner(s) {
             writeln!(out, "no process: {}", socket_line(s))?;
-            writeln!(out, "  {}", reason.explain())?;
+            writeln!(out, "  {}", escape(&reason.explain()))?;
         }
     }
     Ok(())

@@ -230,4 +230,104 @@ mod tests {
             matches!(&records[2], Err(CsvError { line: 3, problem }) if problem.contains("never closed"))
         );
     }
+
+    /// Hostile registry files: 20,000 arbitrary byte strings, 20,000 strings made of CSV's own
+    /// syntax, and 10,000 files written by the `csv` crate that must read back field for field
+    /// (50,000 inputs; the other 53,000 of the hostile-input suite are in tests/hostile.rs).
+    /// The seed is fixed, so a failure repeats.
+    mod hostile {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+        use super::*;
+
+        fn runner(cases: u32) -> TestRunner {
+            let config = Config {
+                cases,
+                failure_persistence: None,
+                ..Config::default()
+            };
+            TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha))
+        }
+
+        /// Reads everything, checking what holds for any text: the reader ends, lines only
+        /// go forward, and every rejected record says why.
+        fn read_checked(text: &str) -> Result<Vec<Record>, TestCaseError> {
+            let mut reader = CsvReader::new(text);
+            let mut fields = Vec::new();
+            let mut out = Vec::new();
+            let max_line = 1 + text.bytes().filter(|b| matches!(b, b'\r' | b'\n')).count() as u64;
+            let mut last_line = 0;
+            while let Some(result) = reader.next_record(&mut fields) {
+                prop_assert!(out.len() <= text.len(), "the reader does not advance");
+                let line = match &result {
+                    Ok(line) => *line,
+                    Err(e) => {
+                        prop_assert!(!e.problem.trim().is_empty(), "an error without a message");
+                        e.line
+                    }
+                };
+                prop_assert!(
+                    line > last_line && line <= max_line,
+                    "line {line} after {last_line}"
+                );
+                last_line = line;
+                out.push(result.map(|line| (line, fields.iter().map(|f| f.to_string()).collect())));
+            }
+            Ok(out)
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic() {
+            let bytes = prop::collection::vec(any::<u8>(), 0..400);
+            runner(20_000)
+                .run(&bytes, |bytes| {
+                    read_checked(&String::from_utf8_lossy(&bytes)).map(drop)
+                })
+                .unwrap();
+        }
+
+        #[test]
+        fn csv_syntax_soup_never_panics() {
+            let soup = prop::collection::vec(
+                prop::sample::select(vec![
+                    ",", "\"", "\"\"", "\r", "\n", "\r\n", "a", "é", " ", "\u{feff}", "80",
+                    "\u{fffd}",
+                ]),
+                0..80,
+            )
+            .prop_map(|pieces| pieces.concat());
+            runner(20_000)
+                .run(&soup, |text| read_checked(&text).map(drop))
+                .unwrap();
+        }
+
+        #[test]
+        fn what_the_csv_crate_writes_reads_back_field_for_field() {
+            let field = "[a-z,\"\r\n é\u{0}-\u{1f}]{0,12}";
+            let records = prop::collection::vec(prop::collection::vec(field, 1..6), 1..6);
+            runner(10_000)
+                .run(&records, |records| {
+                    let mut w = csv::WriterBuilder::new()
+                        .flexible(true)
+                        .from_writer(Vec::new());
+                    for r in &records {
+                        w.write_record(r)
+                            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    }
+                    let bytes = w
+                        .into_inner()
+                        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    let text = String::from_utf8_lossy(&bytes).into_owned();
+                    let read: Vec<Vec<String>> = read_checked(&text)?
+                        .into_iter()
+                        .map(|r| r.map(|(_, fields)| fields))
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| TestCaseError::fail(format!("{e:?} in {text:?}")))?;
+                    prop_assert_eq!(read, records, "{:?}", text);
+                    Ok(())
+                })
+                .unwrap();
+        }
+    }
 }

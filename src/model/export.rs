@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use super::text::escape;
 use super::{Owner, Proto, Snapshot, SockState, Socket};
 
 /// A process as it appears inside a socket record.
@@ -78,7 +79,7 @@ fn records<'a>(snap: &'a Snapshot, rows: &'a [usize]) -> impl Iterator<Item = So
 
 /// One JSON array of socket records, written record by record through a buffer (serde_json
 /// writes token by token: into a concrete buffer those are inlined copies, into `dyn Write`
-/// each is a call).
+/// each is a call). Values are raw: the encoder escapes control characters itself.
 pub fn write_json(out: &mut dyn Write, snap: &Snapshot, rows: &[usize]) -> io::Result<()> {
     use serde::ser::{SerializeSeq, Serializer};
     let mut buffered = io::BufWriter::with_capacity(64 * 1024, out);
@@ -92,7 +93,8 @@ pub fn write_json(out: &mut dyn Write, snap: &Snapshot, rows: &[usize]) -> io::R
     buffered.flush()
 }
 
-/// CSV with a header row. Several processes or PIDs in one cell are separated by `;`.
+/// CSV with a header row. Several processes or PIDs in one cell are separated by `;`. Text
+/// cells keep their raw value but never start a formula ([`no_formula`]).
 pub fn write_csv(out: &mut dyn Write, snap: &Snapshot, rows: &[usize]) -> io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record([
@@ -120,16 +122,31 @@ pub fn write_csv(out: &mut dyn Write, snap: &Snapshot, rows: &[usize]) -> io::Re
             r.remote_port.map(|p| p.to_string()).unwrap_or_default(),
             r.state.as_str().to_owned(),
             join(&|p| p.pid.to_string()),
-            join(&|p| p.name.clone().unwrap_or_default()),
-            r.user.clone().unwrap_or_default(),
-            join(&|p| p.cmdline.join(" ")),
-            r.owner_note.clone().unwrap_or_default(),
+            no_formula(join(&|p| p.name.clone().unwrap_or_default())),
+            no_formula(r.user.clone().unwrap_or_default()),
+            no_formula(join(&|p| p.cmdline.join(" "))),
+            no_formula(r.owner_note.clone().unwrap_or_default()),
         ])?;
     }
     w.flush()
 }
 
-/// A readable aligned table, like `ss` prints.
+/// A text cell that a spreadsheet will not read as a formula. A cell starting with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return is one to Excel, LibreOffice and Google Sheets, and
+/// process names and command lines are chosen by whoever runs the process: as OWASP advises,
+/// such a cell gets a leading `'`, which spreadsheets show as text and do not evaluate (the
+/// CSV writer's quoting handles the rest). Only the text columns go through this: numbers and
+/// addresses are ours and stay as they are.
+fn no_formula(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
+/// A readable aligned table, like `ss` prints. Text from processes and the user database is
+/// escaped ([`escape`]): a name cannot move the terminal's cursor or forge a row.
 pub fn write_table(out: &mut dyn Write, snap: &Snapshot, rows: &[usize]) -> io::Result<()> {
     let header = [
         "PROTO", "LOCAL", "REMOTE", "STATE", "PID", "PROCESS", "USER",
@@ -142,8 +159,8 @@ pub fn write_table(out: &mut dyn Write, snap: &Snapshot, rows: &[usize]) -> io::
             s.remote_endpoint(),
             s.state.as_str().to_owned(),
             s.pids_text(","),
-            snap.process_label(s),
-            snap.socket_user(s).unwrap_or_default(),
+            escape(&snap.process_label(s)).into_owned(),
+            escape(&snap.socket_user(s).unwrap_or_default()).into_owned(),
         ]);
     }
     let mut widths = header.map(str::len);
@@ -168,4 +185,120 @@ pub fn write_table(out: &mut dyn Write, snap: &Snapshot, rows: &[usize]) -> io::
         print(&line.each_ref().map(String::as_str))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::model::{ProcessInfo, Viewer};
+
+    const EVIL_NAME: &str = "\x1b[2Kevil\x1b[1A";
+
+    /// One listener owned by a process whose every text field is hostile.
+    fn hostile_snapshot(cmdline: &[&str]) -> Snapshot {
+        let mut snap = Snapshot {
+            viewer: Viewer {
+                uid: Some(1000),
+                privileged: false,
+            },
+            ..Snapshot::default()
+        };
+        snap.sockets.push(Socket {
+            proto: Proto::Tcp,
+            local_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            local_port: 8080,
+            remote_addr: None,
+            remote_port: None,
+            state: SockState::Listen,
+            pids: vec![4242].into(),
+            uid: None,
+            inode: Some(7),
+        });
+        snap.processes.insert(
+            4242,
+            ProcessInfo {
+                pid: 4242,
+                name: EVIL_NAME.to_owned(),
+                exe: Some("/tmp/\u{202e}txt.exe".to_owned()),
+                cmdline: cmdline.iter().map(|a| (*a).to_owned()).collect(),
+                uid: Some(1000),
+                user: Some("=HYPERLINK(\"http://x\")\n".to_owned()),
+                parent_pid: None,
+                start_time: None,
+            },
+        );
+        snap
+    }
+
+    fn csv_cells(snap: &Snapshot) -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        write_csv(&mut out, snap, &[0]).unwrap();
+        csv::Reader::from_reader(out.as_slice())
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+            .collect()
+    }
+
+    #[test]
+    fn csv_text_cells_never_start_a_formula() {
+        for (first, expected) in [
+            ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
+            ("+1+1", "'+1+1"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("python3", "python3"),
+        ] {
+            let rows = csv_cells(&hostile_snapshot(&[first, "-m"]));
+            let row = &rows[0];
+            // proto, local_addr, local_port, remote_addr, remote_port, state, pids, processes,
+            // user, cmdline, owner_note
+            assert_eq!(row[9], format!("{expected} -m"), "{first:?}");
+            assert_eq!(row[8], "'=HYPERLINK(\"http://x\")\n");
+            // The name keeps its raw value: it starts with ESC, not with a formula character.
+            assert_eq!(row[7], EVIL_NAME);
+            assert_eq!(
+                row[..7],
+                ["tcp", "127.0.0.1", "8080", "", "", "LISTEN", "4242"]
+            );
+        }
+    }
+
+    #[test]
+    fn a_table_shows_hostile_names_escaped() {
+        let mut out = Vec::new();
+        write_table(&mut out, &hostile_snapshot(&["x"]), &[0]).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(r"\e[2Kevil\e[1A"), "{text}");
+        assert!(text.contains(r#"=HYPERLINK("http://x")\n"#), "{text}");
+        assert!(!text.contains('\x1b'), "{text:?}");
+        // Header and one row: a newline in the user name does not forge a row.
+        assert_eq!(text.lines().count(), 2, "{text:?}");
+    }
+
+    #[test]
+    fn json_keeps_raw_values_with_controls_escaped_by_the_encoder() {
+        let snap = hostile_snapshot(&["a\u{0}b", "\u{9b}c"]);
+        let mut out = Vec::new();
+        write_json(&mut out, &snap, &[0]).unwrap();
+        assert!(
+            !out.iter()
+                .any(|b| b.is_ascii_control() && !matches!(b, b'\n' | b' ')),
+            "a raw control byte in {:?}",
+            String::from_utf8_lossy(&out)
+        );
+        assert!(String::from_utf8_lossy(&out).contains(r"\u001b[2Kevil\u001b[1A"));
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let process = &value[0]["processes"][0];
+        assert_eq!(process["name"], EVIL_NAME);
+        assert_eq!(process["exe"], "/tmp/\u{202e}txt.exe");
+        assert_eq!(
+            process["cmdline"],
+            serde_json::json!(["a\u{0}b", "\u{9b}c"])
+        );
+        assert_eq!(process["user"], "=HYPERLINK(\"http://x\")\n");
+    }
 }

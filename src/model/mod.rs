@@ -8,6 +8,7 @@ pub mod history;
 mod owner;
 pub mod query;
 mod table;
+pub mod text;
 mod toggles;
 
 pub use owner::{NoOwnerReason, Owner};
@@ -369,19 +370,10 @@ pub struct ProcessInfo {
 }
 
 impl ProcessInfo {
-    /// The command line as one string, quoting arguments that contain spaces.
+    /// The command line as one POSIX shell command that gives back exactly this argv when
+    /// pasted into a shell: every argument the shell would interpret is quoted.
     pub fn cmdline_string(&self) -> String {
-        self.cmdline
-            .iter()
-            .map(|arg| {
-                if arg.is_empty() || arg.contains(char::is_whitespace) {
-                    format!("'{}'", arg.replace('\'', r"'\''"))
-                } else {
-                    arg.clone()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
+        text::shell_quote(&self.cmdline)
     }
 }
 

@@ -7,6 +7,7 @@ use super::app::{Selection, transport_of};
 use super::explain::explanation_ui;
 use super::kill::KillDialog;
 use crate::knowledge::Transport;
+use crate::model::text::escape;
 use crate::model::{Owner, ProcessInfo, Snapshot, Socket};
 
 impl PortscopeApp {
@@ -87,7 +88,7 @@ fn socket_ui(
             field(ui, "State", s.state.as_str());
             field(ui, "Bind scope", s.bind_scope().meaning());
             if let Some(user) = sel.seen_in.socket_user(s) {
-                field(ui, "Socket user", &user);
+                field(ui, "Socket user", &escape(&user));
             }
         });
     let transport = Some(transport_of(s.proto));
@@ -143,7 +144,7 @@ fn socket_ui(
         }
         Owner::None(reason) => {
             ui.heading("No owning process");
-            ui.add(egui::Label::new(reason.explain()).wrap());
+            ui.add(egui::Label::new(escape(&reason.explain())).wrap());
         }
     }
     (select, explain)
@@ -164,7 +165,7 @@ fn process_ui(
     kill: &mut Option<ProcessInfo>,
 ) -> Option<Socket> {
     ui.label(
-        RichText::new(format!("{}  (PID {})", p.name, p.pid))
+        RichText::new(format!("{}  (PID {})", escape(&p.name), p.pid))
             .strong()
             .size(16.0),
     );
@@ -173,30 +174,32 @@ fn process_ui(
         .spacing([12.0, 4.0])
         .show(ui, |ui| {
             field(ui, "PID", &p.pid.to_string());
-            field(ui, "Name", &p.name);
+            field(ui, "Name", &escape(&p.name));
             field(
                 ui,
                 "Executable",
-                p.exe.as_deref().unwrap_or(
-                    "(not readable: the process belongs to another user or is a kernel thread)",
+                &p.exe.as_deref().map_or(
+                    "(not readable: the process belongs to another user or is a kernel thread)"
+                        .into(),
+                    escape,
                 ),
             );
             let cmd = if p.cmdline.is_empty() {
                 "(empty: a kernel thread, or not readable)".to_owned()
             } else {
-                p.cmdline_string()
+                escape(&p.cmdline_string()).into_owned()
             };
             field(ui, "Command line", &cmd);
             let user = match (&p.user, p.uid) {
-                (Some(name), Some(uid)) => format!("{name} (uid {uid})"),
+                (Some(name), Some(uid)) => format!("{} (uid {uid})", escape(name)),
                 (None, Some(uid)) => format!("uid {uid} (no name in the user database)"),
-                (Some(name), None) => name.clone(),
+                (Some(name), None) => escape(name).into_owned(),
                 (None, None) => "(not reported)".to_owned(),
             };
             field(ui, "User", &user);
             let parent = match p.parent_pid {
                 Some(ppid) => match snap.process(ppid) {
-                    Some(pp) => format!("{ppid} {}", pp.name),
+                    Some(pp) => format!("{ppid} {}", escape(&pp.name)),
                     None => format!("{ppid} (exited or not visible)"),
                 },
                 None => "(none)".to_owned(),

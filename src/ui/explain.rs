@@ -4,6 +4,7 @@
 use egui::{RichText, Ui};
 
 use crate::knowledge::{EntryKind, IanaEntry, PortKnowledge};
+use crate::model::text::escape;
 use crate::model::{Snapshot, Socket};
 
 /// Show `k`; returns a socket on the port the user clicked.
@@ -26,7 +27,7 @@ pub(crate) fn explanation_ui(ui: &mut Ui, k: &PortKnowledge, snap: &Snapshot) ->
             s.state,
             s.local_endpoint(),
             s.remote_endpoint(),
-            snap.process_label(s),
+            escape(&snap.process_label(s)),
             s.bind_scope().short()
         );
         if ui

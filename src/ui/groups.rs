@@ -7,6 +7,7 @@ use std::sync::Arc;
 use egui::RichText;
 
 use super::PortscopeApp;
+use crate::model::text::escape;
 use crate::model::{Owner, Snapshot, SockState, Socket};
 
 /// The groups of one view, rebuilt when the view changes.
@@ -62,11 +63,13 @@ impl Groups {
             .map(|((kind, _, pid), rows)| {
                 let title = if kind == 0 {
                     let name = snap.process(pid).map_or("(exited)", |p| p.name.as_str());
-                    format!("{name} (PID {pid})")
+                    format!("{} (PID {pid})", escape(name))
                 } else {
                     let s = &snap.sockets[rows[0]];
                     match snap.owner(s) {
-                        Owner::None(reason) => format!("No visible process: {}", reason.short()),
+                        Owner::None(reason) => {
+                            format!("No visible process: {}", escape(&reason.short()))
+                        }
                         Owner::Processes(_) => "No visible process".to_owned(),
                     }
                 };

@@ -7,6 +7,7 @@ use egui_extras::{Column, TableBuilder};
 use super::PortscopeApp;
 use super::status::clock;
 use crate::model::history::{Appeared, ClosedSocket};
+use crate::model::text::escape;
 
 impl PortscopeApp {
     pub(crate) fn history_ui(&mut self, ctx: &egui::Context) {
@@ -92,7 +93,7 @@ fn history_row(row: &mut egui_extras::TableRow<'_, '_>, c: &ClosedSocket) {
         ui.label(trail);
     });
     row.col(|ui| {
-        let label = c.process_label();
+        let label = escape(&c.process_label()).into_owned();
         let pids = s.pids_text(",");
         let text = if pids.is_empty() {
             label
@@ -103,7 +104,11 @@ fn history_row(row: &mut egui_extras::TableRow<'_, '_>, c: &ClosedSocket) {
         let cmd: Vec<String> = c
             .owners
             .iter()
-            .filter_map(|o| o.info.as_ref().map(|p| p.cmdline_string()))
+            .filter_map(|o| {
+                o.info
+                    .as_ref()
+                    .map(|p| escape(&p.cmdline_string()).into_owned())
+            })
             .collect();
         if !cmd.is_empty() {
             response.on_hover_text(cmd.join("\n"));

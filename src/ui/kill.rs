@@ -11,6 +11,7 @@ use egui::RichText;
 
 use crate::collect::signal::{self, Signal, Target};
 use crate::model::ProcessInfo;
+use crate::model::text::escape;
 
 /// How long to wait for a process to go after a signal before saying it is still there.
 const GRACE: Duration = Duration::from_secs(3);
@@ -53,7 +54,7 @@ impl KillDialog {
                 uid: p.uid,
                 user: p.user.clone(),
             },
-            cmdline: p.cmdline_string(),
+            cmdline: escape(&p.cmdline_string()).into_owned(),
             stage: Stage::Confirm,
         }
     }
@@ -87,7 +88,7 @@ impl KillDialog {
         let Ok(outcome) = rx.try_recv() else {
             return;
         };
-        let who = format!("{} (PID {})", self.target.name, self.target.pid);
+        let who = format!("{} (PID {})", escape(&self.target.name), self.target.pid);
         self.stage = match (outcome, sig) {
             (Outcome::Gone, sig) => Stage::Done(format!("{who} has ended ({sig}).")),
             (Outcome::StillRunning, Signal::Terminate) => Stage::StillRunning,
@@ -103,7 +104,11 @@ impl KillDialog {
     pub fn ui(&mut self, ctx: &egui::Context) -> bool {
         self.poll();
         let mut keep = true;
-        let title = format!("End {} (PID {})?", self.target.name, self.target.pid);
+        let title = format!(
+            "End {} (PID {})?",
+            escape(&self.target.name),
+            self.target.pid
+        );
         egui::Modal::new(egui::Id::unique(("kill-dialog", self.target.pid))).show(ctx, |ui| {
             ui.set_max_width(520.0);
             ui.heading(&title);
@@ -112,14 +117,14 @@ impl KillDialog {
                 ui.label(self.target.pid.to_string());
                 ui.end_row();
                 ui.label(RichText::new("Name").weak());
-                ui.label(&self.target.name);
+                ui.label(escape(&self.target.name));
                 ui.end_row();
                 ui.label(RichText::new("Command line").weak());
                 ui.add(egui::Label::new(&self.cmdline).wrap());
                 ui.end_row();
                 if let Some(user) = &self.target.user {
                     ui.label(RichText::new("User").weak());
-                    ui.label(user);
+                    ui.label(escape(user));
                     ui.end_row();
                 }
             });

@@ -389,7 +389,7 @@ pub fn describe_port(port: u16, snap: &Snapshot) -> String {
                 "\n{} {} {}",
                 s.proto.label(),
                 s.state,
-                snap.process_label(s)
+                crate::model::text::escape(&snap.process_label(s))
             ));
         }
         if on_port.len() > 6 {

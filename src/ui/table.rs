@@ -7,6 +7,7 @@ use egui_extras::{Column, TableBuilder};
 use super::PortscopeApp;
 use crate::collect::dns::{Lookup, Resolver};
 use crate::model::history::Mark;
+use crate::model::text::escape;
 use crate::model::{Owner, Snapshot, Socket, SortKey};
 
 impl PortscopeApp {
@@ -175,7 +176,9 @@ fn row_menu(ui: &mut egui::Ui, snap: &Snapshot, s: &Socket) -> Option<RowAction>
         ui.separator();
         for pid in &s.pids {
             if let Some(p) = snap.process(*pid)
-                && ui.button(format!("End {} (PID {pid})…", p.name)).clicked()
+                && ui
+                    .button(format!("End {} (PID {pid})…", escape(&p.name)))
+                    .clicked()
             {
                 action = Some(RowAction::Kill(*pid));
             }
@@ -184,7 +187,8 @@ fn row_menu(ui: &mut egui::Ui, snap: &Snapshot, s: &Socket) -> Option<RowAction>
     action
 }
 
-/// One row as text, the way Copy puts it on the clipboard.
+/// One row as text, the way Copy puts it on the clipboard: tab-separated like `list`'s
+/// table, with process and user text escaped so that a name cannot add a row or a column.
 pub(crate) fn row_text(snap: &Snapshot, s: &Socket) -> String {
     let pids = s.pids_text(",");
     let mut text = format!(
@@ -194,11 +198,11 @@ pub(crate) fn row_text(snap: &Snapshot, s: &Socket) -> String {
         s.remote_endpoint(),
         s.state,
         pids,
-        snap.process_label(s)
+        escape(&snap.process_label(s))
     );
     if let Some(user) = snap.socket_user(s) {
         text.push('\t');
-        text.push_str(&user);
+        text.push_str(&escape(&user));
     }
     text
 }
@@ -257,7 +261,7 @@ fn row_cells(
                 match s.remote_addr {
                     Some(a) => match names.map(|r| r.lookup(a)) {
                         Some(Lookup::Name(name)) => ui
-                            .label(name.as_ref())
+                            .label(escape(&name))
                             .on_hover_text(format!("{a} (name from reverse DNS)")),
                         Some(Lookup::Pending) => ui
                             .label(a.to_string())
@@ -291,15 +295,15 @@ fn row_cells(
             }),
             SortKey::Process => col(&mut |ui| match snap.owner(s) {
                 Owner::Processes(_) => {
-                    ui.label(snap.process_label(s));
+                    ui.label(escape(&snap.process_label(s)));
                 }
                 Owner::None(reason) => {
-                    ui.label(weak(&reason.short()).italics())
-                        .on_hover_text(reason.explain());
+                    ui.label(weak(&escape(&reason.short())).italics())
+                        .on_hover_text(escape(&reason.explain()));
                 }
             }),
             SortKey::User => col(&mut |ui| {
-                ui.label(snap.socket_user(s).unwrap_or_default());
+                ui.label(escape(&snap.socket_user(s).unwrap_or_default()));
             }),
         }
     }
