@@ -2,6 +2,7 @@
 //! status bar. All OS access happens on the collector thread; this code only reads snapshots.
 
 mod app;
+mod atomic;
 mod details;
 mod explain;
 mod export;
