@@ -56,6 +56,8 @@ pub fn run_window(generated: Option<crate::collect::GeneratedSource>) -> ExitCod
             .with_inner_size([1280.0, 800.0])
             .with_min_inner_size([640.0, 400.0])
             .with_icon(std::sync::Arc::new(icon::icon())),
+        // eframe's own state only; portscope saves its preferences itself (see prefs).
+        persistence_path: eframe::storage_dir(APP_ID).map(|dir| dir.join(prefs::WINDOW_FILE)),
         ..Default::default()
     };
     let result = eframe::run_native(
