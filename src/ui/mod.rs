@@ -10,6 +10,7 @@ mod groups;
 mod history;
 mod icon;
 mod kill;
+mod names;
 pub mod port_bar;
 pub mod port_scale;
 pub mod prefs;
