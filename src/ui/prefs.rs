@@ -22,7 +22,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-use super::app::Prefs;
+use super::app::{INTERVALS_MS, Prefs};
 use super::atomic::write_atomic;
 
 /// portscope's settings file, in eframe's storage folder.
@@ -116,7 +116,7 @@ pub(crate) fn load_with(file: Option<&Path>, disk: &dyn Disk) -> Loaded {
         Ok(prefs) => {
             store.saved = Some(raw);
             Loaded {
-                prefs,
+                prefs: sane(prefs),
                 notice: None,
                 store: Some(store),
             }
@@ -147,6 +147,14 @@ pub(crate) fn load_with(file: Option<&Path>, disk: &dyn Disk) -> Loaded {
             }
         }
     }
+}
+
+/// Values no control offers, from a hand-edited or hostile file, brought back into range: a
+/// zero interval would poll without pause.
+fn sane(mut prefs: Prefs) -> Prefs {
+    let (least, most) = (INTERVALS_MS[0], INTERVALS_MS[INTERVALS_MS.len() - 1]);
+    prefs.interval_ms = prefs.interval_ms.clamp(least, most);
+    prefs
 }
 
 /// Move the settings file aside, start with defaults, and say so.
@@ -259,18 +267,12 @@ impl Store {
         if self.blocked {
             return;
         }
-        let Ok(raw) = ron::to_string(prefs) else {
+        let Some((raw, text)) = self.contents(prefs) else {
             return;
         };
         if self.saved.as_ref() == Some(&raw) {
             return;
         }
-        let mut entries = self.others.clone();
-        entries.insert(ENTRY.to_owned(), raw.clone());
-        let Ok(text) = ron::ser::to_string_pretty(&entries, ron::ser::PrettyConfig::default())
-        else {
-            return;
-        };
         if self.writer.is_none() {
             self.writer = Some(self.start_writer());
         }
@@ -279,6 +281,15 @@ impl Store {
         {
             self.saved = Some(raw);
         }
+    }
+
+    /// `prefs` as the file's entry, and the whole file holding it.
+    fn contents(&self, prefs: &Prefs) -> Option<(String, String)> {
+        let raw = ron::to_string(prefs).ok()?;
+        let mut entries = self.others.clone();
+        entries.insert(ENTRY.to_owned(), raw.clone());
+        let text = ron::ser::to_string_pretty(&entries, ron::ser::PrettyConfig::default()).ok()?;
+        Some((raw, text))
     }
 
     /// Why the last save failed, once; the next save tries again.
@@ -667,5 +678,198 @@ mod tests {
         std::fs::remove_dir_all(&file).unwrap();
         assert_eq!(save_now(store, &Prefs::default()), None);
         assert_eq!(load(Some(&file)).prefs, Prefs::default());
+    }
+
+    /// A settings file in memory; keeping things aside works and is counted.
+    struct MemDisk {
+        bytes: Vec<u8>,
+        kept: std::cell::Cell<usize>,
+    }
+
+    impl Disk for MemDisk {
+        fn read(&self, _: &Path) -> io::Result<Vec<u8>> {
+            Ok(self.bytes.clone())
+        }
+        fn move_aside(&self, _: &Path, _: &Path) -> io::Result<()> {
+            self.kept.set(self.kept.get() + 1);
+            Ok(())
+        }
+        fn write_new(&self, _: &Path, _: &[u8]) -> io::Result<()> {
+            self.kept.set(self.kept.get() + 1);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn defaults_save_and_load_back() {
+        let text = Store::new(PathBuf::from("/s/app.ron"))
+            .contents(&Prefs::default())
+            .unwrap()
+            .1;
+        let disk = MemDisk {
+            bytes: text.into_bytes(),
+            kept: Default::default(),
+        };
+        let loaded = load_with(Some(Path::new("/s/app.ron")), &disk);
+        assert_eq!((loaded.prefs, loaded.notice), (Prefs::default(), None));
+    }
+
+    #[test]
+    fn out_of_range_intervals_are_brought_into_range() {
+        for (written, loaded) in [(0, 250), (100, 250), (3000, 3000), (u64::MAX, 10_000)] {
+            let disk = MemDisk {
+                bytes: settings_text(&format!("(interval_ms: {written})")).into_bytes(),
+                kept: Default::default(),
+            };
+            let prefs = load_with(Some(Path::new("/s/app.ron")), &disk).prefs;
+            assert_eq!(prefs.interval_ms, loaded);
+        }
+    }
+
+    /// Load `bytes` and check that the loader landed on what the file says or on defaults
+    /// with a notice and a kept copy.
+    fn lands_on_defaults_or_parsed(bytes: Vec<u8>) -> Result<(), TestCaseError> {
+        let path = Path::new("/settings/app.ron");
+        let disk = MemDisk {
+            bytes,
+            kept: Default::default(),
+        };
+        let loaded = load_with(Some(path), &disk);
+        let store = loaded.store.as_ref().expect("a store");
+        // What the file holds, read independently: a map of entries, and portscope's entry.
+        let entries = std::str::from_utf8(&disk.bytes)
+            .ok()
+            .and_then(|text| ron::from_str::<BTreeMap<String, String>>(text).ok());
+        let entry = entries.as_ref().and_then(|e| e.get(ENTRY));
+        let expected = match entry.map(|raw| ron::from_str::<Prefs>(raw)) {
+            _ if entries.is_none() => None,
+            Some(Err(_)) => None,
+            Some(Ok(prefs)) => Some(sane(prefs)),
+            None => Some(Prefs::default()),
+        };
+        match expected {
+            // Rejected: defaults, a notice, and the file or entry kept aside.
+            None => {
+                prop_assert!(loaded.notice.is_some());
+                prop_assert_eq!(&loaded.prefs, &Prefs::default());
+                prop_assert_eq!(disk.kept.get(), 1);
+            }
+            // Accepted: what the file says, quietly, nothing moved.
+            Some(expected) => {
+                prop_assert_eq!(&loaded.notice, &None);
+                prop_assert_eq!(&loaded.prefs, &expected);
+                prop_assert_eq!(disk.kept.get(), 0);
+            }
+        }
+        prop_assert!(!store.blocked);
+        Ok(())
+    }
+
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, RngSeed, TestCaseError};
+
+    fn config(cases: u32, seed: u64) -> Config {
+        Config {
+            cases,
+            rng_seed: RngSeed::Fixed(seed),
+            failure_persistence: None,
+            ..Config::default()
+        }
+    }
+
+    fn some_prefs() -> impl Strategy<Value = Prefs> {
+        (
+            proptest::collection::vec(any::<char>(), 0..24).prop_map(String::from_iter),
+            any::<u64>(),
+            any::<bool>(),
+            any::<bool>(),
+            proptest::sample::subsequence(SortKey::ALL.to_vec(), 0..=3),
+            any::<usize>(),
+        )
+            .prop_map(
+                |(filter, interval_ms, resolve_names, group_by_process, hidden_columns, max)| {
+                    let mut prefs = Prefs {
+                        filter,
+                        interval_ms,
+                        resolve_names,
+                        group_by_process,
+                        hidden_columns,
+                        ..Prefs::default()
+                    };
+                    prefs.tracker.max_closed = max;
+                    prefs
+                },
+            )
+    }
+
+    /// Delete, insert, replace a byte, or cut the text short.
+    fn mutate(mut bytes: Vec<u8>, edits: &[(proptest::sample::Index, u8, u8)]) -> Vec<u8> {
+        for (at, op, byte) in edits {
+            let i = at.index(bytes.len() + 1);
+            match op % 4 {
+                0 if i < bytes.len() => {
+                    bytes.remove(i);
+                }
+                1 => bytes.insert(i, *byte),
+                2 if i < bytes.len() => bytes[i] = *byte,
+                3 => bytes.truncate(i),
+                _ => {}
+            }
+        }
+        bytes
+    }
+
+    fn edits() -> impl Strategy<Value = Vec<(proptest::sample::Index, u8, u8)>> {
+        proptest::collection::vec(
+            (any::<proptest::sample::Index>(), any::<u8>(), any::<u8>()),
+            0..6,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(config(10_000, 0x5e77_1265))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic_the_loader(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            lands_on_defaults_or_parsed(bytes)?;
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config(5_000, 0xa11_f11e))]
+
+        #[test]
+        fn mutated_settings_files_never_panic_the_loader(prefs in some_prefs(), edits in edits()) {
+            let text = Store::new(PathBuf::from("/settings/app.ron"))
+                .contents(&prefs)
+                .expect("serializable")
+                .1;
+            lands_on_defaults_or_parsed(mutate(text.into_bytes(), &edits))?;
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config(5_000, 0xe27_7e1))]
+
+        #[test]
+        fn mutated_entries_never_panic_the_loader(prefs in some_prefs(), edits in edits()) {
+            let raw = ron::to_string(&prefs).expect("serializable");
+            let raw = String::from_utf8_lossy(&mutate(raw.into_bytes(), &edits)).into_owned();
+            lands_on_defaults_or_parsed(settings_text(&raw).into_bytes())?;
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config(1_000, 0x5a7e))]
+
+        #[test]
+        fn what_is_saved_loads_back(prefs in some_prefs()) {
+            let path = Path::new("/settings/app.ron");
+            let text = Store::new(path.to_owned()).contents(&prefs).expect("serializable").1;
+            let disk = MemDisk { bytes: text.into_bytes(), kept: Default::default() };
+            let loaded = load_with(Some(path), &disk);
+            prop_assert_eq!(loaded.notice, None);
+            prop_assert_eq!(loaded.prefs, sane(prefs));
+        }
     }
 }
