@@ -479,7 +479,7 @@ fn exporting_the_view_writes_what_is_shown_and_asks_before_replacing() {
     h.run();
     set_text(&mut h, "File", json_path.to_str().unwrap());
     h.get_by_label("Save").click();
-    h.run();
+    h.step(); // writing shows a spinner until the file is on disk
     wait_for(&mut h, "the saved message", "Saved 3 rows");
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
@@ -499,10 +499,10 @@ fn exporting_the_view_writes_what_is_shown_and_asks_before_replacing() {
     h.get_by_label("JSON").click();
     set_text(&mut h, "File", json_path.to_str().unwrap());
     h.get_by_label("Save").click();
-    h.run();
+    h.step(); // writing shows a spinner until the file is on disk
     wait_for(&mut h, "the overwrite question", "already exists");
     h.get_by_label("Replace").click();
-    h.run();
+    h.step(); // writing shows a spinner until the file is on disk
     wait_for(&mut h, "the saved message", "Saved 3 rows");
     h.get_by_label("Close").click();
     h.run();
@@ -513,7 +513,7 @@ fn exporting_the_view_writes_what_is_shown_and_asks_before_replacing() {
     h.run();
     set_text(&mut h, "File", csv_path.to_str().unwrap());
     h.get_by_label("Save").click();
-    h.run();
+    h.step(); // writing shows a spinner until the file is on disk
     wait_for(&mut h, "the saved message", "Saved 3 rows");
     let text = std::fs::read_to_string(&csv_path).unwrap();
     let mut reader = csv::Reader::from_reader(text.as_bytes());

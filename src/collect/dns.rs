@@ -17,6 +17,13 @@
 //! replacement (up to a cap on threads), so one dead nameserver costs a thread, not the pool.
 //! When the stuck call does return with a definite answer, that answer replaces `TimedOut`.
 //!
+//! A PTR record says whatever its owner wants: `localhost`, `10.0.0.1`, `www.yourbank.example`.
+//! So a name is only believed when it leads back: the name's own addresses (A/AAAA) must include
+//! the address it was found for (forward-confirmed reverse DNS). A name that is an address
+//! itself, is not a host name, or is `localhost` for an address that is not loopback is never
+//! believed. Both lookups together are one job with one timeout. A name is shown beside the
+//! address, never instead of it (see `ui::names`), and it is still text from a stranger.
+//!
 //! Answers are cached with a time to live, longer for names than for failures, in a cache of
 //! bounded size that evicts its oldest entries. An expired answer is still shown while its
 //! refresh is on the way, so names don't flicker away every few minutes.
@@ -40,6 +47,9 @@ pub enum Lookup {
     Name(Arc<str>),
     /// The address has no name: no PTR record, or it resolves only to itself.
     NoName,
+    /// The PTR record names something that does not lead back to the address (its name does
+    /// not resolve to it, or it is `localhost`, an address, not a host name): not shown.
+    Unconfirmed,
     /// The resolver did not answer within the timeout.
     TimedOut,
     /// The resolver failed, with its reason.
@@ -58,33 +68,62 @@ impl Lookup {
     /// Whether this is a definite answer (a name or the lack of one), as opposed to a failure
     /// or no answer yet.
     fn is_definite(&self) -> bool {
-        matches!(self, Lookup::Name(_) | Lookup::NoName)
+        matches!(self, Lookup::Name(_) | Lookup::NoName | Lookup::Unconfirmed)
     }
 }
 
-/// The reverse lookup itself. The system's resolver is [`SystemLookup`]; tests supply their
-/// own. Plain functions and closures of the right shape implement it.
-pub trait ReverseLookup: Send + Sync + 'static {
-    /// The name of `addr`: `Ok(Some(name))`, `Ok(None)` when it has none, or `Err(reason)`.
-    /// May block; it runs on a worker thread.
+/// The lookups themselves. The system's resolver is [`SystemLookup`]; tests supply their own.
+/// A pair of functions or closures of the right shapes, `(reverse, forward)`, implements it.
+pub trait NameLookup: Send + Sync + 'static {
+    /// The name of `addr` (its PTR record): `Ok(Some(name))`, `Ok(None)` when it has none, or
+    /// `Err(reason)`. May block; it runs on a worker thread.
     fn reverse(&self, addr: IpAddr) -> Result<Option<String>, String>;
+
+    /// The addresses of `name` (its A and AAAA records): empty when it has none, or
+    /// `Err(reason)`. May block; it runs on a worker thread.
+    fn forward(&self, name: &str) -> Result<Vec<IpAddr>, String>;
 }
 
-impl<F> ReverseLookup for F
+impl<R, F> NameLookup for (R, F)
 where
-    F: Fn(IpAddr) -> Result<Option<String>, String> + Send + Sync + 'static,
+    R: Fn(IpAddr) -> Result<Option<String>, String> + Send + Sync + 'static,
+    F: Fn(&str) -> Result<Vec<IpAddr>, String> + Send + Sync + 'static,
 {
     fn reverse(&self, addr: IpAddr) -> Result<Option<String>, String> {
-        self(addr)
+        (self.0)(addr)
+    }
+
+    fn forward(&self, name: &str) -> Result<Vec<IpAddr>, String> {
+        (self.1)(name)
     }
 }
 
-/// The operating system's resolver (`getnameinfo` with `NI_NAMEREQD`), which honours the
-/// hosts file and the system's DNS configuration.
+/// The operating system's resolver (`getnameinfo` with `NI_NAMEREQD`, `getaddrinfo`), which
+/// honours the hosts file and the system's DNS configuration.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemLookup;
 
-impl ReverseLookup for SystemLookup {
+/// The resolver's reason, without the library's boilerplate.
+fn reason(err: &dns_lookup::LookupError) -> String {
+    let text = err.to_string();
+    text.strip_prefix("failed to lookup address information: ")
+        .unwrap_or(&text)
+        .to_owned()
+}
+
+impl NameLookup for SystemLookup {
+    fn forward(&self, name: &str) -> Result<Vec<IpAddr>, String> {
+        match dns_lookup::lookup_host(name) {
+            Ok(addrs) => Ok(addrs.collect()),
+            Err(err) => match err.kind() {
+                dns_lookup::LookupErrorKind::NoName | dns_lookup::LookupErrorKind::NoData => {
+                    Ok(Vec::new())
+                }
+                _ => Err(reason(&err)),
+            },
+        }
+    }
+
     fn reverse(&self, addr: IpAddr) -> Result<Option<String>, String> {
         match dns_lookup::lookup_addr(&addr) {
             Ok(name) => Ok(Some(name)),
@@ -92,13 +131,7 @@ impl ReverseLookup for SystemLookup {
                 dns_lookup::LookupErrorKind::NoName | dns_lookup::LookupErrorKind::NoData => {
                     Ok(None)
                 }
-                _ => {
-                    let text = err.to_string();
-                    let reason = text
-                        .strip_prefix("failed to lookup address information: ")
-                        .unwrap_or(&text);
-                    Err(reason.to_owned())
-                }
+                _ => Err(reason(&err)),
             },
         }
     }
@@ -185,7 +218,7 @@ impl Resolver {
     /// A resolver with its own settings and lookup function.
     pub fn with_config(
         config: Config,
-        lookup: impl ReverseLookup,
+        lookup: impl NameLookup,
         wake: impl Fn() + Send + Sync + 'static,
     ) -> Resolver {
         let config = config.normalized();
@@ -322,7 +355,7 @@ impl std::fmt::Debug for Resolver {
 /// What the resolver's threads share with it.
 struct Shared {
     config: Config,
-    lookup: Box<dyn ReverseLookup>,
+    lookup: Box<dyn NameLookup>,
     wake: Box<dyn Fn() + Send + Sync>,
     state: Mutex<State>,
     /// Workers wait here for queued addresses.
@@ -446,8 +479,8 @@ fn worker(shared: &Arc<Shared>) {
         drop(state);
         shared.watch.notify_one();
 
-        let result = panic::catch_unwind(AssertUnwindSafe(|| shared.lookup.reverse(addr)));
-        let answer = interpret(addr, result);
+        let answer = panic::catch_unwind(AssertUnwindSafe(|| confirmed(&*shared.lookup, addr)))
+            .unwrap_or_else(|_| Lookup::Failed("the lookup failed unexpectedly".into()));
 
         state = shared.lock();
         if finish(&mut state, config, id, answer) {
@@ -487,27 +520,56 @@ fn finish(state: &mut State, config: &Config, id: u64, answer: Lookup) -> bool {
     true
 }
 
-/// Turn what the lookup function returned into an answer.
-fn interpret(addr: IpAddr, result: thread::Result<Result<Option<String>, String>>) -> Lookup {
-    match result {
-        Err(_) => Lookup::Failed("the lookup failed unexpectedly".into()),
-        Ok(Err(reason)) => Lookup::Failed(reason.into()),
-        Ok(Ok(None)) => Lookup::NoName,
-        Ok(Ok(Some(name))) => {
-            let name = name.trim().trim_end_matches('.');
-            // Some resolvers return the address itself when there is no name.
-            let numeric = name
-                .split('%')
-                .next()
-                .and_then(|text| text.parse::<IpAddr>().ok())
-                .is_some_and(|parsed| parsed.to_canonical() == addr);
-            if name.is_empty() || numeric {
-                Lookup::NoName
-            } else {
-                Lookup::Name(name.into())
-            }
-        }
+/// The name of `addr`, if its PTR record names a host that leads back to it.
+fn confirmed(lookup: &dyn NameLookup, addr: IpAddr) -> Lookup {
+    let name = match lookup.reverse(addr) {
+        Err(reason) => return Lookup::Failed(reason.into()),
+        Ok(None) => return Lookup::NoName,
+        Ok(Some(name)) => name,
+    };
+    let name = name.trim().trim_end_matches('.');
+    if name.is_empty() {
+        return Lookup::NoName;
     }
+    if let Some(literal) = name
+        .split('%')
+        .next()
+        .and_then(|text| text.parse::<IpAddr>().ok())
+    {
+        // Some resolvers return the address itself when there is no name; any other address
+        // is a lie.
+        return if literal.to_canonical() == addr {
+            Lookup::NoName
+        } else {
+            Lookup::Unconfirmed
+        };
+    }
+    if !is_host_name(name) || (is_localhost(name) && !addr.is_loopback()) {
+        return Lookup::Unconfirmed;
+    }
+    match lookup.forward(name) {
+        Err(reason) => Lookup::Failed(reason.into()),
+        Ok(addrs) if addrs.iter().any(|a| a.to_canonical() == addr) => Lookup::Name(name.into()),
+        Ok(_) => Lookup::Unconfirmed,
+    }
+}
+
+/// Letters, digits, `-` and `_` in dot-separated labels of 1–63 characters, 253 in all: what a
+/// DNS host name can be. Anything else (spaces, control or look-alike characters) is not shown.
+fn is_host_name(name: &str) -> bool {
+    name.len() <= 253
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// `localhost` and names under it (RFC 6761): this machine, whatever a PTR record claims.
+fn is_localhost(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost")
 }
 
 /// The watchdog: reports lookups that outlive their timeout and replaces their workers.
@@ -685,18 +747,46 @@ mod tests {
     }
 
     /// A lookup that names every address `host-<last octet>` and counts its calls.
-    fn naming(calls: &Arc<AtomicUsize>) -> impl ReverseLookup {
+    fn naming(calls: &Arc<AtomicUsize>) -> impl NameLookup {
         let calls = Arc::clone(calls);
-        move |addr: IpAddr| {
+        confirming(move |addr: IpAddr| {
             calls.fetch_add(1, Ordering::SeqCst);
             Ok(Some(match addr {
                 IpAddr::V4(v4) => format!("host-{}", v4.octets()[3]),
                 IpAddr::V6(_) => "host-v6".to_owned(),
             }))
-        }
+        })
     }
 
-    fn enabled(config: Config, lookup: impl ReverseLookup) -> Resolver {
+    /// A zone in which every PTR record that `reverse` gives has its matching A record: each
+    /// name leads back to the addresses it was given for.
+    fn confirming(
+        reverse: impl Fn(IpAddr) -> Result<Option<String>, String> + Send + Sync + 'static,
+    ) -> impl NameLookup {
+        let zone: Arc<Mutex<HashMap<String, Vec<IpAddr>>>> = Arc::default();
+        let written = Arc::clone(&zone);
+        (
+            move |addr: IpAddr| {
+                let answer = reverse(addr);
+                if let Ok(Some(name)) = &answer {
+                    let name = name.trim().trim_end_matches('.').to_owned();
+                    written.lock().unwrap().entry(name).or_default().push(addr);
+                }
+                answer
+            },
+            move |name: &str| Ok(zone.lock().unwrap().get(name).cloned().unwrap_or_default()),
+        )
+    }
+
+    /// A resolver switched on, over `reverse` in a zone that confirms every name it gives.
+    fn enabled(
+        config: Config,
+        reverse: impl Fn(IpAddr) -> Result<Option<String>, String> + Send + Sync + 'static,
+    ) -> Resolver {
+        enabled_over(config, confirming(reverse))
+    }
+
+    fn enabled_over(config: Config, lookup: impl NameLookup) -> Resolver {
         let resolver = Resolver::with_config(config, lookup, || {});
         resolver.set_enabled(true);
         resolver
@@ -824,7 +914,7 @@ mod tests {
     #[test]
     fn unspecified_addresses_have_no_name_without_a_query() {
         let calls = Arc::new(AtomicUsize::new(0));
-        let resolver = enabled(Config::default(), naming(&calls));
+        let resolver = enabled_over(Config::default(), naming(&calls));
         assert_eq!(
             resolver.lookup(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             Lookup::NoName
@@ -862,7 +952,7 @@ mod tests {
     #[test]
     fn answers_are_cached() {
         let calls = Arc::new(AtomicUsize::new(0));
-        let resolver = enabled(Config::default(), naming(&calls));
+        let resolver = enabled_over(Config::default(), naming(&calls));
         assert_eq!(settle(&resolver, v4(7)), Lookup::Name("host-7".into()));
         for _ in 0..100 {
             assert_eq!(resolver.lookup(v4(7)), Lookup::Name("host-7".into()));
@@ -908,7 +998,7 @@ mod tests {
     #[test]
     fn mapped_ipv4_shares_the_ipv4_answer() {
         let calls = Arc::new(AtomicUsize::new(0));
-        let resolver = enabled(Config::default(), naming(&calls));
+        let resolver = enabled_over(Config::default(), naming(&calls));
         assert_eq!(settle(&resolver, v4(9)), Lookup::Name("host-9".into()));
         let mapped = IpAddr::V6(Ipv4Addr::new(127, 0, 0, 9).to_ipv6_mapped());
         assert_eq!(resolver.lookup(mapped), Lookup::Name("host-9".into()));
@@ -989,7 +1079,7 @@ mod tests {
             cache_capacity: 3,
             ..Config::default()
         };
-        let resolver = enabled(config, naming(&calls));
+        let resolver = enabled_over(config, naming(&calls));
         for last in 1..=5 {
             assert_eq!(
                 settle(&resolver, v4(last)),
@@ -1064,7 +1154,7 @@ mod tests {
     #[test]
     fn clear_forgets_answers() {
         let calls = Arc::new(AtomicUsize::new(0));
-        let resolver = enabled(Config::default(), naming(&calls));
+        let resolver = enabled_over(Config::default(), naming(&calls));
         assert_eq!(settle(&resolver, v4(1)), Lookup::Name("host-1".into()));
         resolver.clear();
         assert_eq!(resolver.stats().cached, 0);
@@ -1080,11 +1170,176 @@ mod tests {
             name_ttl: Duration::from_millis(20),
             ..Config::default()
         };
-        let resolver = enabled(config, naming(&calls));
+        let resolver = enabled_over(config, naming(&calls));
         assert_eq!(settle(&resolver, v4(1)), Lookup::Name("host-1".into()));
         thread::sleep(Duration::from_millis(30));
         // Still shown, and asked again in the background.
         assert_eq!(resolver.lookup(v4(1)), Lookup::Name("host-1".into()));
         assert!(wait_until(|| calls.load(Ordering::SeqCst) >= 2));
+    }
+
+    /// A made-up zone: PTR records and A/AAAA records, set by each test; its forward lookups
+    /// can be held at a gate. Nothing leaves the process.
+    #[derive(Default)]
+    struct Zone {
+        ptr: HashMap<IpAddr, String>,
+        a: HashMap<String, Vec<IpAddr>>,
+        forward_gate: Option<Arc<Gate>>,
+        forwards: Arc<AtomicUsize>,
+    }
+
+    impl Zone {
+        fn ptr(mut self, addr: IpAddr, name: &str) -> Zone {
+            self.ptr.insert(addr, name.to_owned());
+            self
+        }
+
+        fn a(mut self, name: &str, addrs: &[IpAddr]) -> Zone {
+            self.a.insert(name.to_owned(), addrs.to_vec());
+            self
+        }
+    }
+
+    impl NameLookup for Zone {
+        fn reverse(&self, addr: IpAddr) -> Result<Option<String>, String> {
+            Ok(self.ptr.get(&addr).cloned())
+        }
+
+        fn forward(&self, name: &str) -> Result<Vec<IpAddr>, String> {
+            self.forwards.fetch_add(1, Ordering::SeqCst);
+            if let Some(gate) = &self.forward_gate {
+                gate.pass();
+            }
+            Ok(self.a.get(name).cloned().unwrap_or_default())
+        }
+    }
+
+    fn addr(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_name_that_leads_back_to_the_address_is_shown() {
+        let zone = Zone::default()
+            .ptr(addr("203.0.113.5"), "www.example.org.")
+            .a(
+                "www.example.org",
+                &[addr("203.0.113.9"), addr("203.0.113.5")],
+            )
+            .ptr(addr("2001:db8::5"), "v6.example.org")
+            .a("v6.example.org", &[addr("2001:db8::5")]);
+        let resolver = enabled_over(Config::default(), zone);
+        assert_eq!(
+            settle(&resolver, addr("203.0.113.5")),
+            Lookup::Name("www.example.org".into())
+        );
+        assert_eq!(
+            settle(&resolver, addr("2001:db8::5")),
+            Lookup::Name("v6.example.org".into())
+        );
+        // The IPv4 peer of a dual-stack socket is confirmed by the name's A record.
+        assert_eq!(
+            settle(&resolver, addr("::ffff:203.0.113.5")),
+            Lookup::Name("www.example.org".into())
+        );
+    }
+
+    #[test]
+    fn a_name_that_resolves_elsewhere_is_not_believed() {
+        let forwards = Arc::new(AtomicUsize::new(0));
+        let zone = Zone {
+            forwards: Arc::clone(&forwards),
+            ..Zone::default()
+        }
+        .ptr(addr("203.0.113.5"), "login.yourbank.example")
+        .a("login.yourbank.example", &[addr("198.51.100.1")])
+        .ptr(addr("203.0.113.6"), "no-such-name.example");
+        let resolver = enabled_over(Config::default(), zone);
+        let answer = settle(&resolver, addr("203.0.113.5"));
+        assert_eq!(answer, Lookup::Unconfirmed);
+        assert_eq!(answer.name(), None);
+        assert_eq!(settle(&resolver, addr("203.0.113.6")), Lookup::Unconfirmed);
+        assert_eq!(forwards.load(Ordering::SeqCst), 2);
+        // A definite answer: cached like a name, not asked again.
+        assert_eq!(resolver.lookup(addr("203.0.113.5")), Lookup::Unconfirmed);
+        assert_eq!(resolver.stats().queries_sent, 2);
+    }
+
+    #[test]
+    fn localhost_an_address_or_a_non_host_name_is_not_believed() {
+        let forwards = Arc::new(AtomicUsize::new(0));
+        let hostile = [
+            "a b.example",
+            "evil\u{202e}elpmaxe.com",
+            "bell\u{7}.example",
+            "tab\there.example",
+            "dots..example",
+            &"x".repeat(64),
+        ];
+        let mut zone = Zone {
+            forwards: Arc::clone(&forwards),
+            ..Zone::default()
+        }
+        // A zone that lies about localhost too: only loopback addresses may be called that.
+        .ptr(addr("192.0.2.7"), "localhost")
+        .ptr(addr("192.0.2.8"), "db.localhost.")
+        .a("localhost", &[addr("127.0.0.1"), addr("192.0.2.7")])
+        .a("db.localhost", &[addr("192.0.2.8")])
+        .ptr(addr("192.0.2.9"), "10.0.0.1")
+        .ptr(addr("192.0.2.10"), "::1")
+        .ptr(addr("192.0.2.11"), "192.0.2.11.");
+        for (n, name) in hostile.iter().enumerate() {
+            let at = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100 + n as u8));
+            zone = zone.ptr(at, name).a(name, &[at]);
+        }
+        let resolver = enabled_over(Config::default(), zone);
+        for last in [7, 8, 9, 10] {
+            let at = IpAddr::V4(Ipv4Addr::new(192, 0, 2, last));
+            assert_eq!(settle(&resolver, at), Lookup::Unconfirmed, "{at}");
+        }
+        // The address itself, as some resolvers give it, is just no name.
+        assert_eq!(settle(&resolver, addr("192.0.2.11")), Lookup::NoName);
+        for (n, name) in hostile.iter().enumerate() {
+            let at = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100 + n as u8));
+            assert_eq!(settle(&resolver, at), Lookup::Unconfirmed, "{name:?}");
+        }
+        // None of them was even looked up forward.
+        assert_eq!(forwards.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn localhost_is_believed_for_loopback_when_it_leads_back() {
+        let zone = Zone::default()
+            .ptr(addr("127.0.0.1"), "localhost")
+            .ptr(addr("127.0.0.2"), "localhost")
+            .a("localhost", &[addr("127.0.0.1"), addr("::1")]);
+        let resolver = enabled_over(Config::default(), zone);
+        assert_eq!(
+            settle(&resolver, addr("127.0.0.1")),
+            Lookup::Name("localhost".into())
+        );
+        assert_eq!(settle(&resolver, addr("127.0.0.2")), Lookup::Unconfirmed);
+    }
+
+    #[test]
+    fn a_forward_lookup_that_times_out_gives_no_name() {
+        let gate = Arc::new(Gate::default());
+        let zone = Zone {
+            forward_gate: Some(Arc::clone(&gate)),
+            ..Zone::default()
+        }
+        .ptr(addr("203.0.113.5"), "slow.example")
+        .a("slow.example", &[addr("203.0.113.5")]);
+        let config = Config {
+            timeout: Duration::from_millis(50),
+            ..Config::default()
+        };
+        let resolver = enabled_over(config, zone);
+        let answer = settle(&resolver, addr("203.0.113.5"));
+        assert_eq!(answer, Lookup::TimedOut);
+        assert_eq!(answer.name(), None);
+        // Let the stuck worker finish.
+        gate.open();
+        assert!(wait_until(|| resolver.stats().stuck == 0));
     }
 }

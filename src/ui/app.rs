@@ -112,6 +112,8 @@ pub struct PortscopeApp {
     pub(crate) export: Option<ExportDialog>,
     /// A message for the user until dismissed (e.g. preferences that could not be read).
     pub(crate) notice: Option<String>,
+    /// Where the preferences are saved (not for tests and screenshots).
+    pub(crate) settings: Option<super::prefs::Store>,
 }
 
 /// Identifies the set of lingering closed sockets cheaply: they are added at the end and
@@ -149,9 +151,9 @@ impl PortscopeApp {
     /// The app on the live machine, with preferences restored from the last run.
     pub fn new(cc: &eframe::CreationContext<'_>, generated: Option<GeneratedSource>) -> Self {
         super::setup_context(&cc.egui_ctx);
-        let raw = cc.storage.and_then(|s| s.get_string(eframe::APP_KEY));
-        let file = eframe::storage_dir(super::APP_ID).map(|dir| dir.join("app.ron"));
-        let loaded = super::prefs::load(raw, file.as_deref());
+        let file =
+            eframe::storage_dir(super::APP_ID).map(|dir| dir.join(super::prefs::SETTINGS_FILE));
+        let loaded = super::prefs::load(file.as_deref());
         let source: Result<Box<dyn SocketSource>, _> = match generated {
             Some(source) => Ok(Box::new(source) as Box<dyn SocketSource>),
             None => OsSource::new().map(|s| Box::new(s) as Box<dyn SocketSource>),
@@ -165,6 +167,10 @@ impl PortscopeApp {
             }
         };
         app.notice = loaded.notice;
+        let ctx = cc.egui_ctx.clone();
+        app.settings = loaded
+            .store
+            .map(|s| s.waking(move || ctx.request_repaint()));
         app
     }
 
@@ -213,6 +219,7 @@ impl PortscopeApp {
             resolver: None,
             kill: None,
             notice: None,
+            settings: None,
             export: None,
             tracker: ChangeTracker::default(),
             augmented_for: None,
@@ -398,6 +405,13 @@ impl PortscopeApp {
         }
         self.keyboard(ui.ctx());
         self.sync_resolver(ui.ctx());
+        if let Some(error) = self
+            .settings
+            .as_mut()
+            .and_then(super::prefs::Store::take_error)
+        {
+            self.notice = Some(error);
+        }
         egui::Panel::top("toolbar").show(ui, |ui| self.toolbar_ui(ui));
         if let Some(notice) = self.notice.clone() {
             egui::Panel::top("notice").show(ui, |ui| {
@@ -732,7 +746,10 @@ impl eframe::App for PortscopeApp {
         PortscopeApp::ui(self, ui);
     }
 
-    fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        eframe::set_value(storage, eframe::APP_KEY, &self.prefs);
+    /// eframe's storage keeps only the window; the preferences go to portscope's own file.
+    fn save(&mut self, _storage: &mut dyn eframe::Storage) {
+        if let Some(settings) = &mut self.settings {
+            settings.save(&self.prefs);
+        }
     }
 }

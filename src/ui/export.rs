@@ -2,12 +2,15 @@
 //!
 //! The same writers serve `portscope list --csv/--json`, so a saved file reads exactly like the
 //! command's output. Writing happens on a short-lived thread; an existing file is only
-//! replaced after the user confirms.
+//! replaced after the user confirms, and then whole or not at all (see [`super::atomic`]): a
+//! failed write leaves it as it was. A symbolic link is replaced by the new file, never written
+//! through, and the question says so; a folder or a device is never replaced.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver};
 
+use super::atomic::{Existing, WriteError, write_atomic};
 use crate::model::Snapshot;
 use crate::model::export::{write_csv, write_json};
 
@@ -29,7 +32,7 @@ impl Format {
 #[derive(Debug)]
 enum Outcome {
     Saved(PathBuf, usize),
-    Exists(PathBuf),
+    Exists(PathBuf, Existing),
     Failed(String),
 }
 
@@ -37,7 +40,7 @@ enum Outcome {
 enum Stage {
     Edit,
     Writing(Receiver<Outcome>),
-    ConfirmOverwrite(PathBuf),
+    ConfirmOverwrite(PathBuf, Existing),
     Done(String),
     Failed(String),
 }
@@ -98,7 +101,7 @@ impl ExportDialog {
             Outcome::Saved(path, n) => {
                 Stage::Done(format!("Saved {n} rows to {}.", path.display()))
             }
-            Outcome::Exists(path) => Stage::ConfirmOverwrite(path),
+            Outcome::Exists(path, what) => Stage::ConfirmOverwrite(path, what),
             Outcome::Failed(e) => Stage::Failed(e),
         };
     }
@@ -154,11 +157,8 @@ impl ExportDialog {
                         ui.label("Writing…");
                     });
                 }
-                Stage::ConfirmOverwrite(path) => {
-                    ui.colored_label(
-                        ui.visuals().warn_fg_color,
-                        format!("{} already exists. Replace it?", path.display()),
-                    );
+                Stage::ConfirmOverwrite(path, what) => {
+                    ui.colored_label(ui.visuals().warn_fg_color, replace_question(path, what));
                     ui.horizontal(|ui| {
                         if ui.button("Replace").clicked() {
                             self.start(true, wake);
@@ -191,35 +191,86 @@ impl ExportDialog {
     }
 }
 
-fn write(
-    path: &PathBuf,
-    snap: &Snapshot,
-    rows: &[usize],
-    format: Format,
-    overwrite: bool,
-) -> Outcome {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true);
-    if overwrite {
-        options.create(true).truncate(true);
-    } else {
-        options.create_new(true);
+/// The question asked before replacing what is at `path`.
+fn replace_question(path: &Path, what: &Existing) -> String {
+    match what {
+        Existing::Symlink(target) => format!(
+            "{} already exists: it is a symbolic link to {}. Replace puts the new file in place \
+             of the link; {} is not changed.",
+            path.display(),
+            target.display(),
+            target.display()
+        ),
+        _ => format!("{} already exists. Replace it?", path.display()),
     }
-    let file = match options.open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Outcome::Exists(path.clone());
-        }
-        Err(e) => return Outcome::Failed(format!("Cannot write {}: {e}", path.display())),
-    };
-    let mut out = std::io::BufWriter::new(file);
-    let written = match format {
-        Format::Csv => write_csv(&mut out, snap, rows),
-        Format::Json => write_json(&mut out, snap, rows),
-    }
-    .and_then(|()| std::io::Write::flush(&mut out));
+}
+
+fn write(path: &Path, snap: &Snapshot, rows: &[usize], format: Format, overwrite: bool) -> Outcome {
+    let written = write_atomic(path, overwrite, |out| match format {
+        Format::Csv => write_csv(out, snap, rows),
+        Format::Json => write_json(out, snap, rows),
+    });
     match written {
-        Ok(()) => Outcome::Saved(path.clone(), rows.len()),
-        Err(e) => Outcome::Failed(format!("Writing {} failed: {e}", path.display())),
+        Ok(()) => Outcome::Saved(path.to_owned(), rows.len()),
+        Err(WriteError::Exists(what)) => Outcome::Exists(path.to_owned(), what),
+        Err(e) => {
+            let kept = match Existing::at(path) {
+                Ok(Existing::Nothing) => "",
+                _ => " What was there is unchanged.",
+            };
+            Outcome::Failed(format!("Could not write {}: {e}.{kept}", path.display()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn export(path: &Path, overwrite: bool) -> Outcome {
+        write(path, &Snapshot::default(), &[], Format::Csv, overwrite)
+    }
+
+    #[test]
+    fn replacing_a_symlink_says_so_and_leaves_its_target_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("passwd");
+        std::fs::write(&target, "root:x:0:0").unwrap();
+        let link = dir.path().join("export.csv");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+
+        let Outcome::Exists(_, what) = export(&link, false) else {
+            panic!("a link is asked about first");
+        };
+        let question = replace_question(&link, &what);
+        assert!(question.contains("symbolic link to"), "{question}");
+        assert!(
+            question.contains(&format!("{} is not changed", target.display())),
+            "{question}"
+        );
+        assert!(matches!(export(&link, true), Outcome::Saved(_, 0)));
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "root:x:0:0");
+        let written = std::fs::read_to_string(&link).unwrap();
+        assert!(written.starts_with("proto,"), "{written}");
+    }
+
+    #[test]
+    fn a_failed_replace_keeps_what_was_there_and_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("export.csv");
+        std::fs::create_dir(&folder).unwrap();
+        let Outcome::Failed(why) = export(&folder, true) else {
+            panic!("a folder is not replaced");
+        };
+        assert!(why.contains("it is a folder"), "{why}");
+        assert!(why.contains("unchanged"), "{why}");
+        assert!(folder.is_dir());
+
+        let missing = dir.path().join("gone").join("export.csv");
+        let Outcome::Failed(why) = export(&missing, false) else {
+            panic!("a missing folder fails");
+        };
+        assert!(why.contains("No such file or directory"), "{why}");
+        assert!(!why.contains("unchanged"), "{why}");
     }
 }

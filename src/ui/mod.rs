@@ -2,6 +2,7 @@
 //! status bar. All OS access happens on the collector thread; this code only reads snapshots.
 
 mod app;
+mod atomic;
 mod details;
 mod explain;
 mod export;
@@ -9,6 +10,7 @@ mod groups;
 mod history;
 mod icon;
 mod kill;
+mod names;
 pub mod port_bar;
 pub mod port_scale;
 pub mod prefs;
@@ -55,6 +57,8 @@ pub fn run_window(generated: Option<crate::collect::GeneratedSource>) -> ExitCod
             .with_inner_size([1280.0, 800.0])
             .with_min_inner_size([640.0, 400.0])
             .with_icon(std::sync::Arc::new(icon::icon())),
+        // eframe's own state only; portscope saves its preferences itself (see prefs).
+        persistence_path: eframe::storage_dir(APP_ID).map(|dir| dir.join(prefs::WINDOW_FILE)),
         ..Default::default()
     };
     let result = eframe::run_native(

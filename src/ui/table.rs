@@ -5,7 +5,7 @@ use egui::{Color32, RichText, Sense};
 use egui_extras::{Column, TableBuilder};
 
 use super::PortscopeApp;
-use crate::collect::dns::{Lookup, Resolver};
+use crate::collect::dns::Resolver;
 use crate::model::history::Mark;
 use crate::model::text::escape;
 use crate::model::{Owner, Snapshot, Socket, SortKey};
@@ -259,22 +259,17 @@ fn row_cells(
             }),
             SortKey::RemoteAddr => col(&mut |ui| {
                 match s.remote_addr {
-                    Some(a) => match names.map(|r| r.lookup(a)) {
-                        Some(Lookup::Name(name)) => ui
-                            .label(escape(&name))
-                            .on_hover_text(format!("{a} (name from reverse DNS)")),
-                        Some(Lookup::Pending) => ui
-                            .label(a.to_string())
-                            .on_hover_text("looking up its name…"),
-                        Some(Lookup::TimedOut) => ui
-                            .label(a.to_string())
-                            .on_hover_text("reverse DNS timed out"),
-                        Some(Lookup::Failed(why)) => ui
-                            .label(a.to_string())
-                            .on_hover_text(format!("reverse DNS failed: {why}")),
-                        _ => ui.label(a.to_string()),
-                    },
-                    None => ui.label(weak("*")),
+                    Some(a) => {
+                        let lookup = names.map(|r| r.lookup(a));
+                        let (text, hover) = super::names::remote_address(a, lookup.as_ref());
+                        let label = ui.label(text);
+                        if let Some(hover) = hover {
+                            label.on_hover_text(hover);
+                        }
+                    }
+                    None => {
+                        ui.label(weak("*"));
+                    }
                 };
             }),
             SortKey::RemotePort => col(&mut |ui| {
