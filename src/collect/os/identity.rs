@@ -18,6 +18,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::time::{Duration, Instant};
 
+use super::processes::Look;
 use crate::collect::procfs;
 
 /// How often every process shown is read again completely, whatever it looks like.
@@ -36,16 +37,6 @@ pub struct Identities {
     known: HashMap<u32, Identity>,
     last_sweep: Option<Instant>,
     sweep_every: Duration,
-}
-
-/// What one look found.
-#[derive(Debug, Default)]
-pub struct Look {
-    /// Each readable process's name now, as the kernel has it, decoded as sysinfo decodes it.
-    pub names: HashMap<u32, String>,
-    /// Processes seen before whose name, start time or executable changed, or every process
-    /// already known when a sweep is due: these must be read again completely.
-    pub reread: Vec<u32>,
 }
 
 impl Default for Identities {

@@ -1,71 +1,78 @@
-//! The live source: the socket table (on Linux the kernel's own sock_diag dump, elsewhere
-//! netstat2) and sysinfo for the processes behind it.
+//! The processes behind the sockets, through one `sysinfo::System` kept between polls.
 //!
-//! One `sysinfo::System` lives as long as the source, and each poll refreshes only the
-//! processes that own sockets (and their parents), and only the fields we show: a full
-//! refresh of everything would cost far more than reading the sockets.
-//!
-//! On Linux the socket table comes from the kernel without owners, and [`owners::OwnerCache`]
-//! says which processes hold each socket: finding that out afresh means reading every open
-//! file of every process, which costs several times the socket table itself, so the answer is
-//! kept between polls and only what changed is looked up. Other systems report owners with
-//! the socket table.
-
-#[cfg(target_os = "linux")]
-mod identity;
-#[cfg_attr(target_os = "linux", cfg(test))]
-mod netstat;
-#[cfg(target_os = "linux")]
-mod owners;
-#[cfg(target_os = "linux")]
-mod sock_diag;
+//! Each poll refreshes only the processes that own sockets, and their parents, and only the
+//! fields shown (name, executable, command line, user), read once and again only when the
+//! platform says a process changed (see [`Platform::look`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
-#[cfg(target_os = "linux")]
-use std::{panic, thread};
 
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind, Users};
 
-use super::{CollectError, Poll, SocketSource};
-use crate::model::{Pids, ProcessInfo, Socket, Viewer};
+use crate::collect::{CollectError, Poll};
+use crate::model::{ProcessInfo, Socket, Viewer};
 
-/// How often the whole process list is swept, so processes that no longer own sockets
-/// are dropped from memory. (On Linux the owner cache names the processes that exited.)
-#[cfg(not(target_os = "linux"))]
-const FULL_SWEEP_EVERY: u32 = 30;
 /// How long a user list stays fresh before an unknown uid may trigger a reload.
 const USERS_TTL: Duration = Duration::from_secs(10);
 
-pub struct OsSource {
+/// What a system adds to describing processes.
+pub trait Platform {
+    /// Process `pid` became a zombie: it holds no files any more.
+    fn zombie(&mut self, _pid: u32) {}
+
+    /// Looks at the processes this poll shows: their names as they are now, and those to read
+    /// again completely because they changed what they are.
+    fn look(&mut self, _pids: &[u32]) -> Look {
+        Look::default()
+    }
+}
+
+/// What a [`Platform::look`] found.
+#[derive(Debug, Default)]
+pub struct Look {
+    /// Names that replace sysinfo's, which reads a name only once.
+    pub names: HashMap<u32, String>,
+    /// Processes to read again completely.
+    pub reread: Vec<u32>,
+}
+
+/// The owners' details, kept between polls.
+pub struct Processes {
     system: System,
     users: Option<Users>,
     users_loaded_at: Option<Instant>,
-    #[cfg(not(target_os = "linux"))]
-    polls: u32,
-    #[cfg(target_os = "linux")]
-    owners: owners::OwnerCache,
-    #[cfg(target_os = "linux")]
-    identities: identity::Identities,
     viewer: Viewer,
 }
 
-impl OsSource {
+impl Processes {
     pub fn new() -> Result<Self, CollectError> {
         let mut system = System::new().map_err(|e| CollectError::Processes(e.to_string()))?;
         let viewer = viewer(&mut system);
-        Ok(OsSource {
+        Ok(Processes {
             system,
             users: None,
             users_loaded_at: None,
-            #[cfg(not(target_os = "linux"))]
-            polls: 0,
-            #[cfg(target_os = "linux")]
-            owners: owners::OwnerCache::default(),
-            #[cfg(target_os = "linux")]
-            identities: identity::Identities::default(),
             viewer,
         })
+    }
+
+    /// Forget what sysinfo knew of processes that exited: they cannot be read any more.
+    pub fn forget(&mut self, exited: &[u32]) {
+        self.refresh_processes(
+            &exited.iter().map(|p| Pid::from_u32(*p)).collect::<Vec<_>>(),
+            ProcessRefreshKind::nothing().without_tasks(),
+        );
+    }
+
+    /// Forget every process that exited or no longer owns sockets: where nothing else says
+    /// which processes exited.
+    #[cfg_attr(target_os = "linux", allow(dead_code))]
+    pub fn sweep(&mut self) {
+        self.system.refresh_processes_specifics(
+            ProcessesToUpdate::All,
+            true,
+            ProcessRefreshKind::nothing().without_tasks(),
+        );
     }
 
     fn refresh_processes(&mut self, pids: &[Pid], kind: ProcessRefreshKind) {
@@ -82,6 +89,7 @@ impl OsSource {
         sockets: &mut [Socket],
         owner_pids: &mut BTreeSet<u32>,
         owners: &mut Vec<Pid>,
+        platform: &mut dyn Platform,
     ) {
         let zombies: Vec<Pid> = owners
             .iter()
@@ -99,8 +107,7 @@ impl OsSource {
             return;
         }
         for zombie in &zombies {
-            #[cfg(target_os = "linux")]
-            self.owners.forget_holder(zombie.as_u32());
+            platform.zombie(zombie.as_u32());
             owner_pids.remove(&zombie.as_u32());
         }
         owners.retain(|pid| !zombies.contains(pid));
@@ -173,10 +180,9 @@ fn viewer(system: &mut System) -> Viewer {
     }
 }
 
-impl SocketSource for OsSource {
-    fn poll(&mut self) -> Result<Poll, CollectError> {
-        let mut sockets = self.read_sockets()?;
-
+impl Processes {
+    /// The poll of `sockets`: their owners described, zombies dropped from them.
+    pub fn describe(&mut self, mut sockets: Vec<Socket>, platform: &mut dyn Platform) -> Poll {
         let (mut owner_pids, mut uids) = owners_and_uids(&sockets);
         let mut owners: Vec<Pid> = owner_pids.iter().map(|p| Pid::from_u32(*p)).collect();
         self.refresh_processes(
@@ -187,7 +193,7 @@ impl SocketSource for OsSource {
                 .with_cmd(UpdateKind::OnlyIfNotSet)
                 .with_user(UpdateKind::OnlyIfNotSet),
         );
-        self.drop_zombies(&mut sockets, &mut owner_pids, &mut owners);
+        self.drop_zombies(&mut sockets, &mut owner_pids, &mut owners, platform);
         let parents: Vec<Pid> = owners
             .iter()
             .filter_map(|pid| self.system.process(*pid)?.parent())
@@ -202,7 +208,7 @@ impl SocketSource for OsSource {
                 .with_user(UpdateKind::OnlyIfNotSet),
         );
 
-        let names = self.names_now(&owners, &parents);
+        let names = self.names_now(&owners, &parents, platform);
         let mut processes = BTreeMap::new();
         for pid in owners.iter().chain(&parents) {
             // A process that exited since the socket scan is simply not found.
@@ -219,80 +225,24 @@ impl SocketSource for OsSource {
         for info in processes.values_mut() {
             info.user = info.uid.and_then(|uid| users.get(&uid).cloned());
         }
-        Ok(Poll {
+        Poll {
             sockets,
             processes,
             users,
             viewer: self.viewer,
-        })
-    }
-}
-
-#[cfg(target_os = "linux")]
-impl OsSource {
-    /// The socket table, with owners from the cache.
-    fn read_sockets(&mut self) -> Result<Vec<Socket>, CollectError> {
-        let (sockets, pending) = if self.owners.full_scan_due() {
-            // Reading every process's open files and the socket table both take long on a busy
-            // machine: do them at once.
-            thread::scope(|scope| {
-                let table = thread::Builder::new().spawn_scoped(scope, socket_table);
-                let pending = self.owners.begin();
-                let sockets = match table {
-                    Ok(thread) => thread.join().unwrap_or_else(|p| panic::resume_unwind(p)),
-                    Err(_) => socket_table(),
-                };
-                (sockets, pending)
-            })
-        } else {
-            // The socket table first: then every socket in it belongs to a process that the
-            // listing in `begin` sees.
-            let sockets = socket_table()?;
-            (Ok(sockets), self.owners.begin())
-        };
-        let pending =
-            pending.map_err(|e| CollectError::Processes(format!("cannot list /proc: {e}")))?;
-        let (mut sockets, exited) = match sockets {
-            Ok(sockets) => {
-                let exited = self.owners.finish(
-                    pending,
-                    sockets
-                        .iter()
-                        .filter_map(|s| Some((u64::from(s.inode?), s.uid?))),
-                );
-                (sockets, exited)
-            }
-            Err(e) => {
-                let exited = self.owners.abandon(pending);
-                self.forget_processes(&exited);
-                return Err(e);
-            }
-        };
-        for s in &mut sockets {
-            if let Some(inode) = s.inode {
-                s.pids = Pids::from_slice(self.owners.holders(u64::from(inode)));
-            }
         }
-        self.forget_processes(&exited);
-        Ok(sockets)
     }
 
-    /// Forget what sysinfo knew of processes that exited: they cannot be read any more.
-    fn forget_processes(&mut self, exited: &[u32]) {
-        self.refresh_processes(
-            &exited.iter().map(|p| Pid::from_u32(*p)).collect::<Vec<_>>(),
-            ProcessRefreshKind::nothing().without_tasks(),
-        );
-    }
-}
-
-#[cfg(target_os = "linux")]
-impl OsSource {
-    /// The processes' names as they are now, after reading again completely those that
-    /// changed what they are since the last poll (see [`identity`]).
-    fn names_now(&mut self, owners: &[Pid], parents: &[Pid]) -> HashMap<u32, String> {
+    /// The processes' names as they are now, after reading again completely those the platform
+    /// says changed what they are.
+    fn names_now(
+        &mut self,
+        owners: &[Pid],
+        parents: &[Pid],
+        platform: &mut dyn Platform,
+    ) -> HashMap<u32, String> {
         let shown: Vec<u32> = owners.iter().chain(parents).map(|p| p.as_u32()).collect();
-        let look = self.identities.look(&shown);
+        let look = platform.look(&shown);
         let reread: Vec<Pid> = look.reread.iter().map(|p| Pid::from_u32(*p)).collect();
         self.refresh_processes(
             &reread,
@@ -303,33 +253,6 @@ impl OsSource {
                 .with_user(UpdateKind::Always),
         );
         look.names
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-impl OsSource {
-    /// Elsewhere sysinfo's names stand.
-    fn names_now(&mut self, _owners: &[Pid], _parents: &[Pid]) -> HashMap<u32, String> {
-        HashMap::new()
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-impl OsSource {
-    /// The socket table with the owners the OS reports for each socket. Rows the library
-    /// cannot decode are skipped, not fatal.
-    fn read_sockets(&mut self) -> Result<Vec<Socket>, CollectError> {
-        let sockets = netstat::sockets_with_owners()?;
-        self.polls = self.polls.wrapping_add(1);
-        if self.polls.is_multiple_of(FULL_SWEEP_EVERY) {
-            // Forget processes that exited or no longer own sockets.
-            self.system.refresh_processes_specifics(
-                ProcessesToUpdate::All,
-                true,
-                ProcessRefreshKind::nothing().without_tasks(),
-            );
-        }
-        Ok(sockets)
     }
 }
 
@@ -369,15 +292,4 @@ fn process_info(p: &sysinfo::Process) -> ProcessInfo {
         parent_pid: p.parent().map(Pid::as_u32),
         start_time: (start > 0).then_some(start),
     }
-}
-
-/// The socket table without owners, straight from the kernel: the owner cache finds those.
-#[cfg(target_os = "linux")]
-pub fn socket_table() -> Result<Vec<Socket>, CollectError> {
-    sock_diag::dump_sockets().map_err(|e| {
-        CollectError::SocketTable(format!(
-            "{e} (portscope reads sockets over the kernel's sock_diag netlink interface; a \
-             sandbox or seccomp policy may block it)"
-        ))
-    })
 }

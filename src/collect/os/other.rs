@@ -1,0 +1,39 @@
+//! The live source elsewhere (macOS, Windows, …): netstat2 reports each socket with its owners.
+
+use super::netstat;
+use super::processes::{Platform, Processes};
+use crate::collect::{CollectError, Poll, SocketSource};
+
+/// How often the whole process list is swept, so processes that no longer own sockets are
+/// dropped from memory.
+const FULL_SWEEP_EVERY: u32 = 30;
+
+pub struct OsSource {
+    processes: Processes,
+    polls: u32,
+}
+
+impl OsSource {
+    pub fn new() -> Result<Self, CollectError> {
+        Ok(OsSource {
+            processes: Processes::new()?,
+            polls: 0,
+        })
+    }
+}
+
+/// sysinfo's view of processes stands as it is.
+struct Other;
+
+impl Platform for Other {}
+
+impl SocketSource for OsSource {
+    fn poll(&mut self) -> Result<Poll, CollectError> {
+        let sockets = netstat::sockets_with_owners()?;
+        self.polls = self.polls.wrapping_add(1);
+        if self.polls.is_multiple_of(FULL_SWEEP_EVERY) {
+            self.processes.sweep();
+        }
+        Ok(self.processes.describe(sockets, &mut Other))
+    }
+}
