@@ -183,8 +183,8 @@ fn a_process_that_renames_itself_or_execs_is_shown_as_it_is_now() {
     use std::io::{BufRead, BufReader, Write};
     use std::process::{Command, Stdio};
 
+    use portscope::act::signal::{self, Signal, Target};
     use portscope::collect::SocketSource;
-    use portscope::collect::signal::{self, Signal, Target};
 
     const SCRIPT: &str = "\
 import ctypes, os, socket, sys

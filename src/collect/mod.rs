@@ -6,13 +6,11 @@
 //! whole snapshots; the UI thread never waits for the OS.
 
 mod collector;
-pub mod dns;
 mod fixed;
 mod generated;
 mod os;
 #[cfg(target_os = "linux")]
-mod procfs;
-pub mod signal;
+pub(crate) mod procfs;
 
 pub use collector::{Collector, Control};
 pub use fixed::FixedSource;

@@ -9,7 +9,7 @@ use super::export::ExportDialog;
 use super::kill::KillDialog;
 use super::port_bar::{PortBarState, describe_port, port_bar_ui};
 use super::view::{ViewSpec, ViewState};
-use crate::collect::dns::Resolver;
+use crate::act::dns::Resolver;
 use crate::collect::{Collector, Control, GeneratedSource, OsSource, SocketSource};
 use crate::knowledge::{PortKnowledge, Transport, explain, parse_port};
 use crate::model::history::{ChangeTracker, TrackerConfig};

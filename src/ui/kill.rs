@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use egui::RichText;
 
-use crate::collect::signal::{self, Signal, Target};
+use crate::act::signal::{self, Signal, Target};
 use crate::model::ProcessInfo;
 use crate::model::text::escape;
 

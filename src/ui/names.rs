@@ -1,11 +1,11 @@
 //! How a remote address's name from reverse DNS is shown: beside the address, never instead
 //! of it. The address stays what the table sorts, filters, copies and exports; the name is a
-//! hint next to it, shown only once it is confirmed (see [`crate::collect::dns`]). Exports and
+//! hint next to it, shown only once it is confirmed (see [`crate::act::dns`]). Exports and
 //! the details panel carry the address alone.
 
 use std::net::IpAddr;
 
-use crate::collect::dns::Lookup;
+use crate::act::dns::Lookup;
 use crate::model::text::escape;
 
 /// The text a resolved name is shown as. Every name reaches the screen through here: it is
@@ -42,8 +42,8 @@ pub(crate) fn remote_address(addr: IpAddr, lookup: Option<&Lookup>) -> (String, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::act::dns::{Config, Resolver};
     use crate::collect::Poll;
-    use crate::collect::dns::{Config, Resolver};
     use crate::model::{Proto, Snapshot, SockState, Socket};
     use crate::ui::{PortscopeApp, Prefs};
     use egui_kittest::Harness;

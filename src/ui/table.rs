@@ -5,7 +5,7 @@ use egui::{Color32, RichText, Sense};
 use egui_extras::{Column, TableBuilder};
 
 use super::PortscopeApp;
-use crate::collect::dns::Resolver;
+use crate::act::dns::Resolver;
 use crate::model::history::Mark;
 use crate::model::text::escape;
 use crate::model::{Owner, Snapshot, Socket, SortKey};
