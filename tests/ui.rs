@@ -3,6 +3,7 @@
 mod common;
 
 use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
@@ -511,11 +512,34 @@ fn snapshot_of(seq: u64, poll: portscope::collect::Poll) -> portscope::model::Sn
     s
 }
 
-#[test]
-fn changes_are_highlighted_and_closed_sockets_linger_then_go_to_history() {
-    use portscope::model::history::{Mark, TrackerConfig};
-    let mut first = common::demo_poll();
-    let prefs = Prefs {
+/// A clock a test moves by hand: highlights and lingering rows expire when it says so.
+#[derive(Clone)]
+struct FakeClock(Arc<Mutex<Instant>>);
+
+impl FakeClock {
+    fn new() -> FakeClock {
+        FakeClock(Arc::new(Mutex::new(Instant::now())))
+    }
+
+    fn now(&self) -> Instant {
+        *self.0.lock().unwrap()
+    }
+
+    fn advance(&self, by: Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+
+    /// `app` reading this clock.
+    fn drive(&self, app: PortscopeApp) -> PortscopeApp {
+        let clock = self.clone();
+        app.with_clock(move || clock.now())
+    }
+}
+
+/// Highlights and lingering closed rows last this long in the scripted tests.
+fn highlight_prefs() -> Prefs {
+    use portscope::model::history::TrackerConfig;
+    Prefs {
         tracker: TrackerConfig {
             new_for: Duration::from_millis(600),
             changed_for: Duration::from_millis(600),
@@ -523,11 +547,18 @@ fn changes_are_highlighted_and_closed_sockets_linger_then_go_to_history() {
             ..TrackerConfig::default()
         },
         ..Prefs::default()
-    };
-    let mut h = harness(PortscopeApp::from_snapshot(
+    }
+}
+
+#[test]
+fn changes_are_highlighted_and_closed_sockets_linger_then_go_to_history() {
+    use portscope::model::history::Mark;
+    let mut first = common::demo_poll();
+    let clock = FakeClock::new();
+    let mut h = harness(clock.drive(PortscopeApp::from_snapshot(
         snapshot_of(1, first.clone()),
-        prefs,
-    ));
+        highlight_prefs(),
+    )));
     assert!(
         h.state()
             .visible_rows()
@@ -574,8 +605,15 @@ fn changes_are_highlighted_and_closed_sockets_linger_then_go_to_history() {
     assert!(ports(&h).contains(&22), "the closed row stays for a moment");
     h.get_by_label("40404");
 
+    // Just before the highlight time is over, all is as it was.
+    clock.advance(Duration::from_millis(599));
+    h.run_ok();
+    assert_eq!(h.state().mark(&fresh_key), Some(Mark::New));
+    assert_eq!(h.state().mark(&gone_key), Some(Mark::Closing));
+    assert!(ports(&h).contains(&22));
+
     // After the highlight time: marks are gone, the closed row has left the table for the history.
-    std::thread::sleep(Duration::from_millis(700));
+    clock.advance(Duration::from_millis(1));
     h.state_mut().push_snapshot(snapshot_of(3, first.clone()));
     h.run_ok();
     let app = h.state();

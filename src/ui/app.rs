@@ -68,6 +68,9 @@ pub(crate) struct Selection {
     pub closed: bool,
 }
 
+/// Where the window reads the time: the system's clock, or a test's.
+pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
+
 pub struct PortscopeApp {
     pub(crate) prefs: Prefs,
     pub(crate) collector: Option<Collector>,
@@ -104,6 +107,8 @@ pub struct PortscopeApp {
     pub(crate) kill: Option<KillDialog>,
     /// What appeared, changed and closed: row highlights and the "Recently closed" history.
     pub(crate) tracker: ChangeTracker,
+    /// When a snapshot arrived, for the tracker's highlights.
+    clock: Clock,
     /// The closed sockets `incoming` was last given, so that it is rebuilt only when they change.
     augmented_for: Option<ClosingSignature>,
     pub(crate) show_history: bool,
@@ -215,10 +220,18 @@ impl PortscopeApp {
             notice: None,
             export: None,
             tracker: ChangeTracker::default(),
+            clock: Arc::new(Instant::now),
             augmented_for: None,
             show_history: false,
             groups: super::groups::Groups::default(),
         }
+    }
+
+    /// The app reading the time from `clock` instead of the system, so that tests can step
+    /// through highlights and lingering rows without waiting for them.
+    pub fn with_clock(mut self, clock: impl Fn() -> Instant + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
     }
 
     /// The port the explanation panel shows, if any.
@@ -350,7 +363,7 @@ impl PortscopeApp {
                 newest
             };
         }
-        let now = Instant::now();
+        let now = (self.clock)();
         if *self.tracker.config() != self.prefs.tracker {
             self.tracker.set_config(self.prefs.tracker);
         }
