@@ -716,3 +716,121 @@ fn a_full_table_paints_as_a_few_meshes() {
     );
     assert!(meshes <= 40, "{meshes} meshes for one screen of the table");
 }
+
+/// The demo machine with the firefox connection from 60296 selected, then a poll in which
+/// firefox's other connection (from 51000) has closed. The closed row lingers in the table.
+fn demo_then_51000_closes(
+    clock: &FakeClock,
+) -> (Harness<'static, PortscopeApp>, portscope::collect::Poll) {
+    let mut poll = common::demo_poll();
+    let mut h = harness(clock.drive(PortscopeApp::from_snapshot(
+        snapshot_of(1, poll.clone()),
+        highlight_prefs(),
+    )));
+    h.get_by_label("60296").click();
+    h.run();
+    h.get_by_label("Its other sockets (1)");
+    poll.sockets.retain(|s| s.local_port != 51000);
+    h.state_mut().push_snapshot(snapshot_of(2, poll.clone()));
+    h.run_ok();
+    assert!(
+        ports(&h).contains(&51000),
+        "the closed row is shown for a moment"
+    );
+    (h, poll)
+}
+
+#[test]
+fn closed_rows_are_shown_but_counted_nowhere() {
+    let clock = FakeClock::new();
+    let (mut h, poll) = demo_then_51000_closes(&clock);
+    // The status bar counts the poll alone.
+    let c = snapshot_of(2, poll).counts();
+    assert_eq!(c.total, 6);
+    h.get_by_label(&format!(
+        "{} sockets · {} listening · {} established · {} TCP · {} UDP",
+        c.total, c.listening, c.established, c.tcp, c.udp
+    ));
+    h.get_by_label("6 sockets · 1 just closed");
+    // The ephemeral gauge (and the bar's marks it is counted from): 60296 alone is in use.
+    h.get_by_label_contains("ephemeral ports in use: 1 of ");
+    // The selected socket's process has no other socket now.
+    h.get_by_label("Its other sockets (0)");
+    // Grouped by process, firefox holds one socket.
+    toggle(&h, "Group by process").click();
+    h.run();
+    h.get_by_label("firefox (PID 4242) — 1 socket, 1 established");
+    toggle(&h, "Group by process").click();
+    h.run();
+    // Nothing uses 51000 now, says its explanation.
+    go_to(&mut h, "51000");
+    h.get_by_label("On this machine now (0)");
+    h.get_by_label("Nothing uses this port right now.");
+}
+
+#[test]
+fn an_export_holds_the_live_rows_only() {
+    let dir = std::env::temp_dir().join(format!("portscope-export-live-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("view.json");
+    let clock = FakeClock::new();
+    let (mut h, _) = demo_then_51000_closes(&clock);
+    h.get_by_label("Export…").click();
+    h.run();
+    h.get_by_label("JSON").click();
+    h.run();
+    set_text(&mut h, "File", path.to_str().unwrap());
+    h.get_by_label("Save").click();
+    h.run();
+    wait_for(&mut h, "the saved message", "Saved 6 rows");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let saved: Vec<u64> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["local_port"].as_u64().unwrap())
+        .collect();
+    assert_eq!(saved, [22, 53, 80, 6379, 8080, 60296]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_selected_socket_that_closes_is_marked_closed_at_once() {
+    let mut poll = common::demo_poll();
+    let clock = FakeClock::new();
+    let mut h = harness(clock.drive(PortscopeApp::from_snapshot(
+        snapshot_of(1, poll.clone()),
+        highlight_prefs(),
+    )));
+    h.get_by_label("51000").click();
+    h.run();
+    assert!(h.query_by_label_contains("Closed: this socket").is_none());
+    // The first poll without it: the panel says so at once, while its row still lingers.
+    poll.sockets.retain(|s| s.local_port != 51000);
+    h.state_mut().push_snapshot(snapshot_of(2, poll.clone()));
+    h.run_ok();
+    assert!(ports(&h).contains(&51000));
+    h.get_by_label_contains("Closed: this socket was not in the latest poll");
+    assert_eq!(h.state().selected().map(|s| s.local_port), Some(51000));
+    // Once its row has gone, the panel still shows it, closed.
+    clock.advance(Duration::from_millis(600));
+    h.state_mut().push_snapshot(snapshot_of(3, poll.clone()));
+    h.run_ok();
+    assert!(!ports(&h).contains(&51000));
+    h.get_by_label_contains("Closed: this socket was not in the latest poll");
+    h.get_by_label("firefox  (PID 4242)");
+
+    // A closed row clicked while it lingers is closed from the start.
+    let mut h = harness(clock.drive(PortscopeApp::from_snapshot(
+        snapshot_of(1, common::demo_poll()),
+        highlight_prefs(),
+    )));
+    h.state_mut().push_snapshot(snapshot_of(2, poll));
+    h.run_ok();
+    h.get_by_label("51000").click();
+    h.run();
+    h.get_by_label_contains("Closed: this socket was not in the latest poll");
+    h.get_by_label("firefox  (PID 4242)");
+}

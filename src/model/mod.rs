@@ -14,7 +14,7 @@ pub use owner::{NoOwnerReason, Owner};
 pub use query::{Query, QueryError};
 pub use table::{
     Filter, SortDir, SortKey, SortSpec, compare_sockets, sorted_rows, sorted_rows_cached,
-    sorted_rows_with,
+    sorted_rows_of, sorted_rows_with,
 };
 pub use toggles::Toggles;
 
@@ -389,7 +389,8 @@ pub struct Viewer {
     pub privileged: bool,
 }
 
-/// One complete, immutable picture of the machine's sockets.
+/// One complete, immutable picture of the machine's sockets: exactly what one poll saw.
+/// (The window's closed rows are kept apart, in [`history::Closing`].)
 #[derive(Clone, Debug)]
 pub struct Snapshot {
     /// Increases with every snapshot the collector sends; 0 is the empty start.
@@ -411,9 +412,6 @@ pub struct Snapshot {
     pub error: Option<String>,
     /// The ports the OS hands out for outgoing connections, as read at this poll.
     pub ephemeral: EphemeralRange,
-    /// How many of the last `sockets` are closed sockets the window shows for a moment after
-    /// they went (0 in a poll); the rows before them are the poll's.
-    pub closing: usize,
 }
 
 impl Default for Snapshot {
@@ -430,7 +428,6 @@ impl Default for Snapshot {
             viewer: Viewer::default(),
             error: None,
             ephemeral: EphemeralRange::os_default(),
-            closing: 0,
         }
     }
 }

@@ -34,7 +34,7 @@ impl PortscopeApp {
             .auto_shrink([false, false])
             .show(ui, |ui| {
                 if let Some(sel) = &selection {
-                    let (other, port) = socket_ui(ui, sel, self.port_focus, &mut kill);
+                    let (other, port) = socket_ui(ui, sel, &snapshot, self.port_focus, &mut kill);
                     select = other;
                     focus = port;
                     ui.add_space(8.0);
@@ -61,10 +61,12 @@ impl PortscopeApp {
     }
 }
 
-/// The selected socket and its owners. Returns a socket the user clicked, or a port to explain.
+/// The selected socket and its owners (their other sockets as `live`, the poll on screen, has
+/// them). Returns a socket the user clicked, or a port to explain.
 fn socket_ui(
     ui: &mut egui::Ui,
     sel: &Selection,
+    live: &Snapshot,
     focus: Option<(u16, Option<Transport>)>,
     kill: &mut Option<ProcessInfo>,
 ) -> (Option<Socket>, Option<(u16, Option<Transport>)>) {
@@ -129,7 +131,7 @@ fn socket_ui(
                 ui.separator();
                 match info {
                     Some(p) => {
-                        if let Some(other) = process_ui(ui, snap, p, s, kill) {
+                        if let Some(other) = process_ui(ui, snap, live, p, s, kill) {
                             select = Some(other);
                         }
                     }
@@ -155,10 +157,12 @@ fn field(ui: &mut egui::Ui, name: &str, value: &str) {
     ui.end_row();
 }
 
-/// One process's fields and its other sockets. Returns a socket the user clicked.
+/// One process's fields (as `snap`, where the socket was seen, knew them) and its other live
+/// sockets (those of `live`). Returns a socket the user clicked.
 fn process_ui(
     ui: &mut egui::Ui,
     snap: &Snapshot,
+    live: &Snapshot,
     p: &ProcessInfo,
     current: &Socket,
     kill: &mut Option<ProcessInfo>,
@@ -195,7 +199,7 @@ fn process_ui(
             };
             field(ui, "User", &user);
             let parent = match p.parent_pid {
-                Some(ppid) => match snap.process(ppid) {
+                Some(ppid) => match live.process(ppid).or_else(|| snap.process(ppid)) {
                     Some(pp) => format!("{ppid} {}", pp.name),
                     None => format!("{ppid} (exited or not visible)"),
                 },
@@ -214,7 +218,7 @@ fn process_ui(
     {
         *kill = Some(p.clone());
     }
-    let others: Vec<&Socket> = snap
+    let others: Vec<&Socket> = live
         .sockets_of(p.pid)
         .map(|(_, s)| s)
         .filter(|s| s.key() != current.key())
