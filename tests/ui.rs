@@ -834,3 +834,40 @@ fn a_selected_socket_that_closes_is_marked_closed_at_once() {
     h.get_by_label_contains("Closed: this socket was not in the latest poll");
     h.get_by_label("firefox  (PID 4242)");
 }
+
+#[test]
+fn an_ipv4_mapped_listener_is_loopback_and_said_to_be_ipv4() {
+    let mut poll = common::demo_poll();
+    let mut java = poll
+        .sockets
+        .iter()
+        .find(|s| s.local_port == 6379)
+        .unwrap()
+        .clone();
+    java.local_addr = "::ffff:127.0.0.1".parse().unwrap();
+    java.local_port = 8443;
+    java.inode = Some(8443);
+    poll.sockets.push(java);
+    let mut h = harness(PortscopeApp::from_snapshot(
+        snapshot_of(1, poll),
+        Prefs::default(),
+    ));
+    // The table keeps the kernel's text.
+    h.get_by_label("::ffff:127.0.0.1");
+    h.get_by_label("8443").click();
+    h.run();
+    h.get_by_label("IPv4 127.0.0.1 through an IPv6 socket");
+    h.get_by_label("this machine only (loopback): nothing on the network can reach it");
+    h.get_by_label(
+        "TCP LISTEN [::ffff:127.0.0.1]:8443 (IPv4 127.0.0.1 through an IPv6 socket) → *  ·  \
+         (user redis: needs root)  ·  this machine only",
+    );
+    // Filters read it as the IPv4 loopback address.
+    for filter in ["scope:local", "ip:127.0.0.1", "addr:127.0.0.0/8"] {
+        h.get_by_label("Filter").click();
+        h.key_combination_modifiers(egui::Modifiers::COMMAND, &[egui::Key::A]);
+        h.get_by_label("Filter").type_text(filter);
+        h.run();
+        assert!(ports(&h).contains(&8443), "{filter}: {:?}", ports(&h));
+    }
+}

@@ -7,7 +7,7 @@ use super::app::{Selection, transport_of};
 use super::explain::explanation_ui;
 use super::kill::KillDialog;
 use crate::knowledge::Transport;
-use crate::model::{Owner, ProcessInfo, Snapshot, Socket};
+use crate::model::{Owner, ProcessInfo, Snapshot, Socket, address_words};
 
 impl PortscopeApp {
     pub(crate) fn details_ui(&mut self, ui: &mut egui::Ui) {
@@ -85,7 +85,13 @@ fn socket_ui(
         .show(ui, |ui| {
             field(ui, "Protocol", s.proto.label());
             field(ui, "Local", &s.local_endpoint());
+            if let Some(words) = address_words(s.local_addr) {
+                field(ui, "Local address", &words);
+            }
             field(ui, "Remote", &s.remote_endpoint());
+            if let Some(words) = s.remote_addr.and_then(address_words) {
+                field(ui, "Remote address", &words);
+            }
             field(ui, "State", s.state.as_str());
             field(ui, "Bind scope", s.bind_scope().meaning());
             if let Some(user) = sel.seen_in.socket_user(s) {
