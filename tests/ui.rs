@@ -64,7 +64,8 @@ fn a_shared_socket_lists_every_process() {
     h.get_by_label("nginx  (PID 1200)");
     h.get_by_label("nginx  (PID 1201)");
     h.get_by_label("www-data (uid 33)");
-    h.get_by_label_contains("every interface");
+    // The bind scope field (the explanation's headline says it too).
+    h.get_by_label("every interface: reachable from the network unless a firewall stops it");
 }
 
 #[test]
@@ -144,7 +145,9 @@ fn live_window_lists_a_socket_this_test_opens() {
     let selected = h.state().selected().expect("a selection").clone();
     assert_eq!(selected.state, SockState::Listen);
     assert!(selected.pids.contains(&me));
-    h.get_by_label_contains(&format!("(PID {me})"));
+    // The process's heading, "name  (PID n)" (the explanation's headline names it too, with
+    // one space).
+    h.get_by_label_contains(&format!("  (PID {me})"));
     h.get_by_label("Owning process");
 }
 
@@ -870,4 +873,20 @@ fn an_ipv4_mapped_listener_is_loopback_and_said_to_be_ipv4() {
         h.run();
         assert!(ports(&h).contains(&8443), "{filter}: {:?}", ports(&h));
     }
+}
+
+#[test]
+fn the_explanation_says_what_is_on_the_port_first() {
+    let mut h = demo();
+    go_to(&mut h, "22");
+    h.get_by_label_contains(
+        "Port 22: a server is listening here now — sshd (PID 900), on every interface. By its \
+         number, port 22 is a well-known port",
+    );
+    h.get_by_label("60296").click();
+    h.run();
+    h.get_by_label_contains(
+        "Port 60296/tcp is in use now as the local end of 1 connection — firefox (PID 4242). By \
+         its number,",
+    );
 }

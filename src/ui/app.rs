@@ -11,7 +11,7 @@ use super::port_bar::{PortBarState, describe_port, port_bar_ui};
 use super::view::{Row, ViewSpec, ViewState};
 use crate::collect::dns::Resolver;
 use crate::collect::{Collector, Control, GeneratedSource, OsSource, SocketSource};
-use crate::knowledge::{PortKnowledge, Transport, explain, parse_port};
+use crate::knowledge::{PortKnowledge, Transport, explain_now, parse_port};
 use crate::model::history::{ChangeTracker, TrackerConfig};
 use crate::model::query::{HELP, SYNTAX};
 use crate::model::{
@@ -219,13 +219,14 @@ impl PortscopeApp {
         self.port_focus = Some((port, None));
     }
 
-    /// The explanation for the focused port, computed once per port and snapshot.
+    /// The explanation for the focused port (what uses it now first), computed once per port
+    /// and snapshot.
     pub(crate) fn knowledge(&mut self) -> Option<&PortKnowledge> {
         let (port, transport) = self.port_focus?;
         let fresh = matches!(&self.explained, Some((p, t, seq, _))
             if *p == port && *t == transport && *seq == self.snapshot.seq);
         if !fresh {
-            let k = explain(port, transport, &self.snapshot.ephemeral);
+            let k = explain_now(port, transport, &self.snapshot);
             self.explained = Some((port, transport, self.snapshot.seq, k));
         }
         self.explained.as_ref().map(|(_, _, _, k)| k)
