@@ -817,6 +817,7 @@ fn a_selected_socket_that_closes_is_marked_closed_at_once() {
     assert!(ports(&h).contains(&51000));
     h.get_by_label_contains("Closed: this socket was not in the latest poll");
     assert_eq!(h.state().selected().map(|s| s.local_port), Some(51000));
+    assert_eq!(h.state().selection_closed(), Some(true));
     // Once its row has gone, the panel still shows it, closed.
     clock.advance(Duration::from_millis(600));
     h.state_mut().push_snapshot(snapshot_of(3, poll.clone()));

@@ -70,12 +70,13 @@ pub(crate) struct Selection {
 }
 
 /// Where the window reads the time: the system's clock, or a test's.
-pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
+pub(crate) type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 
 pub struct PortscopeApp {
     pub(crate) prefs: Prefs,
     pub(crate) collector: Option<Collector>,
-    /// The snapshot on screen: the one the view's rows index into.
+    /// The poll on screen, the view's: exactly what the OS said. The closed rows the table
+    /// lists for a moment are apart from it, in the view.
     pub(crate) snapshot: Arc<Snapshot>,
     /// The newest snapshot from the collector; shown once its view is ready.
     pub(crate) incoming: Arc<Snapshot>,
