@@ -391,3 +391,58 @@ fn the_scale_test_flags_work_but_are_not_in_help() {
     .unwrap();
     assert_eq!((cli.generated, cli.churn), (Some(100_000), Some(1)));
 }
+
+/// A listener on loopback at a port inside this machine's ephemeral range: ports are tried
+/// from the middle of the range up until one binds (a bounded number of tries), and the
+/// listener that bound is what the caller gets, so nothing can take the port in between.
+fn listener_in_ephemeral_range() -> TcpListener {
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .expect("the ephemeral range is readable");
+    let (lo, hi) = portscope::knowledge::parse_port_range(&text).expect("a range");
+    let reserved = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_reserved_ports")
+        .ok()
+        .and_then(|t| portscope::knowledge::parse_reserved_ports(&t).ok())
+        .unwrap_or_default();
+    let start = lo + (hi - lo) / 2;
+    (start..=hi)
+        .filter(|p| !reserved.iter().any(|(a, b)| (a..=b).contains(&p)))
+        .take(500)
+        .find_map(|p| TcpListener::bind(("127.0.0.1", p)).ok())
+        .expect("a free port in the ephemeral range")
+}
+
+#[test]
+fn explain_says_a_listener_is_there_before_what_the_number_suggests() {
+    let me = std::process::id();
+    let listener = listener_in_ephemeral_range();
+    let port = listener.local_addr().unwrap().port();
+    let arg = port.to_string();
+
+    let out = portscope(&["explain", &arg]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let headline: String = text
+        .split("\n\n")
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let first = format!("Port {port}/tcp: a server is listening here now — ");
+    assert!(headline.starts_with(&first), "{text}");
+    assert!(
+        headline.contains(&format!("(PID {me}), on this machine only (loopback).")),
+        "{text}"
+    );
+    assert!(headline.contains("By its number, port"), "{text}");
+    assert!(headline.contains("Warning: it lies inside"), "{text}");
+    assert!(!headline.contains("temporary local end"), "{text}");
+
+    let out = portscope(&["explain", &arg, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).expect("valid JSON");
+    let json_headline = v["headline"].as_str().expect("a headline");
+    assert_eq!(json_headline, headline);
+    assert_eq!(v["sockets"][0]["bind_scope"], "loopback");
+    drop(listener);
+}

@@ -3,6 +3,7 @@
 mod common;
 
 use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
@@ -63,7 +64,8 @@ fn a_shared_socket_lists_every_process() {
     h.get_by_label("nginx  (PID 1200)");
     h.get_by_label("nginx  (PID 1201)");
     h.get_by_label("www-data (uid 33)");
-    h.get_by_label_contains("every interface");
+    // The bind scope field (the explanation's headline says it too).
+    h.get_by_label("every interface: reachable from the network unless a firewall stops it");
 }
 
 #[test]
@@ -143,7 +145,9 @@ fn live_window_lists_a_socket_this_test_opens() {
     let selected = h.state().selected().expect("a selection").clone();
     assert_eq!(selected.state, SockState::Listen);
     assert!(selected.pids.contains(&me));
-    h.get_by_label_contains(&format!("(PID {me})"));
+    // The process's heading, "name  (PID n)" (the explanation's headline names it too, with
+    // one space).
+    h.get_by_label_contains(&format!("  (PID {me})"));
     h.get_by_label("Owning process");
 }
 
@@ -533,11 +537,34 @@ fn snapshot_of(seq: u64, poll: portscope::collect::Poll) -> portscope::model::Sn
     s
 }
 
-#[test]
-fn changes_are_highlighted_and_closed_sockets_linger_then_go_to_history() {
-    use portscope::model::history::{Mark, TrackerConfig};
-    let mut first = common::demo_poll();
-    let prefs = Prefs {
+/// A clock a test moves by hand: highlights and lingering rows expire when it says so.
+#[derive(Clone)]
+struct FakeClock(Arc<Mutex<Instant>>);
+
+impl FakeClock {
+    fn new() -> FakeClock {
+        FakeClock(Arc::new(Mutex::new(Instant::now())))
+    }
+
+    fn now(&self) -> Instant {
+        *self.0.lock().unwrap()
+    }
+
+    fn advance(&self, by: Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+
+    /// `app` reading this clock.
+    fn drive(&self, app: PortscopeApp) -> PortscopeApp {
+        let clock = self.clone();
+        app.with_clock(move || clock.now())
+    }
+}
+
+/// Highlights and lingering closed rows last this long in the scripted tests.
+fn highlight_prefs() -> Prefs {
+    use portscope::model::history::TrackerConfig;
+    Prefs {
         tracker: TrackerConfig {
             new_for: Duration::from_millis(600),
             changed_for: Duration::from_millis(600),
@@ -545,11 +572,18 @@ fn changes_are_highlighted_and_closed_sockets_linger_then_go_to_history() {
             ..TrackerConfig::default()
         },
         ..Prefs::default()
-    };
-    let mut h = harness(PortscopeApp::from_snapshot(
+    }
+}
+
+#[test]
+fn changes_are_highlighted_and_closed_sockets_linger_then_go_to_history() {
+    use portscope::model::history::Mark;
+    let mut first = common::demo_poll();
+    let clock = FakeClock::new();
+    let mut h = harness(clock.drive(PortscopeApp::from_snapshot(
         snapshot_of(1, first.clone()),
-        prefs,
-    ));
+        highlight_prefs(),
+    )));
     assert!(
         h.state()
             .visible_rows()
@@ -596,8 +630,15 @@ fn changes_are_highlighted_and_closed_sockets_linger_then_go_to_history() {
     assert!(ports(&h).contains(&22), "the closed row stays for a moment");
     h.get_by_label("40404");
 
+    // Just before the highlight time is over, all is as it was.
+    clock.advance(Duration::from_millis(599));
+    h.run_ok();
+    assert_eq!(h.state().mark(&fresh_key), Some(Mark::New));
+    assert_eq!(h.state().mark(&gone_key), Some(Mark::Closing));
+    assert!(ports(&h).contains(&22));
+
     // After the highlight time: marks are gone, the closed row has left the table for the history.
-    std::thread::sleep(Duration::from_millis(700));
+    clock.advance(Duration::from_millis(1));
     h.state_mut().push_snapshot(snapshot_of(3, first.clone()));
     h.run_ok();
     let app = h.state();
@@ -699,4 +740,176 @@ fn a_full_table_paints_as_a_few_meshes() {
         "a screen of rows was drawn ({vertices} vertices)"
     );
     assert!(meshes <= 40, "{meshes} meshes for one screen of the table");
+}
+
+/// The demo machine with the firefox connection from 60296 selected, then a poll in which
+/// firefox's other connection (from 51000) has closed. The closed row lingers in the table.
+fn demo_then_51000_closes(
+    clock: &FakeClock,
+) -> (Harness<'static, PortscopeApp>, portscope::collect::Poll) {
+    let mut poll = common::demo_poll();
+    let mut h = harness(clock.drive(PortscopeApp::from_snapshot(
+        snapshot_of(1, poll.clone()),
+        highlight_prefs(),
+    )));
+    h.get_by_label("60296").click();
+    h.run();
+    h.get_by_label("Its other sockets (1)");
+    poll.sockets.retain(|s| s.local_port != 51000);
+    h.state_mut().push_snapshot(snapshot_of(2, poll.clone()));
+    h.run_ok();
+    assert!(
+        ports(&h).contains(&51000),
+        "the closed row is shown for a moment"
+    );
+    (h, poll)
+}
+
+#[test]
+fn closed_rows_are_shown_but_counted_nowhere() {
+    let clock = FakeClock::new();
+    let (mut h, poll) = demo_then_51000_closes(&clock);
+    // The status bar counts the poll alone.
+    let c = snapshot_of(2, poll).counts();
+    assert_eq!(c.total, 6);
+    h.get_by_label(&format!(
+        "{} sockets · {} listening · {} established · {} TCP · {} UDP",
+        c.total, c.listening, c.established, c.tcp, c.udp
+    ));
+    h.get_by_label("6 sockets · 1 just closed");
+    // The ephemeral gauge (and the bar's marks it is counted from): 60296 alone is in use.
+    h.get_by_label_contains("ephemeral ports in use: 1 of ");
+    // The selected socket's process has no other socket now.
+    h.get_by_label("Its other sockets (0)");
+    // Grouped by process, firefox holds one socket.
+    toggle(&h, "Group by process").click();
+    h.run();
+    h.get_by_label("firefox (PID 4242) — 1 socket, 1 established");
+    toggle(&h, "Group by process").click();
+    h.run();
+    // Nothing uses 51000 now, says its explanation.
+    go_to(&mut h, "51000");
+    h.get_by_label("On this machine now (0)");
+    h.get_by_label("Nothing uses this port right now.");
+}
+
+#[test]
+fn an_export_holds_the_live_rows_only() {
+    let dir = std::env::temp_dir().join(format!("portscope-export-live-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("view.json");
+    let clock = FakeClock::new();
+    let (mut h, _) = demo_then_51000_closes(&clock);
+    h.get_by_label("Export…").click();
+    h.run();
+    h.get_by_label("JSON").click();
+    h.run();
+    set_text(&mut h, "File", path.to_str().unwrap());
+    h.get_by_label("Save").click();
+    h.run();
+    wait_for(&mut h, "the saved message", "Saved 6 rows");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let saved: Vec<u64> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["local_port"].as_u64().unwrap())
+        .collect();
+    assert_eq!(saved, [22, 53, 80, 6379, 8080, 60296]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_selected_socket_that_closes_is_marked_closed_at_once() {
+    let mut poll = common::demo_poll();
+    let clock = FakeClock::new();
+    let mut h = harness(clock.drive(PortscopeApp::from_snapshot(
+        snapshot_of(1, poll.clone()),
+        highlight_prefs(),
+    )));
+    h.get_by_label("51000").click();
+    h.run();
+    assert!(h.query_by_label_contains("Closed: this socket").is_none());
+    // The first poll without it: the panel says so at once, while its row still lingers.
+    poll.sockets.retain(|s| s.local_port != 51000);
+    h.state_mut().push_snapshot(snapshot_of(2, poll.clone()));
+    h.run_ok();
+    assert!(ports(&h).contains(&51000));
+    h.get_by_label_contains("Closed: this socket was not in the latest poll");
+    assert_eq!(h.state().selected().map(|s| s.local_port), Some(51000));
+    assert_eq!(h.state().selection_closed(), Some(true));
+    // Once its row has gone, the panel still shows it, closed.
+    clock.advance(Duration::from_millis(600));
+    h.state_mut().push_snapshot(snapshot_of(3, poll.clone()));
+    h.run_ok();
+    assert!(!ports(&h).contains(&51000));
+    h.get_by_label_contains("Closed: this socket was not in the latest poll");
+    h.get_by_label("firefox  (PID 4242)");
+
+    // A closed row clicked while it lingers is closed from the start.
+    let mut h = harness(clock.drive(PortscopeApp::from_snapshot(
+        snapshot_of(1, common::demo_poll()),
+        highlight_prefs(),
+    )));
+    h.state_mut().push_snapshot(snapshot_of(2, poll));
+    h.run_ok();
+    h.get_by_label("51000").click();
+    h.run();
+    h.get_by_label_contains("Closed: this socket was not in the latest poll");
+    h.get_by_label("firefox  (PID 4242)");
+}
+
+#[test]
+fn an_ipv4_mapped_listener_is_loopback_and_said_to_be_ipv4() {
+    let mut poll = common::demo_poll();
+    let mut java = poll
+        .sockets
+        .iter()
+        .find(|s| s.local_port == 6379)
+        .unwrap()
+        .clone();
+    java.local_addr = "::ffff:127.0.0.1".parse().unwrap();
+    java.local_port = 8443;
+    java.inode = Some(8443);
+    poll.sockets.push(java);
+    let mut h = harness(PortscopeApp::from_snapshot(
+        snapshot_of(1, poll),
+        Prefs::default(),
+    ));
+    // The table keeps the kernel's text.
+    h.get_by_label("::ffff:127.0.0.1");
+    h.get_by_label("8443").click();
+    h.run();
+    h.get_by_label("IPv4 127.0.0.1 through an IPv6 socket");
+    h.get_by_label("this machine only (loopback): nothing on the network can reach it");
+    h.get_by_label(
+        "TCP LISTEN [::ffff:127.0.0.1]:8443 (IPv4 127.0.0.1 through an IPv6 socket) → *  ·  \
+         (user redis: needs root)  ·  this machine only",
+    );
+    // Filters read it as the IPv4 loopback address.
+    for filter in ["scope:local", "ip:127.0.0.1", "addr:127.0.0.0/8"] {
+        h.get_by_label("Filter").click();
+        h.key_combination_modifiers(egui::Modifiers::COMMAND, &[egui::Key::A]);
+        h.get_by_label("Filter").type_text(filter);
+        h.run();
+        assert!(ports(&h).contains(&8443), "{filter}: {:?}", ports(&h));
+    }
+}
+
+#[test]
+fn the_explanation_says_what_is_on_the_port_first() {
+    let mut h = demo();
+    go_to(&mut h, "22");
+    h.get_by_label_contains(
+        "Port 22: a server is listening here now — sshd (PID 900), on every interface. By its \
+         number, port 22 is a well-known port",
+    );
+    h.get_by_label("60296").click();
+    h.run();
+    h.get_by_label_contains(
+        "Port 60296/tcp is in use now as the local end of 1 connection — firefox (PID 4242). By \
+         its number,",
+    );
 }

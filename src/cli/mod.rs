@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::collect::{OsSource, SocketSource, snapshot_once};
-use crate::knowledge::{PortKnowledge, Transport, explain, service_name, write_text_with};
+use crate::knowledge::{PortKnowledge, Transport, explain_now, service_name, write_text_with};
 use crate::model::export::{SocketRecord, write_csv, write_json, write_table};
 use crate::model::text::escape;
 use crate::model::{BindScope, Filter, Owner, ProcessInfo, Proto, Snapshot, SortSpec, sorted_rows};
@@ -203,7 +203,7 @@ fn explain_port(args: &ExplainArgs, snap: &Snapshot, out: &mut dyn Write) -> io:
         Proto::Tcp => Transport::Tcp,
         Proto::Udp => Transport::Udp,
     };
-    let knowledge = explain(args.port, Some(transport), &snap.ephemeral);
+    let knowledge = explain_now(args.port, Some(transport), snap);
     let rows: Vec<usize> = sorted_rows(snap, SortSpec::default(), &Filter::default())
         .into_iter()
         .filter(|i| snap.sockets[*i].local_port == args.port)

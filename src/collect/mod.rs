@@ -69,7 +69,6 @@ impl Snapshot {
             viewer: poll.viewer,
             error: None,
             ephemeral: EphemeralRange::os_default(),
-            closing: 0,
         }
     }
 }

@@ -251,6 +251,63 @@ pub struct Changes {
     pub closed: usize,
 }
 
+/// The closed sockets the table shows for a moment after they went (red rows), kept apart
+/// from the poll: counts, marks, gauges, panels and exports read the poll alone.
+#[derive(Clone, Debug, Default)]
+pub struct Closing {
+    /// Tells sets apart: a new value whenever a row came or went (0: the empty start).
+    pub seq: u64,
+    /// The rows as a table of their own, so they sort and filter like the poll's: each socket
+    /// as last seen, the processes that held it (captured while it was alive), the users
+    /// their uids name, and the poll's viewer and ephemeral range. Never counted as live.
+    pub table: Arc<Snapshot>,
+    /// When each went: `gone[i]` is for `table.sockets[i]`.
+    pub gone: Vec<Moment>,
+}
+
+impl Closing {
+    fn of(seq: u64, lingering: &[ClosedSocket], poll: Option<&Snapshot>) -> Closing {
+        let mut table = Snapshot {
+            seq,
+            sockets: Vec::with_capacity(lingering.len()),
+            ..Snapshot::default()
+        };
+        if let Some(poll) = poll {
+            table.viewer = poll.viewer;
+            table.ephemeral = poll.ephemeral.clone();
+            table.taken_at = poll.taken_at;
+            table.users = poll.users.clone();
+        }
+        for closed in lingering {
+            table.sockets.push(closed.socket.clone());
+            for owner in &closed.owners {
+                if let Some(info) = &owner.info {
+                    table
+                        .processes
+                        .entry(owner.pid)
+                        .or_insert_with(|| ProcessInfo::clone(info));
+                }
+            }
+            if let (Some(uid), Some(user)) = (closed.socket.uid, &closed.uid_user) {
+                table.users.entry(uid).or_insert_with(|| user.clone());
+            }
+        }
+        Closing {
+            seq,
+            table: Arc::new(table),
+            gone: lingering.iter().map(|c| c.gone).collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.table.sockets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.sockets.is_empty()
+    }
+}
+
 /// Follows sockets from snapshot to snapshot: marks for the table, lingering closed rows,
 /// and the history of closed sockets. See the module documentation.
 #[derive(Debug, Default)]
@@ -269,6 +326,10 @@ pub struct ChangeTracker {
     lingering: Vec<ClosedSocket>,
     /// The keys of `lingering`.
     lingering_keys: KeySet,
+    /// Counts the changes to `lingering`: what [`Closing::seq`] is made of.
+    lingering_seq: u64,
+    /// `lingering` as the table takes it, built when first asked for after a change.
+    closing_rows: Option<Arc<Closing>>,
     /// Closed sockets past their linger, oldest first.
     history: VecDeque<ClosedSocket>,
 }
@@ -399,6 +460,9 @@ impl ChangeTracker {
         }
 
         let claimed = self.match_fresh(&mut fresh, &vanished);
+        if claimed || !vanished.is_empty() {
+            self.lingering_seq += 1;
+        }
         let mut lingering: Vec<Option<ClosedSocket>> = if claimed {
             mem::take(&mut self.lingering)
                 .into_iter()
@@ -476,6 +540,7 @@ impl ChangeTracker {
             self.lingering.extend(lingering.into_iter().flatten());
         }
         if !displaced.is_empty() {
+            self.lingering_seq += 1;
             let displaced: KeySet = displaced.into_iter().collect();
             let (gone, keep): (Vec<_>, Vec<_>) = mem::take(&mut self.lingering)
                 .into_iter()
@@ -513,6 +578,7 @@ impl ChangeTracker {
             .take_while(|c| now.saturating_duration_since(c.gone.at) >= linger)
             .count();
         if done > 0 {
+            self.lingering_seq += 1;
             // Those that would be pushed out by the count limit at once are dropped here.
             let kept = done.min(self.config.max_closed);
             for c in self.lingering.drain(..done - kept) {
@@ -595,6 +661,9 @@ impl ChangeTracker {
 
     /// Forget every closed socket, including those still lingering in the table.
     pub fn clear(&mut self) {
+        if !self.lingering.is_empty() {
+            self.lingering_seq += 1;
+        }
         self.lingering.clear();
         self.lingering_keys.clear();
         self.history.clear();
@@ -609,71 +678,22 @@ impl ChangeTracker {
         })
     }
 
-    /// `snapshot` as the window shows it: its own rows followed by the closed sockets that
-    /// still linger (in place of any appended before), with the processes that held them, so
-    /// they stay in the table for a moment, sorted and filtered like the rest.
-    ///
-    /// When `snapshot` is the one last taken in, the tracker keeps the result in its place
-    /// (its first rows are the same, so every record still points at its socket) and the
-    /// plain poll is not kept besides. When nothing else holds `snapshot` it is extended in
-    /// place rather than copied.
-    pub fn with_closing(&mut self, snapshot: Arc<Snapshot>) -> Arc<Snapshot> {
-        if self.lingering.is_empty() && snapshot.closing == 0 {
-            return snapshot;
+    /// The closed sockets still shown in the table, as rows of their own beside the poll
+    /// (which stays exactly what the OS said): each socket as last seen, with the processes
+    /// that held it and when it went. Built once per change of the set; `seq` tells sets apart.
+    pub fn closing_rows(&mut self) -> Arc<Closing> {
+        if let Some(rows) = &self.closing_rows
+            && rows.seq == self.lingering_seq
+        {
+            return Arc::clone(rows);
         }
-        let live = |s: &Snapshot| s.sockets.len().saturating_sub(s.closing);
-        let ours = self.current.as_ref().is_some_and(|current| {
-            (current.seq, current.taken_at) == (snapshot.seq, snapshot.taken_at)
-                && live(current) == live(&snapshot)
-        });
-        if ours {
-            self.current = None;
-        }
-        let rows = live(&snapshot);
-        let mut shown = match Arc::try_unwrap(snapshot) {
-            Ok(mut own) => {
-                own.sockets.truncate(rows);
-                own.sockets.reserve_exact(self.lingering.len());
-                own
-            }
-            Err(shared) => {
-                let mut sockets = Vec::with_capacity(rows + self.lingering.len());
-                sockets.extend_from_slice(shared.sockets.get(..rows).unwrap_or_default());
-                Snapshot {
-                    seq: shared.seq,
-                    content_seq: shared.content_seq,
-                    taken_at: shared.taken_at,
-                    changed_at: shared.changed_at,
-                    poll_duration: shared.poll_duration,
-                    sockets,
-                    processes: shared.processes.clone(),
-                    users: shared.users.clone(),
-                    viewer: shared.viewer,
-                    error: shared.error.clone(),
-                    ephemeral: shared.ephemeral.clone(),
-                    closing: 0,
-                }
-            }
-        };
-        for closed in &self.lingering {
-            shown.sockets.push(closed.socket.clone());
-            for owner in &closed.owners {
-                if let Some(info) = &owner.info {
-                    shown
-                        .processes
-                        .entry(owner.pid)
-                        .or_insert_with(|| ProcessInfo::clone(info));
-                }
-            }
-        }
-        shown.closing = self.lingering.len();
-        // Its rows differ from the poll it shows: never carry a view over to it.
-        shown.content_seq = 0;
-        let shown = Arc::new(shown);
-        if ours {
-            self.current = Some(Arc::clone(&shown));
-        }
-        shown
+        let rows = Arc::new(Closing::of(
+            self.lingering_seq,
+            &self.lingering,
+            self.current.as_deref(),
+        ));
+        self.closing_rows = Some(Arc::clone(&rows));
+        rows
     }
 
     /// The record of a live socket of the current snapshot.
@@ -1321,7 +1341,7 @@ mod tests {
     }
 
     #[test]
-    fn the_shown_snapshot_carries_the_closed_rows_and_takes_the_polls_place() {
+    fn closing_rows_are_kept_apart_from_the_poll_with_their_processes() {
         let mut sc = Script::new();
         let a = conn(40000, SockState::Established, 21, &[10]);
         let b = conn(40001, SockState::Established, 22, &[11]);
@@ -1330,42 +1350,51 @@ mod tests {
             vec![a.clone(), b.clone()],
             &[process(10, "curl"), process(11, "wget")],
         );
-        let current = |sc: &Script| sc.tracker.current.clone().expect("a current snapshot");
-
-        // Nothing lingers: the poll itself is shown.
-        let poll = current(&sc);
-        let shown = sc.tracker.with_closing(Arc::clone(&poll));
-        assert!(Arc::ptr_eq(&shown, &poll));
-        drop((poll, shown));
+        let none = sc.tracker.closing_rows();
+        assert!(none.is_empty());
+        assert!(
+            Arc::ptr_eq(&none, &sc.tracker.closing_rows()),
+            "built once per set"
+        );
 
         // b closes, and its process exits with it.
         sc.poll(1000, vec![a.clone()], &[process(10, "curl")]);
-        let shown = sc.tracker.with_closing(current(&sc));
-        assert_eq!(shown.sockets, vec![a.clone(), b.clone()]);
-        assert_eq!(shown.closing, 1);
-        assert_eq!(shown.content_seq, 0, "never mistaken for the poll");
-        assert!(
-            shown.process(11).is_some(),
+        let poll = sc.tracker.current.clone().expect("a current snapshot");
+        assert_eq!(
+            poll.sockets,
+            vec![a.clone()],
+            "the poll stays what the OS said"
+        );
+        assert!(poll.process(11).is_none());
+        let closing = sc.tracker.closing_rows();
+        assert_ne!(closing.seq, none.seq);
+        assert_eq!(closing.table.sockets, vec![b.clone()]);
+        assert_eq!(
+            closing.table.process(11).map(|p| p.name.as_str()),
+            Some("wget"),
             "the closed row keeps its process"
         );
-        assert!(
-            Arc::ptr_eq(&shown, &current(&sc)),
-            "kept in the poll's place"
+        assert_eq!(
+            closing.gone.iter().map(|m| m.at).collect::<Vec<_>>(),
+            [sc.at(1000)]
         );
+        assert_eq!(closing.table.counts().total, 1);
         assert_eq!(sc.mark(&b), Some(Mark::Closing));
         assert_eq!(sc.mark(&a), None);
+        let same = sc.tracker.closing_rows();
+        assert!(Arc::ptr_eq(&closing, &same), "unchanged: not rebuilt");
 
-        // Built again once the linger is over, the closed row goes instead of doubling.
+        // Once the linger is over, the closed row goes.
         sc.tick(1000 + sc.tracker.config().linger.as_millis() as u64 + 1);
-        let again = sc.tracker.with_closing(Arc::clone(&shown));
-        assert_eq!(again.sockets, vec![a.clone()]);
-        assert_eq!(again.closing, 0);
+        let after = sc.tracker.closing_rows();
+        assert!(after.is_empty());
+        assert_ne!(after.seq, closing.seq);
 
-        // The next poll is followed from the shown snapshot as from the poll.
-        let changes = sc.poll(5000, vec![a.clone()], &[process(10, "curl")]);
-        assert_eq!((changes.new, changes.changed, changes.closed), (0, 0, 0));
-        let changes = sc.poll(6000, vec![], &[]);
-        assert_eq!(changes.closed, 1);
+        // Clearing while a row lingers empties the set too.
+        sc.poll(5000, vec![], &[]);
+        assert_eq!(sc.tracker.closing_rows().len(), 1);
+        sc.tracker.clear();
+        assert!(sc.tracker.closing_rows().is_empty());
     }
 
     #[test]

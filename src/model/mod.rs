@@ -15,13 +15,13 @@ pub use owner::{NoOwnerReason, Owner};
 pub use query::{Query, QueryError};
 pub use table::{
     Filter, SortDir, SortKey, SortSpec, compare_sockets, sorted_rows, sorted_rows_cached,
-    sorted_rows_with,
+    sorted_rows_of, sorted_rows_with,
 };
 pub use toggles::Toggles;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -298,7 +298,10 @@ pub enum BindScope {
 }
 
 impl BindScope {
+    /// The scope of a local address. An IPv4-mapped IPv6 address (`::ffff:127.0.0.1`, an
+    /// IPv6 socket serving IPv4) has the scope of the IPv4 address it carries.
     pub fn of(addr: IpAddr) -> BindScope {
+        let addr = addr.to_canonical();
         if addr.is_unspecified() {
             BindScope::AllInterfaces
         } else if addr.is_loopback() {
@@ -331,6 +334,28 @@ impl BindScope {
             }
         }
     }
+}
+
+/// The IPv4 address an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) carries: an IPv6 socket
+/// talking IPv4. The kernel (and `ss`) write it in its IPv6 form; what it means is the IPv4
+/// address. `None` for any other address.
+pub fn mapped_ipv4(addr: IpAddr) -> Option<Ipv4Addr> {
+    match addr {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped(),
+        IpAddr::V4(_) => None,
+    }
+}
+
+/// What an address is, in words, when its text does not say it plainly: "IPv4 127.0.0.1
+/// through an IPv6 socket" for `::ffff:127.0.0.1`; `None` for plain addresses.
+pub fn address_words(addr: IpAddr) -> Option<String> {
+    mapped_ipv4(addr).map(|v4| {
+        if v4.is_unspecified() {
+            format!("IPv4 {v4} (every IPv4 interface) through an IPv6 socket")
+        } else {
+            format!("IPv4 {v4} through an IPv6 socket")
+        }
+    })
 }
 
 /// Format an address and port the way users type them: `127.0.0.1:80`, `[::1]:80`.
@@ -385,7 +410,8 @@ pub struct Viewer {
     pub privileged: bool,
 }
 
-/// One complete, immutable picture of the machine's sockets.
+/// One complete, immutable picture of the machine's sockets: exactly what one poll saw.
+/// (The window's closed rows are kept apart, in [`history::Closing`].)
 #[derive(Clone, Debug)]
 pub struct Snapshot {
     /// Increases with every snapshot the collector sends; 0 is the empty start.
@@ -407,9 +433,6 @@ pub struct Snapshot {
     pub error: Option<String>,
     /// The ports the OS hands out for outgoing connections, as read at this poll.
     pub ephemeral: EphemeralRange,
-    /// How many of the last `sockets` are closed sockets the window shows for a moment after
-    /// they went (0 in a poll); the rows before them are the poll's.
-    pub closing: usize,
 }
 
 impl Default for Snapshot {
@@ -426,7 +449,6 @@ impl Default for Snapshot {
             viewer: Viewer::default(),
             error: None,
             ephemeral: EphemeralRange::os_default(),
-            closing: 0,
         }
     }
 }
@@ -544,6 +566,49 @@ mod tests {
         assert_eq!(kept, Pids::from_slice(&[9]));
         kept.retain(|_| false);
         assert_eq!(kept, Pids::new());
+    }
+
+    #[test]
+    fn an_ipv4_mapped_address_has_the_scope_of_its_ipv4_address() {
+        let addr = |text: &str| -> IpAddr { text.parse().expect("an address") };
+        for (text, scope) in [
+            ("::ffff:127.0.0.1", BindScope::Loopback),
+            ("::ffff:127.8.9.10", BindScope::Loopback),
+            ("::ffff:0.0.0.0", BindScope::AllInterfaces),
+            ("::ffff:10.0.0.9", BindScope::Interface),
+            ("127.0.0.1", BindScope::Loopback),
+            ("::1", BindScope::Loopback),
+            ("::", BindScope::AllInterfaces),
+            ("fe80::1", BindScope::Interface),
+            // Only the mapped form is IPv4: the deprecated compatible form is not.
+            ("::127.0.0.1", BindScope::Interface),
+        ] {
+            assert_eq!(BindScope::of(addr(text)), scope, "{text}");
+        }
+        assert_eq!(
+            address_words(addr("::ffff:127.0.0.1")).as_deref(),
+            Some("IPv4 127.0.0.1 through an IPv6 socket")
+        );
+        assert_eq!(
+            address_words(addr("::ffff:0.0.0.0")).as_deref(),
+            Some("IPv4 0.0.0.0 (every IPv4 interface) through an IPv6 socket")
+        );
+        assert_eq!(address_words(addr("127.0.0.1")), None);
+        assert_eq!(address_words(addr("::1")), None);
+        // The kernel's text stays as it is wherever the address is written.
+        let socket = Socket {
+            proto: Proto::Tcp,
+            local_addr: addr("::ffff:127.0.0.1"),
+            local_port: 8443,
+            remote_addr: None,
+            remote_port: None,
+            state: SockState::Listen,
+            pids: Pids::new(),
+            uid: None,
+            inode: None,
+        };
+        assert_eq!(socket.local_endpoint(), "[::ffff:127.0.0.1]:8443");
+        assert_eq!(socket.bind_scope(), BindScope::Loopback);
     }
 
     #[test]

@@ -1320,6 +1320,42 @@ mod tests {
     }
 
     #[test]
+    fn ipv4_mapped_sockets_match_as_their_ipv4_addresses() {
+        let listener = |addr: &str, port| Socket {
+            proto: Proto::Tcp,
+            local_addr: addr.parse().expect("an address"),
+            local_port: port,
+            remote_addr: None,
+            remote_port: None,
+            state: SockState::Listen,
+            pids: Default::default(),
+            uid: None,
+            inode: None,
+        };
+        let mut s = Snapshot {
+            sockets: vec![
+                listener("::ffff:127.0.0.1", 8443),
+                listener("::ffff:0.0.0.0", 9443),
+                listener("::ffff:10.0.0.9", 7443),
+            ],
+            ..Snapshot::default()
+        };
+        let mut peer = listener("::ffff:127.0.0.1", 40000);
+        peer.state = SockState::Established;
+        peer.remote_addr = "::ffff:127.0.0.1".parse().ok();
+        peer.remote_port = Some(8443);
+        s.sockets.push(peer);
+        assert_eq!(rows(&s, "scope:local"), [8443, 40000]);
+        assert_eq!(rows(&s, "scope:all"), [9443]);
+        assert_eq!(rows(&s, "scope:iface"), [7443]);
+        assert_eq!(rows(&s, "ip:127.0.0.1"), [8443, 40000]);
+        assert_eq!(rows(&s, "addr:127.0.0.0/8"), [8443, 40000]);
+        assert_eq!(rows(&s, "raddr:127.0.0.1"), [40000]);
+        assert_eq!(rows(&s, "laddr:0.0.0.0"), [9443]);
+        assert_eq!(rows(&s, "ip:::ffff:127.0.0.1"), [8443, 40000]);
+    }
+
+    #[test]
     fn addresses_exact_and_by_network() {
         let s = snapshot();
         assert_eq!(rows(&s, "ip:127.0.0.1"), [8080]);

@@ -231,16 +231,35 @@ pub fn sorted_rows_cached(
     toggles: &Toggles,
     texts: Option<&RowTexts>,
 ) -> Vec<usize> {
-    let mut rows: Vec<usize> = snap
-        .sockets
-        .iter()
-        .enumerate()
-        .filter(|(i, s)| {
-            toggles.matches(s) && filter.matches_with_text(snap, s, texts.and_then(|t| t.get(*i)))
-        })
-        .map(|(i, _)| i)
-        .collect();
-    let mut keyed = row_keys(snap, &rows, sort.key);
+    sorted_rows_of(&[(snap, texts)], sort, filter, toggles)
+}
+
+/// Several tables listed as one, each with its row texts if built: row numbers run through
+/// the parts in order (the first part's rows, then the second's), and the rows of all parts
+/// that pass the filter are sorted together. Each row is read against its own part (its
+/// processes, users, ephemeral range). The window lists the poll and its closed rows so.
+pub fn sorted_rows_of(
+    parts: &[(&Snapshot, Option<&RowTexts>)],
+    sort: SortSpec,
+    filter: &Filter,
+    toggles: &Toggles,
+) -> Vec<usize> {
+    let mut rows: Vec<usize> = Vec::new();
+    let mut offset = 0;
+    for (snap, texts) in parts {
+        rows.extend(
+            snap.sockets
+                .iter()
+                .enumerate()
+                .filter(|(i, s)| {
+                    toggles.matches(s)
+                        && filter.matches_with_text(snap, s, texts.and_then(|t| t.get(*i)))
+                })
+                .map(|(i, _)| offset + i),
+        );
+        offset += snap.sockets.len();
+    }
+    let mut keyed = row_keys(parts, &rows, sort.key);
     // The index makes every key unique, so an unstable sort gives a stable order.
     match sort.dir {
         SortDir::Ascending => keyed.sort_unstable(),
@@ -253,6 +272,20 @@ pub fn sorted_rows_cached(
     rows.clear();
     rows.extend(keyed.into_iter().map(|k| k.index as usize));
     rows
+}
+
+/// The part a row number of [`sorted_rows_of`] falls in, and its socket there.
+fn locate<'a>(
+    parts: &[(&'a Snapshot, Option<&RowTexts>)],
+    mut i: usize,
+) -> Option<(usize, &'a Socket)> {
+    for (p, (snap, _)) in parts.iter().enumerate() {
+        match snap.sockets.get(i) {
+            Some(s) => return Some((p, s)),
+            None => i -= snap.sockets.len(),
+        }
+    }
+    None
 }
 
 /// A row's place under a column and in the tie-break, as integers: the order of
@@ -315,11 +348,18 @@ fn tie_key(s: &Socket) -> TieKey {
     }
 }
 
-fn row_keys(snap: &Snapshot, rows: &[usize], key: SortKey) -> Vec<RowKey> {
-    let names = SortNames::new(snap, key);
-    let values: Vec<SortValue<'_>> = rows
+fn row_keys(parts: &[(&Snapshot, Option<&RowTexts>)], rows: &[usize], key: SortKey) -> Vec<RowKey> {
+    let names: Vec<SortNames> = parts
         .iter()
-        .map(|&i| sort_value(snap, &names, &snap.sockets[i], key))
+        .map(|(snap, _)| SortNames::new(snap, key))
+        .collect();
+    let located: Vec<(usize, usize, &Socket)> = rows
+        .iter()
+        .filter_map(|&i| locate(parts, i).map(|(p, s)| (i, p, s)))
+        .collect();
+    let values: Vec<SortValue<'_>> = located
+        .iter()
+        .map(|&(_, p, s)| sort_value(parts[p].0, &names[p], s, key))
         .collect();
     // Text compares by its rank among the distinct texts of the column.
     let mut distinct: Vec<&str> = values
@@ -337,9 +377,10 @@ fn row_keys(snap: &Snapshot, rows: &[usize], key: SortKey) -> Vec<RowKey> {
         .enumerate()
         .map(|(r, text)| (*text, r as u64))
         .collect();
-    rows.iter()
+    located
+        .iter()
         .zip(&values)
-        .map(|(&i, value)| RowKey {
+        .map(|(&(i, _, socket), value)| RowKey {
             primary: match value {
                 SortValue::Num(missing, n) => (u8::from(*missing), [0, *n]),
                 SortValue::Addr(missing, addr) => {
@@ -348,7 +389,7 @@ fn row_keys(snap: &Snapshot, rows: &[usize], key: SortKey) -> Vec<RowKey> {
                 }
                 SortValue::Text(text) => (0, [0, rank.get(text.as_ref()).copied().unwrap_or(0)]),
             },
-            tie: tie_key(&snap.sockets[i]),
+            tie: tie_key(socket),
             index: u32::try_from(i).unwrap_or(u32::MAX),
         })
         .collect()
@@ -402,6 +443,52 @@ mod tests {
             );
         }
         s
+    }
+
+    #[test]
+    fn rows_of_two_tables_sort_together_each_read_against_its_own() {
+        let live = snap();
+        let mut other = Snapshot {
+            sockets: vec![sock(
+                Proto::Tcp,
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                7,
+                vec![20],
+            )],
+            ..Snapshot::default()
+        };
+        other.processes.insert(
+            20,
+            ProcessInfo {
+                pid: 20,
+                name: "Beta".to_owned(),
+                exe: None,
+                cmdline: Vec::new(),
+                uid: None,
+                user: None,
+                parent_pid: None,
+                start_time: None,
+            },
+        );
+        let parts = [(&live, None), (&other, None)];
+        let by = |key, filter: &str| {
+            let spec = SortSpec {
+                key,
+                dir: SortDir::Ascending,
+            };
+            sorted_rows_of(
+                &parts,
+                spec,
+                &Filter::parse_lossy(filter),
+                &Toggles::default(),
+            )
+        };
+        // Row 4 is the second table's first: PID 20 there is "Beta", in the first "Python3".
+        // (Row 2 has no process: its reason, in brackets, sorts first.)
+        assert_eq!(by(SortKey::Process, ""), [2, 3, 4, 0, 1]);
+        assert_eq!(by(SortKey::LocalPort, ""), [4, 3, 1, 2, 0]);
+        assert_eq!(by(SortKey::LocalPort, "proc:beta"), [4]);
+        assert_eq!(by(SortKey::LocalPort, "proc:python3"), [0]);
     }
 
     /// Every column, both directions, on a table with every kind of value and many ties:

@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use super::export::ExportDialog;
 use super::kill::KillDialog;
 use super::port_bar::{PortBarState, describe_port, port_bar_ui};
-use super::view::{ViewSpec, ViewState};
+use super::view::{Row, ViewSpec, ViewState};
 use crate::act::dns::Resolver;
 use crate::collect::{Collector, Control, GeneratedSource, OsSource, SocketSource};
-use crate::knowledge::{PortKnowledge, Transport, explain, parse_port};
+use crate::knowledge::{PortKnowledge, Transport, explain_now, parse_port};
 use crate::model::history::{ChangeTracker, TrackerConfig};
 use crate::model::query::{HELP, SYNTAX};
 use crate::model::{
@@ -63,15 +63,20 @@ pub(crate) const INTERVALS_MS: [u64; 6] = [250, 500, 1000, 2000, 5000, 10_000];
 pub(crate) struct Selection {
     pub key: SocketKey,
     pub socket: Socket,
-    /// The snapshot the socket was last seen in (for its processes).
+    /// The table the socket was last seen in (for its processes): a poll, or the closed rows.
     pub seen_in: Arc<Snapshot>,
+    /// The poll on screen no longer has it.
     pub closed: bool,
 }
+
+/// Where the window reads the time: the system's clock, or a test's.
+pub(crate) type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 
 pub struct PortscopeApp {
     pub(crate) prefs: Prefs,
     pub(crate) collector: Option<Collector>,
-    /// The snapshot on screen: the one the view's rows index into.
+    /// The poll on screen, the view's: exactly what the OS said. The closed rows the table
+    /// lists for a moment are apart from it, in the view.
     pub(crate) snapshot: Arc<Snapshot>,
     /// The newest snapshot from the collector; shown once its view is ready.
     pub(crate) incoming: Arc<Snapshot>,
@@ -104,8 +109,8 @@ pub struct PortscopeApp {
     pub(crate) kill: Option<KillDialog>,
     /// What appeared, changed and closed: row highlights and the "Recently closed" history.
     pub(crate) tracker: ChangeTracker,
-    /// The closed sockets `incoming` was last given, so that it is rebuilt only when they change.
-    augmented_for: Option<ClosingSignature>,
+    /// When a snapshot arrived, for the tracker's highlights.
+    clock: Clock,
     pub(crate) show_history: bool,
     pub(crate) groups: super::groups::Groups,
     /// The export dialog, while open.
@@ -114,30 +119,6 @@ pub struct PortscopeApp {
     pub(crate) notice: Option<String>,
     /// Where the preferences are saved (not for tests and screenshots).
     pub(crate) settings: Option<super::prefs::Store>,
-}
-
-/// Identifies the set of lingering closed sockets cheaply: they are added at the end and
-/// expire from the front.
-#[derive(Debug, PartialEq)]
-struct ClosingSignature {
-    seq: u64,
-    snapshot: *const Snapshot,
-    count: usize,
-    first: Option<Instant>,
-    last: Option<Instant>,
-}
-
-impl ClosingSignature {
-    fn of(snapshot: &Arc<Snapshot>, tracker: &ChangeTracker) -> ClosingSignature {
-        let closing = tracker.closing();
-        ClosingSignature {
-            seq: snapshot.seq,
-            snapshot: Arc::as_ptr(snapshot),
-            count: closing.len(),
-            first: closing.first().map(|c| c.gone.at),
-            last: closing.last().map(|c| c.gone.at),
-        }
-    }
 }
 
 pub(crate) fn transport_of(proto: Proto) -> Transport {
@@ -222,10 +203,17 @@ impl PortscopeApp {
             settings: None,
             export: None,
             tracker: ChangeTracker::default(),
-            augmented_for: None,
+            clock: Arc::new(Instant::now),
             show_history: false,
             groups: super::groups::Groups::default(),
         }
+    }
+
+    /// The app reading the time from `clock` instead of the system, so that tests can step
+    /// through highlights and lingering rows without waiting for them.
+    pub fn with_clock(mut self, clock: impl Fn() -> Instant + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
     }
 
     /// The port the explanation panel shows, if any.
@@ -239,13 +227,14 @@ impl PortscopeApp {
         self.port_focus = Some((port, None));
     }
 
-    /// The explanation for the focused port, computed once per port and snapshot.
+    /// The explanation for the focused port (what uses it now first), computed once per port
+    /// and snapshot.
     pub(crate) fn knowledge(&mut self) -> Option<&PortKnowledge> {
         let (port, transport) = self.port_focus?;
         let fresh = matches!(&self.explained, Some((p, t, seq, _))
             if *p == port && *t == transport && *seq == self.snapshot.seq);
         if !fresh {
-            let k = explain(port, transport, &self.snapshot.ephemeral);
+            let k = explain_now(port, transport, &self.snapshot);
             self.explained = Some((port, transport, self.snapshot.seq, k));
         }
         self.explained.as_ref().map(|(_, _, _, k)| k)
@@ -270,12 +259,14 @@ impl PortscopeApp {
         self.selection.as_ref().map(|s| &s.socket)
     }
 
-    /// Sockets in display order.
+    /// Sockets in display order, the closed rows still shown among them.
     pub fn visible_rows(&self) -> impl Iterator<Item = &Socket> {
-        let data = self.view.data();
-        data.rows
-            .iter()
-            .filter_map(|i| data.snapshot.sockets.get(*i))
+        self.view.data().shown().map(|row| row.socket)
+    }
+
+    /// Whether the details panel shows its socket as closed.
+    pub fn selection_closed(&self) -> Option<bool> {
+        self.selection.as_ref().map(|s| s.closed)
     }
 
     /// Take `snapshot` as if the collector had just sent it (scripted sources, tests).
@@ -313,14 +304,26 @@ impl PortscopeApp {
         }
     }
 
+    /// Select a socket of the poll on screen.
     pub(crate) fn select(&mut self, socket: &Socket) {
+        let poll = self.snapshot.clone();
+        self.select_in(socket, &poll, false);
+    }
+
+    /// Select a row of the table: a socket of the poll, or a closed row (of `table`).
+    pub(crate) fn select_row(&mut self, row: Row<'_>) {
+        let (socket, table) = (row.socket.clone(), row.table.clone());
+        self.select_in(&socket, &table, row.closing);
+    }
+
+    fn select_in(&mut self, socket: &Socket, table: &Arc<Snapshot>, closed: bool) {
         self.port_focus = Some((socket.local_port, Some(transport_of(socket.proto))));
         self.details_hidden = false;
         self.selection = Some(Selection {
             key: socket.key(),
             socket: socket.clone(),
-            seen_in: self.snapshot.clone(),
-            closed: false,
+            seen_in: table.clone(),
+            closed,
         });
     }
 
@@ -357,7 +360,7 @@ impl PortscopeApp {
                 newest
             };
         }
-        let now = Instant::now();
+        let now = (self.clock)();
         if *self.tracker.config() != self.prefs.tracker {
             self.tracker.set_config(self.prefs.tracker);
         }
@@ -365,24 +368,21 @@ impl PortscopeApp {
         if let Some(deadline) = self.tracker.next_deadline() {
             ctx.request_repaint_after(deadline.saturating_duration_since(now));
         }
-        let signature = ClosingSignature::of(&self.incoming, &self.tracker);
-        if self.augmented_for.as_ref() != Some(&signature) {
-            // The poll itself is let go: a large table is held once, with its closed rows.
-            let incoming = std::mem::take(&mut self.incoming);
-            self.incoming = self.tracker.with_closing(incoming);
-            self.augmented_for = Some(ClosingSignature::of(&self.incoming, &self.tracker));
-        }
+        // The poll and the closed rows stay apart; the table lists both.
+        let closing = self.tracker.closing_rows();
         let spec = ViewSpec {
             sort: self.prefs.sort,
             filter: self.filter.clone(),
             toggles: self.prefs.toggles,
         };
-        self.view.update(&self.incoming, &spec);
+        self.view.update_with(&self.incoming, &closing, &spec);
         let shown = &self.view.data().snapshot;
         if Arc::ptr_eq(shown, &self.snapshot) {
             return;
         }
         self.snapshot = shown.clone();
+        // A selected socket the poll no longer has is closed now, whether or not its row
+        // lingers in the table.
         if let Some(sel) = &mut self.selection {
             match self.snapshot.sockets.iter().find(|s| s.key() == sel.key) {
                 Some(s) => {
@@ -557,16 +557,26 @@ impl PortscopeApp {
                 .on_hover_text("Save the table as shown to CSV or JSON")
                 .clicked()
             {
+                // What is live: the closed rows shown for a moment are not exported.
                 let data = self.view.data();
-                self.export = Some(ExportDialog::new(data.snapshot.clone(), data.rows.clone()));
+                self.export = Some(ExportDialog::new(
+                    data.snapshot.clone(),
+                    data.live_row_indices(),
+                ));
             }
-            let shown = self.view.data().rows.len();
-            let total = self.snapshot.sockets.len();
-            if shown == total {
-                ui.label(format!("{total} sockets"));
+            let data = self.view.data();
+            let shown = data.live_rows;
+            let total = data.snapshot.sockets.len();
+            let mut text = if shown == total {
+                format!("{total} sockets")
             } else {
-                ui.label(format!("{shown} of {total} sockets"));
+                format!("{shown} of {total} sockets")
+            };
+            let closed = data.rows.len() - data.live_rows;
+            if closed > 0 {
+                text.push_str(&format!(" · {closed} just closed"));
             }
+            ui.label(text);
         });
         if let Some(e) = &self.filter_error {
             let mut text = format!("Filter not applied: {}", e.message);
@@ -700,8 +710,8 @@ impl PortscopeApp {
         if enter && self.selection.is_some() {
             self.details_hidden = false;
         }
-        if copy && let Some(s) = self.selected() {
-            ctx.copy_text(super::table::row_text(&self.snapshot, s));
+        if copy && let Some(sel) = &self.selection {
+            ctx.copy_text(super::table::row_text(&sel.seen_in, &sel.socket));
         }
     }
 
@@ -727,16 +737,17 @@ impl PortscopeApp {
         let current = self.selection.as_ref().and_then(|sel| {
             data.rows
                 .iter()
-                .position(|i| data.snapshot.sockets[*i].key() == sel.key)
+                .position(|i| data.row(*i).is_some_and(|r| r.socket.key() == sel.key))
         });
         let next = match current {
             Some(at) => at.saturating_add_signed(step).min(data.rows.len() - 1),
             None if step > 0 => 0,
             None => data.rows.len() - 1,
         };
-        if let Some(socket) = data.snapshot.sockets.get(data.rows[next]).cloned() {
+        if let Some(row) = data.row(data.rows[next]) {
+            let (socket, table, closing) = (row.socket.clone(), row.table.clone(), row.closing);
             self.scroll_to = Some(socket.key());
-            self.select(&socket);
+            self.select_in(&socket, &table, closing);
         }
     }
 }

@@ -8,7 +8,7 @@ use super::explain::explanation_ui;
 use super::kill::KillDialog;
 use crate::knowledge::Transport;
 use crate::model::text::escape;
-use crate::model::{Owner, ProcessInfo, Snapshot, Socket};
+use crate::model::{Owner, ProcessInfo, Snapshot, Socket, address_words};
 
 impl PortscopeApp {
     pub(crate) fn details_ui(&mut self, ui: &mut egui::Ui) {
@@ -35,7 +35,7 @@ impl PortscopeApp {
             .auto_shrink([false, false])
             .show(ui, |ui| {
                 if let Some(sel) = &selection {
-                    let (other, port) = socket_ui(ui, sel, self.port_focus, &mut kill);
+                    let (other, port) = socket_ui(ui, sel, &snapshot, self.port_focus, &mut kill);
                     select = other;
                     focus = port;
                     ui.add_space(8.0);
@@ -62,10 +62,12 @@ impl PortscopeApp {
     }
 }
 
-/// The selected socket and its owners. Returns a socket the user clicked, or a port to explain.
+/// The selected socket and its owners (their other sockets as `live`, the poll on screen, has
+/// them). Returns a socket the user clicked, or a port to explain.
 fn socket_ui(
     ui: &mut egui::Ui,
     sel: &Selection,
+    live: &Snapshot,
     focus: Option<(u16, Option<Transport>)>,
     kill: &mut Option<ProcessInfo>,
 ) -> (Option<Socket>, Option<(u16, Option<Transport>)>) {
@@ -84,7 +86,13 @@ fn socket_ui(
         .show(ui, |ui| {
             field(ui, "Protocol", s.proto.label());
             field(ui, "Local", &s.local_endpoint());
+            if let Some(words) = address_words(s.local_addr) {
+                field(ui, "Local address", &words);
+            }
             field(ui, "Remote", &s.remote_endpoint());
+            if let Some(words) = s.remote_addr.and_then(address_words) {
+                field(ui, "Remote address", &words);
+            }
             field(ui, "State", s.state.as_str());
             field(ui, "Bind scope", s.bind_scope().meaning());
             if let Some(user) = sel.seen_in.socket_user(s) {
@@ -130,7 +138,7 @@ fn socket_ui(
                 ui.separator();
                 match info {
                     Some(p) => {
-                        if let Some(other) = process_ui(ui, snap, p, s, kill) {
+                        if let Some(other) = process_ui(ui, snap, live, p, s, kill) {
                             select = Some(other);
                         }
                     }
@@ -156,10 +164,12 @@ fn field(ui: &mut egui::Ui, name: &str, value: &str) {
     ui.end_row();
 }
 
-/// One process's fields and its other sockets. Returns a socket the user clicked.
+/// One process's fields (as `snap`, where the socket was seen, knew them) and its other live
+/// sockets (those of `live`). Returns a socket the user clicked.
 fn process_ui(
     ui: &mut egui::Ui,
     snap: &Snapshot,
+    live: &Snapshot,
     p: &ProcessInfo,
     current: &Socket,
     kill: &mut Option<ProcessInfo>,
@@ -198,7 +208,7 @@ fn process_ui(
             };
             field(ui, "User", &user);
             let parent = match p.parent_pid {
-                Some(ppid) => match snap.process(ppid) {
+                Some(ppid) => match live.process(ppid).or_else(|| snap.process(ppid)) {
                     Some(pp) => format!("{ppid} {}", escape(&pp.name)),
                     None => format!("{ppid} (exited or not visible)"),
                 },
@@ -217,7 +227,7 @@ fn process_ui(
     {
         *kill = Some(p.clone());
     }
-    let others: Vec<&Socket> = snap
+    let others: Vec<&Socket> = live
         .sockets_of(p.pid)
         .map(|(_, s)| s)
         .filter(|s| s.key() != current.key())

@@ -5,7 +5,7 @@ use egui::{RichText, Ui};
 
 use crate::knowledge::{EntryKind, IanaEntry, PortKnowledge};
 use crate::model::text::escape;
-use crate::model::{Snapshot, Socket};
+use crate::model::{Snapshot, Socket, address_words};
 
 /// Show `k`; returns a socket on the port the user clicked.
 pub(crate) fn explanation_ui(ui: &mut Ui, k: &PortKnowledge, snap: &Snapshot) -> Option<Socket> {
@@ -21,8 +21,10 @@ pub(crate) fn explanation_ui(ui: &mut Ui, k: &PortKnowledge, snap: &Snapshot) ->
         ui.label("Nothing uses this port right now.");
     }
     for s in on_port.iter().take(100) {
+        // The kernel's text for an IPv4-mapped address, and what it is.
+        let mapped = address_words(s.local_addr).map_or_else(String::new, |w| format!(" ({w})"));
         let text = format!(
-            "{} {} {} → {}  ·  {}  ·  {}",
+            "{} {} {}{mapped} → {}  ·  {}  ·  {}",
             s.proto.label(),
             s.state,
             s.local_endpoint(),

@@ -1,5 +1,6 @@
 //! The table grouped by process: one collapsible entry per process with its socket counts,
-//! and one per reason for sockets without a visible process.
+//! and one per reason for sockets without a visible process. Only live sockets are grouped:
+//! the closed rows the flat table shows for a moment are no process's sockets any more.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,7 +14,8 @@ use crate::model::{Owner, Snapshot, SockState, Socket};
 /// The groups of one view, rebuilt when the view changes.
 #[derive(Debug, Default)]
 pub struct Groups {
-    built_for: Option<(usize, usize)>,
+    /// The [`ViewState::version`](super::view::ViewState::version) they were built for.
+    built_for: Option<u64>,
     groups: Vec<Group>,
 }
 
@@ -30,18 +32,17 @@ struct Group {
 const SHOWN_PER_GROUP: usize = 500;
 
 impl Groups {
-    fn rebuild(&mut self, snap: &Arc<Snapshot>, rows: &[usize]) {
-        let key = (
-            Arc::as_ptr(snap) as usize,
-            rows.as_ptr() as usize ^ rows.len(),
-        );
-        if self.built_for == Some(key) {
+    fn rebuild(&mut self, version: u64, snap: &Arc<Snapshot>, rows: &[usize]) {
+        if self.built_for == Some(version) {
             return;
         }
         // (sort key, title) → rows; processes first by name, then the reasons.
         let mut map: BTreeMap<(u8, String, u32), Vec<usize>> = BTreeMap::new();
+        // Rows past the snapshot's sockets are closed rows: not grouped.
         for &i in rows {
-            let s = &snap.sockets[i];
+            let Some(s) = snap.sockets.get(i) else {
+                continue;
+            };
             match snap.owner(s) {
                 Owner::Processes(list) => {
                     for (pid, info) in list {
@@ -86,7 +87,7 @@ impl Groups {
                 }
             })
             .collect();
-        self.built_for = Some(key);
+        self.built_for = Some(version);
     }
 }
 
@@ -94,7 +95,7 @@ impl PortscopeApp {
     pub(crate) fn groups_ui(&mut self, ui: &mut egui::Ui) {
         let data = self.view.data();
         let snap = data.snapshot.clone();
-        self.groups.rebuild(&snap, &data.rows);
+        self.groups.rebuild(self.view.version(), &snap, &data.rows);
         let selected = self.selection.as_ref().map(|s| s.key);
         let mut clicked: Option<Socket> = None;
         egui::ScrollArea::vertical()

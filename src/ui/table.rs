@@ -5,6 +5,7 @@ use egui::{Color32, RichText, Sense};
 use egui_extras::{Column, TableBuilder};
 
 use super::PortscopeApp;
+use super::view::Row;
 use crate::act::dns::Resolver;
 use crate::model::history::Mark;
 use crate::model::text::escape;
@@ -18,13 +19,13 @@ impl PortscopeApp {
         // Labels must not take the click: the whole row is the interactive element.
         ui.style_mut().interaction.selectable_labels = false;
         let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
-        let snapshot = self.snapshot.clone();
-        let rows = &self.view.data().rows;
+        let data = self.view.data();
+        let rows = &data.rows;
         let selected = self.selection.as_ref().map(|s| s.key);
-        let scroll_row = self
-            .scroll_to
-            .take()
-            .and_then(|key| rows.iter().position(|i| snapshot.sockets[*i].key() == key));
+        let scroll_row = self.scroll_to.take().and_then(|key| {
+            rows.iter()
+                .position(|i| data.row(*i).is_some_and(|r| r.socket.key() == key))
+        });
 
         let columns: Vec<SortKey> = SortKey::ALL
             .into_iter()
@@ -87,16 +88,23 @@ impl PortscopeApp {
             .body(|body| {
                 body.rows(row_height, rows.len(), |mut row| {
                     let index = rows[row.index()];
-                    let socket = &snapshot.sockets[index];
+                    let Some(shown) = data.row(index) else {
+                        return;
+                    };
+                    let socket = shown.socket;
                     row.set_selected(selected == Some(socket.key()));
-                    let mark = tracker.mark(&socket.key());
-                    row_cells(&mut row, &columns, &snapshot, socket, names, mark);
+                    let mark = if shown.closing {
+                        Some(Mark::Closing)
+                    } else {
+                        tracker.mark(&socket.key())
+                    };
+                    row_cells(&mut row, &columns, shown.table, socket, names, mark);
                     let response = row.response();
                     if response.clicked() {
                         clicked = Some(index);
                     }
                     response.context_menu(|ui| {
-                        if let Some(action) = row_menu(ui, &snapshot, socket) {
+                        if let Some(action) = row_menu(ui, shown.table, socket) {
                             menu_action = Some((index, action));
                         }
                     });
@@ -107,22 +115,34 @@ impl PortscopeApp {
             self.prefs.sort = sort;
             ui.ctx().request_repaint();
         }
-        if let Some(index) = clicked
-            && let Some(socket) = snapshot.sockets.get(index)
-        {
-            self.select(socket);
+        let view = self.view.data();
+        let owned = |index: usize| {
+            view.row(index)
+                .map(|r| (r.socket.clone(), r.table.clone(), r.closing))
+        };
+        let clicked = clicked.and_then(owned);
+        let menu_action = menu_action.and_then(|(index, action)| Some((owned(index)?, action)));
+        if let Some((socket, table, closing)) = clicked {
+            self.select_row(Row {
+                socket: &socket,
+                table: &table,
+                closing,
+            });
         }
-        if let Some((index, action)) = menu_action
-            && let Some(socket) = snapshot.sockets.get(index)
-        {
+        if let Some(((socket, table, closing), action)) = menu_action {
+            let row = Row {
+                socket: &socket,
+                table: &table,
+                closing,
+            };
             match action {
                 RowAction::ExplainRemote(port) => {
-                    self.select(socket);
+                    self.select_row(row);
                     self.port_focus = Some((port, Some(super::app::transport_of(socket.proto))));
                 }
-                RowAction::Details => self.select(socket),
+                RowAction::Details => self.select_row(row),
                 RowAction::Kill(pid) => {
-                    if let Some(p) = snapshot.process(pid) {
+                    if let Some(p) = table.process(pid) {
                         self.kill = Some(super::kill::KillDialog::new(p));
                     }
                 }

@@ -1,6 +1,10 @@
 //! What the window shows: a snapshot together with everything derived from it (the filtered,
 //! sorted rows, the ports in use, the ephemeral gauge, the counts).
 //!
+//! The table also lists the sockets that closed a moment ago, as red rows. They are kept
+//! apart from the snapshot, which stays exactly what the OS said: the rows are sorted and
+//! filtered together, but the counts, the ports in use and the gauge read the snapshot alone.
+//!
 //! Deriving costs time proportional to the number of sockets. For ordinary tables it is done
 //! at once; past [`INLINE_LIMIT`] sockets it moves to a worker thread, and the window keeps
 //! showing the previous, consistent view until the new one is ready — the frame never waits
@@ -13,8 +17,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::port_bar::{EphemeralGauge, PortUsage};
+use crate::model::history::Closing;
 use crate::model::query::RowTexts;
-use crate::model::{Counts, Filter, Snapshot, SortSpec, Toggles, sorted_rows_cached};
+use crate::model::{Counts, Filter, Snapshot, Socket, SortSpec, Toggles, sorted_rows_of};
 
 /// Up to this many sockets the view is derived on the UI thread (a few milliseconds).
 pub const INLINE_LIMIT: usize = 10_000;
@@ -30,14 +35,21 @@ pub struct ViewSpec {
 /// A snapshot and what the window derives from it.
 #[derive(Debug)]
 pub struct ViewData {
+    /// The poll: what is live. Everything counted reads this alone.
     pub snapshot: Arc<Snapshot>,
+    /// The closed sockets listed for a moment after the poll's rows.
+    pub closing: Arc<Closing>,
     pub spec: ViewSpec,
-    /// Indices into `snapshot.sockets`, filtered and sorted.
+    /// The rows, filtered and sorted: an index below `snapshot.sockets.len()` is a socket of
+    /// the snapshot, one past it a closed row (see [`ViewData::row`]).
     pub rows: Vec<usize>,
+    /// How many of `rows` are the snapshot's (the rest are closed rows).
+    pub live_rows: usize,
     pub usage: Arc<PortUsage>,
     pub gauge: EphemeralGauge,
     pub counts: Counts,
-    /// Each row's text for free-text filtering, built the first time a filter needs it.
+    /// Each of the snapshot's rows' text for free-text filtering, built the first time a
+    /// filter needs it.
     pub texts: Option<Arc<RowTexts>>,
     /// How long deriving took.
     pub took: Duration,
@@ -47,6 +59,17 @@ impl Default for ViewData {
     fn default() -> Self {
         ViewData::build(Arc::new(Snapshot::default()), ViewSpec::default(), None)
     }
+}
+
+/// One row of the table.
+#[derive(Clone, Copy, Debug)]
+pub struct Row<'a> {
+    pub socket: &'a Socket,
+    /// The table the socket belongs to, for its processes and users: the snapshot, or for a
+    /// closed row the closed rows' own.
+    pub table: &'a Arc<Snapshot>,
+    /// The socket is gone: a closed row shown for a moment.
+    pub closing: bool,
 }
 
 /// The per-snapshot parts of a view, which a new sort or filter does not change.
@@ -62,8 +85,46 @@ impl ViewData {
     /// Derive everything for `snapshot`. Per-snapshot parts are reused from `previous` when it
     /// is of the same snapshot (a new sort or filter does not recount ports).
     pub fn build(snapshot: Arc<Snapshot>, spec: ViewSpec, previous: Option<&ViewData>) -> ViewData {
+        Self::build_with(snapshot, Arc::default(), spec, previous)
+    }
+
+    /// [`build`](Self::build), listing `closing` after the snapshot's rows.
+    pub fn build_with(
+        snapshot: Arc<Snapshot>,
+        closing: Arc<Closing>,
+        spec: ViewSpec,
+        previous: Option<&ViewData>,
+    ) -> ViewData {
         let reuse = previous.map(ViewData::per_snapshot);
-        Self::build_reusing(snapshot, spec, reuse)
+        Self::build_reusing(snapshot, closing, spec, reuse)
+    }
+
+    /// Row `i` of `rows`' numbering: a socket of the snapshot or a closed row.
+    pub fn row(&self, i: usize) -> Option<Row<'_>> {
+        let live = self.snapshot.sockets.len();
+        match self.snapshot.sockets.get(i) {
+            Some(socket) => Some(Row {
+                socket,
+                table: &self.snapshot,
+                closing: false,
+            }),
+            None => self.closing.table.sockets.get(i - live).map(|socket| Row {
+                socket,
+                table: &self.closing.table,
+                closing: true,
+            }),
+        }
+    }
+
+    /// The rows on show in order.
+    pub fn shown(&self) -> impl Iterator<Item = Row<'_>> {
+        self.rows.iter().filter_map(|&i| self.row(i))
+    }
+
+    /// The snapshot's rows on show, in order, without the closed ones: what exports write.
+    pub fn live_row_indices(&self) -> Vec<usize> {
+        let live = self.snapshot.sockets.len();
+        self.rows.iter().copied().filter(|&i| i < live).collect()
     }
 
     fn per_snapshot(&self) -> PerSnapshot {
@@ -78,6 +139,7 @@ impl ViewData {
 
     fn build_reusing(
         snapshot: Arc<Snapshot>,
+        closing: Arc<Closing>,
         spec: ViewSpec,
         previous: Option<PerSnapshot>,
     ) -> ViewData {
@@ -96,17 +158,26 @@ impl ViewData {
             None if spec.filter.needs_text() => Some(Arc::new(RowTexts::build(&snapshot))),
             texts => texts,
         };
-        let rows = sorted_rows_cached(
-            &snapshot,
+        // The closed rows are few: their texts are built with each view.
+        let closing_texts = (spec.filter.needs_text() && !closing.is_empty())
+            .then(|| RowTexts::build(&closing.table));
+        let rows = sorted_rows_of(
+            &[
+                (&snapshot, texts.as_deref()),
+                (&closing.table, closing_texts.as_ref()),
+            ],
             spec.sort,
             &spec.filter,
             &spec.toggles,
-            texts.as_deref(),
         );
+        let live = snapshot.sockets.len();
+        let live_rows = rows.iter().filter(|&&i| i < live).count();
         ViewData {
             snapshot,
+            closing,
             spec,
             rows,
+            live_rows,
             usage,
             gauge,
             counts,
@@ -115,19 +186,25 @@ impl ViewData {
         }
     }
 
-    fn is_for(&self, snapshot: &Arc<Snapshot>, spec: &ViewSpec) -> bool {
-        Arc::ptr_eq(&self.snapshot, snapshot) && &self.spec == spec
+    fn is_for(&self, snapshot: &Arc<Snapshot>, closing: &Closing, spec: &ViewSpec) -> bool {
+        Arc::ptr_eq(&self.snapshot, snapshot)
+            && self.closing.seq == closing.seq
+            && &self.spec == spec
     }
 
-    /// The same view for a newer snapshot with unchanged content: nothing to recompute.
-    fn carried_to(&self, snapshot: &Arc<Snapshot>) -> Option<ViewData> {
+    /// The same view for a newer snapshot with unchanged content and the same closed rows:
+    /// nothing to recompute.
+    fn carried_to(&self, snapshot: &Arc<Snapshot>, closing: &Closing) -> Option<ViewData> {
         let same = snapshot.content_seq == self.snapshot.content_seq
             && snapshot.seq >= self.snapshot.seq
-            && self.snapshot.content_seq != 0;
+            && self.snapshot.content_seq != 0
+            && closing.seq == self.closing.seq;
         same.then(|| ViewData {
             snapshot: snapshot.clone(),
+            closing: self.closing.clone(),
             spec: self.spec.clone(),
             rows: self.rows.clone(),
+            live_rows: self.live_rows,
             usage: self.usage.clone(),
             gauge: self.gauge.clone(),
             counts: self.counts,
@@ -139,6 +216,7 @@ impl ViewData {
 
 struct Request {
     snapshot: Arc<Snapshot>,
+    closing: Arc<Closing>,
     spec: ViewSpec,
     previous: Option<PerSnapshot>,
 }
@@ -161,8 +239,12 @@ impl Worker {
                     while let Ok(newer) = req_rx.try_recv() {
                         request = newer;
                     }
-                    let data =
-                        ViewData::build_reusing(request.snapshot, request.spec, request.previous);
+                    let data = ViewData::build_reusing(
+                        request.snapshot,
+                        request.closing,
+                        request.spec,
+                        request.previous,
+                    );
                     if res_tx.send(data).is_err() {
                         return;
                     }
@@ -179,8 +261,10 @@ impl Worker {
 /// The view on screen and the one being prepared.
 pub struct ViewState {
     data: ViewData,
-    /// What the newest request asked for.
-    wanted: Option<(Arc<Snapshot>, ViewSpec)>,
+    /// Counts the views put on screen.
+    version: u64,
+    /// What the newest request asked for (the closed rows by their `seq`).
+    wanted: Option<(Arc<Snapshot>, u64, ViewSpec)>,
     worker: Option<Worker>,
     wake: Arc<dyn Fn() + Send + Sync>,
 }
@@ -196,6 +280,7 @@ impl ViewState {
     pub fn new(wake: Arc<dyn Fn() + Send + Sync>) -> ViewState {
         ViewState {
             data: ViewData::default(),
+            version: 0,
             wanted: None,
             worker: None,
             wake,
@@ -206,50 +291,91 @@ impl ViewState {
         &self.data
     }
 
-    /// Whether a newer view is being prepared.
-    pub fn is_pending(&self) -> bool {
-        self.wanted
-            .as_ref()
-            .is_some_and(|(snap, spec)| !self.data.is_for(snap, spec))
+    /// Changes whenever another view is put on screen: what caches of a view are keyed by.
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
-    /// Ask for the view of `snapshot` under `spec`. Returns true when the view on screen changed.
+    /// Whether a newer view is being prepared.
+    pub fn is_pending(&self) -> bool {
+        self.wanted.as_ref().is_some_and(|(snap, closing, spec)| {
+            !(Arc::ptr_eq(&self.data.snapshot, snap)
+                && self.data.closing.seq == *closing
+                && &self.data.spec == spec)
+        })
+    }
+
+    /// Ask for the view of `snapshot` under `spec`, with no closed rows. Returns true when the
+    /// view on screen changed.
     pub fn update(&mut self, snapshot: &Arc<Snapshot>, spec: &ViewSpec) -> bool {
+        let none = if self.data.closing.is_empty() {
+            self.data.closing.clone()
+        } else {
+            Arc::default()
+        };
+        self.update_with(snapshot, &none, spec)
+    }
+
+    /// Ask for the view of `snapshot` and the closed rows `closing` under `spec`. Returns true
+    /// when the view on screen changed.
+    pub fn update_with(
+        &mut self,
+        snapshot: &Arc<Snapshot>,
+        closing: &Arc<Closing>,
+        spec: &ViewSpec,
+    ) -> bool {
         let mut changed = false;
         if let Some(worker) = &self.worker
             && let Some(data) = worker.results.try_iter().last()
         {
-            self.data = data;
+            self.show(data);
             changed = true;
         }
-        if self.data.is_for(snapshot, spec) {
+        if self.data.is_for(snapshot, closing, spec) {
             self.wanted = None;
             return changed;
         }
         if &self.data.spec == spec
-            && let Some(carried) = self.data.carried_to(snapshot)
+            && let Some(carried) = self.data.carried_to(snapshot, closing)
         {
-            self.data = carried;
+            self.show(carried);
             self.wanted = None;
             return true;
         }
         let already_asked = self
             .wanted
             .as_ref()
-            .is_some_and(|(s, sp)| Arc::ptr_eq(s, snapshot) && sp == spec);
+            .is_some_and(|(s, c, sp)| Arc::ptr_eq(s, snapshot) && *c == closing.seq && sp == spec);
         if already_asked {
             return changed;
         }
-        self.wanted = Some((snapshot.clone(), spec.clone()));
-        if snapshot.sockets.len() <= INLINE_LIMIT || !self.send_to_worker(snapshot, spec) {
-            self.data = ViewData::build(snapshot.clone(), spec.clone(), Some(&self.data));
+        self.wanted = Some((snapshot.clone(), closing.seq, spec.clone()));
+        let size = snapshot.sockets.len() + closing.len();
+        if size <= INLINE_LIMIT || !self.send_to_worker(snapshot, closing, spec) {
+            let data = ViewData::build_with(
+                snapshot.clone(),
+                closing.clone(),
+                spec.clone(),
+                Some(&self.data),
+            );
+            self.show(data);
             self.wanted = None;
             return true;
         }
         changed
     }
 
-    fn send_to_worker(&mut self, snapshot: &Arc<Snapshot>, spec: &ViewSpec) -> bool {
+    fn show(&mut self, data: ViewData) {
+        self.data = data;
+        self.version += 1;
+    }
+
+    fn send_to_worker(
+        &mut self,
+        snapshot: &Arc<Snapshot>,
+        closing: &Arc<Closing>,
+        spec: &ViewSpec,
+    ) -> bool {
         if self.worker.is_none() {
             self.worker = Worker::spawn(self.wake.clone()).ok();
         }
@@ -260,6 +386,7 @@ impl ViewState {
             .requests
             .send(Request {
                 snapshot: snapshot.clone(),
+                closing: closing.clone(),
                 spec: spec.clone(),
                 previous: Some(self.data.per_snapshot()),
             })
@@ -326,6 +453,54 @@ mod tests {
         };
         assert!(view.update(&snap, &no_tcp));
         assert!(view.data().rows.is_empty());
+    }
+
+    #[test]
+    fn closed_rows_are_listed_and_sorted_with_the_rest_but_never_counted() {
+        let live = snapshot(1, 3); // ports 0, 1, 2
+        let mut gone = snapshot(7, 2); // ports 0, 1 → made 40000, 1
+        let table = Arc::get_mut(&mut gone).expect("not shared");
+        table.sockets[0].local_port = 40_000;
+        let closing = Arc::new(Closing {
+            seq: 7,
+            table: gone,
+            gone: Vec::new(),
+        });
+        let mut view = ViewState::default();
+        let spec = ViewSpec::default();
+        assert!(view.update_with(&live, &closing, &spec));
+        let data = view.data();
+        let listed: Vec<(u16, bool)> = data
+            .shown()
+            .map(|r| (r.socket.local_port, r.closing))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (0, false),
+                (1, false),
+                (1, true),
+                (2, false),
+                (40_000, true)
+            ]
+        );
+        assert_eq!(data.live_rows, 3);
+        assert_eq!(data.counts.total, 3);
+        assert!(
+            data.usage.get(40_000).is_none(),
+            "no mark for a closed port"
+        );
+        assert_eq!(data.gauge.ports_in_use, 0);
+        assert_eq!(data.live_row_indices(), [0, 1, 2]);
+        assert!(Arc::ptr_eq(&data.snapshot, &live), "the poll is not copied");
+
+        // The same closed rows again: nothing to do; others (by their seq): a new view.
+        let version = view.version();
+        assert!(!view.update_with(&live, &closing.clone(), &spec));
+        assert_eq!(view.version(), version);
+        assert!(view.update_with(&live, &Arc::default(), &spec));
+        assert_eq!(view.data().rows.len(), 3);
+        assert!(view.version() > version);
     }
 
     #[test]

@@ -237,10 +237,13 @@ mod tests {
     use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, TcpStream, UdpSocket};
     use std::os::fd::AsRawFd;
 
-    fn find(sockets: &[Socket], proto: Proto, port: u16) -> Vec<&Socket> {
+    /// The sockets at a local address and port.
+    fn find(sockets: &[Socket], proto: Proto, local: std::net::SocketAddr) -> Vec<&Socket> {
         sockets
             .iter()
-            .filter(|s| s.proto == proto && s.local_port == port)
+            .filter(|s| {
+                s.proto == proto && s.local_addr == local.ip() && s.local_port == local.port()
+            })
             .collect()
     }
 
@@ -298,17 +301,14 @@ mod tests {
         let client = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
         let (server, _) = listener.accept().unwrap();
         let v6 = TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).unwrap();
-        let v6_port = v6.local_addr().unwrap().port();
         let unconnected = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let udp_port = unconnected.local_addr().unwrap().port();
         let connected = UdpSocket::bind((Ipv6Addr::LOCALHOST, 0)).unwrap();
         connected.connect((Ipv6Addr::LOCALHOST, 53)).unwrap();
-        let connected_port = connected.local_addr().unwrap().port();
 
         let sockets = dump_sockets().unwrap();
         let me = unsafe { libc::geteuid() };
 
-        let on_port = find(&sockets, Proto::Tcp, port);
+        let on_port = find(&sockets, Proto::Tcp, listener.local_addr().unwrap());
         let listen = on_port
             .iter()
             .find(|s| s.state == SockState::Listen)
@@ -323,20 +323,20 @@ mod tests {
         let client_port = client.local_addr().unwrap().port();
         assert_eq!(accepted.remote_port, Some(client_port));
         assert_eq!(accepted.inode, Some(socket_inode(server.as_raw_fd())));
-        let outgoing = find(&sockets, Proto::Tcp, client_port);
+        let outgoing = find(&sockets, Proto::Tcp, client.local_addr().unwrap());
         assert_eq!(outgoing.len(), 1);
         assert_eq!(outgoing[0].remote_port, Some(port));
         assert_eq!(outgoing[0].state, SockState::Established);
 
-        let v6_listen = find(&sockets, Proto::Tcp, v6_port);
+        let v6_listen = find(&sockets, Proto::Tcp, v6.local_addr().unwrap());
         assert_eq!(v6_listen.len(), 1);
         assert_eq!(v6_listen[0].local_addr, IpAddr::V6(Ipv6Addr::LOCALHOST));
 
-        let udp = find(&sockets, Proto::Udp, udp_port);
+        let udp = find(&sockets, Proto::Udp, unconnected.local_addr().unwrap());
         assert_eq!(udp.len(), 1);
         assert_eq!(udp[0].state, SockState::Unconn);
         assert_eq!(udp[0].remote_addr, None);
-        let udp = find(&sockets, Proto::Udp, connected_port);
+        let udp = find(&sockets, Proto::Udp, connected.local_addr().unwrap());
         assert_eq!(udp.len(), 1);
         assert_eq!(udp[0].state, SockState::Established);
         assert_eq!(udp[0].remote_addr, Some(IpAddr::V6(Ipv6Addr::LOCALHOST)));
@@ -367,7 +367,7 @@ mod tests {
 
         let sockets = dump_sockets().unwrap();
         unsafe { libc::close(fd) };
-        let found = find(&sockets, Proto::Tcp, port);
+        let found = find(&sockets, Proto::Tcp, (Ipv4Addr::LOCALHOST, port).into());
         assert_eq!(found.len(), 1, "{sockets:?}");
         assert_eq!(found[0].state, SockState::Bound);
         assert_eq!(found[0].remote_addr, None);
@@ -386,10 +386,14 @@ mod tests {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         loop {
             let sockets = dump_sockets().unwrap();
-            let tw: Vec<_> = find(&sockets, Proto::Tcp, client_port)
-                .into_iter()
-                .filter(|s| s.state == SockState::TimeWait)
-                .collect();
+            let tw: Vec<_> = find(
+                &sockets,
+                Proto::Tcp,
+                (Ipv4Addr::LOCALHOST, client_port).into(),
+            )
+            .into_iter()
+            .filter(|s| s.state == SockState::TimeWait)
+            .collect();
             if let Some(s) = tw.first() {
                 assert_eq!(s.uid, None, "{s:?}");
                 assert_eq!(s.inode, Some(0));
