@@ -294,6 +294,9 @@ fn hostile_window() -> Harness<'static, PortscopeApp> {
         pids: [31337u32][..].into(),
         uid: Some(1002),
         inode: Some(777),
+        cookie: 0,
+        recv_q: 0,
+        send_q: 0,
     });
     poll.processes.insert(
         31337,

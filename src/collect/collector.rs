@@ -284,6 +284,9 @@ mod tests {
                 pids: Default::default(),
                 uid: None,
                 inode: None,
+                cookie: 0,
+                recv_q: 0,
+                send_q: 0,
             };
             Ok(Poll {
                 sockets: vec![socket],
@@ -344,6 +347,9 @@ mod tests {
             pids: Default::default(),
             uid: None,
             inode: None,
+            cookie: 0,
+            recv_q: 0,
+            send_q: 0,
         });
         let failed = take(&mut source, 2, Some(&ok));
         assert!(

@@ -88,6 +88,9 @@ pub fn generated_poll(n: usize) -> Poll {
                 },
                 uid: Some(1000),
                 inode: Some(i as u32 + 1),
+                cookie: 0,
+                recv_q: 0,
+                send_q: 0,
             }
         })
         .collect();

@@ -384,6 +384,9 @@ mod tests {
             pids: pid.map(|p| vec![p]).unwrap_or_default().into(),
             uid: Some(1000),
             inode: Some(7),
+            cookie: 0,
+            recv_q: 0,
+            send_q: 0,
         }
     }
 

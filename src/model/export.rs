@@ -215,6 +215,9 @@ mod tests {
             pids: vec![4242].into(),
             uid: None,
             inode: Some(7),
+            cookie: 0,
+            recv_q: 0,
+            send_q: 0,
         });
         snap.processes.insert(
             4242,

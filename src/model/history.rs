@@ -1264,6 +1264,9 @@ mod tests {
             pids: pids.into(),
             uid: Some(1000),
             inode: Some(inode),
+            cookie: 0,
+            recv_q: 0,
+            send_q: 0,
         }
     }
 
@@ -1278,6 +1281,9 @@ mod tests {
             pids: pids.into(),
             uid: Some(1000),
             inode: Some(inode),
+            cookie: 0,
+            recv_q: 0,
+            send_q: 0,
         }
     }
 
@@ -2032,6 +2038,9 @@ mod tests {
                     pids: [pid][..].into(),
                     uid: Some(1000),
                     inode: Some(1_000_000 + j as u32),
+                    cookie: 0,
+                    recv_q: 0,
+                    send_q: 0,
                 }
             })
             .collect();

@@ -205,6 +205,9 @@ mod tests {
             pids: pids.into(),
             uid,
             inode,
+            cookie: 0,
+            recv_q: 0,
+            send_q: 0,
         }
     }
 

@@ -1127,6 +1127,9 @@ mod tests {
             pids: row.pids.into(),
             uid: row.uid,
             inode: Some(1),
+            cookie: 0,
+            recv_q: 0,
+            send_q: 0,
         }
     }
 
@@ -1331,6 +1334,9 @@ mod tests {
             pids: Default::default(),
             uid: None,
             inode: None,
+            cookie: 0,
+            recv_q: 0,
+            send_q: 0,
         };
         let mut s = Snapshot {
             sockets: vec![

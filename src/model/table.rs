@@ -412,6 +412,9 @@ mod tests {
             pids: pids.into(),
             uid: Some(0),
             inode: Some(1),
+            cookie: 0,
+            recv_q: 0,
+            send_q: 0,
         }
     }
 
@@ -541,6 +544,9 @@ mod tests {
                     },
                     uid: [None, Some(0), Some(1000), Some(7)][i as usize % 4],
                     inode: Some(i),
+                    cookie: 0,
+                    recv_q: 0,
+                    send_q: 0,
                 }
             })
             .collect();

@@ -90,6 +90,9 @@ mod tests {
             pids: Default::default(),
             uid: Some(1000),
             inode: Some(u32::from(local_port)),
+            cookie: 0,
+            recv_q: 0,
+            send_q: 0,
         }
     }
 

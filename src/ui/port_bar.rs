@@ -472,6 +472,9 @@ mod tests {
             pids: Default::default(),
             uid: None,
             inode: None,
+            cookie: 0,
+            recv_q: 0,
+            send_q: 0,
         }
     }
 

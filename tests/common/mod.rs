@@ -29,6 +29,9 @@ fn socket(
         pids: pids.into(),
         uid: Some(uid),
         inode: Some(inode),
+        cookie: 0,
+        recv_q: 0,
+        send_q: 0,
     }
 }
 

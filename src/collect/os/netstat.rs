@@ -41,6 +41,9 @@ fn socket_from(info: SocketInfo) -> Socket {
                 pids,
                 uid,
                 inode,
+                cookie: 0,
+                recv_q: 0,
+                send_q: 0,
             }
         }
         ProtocolSocketInfo::Udp(u) => Socket {
@@ -53,6 +56,9 @@ fn socket_from(info: SocketInfo) -> Socket {
             pids,
             uid,
             inode,
+            cookie: 0,
+            recv_q: 0,
+            send_q: 0,
         },
     }
 }

@@ -203,6 +203,9 @@ fn socket_from(proto: Proto, response: &InetResponse) -> Option<Socket> {
         pids: Pids::new(),
         uid: full_socket.then_some(header.uid),
         inode: Some(header.inode),
+        cookie: u64::from_ne_bytes(id.cookie),
+        recv_q: header.recv_queue,
+        send_q: header.send_queue,
     })
 }
 
