@@ -94,14 +94,15 @@ fn tcp_state(state: TcpState) -> SockState {
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
-    use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, TcpStream, UdpSocket};
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 
     /// What both sources can say of a socket: netstat2 gives UDP sockets no peer and names
     /// fewer states, so those are left out of the comparison.
-    fn tuples(sockets: &[Socket], ports: &[u16]) -> Vec<String> {
+    /// Only the sockets at `locals`: other tests open and close theirs meanwhile.
+    fn tuples(sockets: &[Socket], locals: &[(Proto, SocketAddr)]) -> Vec<String> {
         let mut out: Vec<String> = sockets
             .iter()
-            .filter(|s| ports.contains(&s.local_port))
+            .filter(|s| locals.contains(&(s.proto, SocketAddr::new(s.local_addr, s.local_port))))
             .map(|s| match s.proto {
                 Proto::Tcp => format!(
                     "tcp {} {} {} {:?}",
@@ -128,19 +129,23 @@ mod tests {
         let v6 = TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).unwrap();
         let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let udp6 = UdpSocket::bind((Ipv6Addr::LOCALHOST, 0)).unwrap();
-        let mut ports = vec![
-            port,
-            v6.local_addr().unwrap().port(),
-            udp.local_addr().unwrap().port(),
-            udp6.local_addr().unwrap().port(),
+        let mut locals = vec![
+            (Proto::Tcp, listener.local_addr().unwrap()),
+            (Proto::Tcp, v6.local_addr().unwrap()),
+            (Proto::Udp, udp.local_addr().unwrap()),
+            (Proto::Udp, udp6.local_addr().unwrap()),
         ];
-        ports.extend(clients.iter().map(|c| c.local_addr().unwrap().port()));
+        locals.extend(
+            clients
+                .iter()
+                .map(|c| (Proto::Tcp, c.local_addr().unwrap())),
+        );
 
         let ours = crate::collect::os::sock_diag::dump_sockets().unwrap();
         let theirs = sockets_with_owners().unwrap();
-        let expected = tuples(&ours, &ports);
+        let expected = tuples(&ours, &locals);
         assert_eq!(expected.len(), 1 + 5 + 5 + 1 + 2, "{expected:#?}");
-        assert_eq!(tuples(&theirs, &ports), expected);
+        assert_eq!(tuples(&theirs, &locals), expected);
         drop(accepted);
     }
 }
