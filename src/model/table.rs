@@ -274,20 +274,6 @@ pub fn sorted_rows_of(
     rows
 }
 
-/// The part a row number of [`sorted_rows_of`] falls in, and its socket there.
-fn locate<'a>(
-    parts: &[(&'a Snapshot, Option<&RowTexts>)],
-    mut i: usize,
-) -> Option<(usize, &'a Socket)> {
-    for (p, (snap, _)) in parts.iter().enumerate() {
-        match snap.sockets.get(i) {
-            Some(s) => return Some((p, s)),
-            None => i -= snap.sockets.len(),
-        }
-    }
-    None
-}
-
 /// A row's place under a column and in the tie-break, as integers: the order of
 /// [`compare_sockets`], but compared several times faster than names and addresses are.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -348,19 +334,31 @@ fn tie_key(s: &Socket) -> TieKey {
     }
 }
 
+/// Each row's sort key. `rows` holds each part's rows in turn, ascending within a part, as
+/// [`sorted_rows_of`] collects them before sorting.
 fn row_keys(parts: &[(&Snapshot, Option<&RowTexts>)], rows: &[usize], key: SortKey) -> Vec<RowKey> {
     let names: Vec<SortNames> = parts
         .iter()
         .map(|(snap, _)| SortNames::new(snap, key))
         .collect();
-    let located: Vec<(usize, usize, &Socket)> = rows
-        .iter()
-        .filter_map(|&i| locate(parts, i).map(|(p, s)| (i, p, s)))
-        .collect();
-    let values: Vec<SortValue<'_>> = located
-        .iter()
-        .map(|&(_, p, s)| sort_value(parts[p].0, &names[p], s, key))
-        .collect();
+    // Where each part's rows are in `rows`, and its first row number.
+    let mut spans = Vec::with_capacity(parts.len());
+    let (mut start, mut offset) = (0, 0);
+    for (snap, _) in parts {
+        let len = snap.sockets.len();
+        let end = start + rows[start..].partition_point(|&i| i < offset + len);
+        spans.push((&snap.sockets[..], start..end, offset));
+        start = end;
+        offset += len;
+    }
+    let mut values: Vec<SortValue<'_>> = Vec::with_capacity(rows.len());
+    for (((snap, _), names), (sockets, span, offset)) in parts.iter().zip(&names).zip(&spans) {
+        values.extend(
+            rows[span.clone()]
+                .iter()
+                .map(|&i| sort_value(snap, names, &sockets[i - offset], key)),
+        );
+    }
     // Text compares by its rank among the distinct texts of the column.
     let mut distinct: Vec<&str> = values
         .iter()
@@ -377,22 +375,28 @@ fn row_keys(parts: &[(&Snapshot, Option<&RowTexts>)], rows: &[usize], key: SortK
         .enumerate()
         .map(|(r, text)| (*text, r as u64))
         .collect();
-    located
-        .iter()
-        .zip(&values)
-        .map(|(&(i, _, socket), value)| RowKey {
-            primary: match value {
-                SortValue::Num(missing, n) => (u8::from(*missing), [0, *n]),
-                SortValue::Addr(missing, addr) => {
-                    let (family, bits) = opt_addr_key(*addr);
-                    (u8::from(*missing) << 2 | family, bits)
-                }
-                SortValue::Text(text) => (0, [0, rank.get(text.as_ref()).copied().unwrap_or(0)]),
-            },
-            tie: tie_key(socket),
-            index: u32::try_from(i).unwrap_or(u32::MAX),
-        })
-        .collect()
+    let mut keys = Vec::with_capacity(rows.len());
+    let mut values = values.iter();
+    for (sockets, span, offset) in &spans {
+        for &i in &rows[span.clone()] {
+            let Some(value) = values.next() else { break };
+            keys.push(RowKey {
+                primary: match value {
+                    SortValue::Num(missing, n) => (u8::from(*missing), [0, *n]),
+                    SortValue::Addr(missing, addr) => {
+                        let (family, bits) = opt_addr_key(*addr);
+                        (u8::from(*missing) << 2 | family, bits)
+                    }
+                    SortValue::Text(text) => {
+                        (0, [0, rank.get(text.as_ref()).copied().unwrap_or(0)])
+                    }
+                },
+                tie: tie_key(&sockets[i - offset]),
+                index: u32::try_from(i).unwrap_or(u32::MAX),
+            });
+        }
+    }
+    keys
 }
 
 #[cfg(test)]
