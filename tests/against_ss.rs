@@ -16,20 +16,19 @@
 
 #![cfg(target_os = "linux")]
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::fs;
 use std::io::{BufRead, BufReader, Lines};
 use std::net::IpAddr;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use common::users::{NOBODY, Shared, as_nobody, is_root, python};
 use portscope::collect::{OsSource, SocketSource};
 use portscope::model::{Proto, SockState};
 use serde_json::Value;
 
-const NOBODY: u32 = 65534;
 /// What the population script holds: 5 listeners, 4 UDP sockets, 1 TIME_WAIT, 60 pairs and
 /// 3 queued connections (both ends each).
 const POPULATION: usize = 5 + 4 + 1 + 60 * 2 + 3 * 2;
@@ -39,68 +38,6 @@ static TAKE_TURNS: Mutex<()> = Mutex::new(());
 
 fn my_turn() -> MutexGuard<'static, ()> {
     TAKE_TURNS.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid only reads the process's credentials.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// A folder every user may read, holding copies of the population script and of portscope,
-/// so that `nobody` can run them wherever the checkout is.
-struct Shared(PathBuf);
-
-impl Shared {
-    fn new(tag: &str) -> Shared {
-        let dir = std::env::temp_dir().join(format!("portscope-{tag}-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-        for (from, name) in [
-            (
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/population.py"),
-                "population.py",
-            ),
-            (PathBuf::from(env!("CARGO_BIN_EXE_portscope")), "portscope"),
-        ] {
-            let to = dir.join(name);
-            fs::copy(from, &to).unwrap();
-            fs::set_permissions(&to, fs::Permissions::from_mode(0o755)).unwrap();
-        }
-        Shared(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A command run as `nobody` when the test is root, as the test's own user otherwise.
-fn as_nobody(program: &Path) -> Command {
-    if is_root() {
-        let mut command = Command::new("setpriv");
-        command
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(program);
-        command
-    } else {
-        Command::new(program)
-    }
-}
-
-/// The system's Python, which every user may run (a per-user install may not be).
-fn python() -> PathBuf {
-    let system = PathBuf::from("/usr/bin/python3");
-    if system.exists() {
-        system
-    } else {
-        PathBuf::from("python3")
-    }
 }
 
 /// A child process of the population, killed when dropped.

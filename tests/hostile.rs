@@ -8,10 +8,10 @@
 //! - The window on a fixed snapshot with such a process: table, details, groups, explanation.
 //! - Property tests with a fixed seed, 0 panics allowed and every rejection with a message:
 //!   20,000 arbitrary filter texts, 20,000 built from the filter grammar's pieces, 10,000 port
-//!   texts and numbers for the *Go to port* box and the CLI's port arguments, and 3,000 whole
-//!   command lines (`who`, `explain`, `list --port`, invalid UTF-8 included) through the
-//!   CLI's parser: 53,000 here, and 50,000 registry CSV files in `src/knowledge/csv_reader.rs`
-//!   — 103,000 generated inputs in all.
+//!   texts and numbers for the *Go to port* box and the CLI's port arguments, and 5,000 whole
+//!   command lines (`who`, `explain`, `list --port`, `kill`, `close`, invalid UTF-8 included)
+//!   through the CLI's parser: 55,000 here, and 50,000 registry CSV files in
+//!   `src/knowledge/csv_reader.rs` — 105,000 generated inputs in all.
 
 mod common;
 
@@ -569,7 +569,13 @@ fn command_line_port_arguments_parse_or_say_why() {
         prop::collection::vec(any::<u8>(), 0..12).prop_map(OsString::from_vec),
         "-?[0-9]{1,6}".prop_map(OsString::from),
     ];
-    for command in [&["who"][..], &["explain"], &["list", "--port"]] {
+    for command in [
+        &["who"][..],
+        &["explain"],
+        &["list", "--port"],
+        &["kill"],
+        &["close"],
+    ] {
         runner(1_000)
             .run(&arg, |arg| {
                 let mut argv: Vec<OsString> = vec!["portscope".into()];
@@ -581,6 +587,19 @@ fn command_line_port_arguments_parse_or_say_why() {
                             Some(Sub::Who(a)) => Some(a.port),
                             Some(Sub::Explain(a)) => Some(a.port),
                             Some(Sub::List(a)) => a.port,
+                            Some(Sub::Kill(a)) => Some(a.port),
+                            Some(Sub::Close(a)) => match a.target {
+                                portscope::cli::CloseTarget::Port(port) => Some(port),
+                                // One end, ADDR:PORT: what std reads as a socket address.
+                                portscope::cli::CloseTarget::End(end) => {
+                                    let text = arg.to_str().expect("a parsed end is text");
+                                    prop_assert_eq!(
+                                        text.trim().parse::<std::net::SocketAddr>().ok(),
+                                        Some(end)
+                                    );
+                                    return Ok(());
+                                }
+                            },
                             None => None,
                         };
                         let text = arg.to_str().expect("a parsed port is text");

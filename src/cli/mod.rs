@@ -1,4 +1,5 @@
-//! The headless commands: `list` and `who`, on the same collection and model code as the window.
+//! The headless commands — `list`, `who`, `explain`, and the actions `kill` and `close` — on the
+//! same collection and model code as the window.
 //!
 //! Exit codes mean something: 0 found, 1 nothing found, 2 error (bad usage or the OS refused).
 //! A closed pipe (`portscope list | head`) is a normal end, not an error.
@@ -11,6 +12,10 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+
+mod act;
+
+pub use act::{CloseArgs, CloseTarget, KillArgs, SignalArg};
 
 use crate::collect::{OsSource, SocketSource, snapshot_once};
 use crate::knowledge::{PortKnowledge, Transport, explain_now, service_name, write_text_with};
@@ -49,6 +54,12 @@ pub enum Command {
     Who(WhoArgs),
     /// Explain what a port number means and what is on it now.
     Explain(ExplainArgs),
+    /// End the processes listening on a port (asks first unless --yes). Exits 1 when nothing
+    /// listens there.
+    Kill(KillArgs),
+    /// Close the TCP connections and listener on a port, or at one end ADDR:PORT (asks first
+    /// unless --yes; needs root). Exits 1 when there is none.
+    Close(CloseArgs),
 }
 
 #[derive(Debug, Args)]
@@ -173,6 +184,22 @@ pub fn run_with(
         Command::Explain(args) => {
             explain_port(&args, &snap, out)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Kill(args) => {
+            let (stdin, mut stderr) = (io::stdin(), io::stderr());
+            let mut prompt = act::Prompt {
+                input: &mut stdin.lock(),
+                question: &mut stderr,
+            };
+            Ok(act::kill(&args, &snap, out, &mut prompt)?)
+        }
+        Command::Close(args) => {
+            let (stdin, mut stderr) = (io::stdin(), io::stderr());
+            let mut prompt = act::Prompt {
+                input: &mut stdin.lock(),
+                question: &mut stderr,
+            };
+            Ok(act::close(&args, &snap, out, &mut prompt)?)
         }
     }
 }

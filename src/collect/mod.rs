@@ -80,6 +80,12 @@ pub fn socket_table() -> Result<Vec<Socket>, CollectError> {
     os::socket_table()
 }
 
+/// Asks the kernel to destroy one TCP socket (Linux); see [`crate::act::close`].
+#[cfg(target_os = "linux")]
+pub fn destroy_socket(socket: &Socket) -> std::io::Result<()> {
+    os::destroy_socket(socket)
+}
+
 /// Poll a source once, outside any thread: what the CLI does.
 pub fn snapshot_once(source: &mut dyn SocketSource) -> Result<Snapshot, CollectError> {
     let taken_at = SystemTime::now();

@@ -1,6 +1,9 @@
 //! Fixtures shared by the integration tests.
 #![allow(dead_code)]
 
+#[cfg(target_os = "linux")]
+pub mod users;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use portscope::collect::Poll;

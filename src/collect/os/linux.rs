@@ -112,3 +112,8 @@ pub fn socket_table() -> Result<Vec<Socket>, CollectError> {
         ))
     })
 }
+
+/// Asks the kernel to destroy one TCP socket (see [`sock_diag::destroy`]).
+pub fn destroy_socket(socket: &Socket) -> std::io::Result<()> {
+    sock_diag::destroy(socket)
+}

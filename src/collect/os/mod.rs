@@ -27,6 +27,6 @@ mod processes;
 mod sock_diag;
 
 #[cfg(target_os = "linux")]
-pub use linux::{OsSource, socket_table};
+pub use linux::{OsSource, destroy_socket, socket_table};
 #[cfg(not(target_os = "linux"))]
 pub use other::OsSource;

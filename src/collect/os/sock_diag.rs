@@ -21,7 +21,7 @@ use std::io;
 use std::net::IpAddr;
 
 use netlink_packet_core::{
-    NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+    NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
 };
 use netlink_packet_sock_diag::SockDiagMessage;
 use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP};
@@ -41,6 +41,10 @@ const ALL_STATES: u32 = (1 << 14) - 1;
 /// Where the states mask sits in an encoded request: after the 16-byte netlink header and the
 /// request's family, protocol, extensions and padding bytes.
 const STATES_OFFSET: usize = 16 + 4;
+/// Where the message type sits in an encoded message, and the type that asks the kernel to
+/// destroy a socket (`SOCK_DESTROY`; the netlink crate knows only `SOCK_DIAG_BY_FAMILY`).
+const TYPE_OFFSET: usize = 4;
+const SOCK_DESTROY: u16 = 21;
 /// Room for one `recv`: the kernel fills up to this much with replies at a time.
 const RECV_BUFFER: usize = 64 * 1024;
 
@@ -73,11 +77,7 @@ const DUMPS: [(Proto, u8, u8, &str); 4] = [
 
 /// Every TCP and UDP socket of this network namespace, IPv4 and IPv6, without owners.
 pub fn dump_sockets() -> Result<Vec<Socket>, DumpError> {
-    let mut netlink = NetlinkSocket::new(NETLINK_SOCK_DIAG).map_err(DumpError::Open)?;
-    netlink.bind_auto().map_err(DumpError::Open)?;
-    netlink
-        .connect(&SocketAddr::new(0, 0))
-        .map_err(DumpError::Open)?;
+    let netlink = open_netlink().map_err(DumpError::Open)?;
     let mut buf = vec![0u8; RECV_BUFFER];
     let mut sockets = Vec::new();
     for (seq, (proto, family, protocol, what)) in (1u32..).zip(DUMPS) {
@@ -88,6 +88,73 @@ pub fn dump_sockets() -> Result<Vec<Socket>, DumpError> {
         read_dump(&netlink, &mut buf, proto, what, &mut sockets)?;
     }
     Ok(sockets)
+}
+
+/// Asks the kernel to destroy one TCP socket, named by its addresses, ports and cookie (as a
+/// dump gave them). `Ok` means the kernel said yes, which it also says for some sockets it
+/// leaves alone: the caller checks the table again.
+pub fn destroy(socket: &Socket) -> io::Result<()> {
+    let netlink = open_netlink()?;
+    let family = if socket.local_addr.is_ipv4() {
+        AF_INET
+    } else {
+        AF_INET6
+    };
+    let mut id = if family == AF_INET6 {
+        SocketId::new_v6()
+    } else {
+        SocketId::new_v4()
+    };
+    id.source_address = socket.local_addr;
+    id.source_port = socket.local_port;
+    if let (Some(addr), Some(port)) = (socket.remote_addr, socket.remote_port) {
+        id.destination_address = addr;
+        id.destination_port = port;
+    }
+    id.cookie = socket.cookie.to_ne_bytes();
+    let mut header = NetlinkHeader::default();
+    header.flags = NLM_F_REQUEST | NLM_F_ACK;
+    header.sequence_number = 1;
+    let mut message = NetlinkMessage::new(
+        header,
+        SockDiagMessage::InetRequest(InetRequest {
+            family,
+            protocol: IPPROTO_TCP,
+            extensions: ExtensionFlags::empty(),
+            states: StateFlags::all(),
+            socket_id: id,
+        })
+        .into(),
+    );
+    message.finalize();
+    let mut request = vec![0u8; message.buffer_len()];
+    message.serialize(&mut request);
+    request[TYPE_OFFSET..TYPE_OFFSET + 2].copy_from_slice(&SOCK_DESTROY.to_ne_bytes());
+    request[STATES_OFFSET..STATES_OFFSET + 4].copy_from_slice(&ALL_STATES.to_ne_bytes());
+    netlink.send(&request, 0)?;
+    let mut buf = vec![0u8; 8192];
+    loop {
+        let len = match netlink.recv(&mut &mut buf[..], 0) {
+            Ok(len) => len,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let reply = NetlinkMessage::<SockDiagMessage>::deserialize(&buf[..len])
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        if let NetlinkPayload::Error(error) = reply.payload {
+            return match error.code {
+                None => Ok(()),
+                Some(code) => Err(io::Error::from_raw_os_error(-code.get())),
+            };
+        }
+    }
+}
+
+fn open_netlink() -> io::Result<NetlinkSocket> {
+    let mut netlink = NetlinkSocket::new(NETLINK_SOCK_DIAG)?;
+    netlink.bind_auto()?;
+    netlink.connect(&SocketAddr::new(0, 0))?;
+    Ok(netlink)
 }
 
 /// An encoded dump request for one family and protocol, every state, no extensions.
