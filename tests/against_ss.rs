@@ -145,6 +145,14 @@ struct Row {
     pids: Vec<u32>,
     /// As `ss` prints it: only when not 0.
     uid: u32,
+    recv_q: u32,
+    send_q: u32,
+    /// A TCP connection's counters, 0 where `ss` prints none (it leaves out zeros).
+    bytes_sent: u64,
+    bytes_received: u64,
+    retrans: u64,
+    /// Smoothed round-trip time, microseconds.
+    rtt_us: Option<u64>,
 }
 
 /// portscope's state names for `ss`'s.
@@ -185,16 +193,35 @@ fn ss_endpoint(text: &str) -> Option<(IpAddr, u16)> {
     Some((addr, port))
 }
 
-/// Every TCP and UDP socket, as `ss -tanupeH` lists them.
+/// `name:value` in `ss`'s details, the value up to `/` (`rtt:0.013/0.007`, `retrans:0/2`).
+fn ss_detail<'a>(fields: &[&'a str], name: &str, part: usize) -> Option<&'a str> {
+    fields
+        .iter()
+        .find_map(|f| f.strip_prefix(name)?.strip_prefix(':'))
+        .and_then(|v| v.split('/').nth(part))
+}
+
+/// Every TCP and UDP socket, as `ss -tanupeiH` lists them (with `-i`, each TCP socket's
+/// details continue on a line of their own, indented).
 fn ss_rows() -> Vec<Row> {
     let out = Command::new("ss")
-        .arg("-tanupeH")
+        .arg("-tanupeiH")
         .output()
         .expect("ss runs (package iproute2)");
     assert!(out.status.success());
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|line| !line.trim().is_empty())
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines: Vec<String> = Vec::new();
+    for line in text.lines().filter(|line| !line.trim().is_empty()) {
+        match lines.last_mut() {
+            Some(last) if line.starts_with(char::is_whitespace) => {
+                last.push(' ');
+                last.push_str(line);
+            }
+            _ => lines.push(line.to_owned()),
+        }
+    }
+    lines
+        .iter()
         .map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
             let proto = match fields[0] {
@@ -214,6 +241,9 @@ fn ss_rows() -> Vec<Row> {
                 .iter()
                 .find_map(|f| f.strip_prefix("uid:"))
                 .map_or(0, |uid| uid.parse().unwrap());
+            let number = |name: &str, part: usize| -> u64 {
+                ss_detail(&fields, name, part).map_or(0, |v| v.parse().unwrap())
+            };
             Row {
                 proto,
                 local: ss_endpoint(fields[4]).unwrap(),
@@ -221,6 +251,13 @@ fn ss_rows() -> Vec<Row> {
                 state: state_from_ss(proto, fields[1]),
                 pids,
                 uid,
+                recv_q: fields[2].parse().unwrap(),
+                send_q: fields[3].parse().unwrap(),
+                bytes_sent: number("bytes_sent", 0),
+                bytes_received: number("bytes_received", 0),
+                retrans: number("retrans", 1),
+                rtt_us: ss_detail(&fields, "rtt", 0)
+                    .map(|ms| (ms.parse::<f64>().unwrap() * 1000.0).round() as u64),
             }
         })
         .collect()
@@ -243,6 +280,12 @@ fn json_row(v: &Value) -> Row {
             .collect(),
         // `ss` prints no uid for 0, nor for the kernel's mini sockets, which have none.
         uid: v["uid"].as_u64().map_or(0, |uid| uid as u32),
+        recv_q: v["recv_q"].as_u64().unwrap() as u32,
+        send_q: v["send_q"].as_u64().unwrap() as u32,
+        bytes_sent: v["bytes_sent"].as_u64().unwrap_or(0),
+        bytes_received: v["bytes_received"].as_u64().unwrap_or(0),
+        retrans: v["retrans"].as_u64().unwrap_or(0),
+        rtt_us: v["rtt_ms"].as_f64().map(|ms| (ms * 1000.0).round() as u64),
     }
 }
 
@@ -368,16 +411,25 @@ fn every_socket_keeps_its_owner_on_every_poll_while_others_come_and_go() {
         let rows = sorted(
             poll.sockets
                 .iter()
-                .map(|s| Row {
-                    proto: match s.proto {
-                        Proto::Tcp => "tcp",
-                        Proto::Udp => "udp",
-                    },
-                    local: (s.local_addr, s.local_port),
-                    remote: s.remote_addr.zip(s.remote_port),
-                    state: s.state.as_str().to_owned(),
-                    pids: s.pids.to_vec(),
-                    uid: s.uid.unwrap_or(0),
+                .map(|s| {
+                    let stats = poll.traffic.get(&s.cookie).map(|f| f.stats);
+                    Row {
+                        proto: match s.proto {
+                            Proto::Tcp => "tcp",
+                            Proto::Udp => "udp",
+                        },
+                        local: (s.local_addr, s.local_port),
+                        remote: s.remote_addr.zip(s.remote_port),
+                        state: s.state.as_str().to_owned(),
+                        pids: s.pids.to_vec(),
+                        uid: s.uid.unwrap_or(0),
+                        recv_q: s.recv_q,
+                        send_q: s.send_q,
+                        bytes_sent: stats.and_then(|t| t.sent()).unwrap_or(0),
+                        bytes_received: stats.and_then(|t| t.bytes_received).unwrap_or(0),
+                        retrans: stats.map_or(0, |t| u64::from(t.retrans)),
+                        rtt_us: stats.map(|t| u64::from(t.rtt_us)),
+                    }
                 })
                 .filter(|r| population.holds(r))
                 .collect(),

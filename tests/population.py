@@ -81,6 +81,9 @@ def server():
 def client(ports_json):
     ports = json.loads(ports_json)
     held = [socket.create_connection(("127.0.0.1", ports["pairs"])) for _ in range(PAIRS)]
+    # Each pair carries its own number of bytes, left unread at the server: its Recv-Q.
+    for i, conn in enumerate(held):
+        conn.sendall(b"x" * (i * 10 + 1))
     held += [socket.create_connection(("127.0.0.1", ports["queue"])) for _ in range(QUEUED)]
     print("connected", flush=True)
     sys.stdin.read()

@@ -184,6 +184,7 @@ fn take(source: &mut dyn SocketSource, seq: u64, previous: Option<&Snapshot>) ->
                 processes: p.processes.clone(),
                 users: p.users.clone(),
                 viewer: p.viewer,
+                traffic: p.traffic.clone(),
             });
             let mut snap =
                 Snapshot::from_poll(seq, taken_at, duration, last_good.unwrap_or_default());

@@ -120,6 +120,7 @@ pub fn generated_poll(n: usize) -> Poll {
         processes,
         users: [(1000, "alice".to_owned())].into_iter().collect(),
         viewer: Default::default(),
+        traffic: Default::default(),
     }
 }
 

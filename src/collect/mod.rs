@@ -30,6 +30,8 @@ pub struct Poll {
     pub processes: BTreeMap<u32, ProcessInfo>,
     pub users: BTreeMap<u32, String>,
     pub viewer: Viewer,
+    /// TCP connections' counters and rates, by cookie (Linux).
+    pub traffic: crate::model::traffic::Traffic,
 }
 
 /// Why a poll failed. Each carries advice for the user where there is any.
@@ -69,6 +71,7 @@ impl Snapshot {
             viewer: poll.viewer,
             error: None,
             ephemeral: EphemeralRange::os_default(),
+            traffic: poll.traffic,
         }
     }
 }

@@ -36,6 +36,17 @@ pub struct SocketRecord {
     pub user: Option<String>,
     /// Why no process is shown, when none is.
     pub owner_note: Option<String>,
+    /// The kernel's socket cookie (Linux).
+    pub cookie: Option<u64>,
+    /// `Recv-Q` and `Send-Q` as `ss` shows them (Linux).
+    pub recv_q: Option<u32>,
+    pub send_q: Option<u32>,
+    /// A TCP connection's counters (Linux): bytes sent and received, smoothed round-trip time
+    /// in milliseconds, segments retransmitted.
+    pub bytes_sent: Option<u64>,
+    pub bytes_received: Option<u64>,
+    pub rtt_ms: Option<f64>,
+    pub retrans: Option<u32>,
 }
 
 impl SocketRecord {
@@ -55,6 +66,12 @@ impl SocketRecord {
             ),
             Owner::None(reason) => (Vec::new(), Some(reason.explain())),
         };
+        let kernel = s.cookie != 0;
+        let stats = snap
+            .traffic
+            .get(&s.cookie)
+            .filter(|_| kernel)
+            .map(|f| f.stats);
         SocketRecord {
             proto: s.proto,
             local_addr: s.local_addr,
@@ -67,6 +84,13 @@ impl SocketRecord {
             uid: s.uid,
             user: snap.socket_user(s),
             owner_note,
+            cookie: kernel.then_some(s.cookie),
+            recv_q: kernel.then_some(s.recv_q),
+            send_q: kernel.then_some(s.send_q),
+            bytes_sent: stats.and_then(|t| t.sent()),
+            bytes_received: stats.and_then(|t| t.bytes_received),
+            rtt_ms: stats.map(|t| f64::from(t.rtt_us) / 1000.0),
+            retrans: stats.map(|t| t.retrans),
         }
     }
 }
@@ -109,6 +133,13 @@ pub fn write_csv(out: &mut dyn Write, snap: &Snapshot, rows: &[usize]) -> io::Re
         "user",
         "cmdline",
         "owner_note",
+        "cookie",
+        "recv_q",
+        "send_q",
+        "bytes_sent",
+        "bytes_received",
+        "rtt_ms",
+        "retrans",
     ])?;
     for r in records(snap, rows) {
         let join = |f: &dyn Fn(&ProcessRecord) -> String| {
@@ -126,9 +157,21 @@ pub fn write_csv(out: &mut dyn Write, snap: &Snapshot, rows: &[usize]) -> io::Re
             no_formula(r.user.clone().unwrap_or_default()),
             no_formula(join(&|p| p.cmdline.join(" "))),
             no_formula(r.owner_note.clone().unwrap_or_default()),
+            number(r.cookie),
+            number(r.recv_q),
+            number(r.send_q),
+            number(r.bytes_sent),
+            number(r.bytes_received),
+            number(r.rtt_ms),
+            number(r.retrans),
         ])?;
     }
     w.flush()
+}
+
+/// A number's cell, empty when there is none.
+fn number(n: Option<impl ToString>) -> String {
+    n.map(|n| n.to_string()).unwrap_or_default()
 }
 
 /// A text cell that a spreadsheet will not read as a formula. A cell starting with `=`, `+`,

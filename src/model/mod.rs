@@ -10,6 +10,7 @@ pub mod query;
 mod table;
 pub mod text;
 mod toggles;
+pub mod traffic;
 
 pub use owner::{NoOwnerReason, Owner};
 pub use query::{Query, QueryError};
@@ -442,6 +443,9 @@ pub struct Snapshot {
     pub error: Option<String>,
     /// The ports the OS hands out for outgoing connections, as read at this poll.
     pub ephemeral: EphemeralRange,
+    /// What each TCP connection moves and how healthy it is, by cookie (Linux; empty
+    /// elsewhere). See [`traffic`].
+    pub traffic: traffic::Traffic,
 }
 
 impl Default for Snapshot {
@@ -458,6 +462,7 @@ impl Default for Snapshot {
             viewer: Viewer::default(),
             error: None,
             ephemeral: EphemeralRange::os_default(),
+            traffic: traffic::Traffic::default(),
         }
     }
 }
@@ -480,6 +485,7 @@ impl Snapshot {
             && self.users == other.users
             && self.error == other.error
             && self.ephemeral == other.ephemeral
+            && self.traffic == other.traffic
     }
 
     pub fn process(&self, pid: u32) -> Option<&ProcessInfo> {

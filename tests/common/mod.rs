@@ -206,6 +206,7 @@ pub fn demo_poll() -> Poll {
             uid: Some(1000),
             privileged: false,
         },
+        traffic: Default::default(),
     }
 }
 

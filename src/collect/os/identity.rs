@@ -9,7 +9,9 @@
 //!
 //! So each poll reads two cheap facts of every process shown, its `/proc/PID/stat` (name and
 //! start time) and the target of `/proc/PID/exe`, and marks the process for a complete re-read
-//! when either differs from the last poll. What these two cannot show (a new command line
+//! when either differs from the last poll, and once more at the poll after (a process caught
+//! in the middle of `exec` may show its new name before its new command line). What these two
+//! cannot show (a new command line
 //! without a new name, a new user) is caught by re-reading every process shown every
 //! [`SWEEP_EVERY`].
 
@@ -35,6 +37,9 @@ struct Identity {
 #[derive(Debug)]
 pub struct Identities {
     known: HashMap<u32, Identity>,
+    /// Processes that changed at the last look: read once more at the next, since a process
+    /// caught in the middle of `exec` may show its new name before its new command line.
+    settling: Vec<u32>,
     last_sweep: Option<Instant>,
     sweep_every: Duration,
 }
@@ -49,6 +54,7 @@ impl Identities {
     pub fn new(sweep_every: Duration) -> Self {
         Identities {
             known: HashMap::new(),
+            settling: Vec::new(),
             last_sweep: None,
             sweep_every,
         }
@@ -64,6 +70,7 @@ impl Identities {
         }
         let mut look = Look::default();
         let mut now = HashMap::with_capacity(pids.len());
+        let mut changed = Vec::new();
         for &pid in pids {
             // Gone, or not ours to read: sysinfo's view stands.
             let Ok(Some(stat)) = procfs::read_stat(pid) else {
@@ -77,14 +84,18 @@ impl Identities {
                     .ok()
                     .map(|path| path.into_os_string()),
             };
-            if let Some(before) = self.known.get(&pid)
-                && (sweep || *before != identity)
-            {
-                look.reread.push(pid);
+            if let Some(before) = self.known.get(&pid) {
+                if *before != identity {
+                    look.reread.push(pid);
+                    changed.push(pid);
+                } else if sweep || self.settling.contains(&pid) {
+                    look.reread.push(pid);
+                }
             }
             now.insert(pid, identity);
         }
         self.known = now;
+        self.settling = changed;
         look
     }
 }
@@ -107,6 +118,8 @@ mod tests {
             known.comm = b"old-name".to_vec();
         }
         assert_eq!(ids.look(&[me]).reread, [me]);
+        assert_eq!(ids.look(&[me]).reread, [me], "read once more as it settles");
+        assert!(ids.look(&[me]).reread.is_empty(), "then left alone");
         if let Some(known) = ids.known.get_mut(&me) {
             known.exe = None;
         }

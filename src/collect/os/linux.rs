@@ -1,19 +1,22 @@
 //! The live source on Linux: the kernel's socket table from our own sock_diag dump, owners
 //! from a cache kept between polls, and processes that change what they are noticed at once.
 
+use std::time::Instant;
 use std::{panic, thread};
 
 use super::identity::Identities;
 use super::owners::OwnerCache;
 use super::processes::{Look, Platform, Processes};
-use super::sock_diag;
+use super::sock_diag::{self, Table};
 use crate::collect::{CollectError, Poll, SocketSource};
+use crate::model::traffic::RateTracker;
 use crate::model::{Pids, Socket};
 
 pub struct OsSource {
     processes: Processes,
     owners: OwnerCache,
     identities: Identities,
+    rates: RateTracker,
 }
 
 impl OsSource {
@@ -22,18 +25,22 @@ impl OsSource {
             processes: Processes::new()?,
             owners: OwnerCache::default(),
             identities: Identities::default(),
+            rates: RateTracker::default(),
         })
     }
 }
 
 impl SocketSource for OsSource {
     fn poll(&mut self) -> Result<Poll, CollectError> {
-        let sockets = self.read_sockets()?;
+        let Table { sockets, tcp } = self.read_sockets()?;
+        let traffic = self.rates.update(Instant::now(), tcp);
         let mut platform = Linux {
             owners: &mut self.owners,
             identities: &mut self.identities,
         };
-        Ok(self.processes.describe(sockets, &mut platform))
+        let mut poll = self.processes.describe(sockets, &mut platform);
+        poll.traffic = traffic;
+        Ok(poll)
     }
 }
 
@@ -56,36 +63,36 @@ impl Platform for Linux<'_> {
 
 impl OsSource {
     /// The socket table, with owners from the cache.
-    fn read_sockets(&mut self) -> Result<Vec<Socket>, CollectError> {
+    fn read_sockets(&mut self) -> Result<Table, CollectError> {
         let (sockets, pending) = if self.owners.full_scan_due() {
             // Reading every process's open files and the socket table both take long on a busy
             // machine: do them at once.
             thread::scope(|scope| {
-                let table = thread::Builder::new().spawn_scoped(scope, socket_table);
+                let dump = thread::Builder::new().spawn_scoped(scope, table);
                 let pending = self.owners.begin();
-                let sockets = match table {
+                let sockets = match dump {
                     Ok(thread) => thread.join().unwrap_or_else(|p| panic::resume_unwind(p)),
-                    Err(_) => socket_table(),
+                    Err(_) => table(),
                 };
                 (sockets, pending)
             })
         } else {
             // The socket table first: then every socket in it belongs to a process that the
             // listing in `begin` sees.
-            let sockets = socket_table()?;
+            let sockets = table()?;
             (Ok(sockets), self.owners.begin())
         };
         let pending =
             pending.map_err(|e| CollectError::Processes(format!("cannot list /proc: {e}")))?;
-        let (mut sockets, exited) = match sockets {
-            Ok(sockets) => {
+        let (mut dump, exited) = match sockets {
+            Ok(dump) => {
                 let exited = self.owners.finish(
                     pending,
-                    sockets
+                    dump.sockets
                         .iter()
                         .filter_map(|s| Some((u64::from(s.inode?), s.uid?))),
                 );
-                (sockets, exited)
+                (dump, exited)
             }
             Err(e) => {
                 let exited = self.owners.abandon(pending);
@@ -93,18 +100,22 @@ impl OsSource {
                 return Err(e);
             }
         };
-        for s in &mut sockets {
+        for s in &mut dump.sockets {
             if let Some(inode) = s.inode {
                 s.pids = Pids::from_slice(self.owners.holders(u64::from(inode)));
             }
         }
         self.processes.forget(&exited);
-        Ok(sockets)
+        Ok(dump)
     }
 }
 
 /// The socket table without owners, straight from the kernel: the owner cache finds those.
 pub fn socket_table() -> Result<Vec<Socket>, CollectError> {
+    table().map(|table| table.sockets)
+}
+
+fn table() -> Result<Table, CollectError> {
     sock_diag::dump_sockets().map_err(|e| {
         CollectError::SocketTable(format!(
             "{e} (portscope reads sockets over the kernel's sock_diag netlink interface; a \

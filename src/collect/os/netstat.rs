@@ -141,7 +141,9 @@ mod tests {
                 .map(|c| (Proto::Tcp, c.local_addr().unwrap())),
         );
 
-        let ours = crate::collect::os::sock_diag::dump_sockets().unwrap();
+        let ours = crate::collect::os::sock_diag::dump_sockets()
+            .unwrap()
+            .sockets;
         let theirs = sockets_with_owners().unwrap();
         let expected = tuples(&ours, &locals);
         assert_eq!(expected.len(), 1 + 5 + 5 + 1 + 2, "{expected:#?}");

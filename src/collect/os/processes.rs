@@ -230,6 +230,7 @@ impl Processes {
             processes,
             users,
             viewer: self.viewer,
+            traffic: Default::default(),
         }
     }
 

@@ -12,7 +12,10 @@
 //!   handshake — carry no owner at all: the kernel fills their uid field with 0, which is not
 //!   root's. Only full sockets carry the `INET_DIAG_SHUTDOWN` attribute, so a reply without it
 //!   gets no uid;
-//! - a netlink **error reply is an error**, never an empty table.
+//! - a netlink **error reply is an error**, never an empty table;
+//! - each TCP socket's `tcp_info` (bytes, round-trip time, retransmissions), read by the
+//!   attribute's length: `tcp_info` grew over the kernel's versions (232 bytes in 5.4, 280 in
+//!   6.18), and an older kernel gives fewer fields, never an error.
 //!
 //! The netlink socket and the message encoding come from `netlink-sys` and
 //! `netlink-packet-sock-diag`; what is here is the request and the reading of the replies.
@@ -32,6 +35,7 @@ use netlink_packet_sock_diag::inet::{
 use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 use netlink_sys::{Socket as NetlinkSocket, SocketAddr};
 
+use crate::model::traffic::TcpStats;
 use crate::model::{Pids, Proto, SockState, Socket};
 
 /// Every state bit the kernel knows, up to `TCP_BOUND_INACTIVE` (13), which asks for bound
@@ -75,19 +79,27 @@ const DUMPS: [(Proto, u8, u8, &str); 4] = [
     (Proto::Udp, AF_INET6, IPPROTO_UDP, "UDP/IPv6"),
 ];
 
+/// The kernel's socket table: every socket without owners, and the TCP connections' counters.
+#[derive(Debug, Default)]
+pub struct Table {
+    pub sockets: Vec<Socket>,
+    /// `tcp_info` of every TCP socket that has a peer, by cookie.
+    pub tcp: Vec<(u64, TcpStats)>,
+}
+
 /// Every TCP and UDP socket of this network namespace, IPv4 and IPv6, without owners.
-pub fn dump_sockets() -> Result<Vec<Socket>, DumpError> {
+pub fn dump_sockets() -> Result<Table, DumpError> {
     let netlink = open_netlink().map_err(DumpError::Open)?;
     let mut buf = vec![0u8; RECV_BUFFER];
-    let mut sockets = Vec::new();
+    let mut table = Table::default();
     for (seq, (proto, family, protocol, what)) in (1u32..).zip(DUMPS) {
         let request = request(family, protocol, seq);
         netlink
             .send(&request, 0)
             .map_err(|source| DumpError::Refused { what, source })?;
-        read_dump(&netlink, &mut buf, proto, what, &mut sockets)?;
+        read_dump(&netlink, &mut buf, proto, what, &mut table)?;
     }
-    Ok(sockets)
+    Ok(table)
 }
 
 /// Asks the kernel to destroy one TCP socket, named by its addresses, ports and cookie (as a
@@ -157,7 +169,7 @@ fn open_netlink() -> io::Result<NetlinkSocket> {
     Ok(netlink)
 }
 
-/// An encoded dump request for one family and protocol, every state, no extensions.
+/// An encoded dump request for one family and protocol, every state; `tcp_info` for TCP.
 fn request(family: u8, protocol: u8, seq: u32) -> Vec<u8> {
     let mut header = NetlinkHeader::default();
     header.flags = NLM_F_REQUEST | NLM_F_DUMP;
@@ -172,7 +184,11 @@ fn request(family: u8, protocol: u8, seq: u32) -> Vec<u8> {
         SockDiagMessage::InetRequest(InetRequest {
             family,
             protocol,
-            extensions: ExtensionFlags::empty(),
+            extensions: if protocol == IPPROTO_TCP {
+                ExtensionFlags::INFO
+            } else {
+                ExtensionFlags::empty()
+            },
             states: StateFlags::all(),
             socket_id,
         })
@@ -191,7 +207,7 @@ fn read_dump(
     buf: &mut [u8],
     proto: Proto,
     what: &'static str,
-    out: &mut Vec<Socket>,
+    out: &mut Table,
 ) -> Result<(), DumpError> {
     loop {
         let len = loop {
@@ -224,7 +240,17 @@ fn read_dump(
             offset += length.next_multiple_of(4);
             match message.payload {
                 NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(response)) => {
-                    out.extend(socket_from(proto, &response));
+                    if let Some(socket) = socket_from(proto, &response) {
+                        if socket.remote_addr.is_some()
+                            && let Some(info) = response.nlas.iter().find_map(|nla| match nla {
+                                Nla::TcpInfo(bytes) => Some(tcp_stats(bytes)),
+                                _ => None,
+                            })
+                        {
+                            out.tcp.push((socket.cookie, info));
+                        }
+                        out.sockets.push(socket);
+                    }
                 }
                 NetlinkPayload::Done(_) => return Ok(()),
                 NetlinkPayload::Error(error) => {
@@ -274,6 +300,27 @@ fn socket_from(proto: Proto, response: &InetResponse) -> Option<Socket> {
         recv_q: header.recv_queue,
         send_q: header.send_queue,
     })
+}
+
+/// The fields of a `struct tcp_info` that portscope shows, read from as many bytes as the
+/// kernel sent: a field beyond them is `None` (or 0), never an error.
+fn tcp_stats(info: &[u8]) -> TcpStats {
+    let u32_at = |at: usize| -> Option<u32> {
+        Some(u32::from_ne_bytes(info.get(at..at + 4)?.try_into().ok()?))
+    };
+    let u64_at = |at: usize| -> Option<u64> {
+        Some(u64::from_ne_bytes(info.get(at..at + 8)?.try_into().ok()?))
+    };
+    // Offsets in include/uapi/linux/tcp.h.
+    TcpStats {
+        rtt_us: u32_at(68).unwrap_or(0),
+        rttvar_us: u32_at(72).unwrap_or(0),
+        retrans: u32_at(100).unwrap_or(0),
+        bytes_acked: u64_at(120),
+        bytes_received: u64_at(128),
+        delivery_rate: u64_at(160),
+        bytes_sent: u64_at(200),
+    }
 }
 
 /// The kernel's state number as portscope names it. UDP uses two of the TCP numbers:
@@ -329,6 +376,13 @@ mod tests {
     #[test]
     fn the_request_asks_for_every_state_including_bound_sockets() {
         let req = request(AF_INET6, IPPROTO_UDP, 7);
+        assert_eq!(req[18], 0, "no extensions for UDP");
+        // INET_DIAG_INFO is extension 2: bit 1.
+        assert_eq!(
+            request(AF_INET, IPPROTO_TCP, 1)[18],
+            1 << 1,
+            "tcp_info for TCP"
+        );
         // struct nlmsghdr (16 bytes), then struct inet_diag_req_v2.
         assert_eq!(req.len(), 16 + 56);
         assert_eq!(u32::from_ne_bytes(req[8..12].try_into().unwrap()), 7);
@@ -375,7 +429,7 @@ mod tests {
         let connected = UdpSocket::bind((Ipv6Addr::LOCALHOST, 0)).unwrap();
         connected.connect((Ipv6Addr::LOCALHOST, 53)).unwrap();
 
-        let sockets = dump_sockets().unwrap();
+        let sockets = dump_sockets().unwrap().sockets;
         let me = unsafe { libc::geteuid() };
 
         let on_port = find(&sockets, Proto::Tcp, listener.local_addr().unwrap());
@@ -435,7 +489,7 @@ mod tests {
         assert_eq!(rc, 0);
         let port = u16::from_be(bound.sin_port);
 
-        let sockets = dump_sockets().unwrap();
+        let sockets = dump_sockets().unwrap().sockets;
         unsafe { libc::close(fd) };
         let found = find(&sockets, Proto::Tcp, (Ipv4Addr::LOCALHOST, port).into());
         assert_eq!(found.len(), 1, "{sockets:?}");
@@ -455,7 +509,7 @@ mod tests {
         drop(server);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         loop {
-            let sockets = dump_sockets().unwrap();
+            let sockets = dump_sockets().unwrap().sockets;
             let tw: Vec<_> = find(
                 &sockets,
                 Proto::Tcp,
