@@ -15,7 +15,7 @@
 //! - netstat2's `get_sockets_info` with PIDs, and its netlink dump alone without PIDs;
 //! - portscope's own sock_diag dump alone, without owners: what the steady poll adds to it is
 //!   the cost of owners and process details;
-//! - `ss -tanp`, `ss -tan`, `lsof -nPi` (when installed) and `portscope list --json` as
+//! - `ss -tanp`, `ss -tanpi` (with tcp_info, as portscope's dump), `ss -tan`, `lsof -nPi` (when installed) and `portscope list --json` as
 //!   processes, output discarded. The `portscope` binary is the one Cargo builds for this
 //!   bench, with the bench profile (optimised like release); the report names it.
 //!
@@ -311,6 +311,7 @@ mod live {
         Netlink,
         Dump,
         SsP,
+        SsPi,
         Ss,
         Lsof,
         List,
@@ -325,6 +326,7 @@ mod live {
                 Row::Netlink => "netstat2 dump only (no PIDs)",
                 Row::Dump => "portscope's dump alone (no owners)",
                 Row::SsP => "ss -tanp",
+                Row::SsPi => "ss -tanpi (with tcp_info)",
                 Row::Ss => "ss -tan",
                 Row::Lsof => "lsof -nPi",
                 Row::List => "portscope list --json (process)",
@@ -409,6 +411,7 @@ mod live {
         let mut notes = Vec::new();
         let mut programs: Vec<(Row, &str, &[&str])> = vec![
             (Row::SsP, "ss", &["-tanp"]),
+            (Row::SsPi, "ss", &["-tanpi"]),
             (Row::Ss, "ss", &["-tan"]),
             (Row::Lsof, "lsof", &["-nPi"]),
             (Row::List, portscope, &["list", "--json"]),
