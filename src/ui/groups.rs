@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use egui::RichText;
 
-use super::PortscopeApp;
+use super::action::Action;
+use super::view::ViewState;
 use crate::model::text::escape;
-use crate::model::{Owner, Snapshot, SockState, Socket};
+use crate::model::{Owner, Snapshot, SockState, Socket, SocketKey};
 
 /// The groups of one view, rebuilt when the view changes.
 #[derive(Debug, Default)]
@@ -91,17 +92,22 @@ impl Groups {
     }
 }
 
-impl PortscopeApp {
-    pub(crate) fn groups_ui(&mut self, ui: &mut egui::Ui) {
-        let data = self.view.data();
+/// The view's sockets under their processes (the groups are rebuilt when the view changes).
+pub(crate) fn groups_ui(
+    ui: &mut egui::Ui,
+    groups: &mut Groups,
+    view: &ViewState,
+    selected: Option<SocketKey>,
+) -> Vec<Action> {
+    {
+        let data = view.data();
         let snap = data.snapshot.clone();
-        self.groups.rebuild(self.view.version(), &snap, &data.rows);
-        let selected = self.selection.as_ref().map(|s| s.key);
+        groups.rebuild(view.version(), &snap, &data.rows);
         let mut clicked: Option<Socket> = None;
         egui::ScrollArea::vertical()
             .auto_shrink([false, false])
             .show(ui, |ui| {
-                for group in &self.groups.groups {
+                for group in &groups.groups {
                     let n = group.rows.len();
                     let header = format!(
                         "{} — {n} socket{}{}{}",
@@ -139,12 +145,16 @@ impl PortscopeApp {
                             }
                         });
                 }
-                if self.groups.groups.is_empty() {
+                if groups.groups.is_empty() {
                     ui.label("No sockets match.");
                 }
             });
-        if let Some(s) = clicked {
-            self.select(&s);
-        }
+        clicked
+            .map(|socket| Action::SelectSocket {
+                socket,
+                scroll: false,
+            })
+            .into_iter()
+            .collect()
     }
 }

@@ -4,21 +4,22 @@
 use egui::RichText;
 use egui_extras::{Column, TableBuilder};
 
-use super::PortscopeApp;
+use super::action::Action;
 use super::status::clock;
-use crate::model::history::{Appeared, ClosedSocket};
+use crate::model::history::{Appeared, ChangeTracker, ClosedSocket};
 use crate::model::text::escape;
 
-impl PortscopeApp {
-    pub(crate) fn history_ui(&mut self, ctx: &egui::Context) {
-        let mut open = self.show_history;
+/// The window, while open; returns its closing or *Clear*.
+pub(crate) fn history_ui(ctx: &egui::Context, tracker: &ChangeTracker) -> Vec<Action> {
+    {
+        let mut open = true;
         let mut clear = false;
         egui::Window::new("Recently closed")
             .open(&mut open)
             .default_size([900.0, 420.0])
             .show(ctx, |ui| {
-                let config = self.tracker.config();
-                let history = self.tracker.history();
+                let config = tracker.config();
+                let history = tracker.history();
                 ui.horizontal(|ui| {
                     ui.label(format!(
                         "{} sockets closed in the last {} min (at most {} kept), newest first.",
@@ -61,10 +62,14 @@ impl PortscopeApp {
                         });
                     });
             });
+        let mut actions = Vec::new();
         if clear {
-            self.tracker.clear();
+            actions.push(Action::ClearHistory);
         }
-        self.show_history = open;
+        if !open {
+            actions.push(Action::ShowHistory(false));
+        }
+        actions
     }
 }
 

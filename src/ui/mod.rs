@@ -1,14 +1,18 @@
 //! The window: a live socket table, a details panel for the selected socket's owner, and a
 //! status bar. All OS access happens on the collector thread; this code only reads snapshots.
 
+mod action;
 mod app;
 mod atomic;
+mod bar_panel;
 mod details;
 mod explain;
 mod export;
 mod groups;
 mod history;
 mod icon;
+mod job;
+mod keys;
 mod kill;
 mod names;
 pub mod port_bar;
@@ -16,9 +20,11 @@ pub mod port_scale;
 pub mod prefs;
 mod status;
 mod table;
+mod toolbar;
 pub mod view;
 
-pub use app::{PortscopeApp, Prefs};
+pub use app::PortscopeApp;
+pub use prefs::Prefs;
 
 use std::process::ExitCode;
 

@@ -2,34 +2,45 @@
 
 use std::time::Duration;
 
-use super::PortscopeApp;
-use super::app::INTERVALS_MS;
+use super::action::Action;
+use super::prefs::{INTERVALS_MS, Prefs};
 use crate::collect::Control;
+use crate::model::{Counts, Snapshot};
 
-impl PortscopeApp {
-    pub(crate) fn status_ui(&mut self, ui: &mut egui::Ui) {
+/// The status bar: what it reads.
+pub(crate) struct StatusInput<'a> {
+    pub counts: Counts,
+    pub snapshot: &'a Snapshot,
+    pub prefs: &'a Prefs,
+    pub paused: bool,
+}
+
+pub(crate) fn status_ui(ui: &mut egui::Ui, input: &StatusInput<'_>) -> Vec<Action> {
+    let mut actions = Vec::new();
+    let (snapshot, prefs, paused) = (input.snapshot, input.prefs, input.paused);
+    {
         ui.horizontal_wrapped(|ui| {
-            let c = self.view.data().counts;
+            let c = input.counts;
             ui.label(format!(
                 "{} sockets · {} listening · {} established · {} TCP · {} UDP",
                 c.total, c.listening, c.established, c.tcp, c.udp
             ));
             ui.separator();
-            if self.snapshot.seq == 0 {
+            if snapshot.seq == 0 {
                 ui.label("waiting for the first poll…");
             } else {
                 ui.label(format!(
                     "last change {} · a poll takes {} ms",
-                    clock(self.snapshot.changed_at),
-                    self.snapshot.poll_duration.as_millis()
+                    clock(snapshot.changed_at),
+                    snapshot.poll_duration.as_millis()
                 ))
                 .on_hover_text(format!(
                     "The window redraws when the sockets change. Newest poll seen: {}.",
-                    clock(self.snapshot.taken_at)
+                    clock(snapshot.taken_at)
                 ));
             }
             ui.separator();
-            let mut interval = self.prefs.interval_ms;
+            let mut interval = prefs.interval_ms;
             egui::ComboBox::new("interval", "poll interval")
                 .selected_text(interval_label(interval))
                 .show_ui(ui, |ui| {
@@ -37,25 +48,27 @@ impl PortscopeApp {
                         ui.selectable_value(&mut interval, ms, interval_label(ms));
                     }
                 });
-            if interval != self.prefs.interval_ms {
-                self.control(Control::SetInterval(Duration::from_millis(interval)));
+            if interval != prefs.interval_ms {
+                actions.push(Action::Control(Control::SetInterval(
+                    Duration::from_millis(interval),
+                )));
             }
-            let pause_label = if self.paused { "Resume" } else { "Pause" };
+            let pause_label = if paused { "Resume" } else { "Pause" };
             if ui.button(pause_label).clicked() {
-                self.control(if self.paused {
+                actions.push(Action::Control(if paused {
                     Control::Resume
                 } else {
                     Control::Pause
-                });
+                }));
             }
             if ui.button("Refresh now").clicked() {
-                self.control(Control::RefreshNow);
+                actions.push(Action::Control(Control::RefreshNow));
             }
-            if self.paused {
+            if paused {
                 ui.label(egui::RichText::new("paused").strong());
             }
             ui.separator();
-            let mut highlight = self.prefs.tracker.new_for.as_secs();
+            let mut highlight = prefs.tracker.new_for.as_secs();
             egui::ComboBox::new("highlight", "highlight changes")
                 .selected_text(format!("{highlight} s"))
                 .show_ui(ui, |ui| {
@@ -63,14 +76,11 @@ impl PortscopeApp {
                         ui.selectable_value(&mut highlight, secs, format!("{secs} s"));
                     }
                 });
-            if highlight != self.prefs.tracker.new_for.as_secs() {
-                let d = Duration::from_secs(highlight);
-                self.prefs.tracker.new_for = d;
-                self.prefs.tracker.changed_for = d;
-                self.prefs.tracker.linger = d;
+            if highlight != prefs.tracker.new_for.as_secs() {
+                actions.push(Action::Highlight(Duration::from_secs(highlight)));
             }
             ui.separator();
-            let mut theme = self.prefs.theme;
+            let mut theme = prefs.theme;
             egui::ComboBox::new("theme", "theme")
                 .selected_text(match theme {
                     egui::ThemePreference::System => "system",
@@ -82,13 +92,16 @@ impl PortscopeApp {
                     ui.selectable_value(&mut theme, egui::ThemePreference::Light, "light");
                     ui.selectable_value(&mut theme, egui::ThemePreference::Dark, "dark");
                 });
-            self.prefs.theme = theme;
-            if let Some(error) = &self.snapshot.error {
+            if theme != prefs.theme {
+                actions.push(Action::Theme(theme));
+            }
+            if let Some(error) = &snapshot.error {
                 ui.separator();
                 ui.colored_label(ui.visuals().error_fg_color, error);
             }
         });
     }
+    actions
 }
 
 pub(crate) fn interval_label(ms: u64) -> String {
