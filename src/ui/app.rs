@@ -13,7 +13,8 @@ use super::keys::{KeysInput, keyboard};
 use super::kill::KillDialog;
 use super::port_bar::PortBarState;
 use super::port_scale::PortView;
-use super::prefs::Prefs;
+use super::prefs::{Loaded, Prefs, Store};
+use super::selection::Selection;
 use super::status::{StatusInput, status_ui};
 use super::table::{TableInput, table_ui};
 use super::toolbar::{ToolbarInput, filter_help_ui, toolbar_ui};
@@ -24,48 +25,36 @@ use crate::knowledge::{PortKnowledge, Transport, explain_now, parse_port};
 use crate::model::history::ChangeTracker;
 use crate::model::{Filter, QueryError, Snapshot, Socket, SocketKey};
 
-/// The socket the details panel shows. A copy is kept so that a socket that closes
-/// stays readable, marked as closed, instead of vanishing under the user's cursor.
-#[derive(Clone, Debug)]
-pub(crate) struct Selection {
-    pub key: SocketKey,
-    pub socket: Socket,
-    /// The table the socket was last seen in (for its processes): a poll, or the closed rows.
-    pub seen_in: Arc<Snapshot>,
-    /// The poll on screen no longer has it.
-    pub closed: bool,
-}
-
 /// Where the window reads the time: the system's clock, or a test's.
 pub(crate) type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 
 pub struct PortscopeApp {
-    pub(crate) prefs: Prefs,
-    pub(crate) collector: Option<Collector>,
+    prefs: Prefs,
+    collector: Option<Collector>,
     /// The poll on screen, the view's: exactly what the OS said. The closed rows the table
     /// lists for a moment are apart from it, in the view.
-    pub(crate) snapshot: Arc<Snapshot>,
+    snapshot: Arc<Snapshot>,
     /// The newest snapshot from the collector; shown once its view is ready.
-    pub(crate) incoming: Arc<Snapshot>,
-    pub(crate) view: ViewState,
-    pub(crate) filter: Filter,
-    pub(crate) selection: Option<Selection>,
-    pub(crate) paused: bool,
+    incoming: Arc<Snapshot>,
+    view: ViewState,
+    filter: Filter,
+    selection: Option<Selection>,
+    paused: bool,
     /// Row to bring into view on the next frame (after a click in the details panel).
-    pub(crate) scroll_to: Option<SocketKey>,
-    pub(crate) startup_error: Option<String>,
+    scroll_to: Option<SocketKey>,
+    startup_error: Option<String>,
     /// The port the explanation shows, and for which transport (`None`: all).
-    pub(crate) port_focus: Option<(u16, Option<Transport>)>,
+    port_focus: Option<(u16, Option<Transport>)>,
     /// The explanation of `port_focus`, rebuilt when the port or the snapshot changes.
-    pub(crate) explained: Option<(u16, Option<Transport>, u64, PortKnowledge)>,
-    pub(crate) bar: PortBarState,
-    pub(crate) goto_text: String,
-    pub(crate) goto_error: Option<String>,
+    explained: Option<(u16, Option<Transport>, u64, PortKnowledge)>,
+    bar: PortBarState,
+    goto_text: String,
+    goto_error: Option<String>,
     /// Why the text in the filter box does not parse; the last good filter stays in force.
-    pub(crate) filter_error: Option<QueryError>,
-    pub(crate) show_filter_help: bool,
+    filter_error: Option<QueryError>,
+    show_filter_help: bool,
     /// The details panel was closed; the selection stays (Enter opens it again).
-    pub(crate) details_hidden: bool,
+    details_hidden: bool,
     /// The theme last applied to the context.
     applied_theme: Option<egui::ThemePreference>,
     /// The filter box's widget id, so Ctrl+F can focus it.
@@ -73,28 +62,29 @@ pub struct PortscopeApp {
     /// Reverse DNS, started the first time names are switched on.
     pub(crate) resolver: Option<Resolver>,
     /// The "end process" dialog, while open.
-    pub(crate) kill: Option<KillDialog>,
+    kill: Option<KillDialog>,
     /// What appeared, changed and closed: row highlights and the "Recently closed" history.
-    pub(crate) tracker: ChangeTracker,
+    tracker: ChangeTracker,
     /// When a snapshot arrived, for the tracker's highlights.
     clock: Clock,
-    pub(crate) show_history: bool,
-    pub(crate) groups: Groups,
+    show_history: bool,
+    groups: Groups,
     /// The export dialog, while open.
-    pub(crate) export: Option<ExportDialog>,
+    export: Option<ExportDialog>,
     /// A message for the user until dismissed (e.g. preferences that could not be read).
-    pub(crate) notice: Option<String>,
+    notice: Option<String>,
     /// Where the preferences are saved (not for tests and screenshots).
-    pub(crate) settings: Option<super::prefs::Store>,
+    settings: Option<Store>,
 }
 
 impl PortscopeApp {
-    /// The app on the live machine, with preferences restored from the last run.
-    pub fn new(cc: &eframe::CreationContext<'_>, generated: Option<GeneratedSource>) -> Self {
-        super::setup_context(&cc.egui_ctx);
-        let file =
-            eframe::storage_dir(super::APP_ID).map(|dir| dir.join(super::prefs::SETTINGS_FILE));
-        let loaded = super::prefs::load(file.as_deref());
+    /// The app on the live machine (or on `generated` sockets), with the preferences
+    /// `loaded` from the last run.
+    pub fn new(
+        cc: &eframe::CreationContext<'_>,
+        generated: Option<GeneratedSource>,
+        loaded: Loaded,
+    ) -> Self {
         let source: Result<Box<dyn SocketSource>, _> = match generated {
             Some(source) => Ok(Box::new(source) as Box<dyn SocketSource>),
             None => OsSource::new().map(|s| Box::new(s) as Box<dyn SocketSource>),
@@ -189,7 +179,7 @@ impl PortscopeApp {
 
     /// The explanation for the focused port (what uses it now first), computed once per port
     /// and snapshot.
-    pub(crate) fn knowledge(&mut self) -> Option<&PortKnowledge> {
+    fn knowledge(&mut self) -> Option<&PortKnowledge> {
         let (port, transport) = self.port_focus?;
         let fresh = matches!(&self.explained, Some((p, t, seq, _))
             if *p == port && *t == transport && *seq == self.snapshot.seq);
@@ -252,7 +242,7 @@ impl PortscopeApp {
         &self.prefs
     }
 
-    pub(crate) fn control(&mut self, control: Control) {
+    fn control(&mut self, control: Control) {
         match control {
             Control::Pause => self.paused = true,
             Control::Resume => self.paused = false,
@@ -265,7 +255,7 @@ impl PortscopeApp {
     }
 
     /// Select a socket of the poll on screen.
-    pub(crate) fn select(&mut self, socket: &Socket) {
+    fn select(&mut self, socket: &Socket) {
         let poll = self.snapshot.clone();
         self.select_in(socket, &poll, false);
     }
@@ -283,7 +273,7 @@ impl PortscopeApp {
 
     /// Take the filter box's text. Text that does not parse keeps the last good filter in
     /// force and shows why under the box.
-    pub(crate) fn set_filter(&mut self, text: String, ctx: &egui::Context) {
+    fn set_filter(&mut self, text: String, ctx: &egui::Context) {
         ctx.request_repaint();
         match Filter::parse(&text) {
             Ok(filter) => {
@@ -369,11 +359,7 @@ impl PortscopeApp {
         );
         self.apply(keys, ui.ctx());
         self.sync_resolver(ui.ctx());
-        if let Some(error) = self
-            .settings
-            .as_mut()
-            .and_then(super::prefs::Store::take_error)
-        {
+        if let Some(error) = self.settings.as_mut().and_then(Store::take_error) {
             self.notice = Some(error);
         }
         let mut actions = Vec::new();

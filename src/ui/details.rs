@@ -3,8 +3,8 @@
 use egui::{RichText, ScrollArea};
 
 use super::action::Action;
-use super::app::Selection;
 use super::explain::explanation_ui;
+use super::selection::Selection;
 use crate::knowledge::{PortKnowledge, Transport};
 use crate::model::text::escape;
 use crate::model::{Owner, ProcessInfo, Snapshot, Socket, address_words};

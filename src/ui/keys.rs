@@ -2,7 +2,7 @@
 //! Esc clears it, F5 refreshes, Space pauses, Ctrl+C copies the selected row.
 
 use super::action::Action;
-use super::app::Selection;
+use super::selection::Selection;
 use crate::collect::Control;
 
 /// What the keys read.

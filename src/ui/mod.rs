@@ -18,6 +18,7 @@ mod names;
 pub mod port_bar;
 pub mod port_scale;
 pub mod prefs;
+mod selection;
 mod status;
 mod table;
 mod toolbar;
@@ -70,7 +71,12 @@ pub fn run_window(generated: Option<crate::collect::GeneratedSource>) -> ExitCod
     let result = eframe::run_native(
         APP_ID,
         options,
-        Box::new(move |cc| Ok(Box::new(PortscopeApp::new(cc, generated)))),
+        Box::new(move |cc| {
+            setup_context(&cc.egui_ctx);
+            let file = eframe::storage_dir(APP_ID).map(|dir| dir.join(prefs::SETTINGS_FILE));
+            let loaded = prefs::load(file.as_deref());
+            Ok(Box::new(PortscopeApp::new(cc, generated, loaded)))
+        }),
     );
     match result {
         Ok(()) => ExitCode::SUCCESS,

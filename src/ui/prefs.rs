@@ -795,6 +795,28 @@ mod tests {
     }
 
     #[test]
+    fn columns_hidden_by_default_stay_hidden_until_shown_and_one_always_stays() {
+        // Saved before the queue columns existed: they stay hidden, the user's choice holds.
+        let mut prefs: Prefs = ron::from_str("(hidden_columns: [User])").unwrap();
+        assert!(!prefs.column_shown(SortKey::User));
+        assert!(!prefs.column_shown(SortKey::RecvQ));
+        assert!(prefs.column_shown(SortKey::Proto));
+        prefs.show_column(SortKey::RecvQ, true);
+        assert!(prefs.column_shown(SortKey::RecvQ));
+        assert_eq!(prefs.shown_columns, [SortKey::RecvQ]);
+        prefs.show_column(SortKey::RecvQ, false);
+        assert!(prefs.shown_columns.is_empty());
+        prefs.show_column(SortKey::User, true);
+        assert!(prefs.hidden_columns.is_empty());
+        for key in SortKey::ALL {
+            prefs.show_column(key, false);
+        }
+        // The last shown column (User) stays.
+        assert_eq!(prefs.columns(), [SortKey::User]);
+        assert!(!prefs.column_shown(SortKey::RecvQ));
+    }
+
+    #[test]
     fn out_of_range_intervals_are_brought_into_range() {
         for (written, loaded) in [(0, 250), (100, 250), (3000, 3000), (u64::MAX, 10_000)] {
             let disk = MemDisk {
