@@ -1,5 +1,10 @@
 //! The window: a live socket table, a details panel for the selected socket's owner, and a
 //! status bar. All OS access happens on the collector thread; this code only reads snapshots.
+//!
+//! [`PortscopeApp`] (app.rs) owns the state. Each panel is a function of what it reads that
+//! returns what the user asked for as `Action`s (action.rs); the app applies them in one place
+//! after the panels are drawn. The table's columns are described once, in
+//! [`crate::model::column`]. No module here imports one that imports it back.
 
 mod action;
 mod app;

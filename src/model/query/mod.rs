@@ -14,8 +14,8 @@
 //! A mistake is reported as a [`QueryError`] with the byte span of the offending term, a
 //! message and a hint, for showing right under the filter box.
 //!
-//! The parts: [`parse`] turns text into terms, [`matching`] checks a term against a row,
-//! [`texts`] builds the row texts free words are looked for in, [`help`] says how to write it.
+//! The parts: `parse` turns text into terms, `matching` checks a term against a row,
+//! `texts` builds the row texts free words are looked for in, `help` says how to write it.
 
 mod help;
 mod matching;
