@@ -705,6 +705,49 @@ fn columns_can_be_hidden_and_shown() {
 }
 
 #[test]
+fn queue_columns_are_shown_from_the_columns_menu_and_sort_as_numbers() {
+    use egui::accesskit::Role;
+    use portscope::model::SortKey;
+    let mut snapshot = common::demo_snapshot();
+    for s in &mut snapshot.sockets {
+        // 9 < 10 < 100 as numbers; as text "100" would come first.
+        (s.recv_q, s.send_q) = match s.local_port {
+            22 => (9, 128),
+            53 => (10, 0),
+            80 => (100, 511),
+            _ => (0, 0),
+        };
+    }
+    let mut h = harness(PortscopeApp::from_snapshot(snapshot, Prefs::default()));
+    assert!(h.query_by_label("Recv-Q").is_none(), "hidden by default");
+    assert!(h.query_by_label("511").is_none());
+    for title in ["Recv-Q", "Send-Q"] {
+        if h.query_by_role_and_label(Role::CheckBox, title).is_none() {
+            h.get_by_label("Columns").click();
+            h.run();
+        }
+        h.get_by_role_and_label(Role::CheckBox, title).click();
+        h.run();
+    }
+    assert_eq!(
+        h.state().prefs().shown_columns,
+        vec![SortKey::RecvQ, SortKey::SendQ]
+    );
+    assert!(h.state().prefs().hidden_columns.is_empty());
+    // nginx's listener on port 80: its backlog is in the Send-Q column.
+    h.get_by_label("511");
+    h.get_by_role_and_label(Role::Button, "Recv-Q").click();
+    h.run();
+    assert_eq!(ports(&h), [6379, 8080, 51000, 60296, 22, 53, 80]);
+    h.get_by_role_and_label(Role::Button, "Recv-Q ▲").click();
+    h.run();
+    assert_eq!(ports(&h), [80, 53, 22, 60296, 51000, 8080, 6379]);
+    h.get_by_role_and_label(Role::Button, "Send-Q").click();
+    h.run();
+    assert_eq!(ports(&h), [53, 6379, 8080, 51000, 60296, 22, 80]);
+}
+
+#[test]
 fn a_full_table_paints_as_a_few_meshes() {
     // Cells share the table's clip rectangle (long text is elided instead of clipped), so a
     // screen of rows is a handful of meshes for the GPU, not one per cell.

@@ -226,10 +226,6 @@ fn explain_port(args: &ExplainArgs, snap: &Snapshot, out: &mut dyn Write) -> io:
     } else {
         Transport::Tcp
     };
-    let transport_of = |proto: Proto| match proto {
-        Proto::Tcp => Transport::Tcp,
-        Proto::Udp => Transport::Udp,
-    };
     let knowledge = explain_now(args.port, Some(transport), snap);
     let rows: Vec<usize> = sorted_rows(snap, SortSpec::default(), &Filter::default())
         .into_iter()
@@ -273,7 +269,7 @@ fn explain_port(args: &ExplainArgs, snap: &Snapshot, out: &mut dyn Write) -> io:
                 escape(&owner_words(snap, s))
             ));
             if let (Some(addr), Some(port)) = (s.remote_addr, s.remote_port) {
-                let service = service_name(port, Some(transport_of(s.proto)))
+                let service = service_name(port, Some(s.proto.into()))
                     .map_or(String::new(), |name| format!(" ({name})"));
                 live.push_str(&format!(
                     ", talking to {}{service}\n",

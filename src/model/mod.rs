@@ -3,6 +3,7 @@
 //! Everything here is plain data. The collector builds a [`Snapshot`]; the GUI and the CLI
 //! only read it, so both show the same thing and tests can build snapshots by hand.
 
+pub mod column;
 pub mod export;
 pub mod history;
 mod owner;
@@ -35,6 +36,16 @@ use crate::knowledge::{EphemeralRange, IanaRange};
 pub enum Proto {
     Tcp,
     Udp,
+}
+
+/// A socket's protocol as the port registry names it.
+impl From<Proto> for crate::knowledge::Transport {
+    fn from(proto: Proto) -> Self {
+        match proto {
+            Proto::Tcp => crate::knowledge::Transport::Tcp,
+            Proto::Udp => crate::knowledge::Transport::Udp,
+        }
+    }
 }
 
 impl Proto {

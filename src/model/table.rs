@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::query::RowTexts;
 use super::{FastHash, Snapshot, Socket, Toggles};
 
-/// A column the table can be sorted by.
+/// A column of the table, by which it can be sorted (see [`super::column::COLUMNS`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum SortKey {
     Proto,
@@ -24,35 +24,8 @@ pub enum SortKey {
     Pid,
     Process,
     User,
-}
-
-impl SortKey {
-    pub const ALL: [SortKey; 9] = [
-        SortKey::Proto,
-        SortKey::LocalAddr,
-        SortKey::LocalPort,
-        SortKey::RemoteAddr,
-        SortKey::RemotePort,
-        SortKey::State,
-        SortKey::Pid,
-        SortKey::Process,
-        SortKey::User,
-    ];
-
-    /// The column heading.
-    pub fn title(self) -> &'static str {
-        match self {
-            SortKey::Proto => "Proto",
-            SortKey::LocalAddr => "Local address",
-            SortKey::LocalPort => "Local port",
-            SortKey::RemoteAddr => "Remote address",
-            SortKey::RemotePort => "Remote port",
-            SortKey::State => "State",
-            SortKey::Pid => "PID",
-            SortKey::Process => "Process",
-            SortKey::User => "User",
-        }
-    }
+    RecvQ,
+    SendQ,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -112,7 +85,7 @@ impl SortSpec {
 /// A sort value: numbers compare as numbers, addresses as addresses (IPv4 before IPv6),
 /// text case-insensitively. Missing values sort after present ones.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum SortValue<'a> {
+pub(crate) enum SortValue<'a> {
     Num(bool, u64),
     Addr(bool, Option<IpAddr>),
     Text(Cow<'a, str>),
@@ -122,9 +95,9 @@ enum SortValue<'a> {
 type FastMap<K, V> = HashMap<K, V, FastHash>;
 
 /// Lower-cased names, computed once per sort rather than once per row.
-struct SortNames {
-    processes: FastMap<u32, String>,
-    users: FastMap<u32, String>,
+pub(crate) struct SortNames {
+    pub(crate) processes: FastMap<u32, String>,
+    pub(crate) users: FastMap<u32, String>,
 }
 
 impl SortNames {
@@ -155,33 +128,7 @@ fn sort_value<'a>(
     s: &Socket,
     key: SortKey,
 ) -> SortValue<'a> {
-    match key {
-        SortKey::Proto => SortValue::Num(false, s.proto as u64),
-        SortKey::LocalAddr => SortValue::Addr(false, Some(s.local_addr)),
-        SortKey::LocalPort => SortValue::Num(false, u64::from(s.local_port)),
-        SortKey::RemoteAddr => SortValue::Addr(s.remote_addr.is_none(), s.remote_addr),
-        SortKey::RemotePort => {
-            SortValue::Num(s.remote_port.is_none(), s.remote_port.map_or(0, u64::from))
-        }
-        SortKey::State => SortValue::Text(Cow::Borrowed(s.state.as_str())),
-        SortKey::Pid => SortValue::Num(
-            s.pids.is_empty(),
-            s.pids.first().map_or(0, |p| u64::from(*p)),
-        ),
-        SortKey::Process => match s.pids.as_slice() {
-            [pid] => match names.processes.get(pid) {
-                Some(name) => SortValue::Text(Cow::Borrowed(name)),
-                None => SortValue::Text(Cow::Owned(format!("pid {pid}"))),
-            },
-            _ => SortValue::Text(Cow::Owned(snap.process_label(s).to_lowercase())),
-        },
-        SortKey::User => match s.uid.and_then(|uid| names.users.get(&uid)) {
-            Some(name) => SortValue::Text(Cow::Borrowed(name)),
-            None => SortValue::Text(Cow::Owned(
-                snap.socket_user(s).unwrap_or_default().to_lowercase(),
-            )),
-        },
-    }
+    (key.column().sort)(snap, names, s)
 }
 
 /// Ties under the chosen column fall back to this order, so the table never jitters.

@@ -2,64 +2,75 @@
 
 use egui::{RichText, ScrollArea};
 
-use super::PortscopeApp;
-use super::app::{Selection, transport_of};
+use super::action::Action;
 use super::explain::explanation_ui;
-use super::kill::KillDialog;
-use crate::knowledge::Transport;
+use super::selection::Selection;
+use crate::knowledge::{PortKnowledge, Transport};
 use crate::model::text::escape;
 use crate::model::{Owner, ProcessInfo, Snapshot, Socket, address_words};
 
-impl PortscopeApp {
-    pub(crate) fn details_ui(&mut self, ui: &mut egui::Ui) {
-        let mut select: Option<Socket> = None;
-        let mut focus: Option<(u16, Option<Transport>)> = None;
-        let mut close = false;
-        let title = if self.selection.is_some() {
-            "Socket"
-        } else {
-            "Port"
-        };
-        ui.horizontal(|ui| {
-            ui.heading(title);
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if ui.button("×").on_hover_text("Close this panel").clicked() {
-                    close = true;
-                }
-            });
+/// What the details panel reads.
+pub(crate) struct DetailsInput<'a> {
+    pub selection: Option<&'a Selection>,
+    /// The poll on screen.
+    pub snapshot: &'a Snapshot,
+    /// The port the explanation is about, and its explanation.
+    pub port_focus: Option<(u16, Option<Transport>)>,
+    pub knowledge: Option<&'a PortKnowledge>,
+}
+
+/// The selected socket, its owners and the port's explanation.
+pub(crate) fn details_ui(ui: &mut egui::Ui, input: &DetailsInput<'_>) -> Vec<Action> {
+    let mut actions = Vec::new();
+    let mut select: Option<Socket> = None;
+    let mut focus: Option<(u16, Option<Transport>)> = None;
+    let mut close = false;
+    let title = if input.selection.is_some() {
+        "Socket"
+    } else {
+        "Port"
+    };
+    ui.horizontal(|ui| {
+        ui.heading(title);
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if ui.button("×").on_hover_text("Close this panel").clicked() {
+                close = true;
+            }
         });
-        let selection = self.selection.clone();
-        let snapshot = self.snapshot.clone();
-        let mut kill: Option<ProcessInfo> = None;
-        ScrollArea::vertical()
-            .auto_shrink([false, false])
-            .show(ui, |ui| {
-                if let Some(sel) = &selection {
-                    let (other, port) = socket_ui(ui, sel, &snapshot, self.port_focus, &mut kill);
-                    select = other;
-                    focus = port;
-                    ui.add_space(8.0);
-                    ui.separator();
-                }
-                if let Some(k) = self.knowledge()
-                    && let Some(s) = explanation_ui(ui, k, &snapshot)
-                {
-                    select = Some(s);
-                }
-            });
-        if let Some(p) = kill {
-            self.kill = Some(KillDialog::new(&p));
-        }
-        if close {
-            // The selection stays highlighted; Enter or a click opens the panel again.
-            self.details_hidden = true;
-        } else if let Some(other) = select {
-            self.scroll_to = Some(other.key());
-            self.select(&other);
-        } else if let Some(port) = focus {
-            self.port_focus = Some(port);
-        }
+    });
+    let snapshot = input.snapshot;
+    let mut kill: Option<ProcessInfo> = None;
+    ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            if let Some(sel) = input.selection {
+                let (other, port) = socket_ui(ui, sel, snapshot, input.port_focus, &mut kill);
+                select = other;
+                focus = port;
+                ui.add_space(8.0);
+                ui.separator();
+            }
+            if let Some(k) = input.knowledge
+                && let Some(s) = explanation_ui(ui, k, snapshot)
+            {
+                select = Some(s);
+            }
+        });
+    if let Some(p) = kill {
+        actions.push(Action::AskKill(p));
     }
+    if close {
+        // The selection stays highlighted; Enter or a click opens the panel again.
+        actions.push(Action::HideDetails);
+    } else if let Some(other) = select {
+        actions.push(Action::SelectSocket {
+            socket: other,
+            scroll: true,
+        });
+    } else if let Some((port, transport)) = focus {
+        actions.push(Action::FocusPort(port, transport));
+    }
+    actions
 }
 
 /// The selected socket and its owners (their other sockets as `live`, the poll on screen, has
@@ -99,7 +110,7 @@ fn socket_ui(
                 field(ui, "Socket user", &escape(&user));
             }
         });
-    let transport = Some(transport_of(s.proto));
+    let transport = Some(Transport::from(s.proto));
     ui.horizontal(|ui| {
         let local = (s.local_port, transport);
         if ui

@@ -8,9 +8,9 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver};
 
 use super::atomic::{Existing, WriteError, write_atomic};
+use super::job::{Job, progress_ui};
 use crate::model::Snapshot;
 use crate::model::export::{write_csv, write_json};
 
@@ -39,7 +39,7 @@ enum Outcome {
 #[derive(Debug)]
 enum Stage {
     Edit,
-    Writing(Receiver<Outcome>),
+    Writing(Job<Outcome>),
     ConfirmOverwrite(PathBuf, Existing),
     Done(String),
     Failed(String),
@@ -75,34 +75,30 @@ impl ExportDialog {
     }
 
     fn start(&mut self, overwrite: bool, wake: impl Fn() + Send + 'static) {
-        let (tx, rx) = mpsc::channel();
         let path = PathBuf::from(self.path.trim());
         let (snapshot, rows, format) = (self.snapshot.clone(), self.rows.clone(), self.format);
-        let spawned = std::thread::Builder::new()
-            .name("portscope-export".to_owned())
-            .spawn(move || {
-                let _ = tx.send(write(&path, &snapshot, &rows, format, overwrite));
-                wake();
-            });
-        self.stage = match spawned {
-            Ok(_) => Stage::Writing(rx),
+        let job = Job::spawn("portscope-export", wake, move || {
+            write(&path, &snapshot, &rows, format, overwrite)
+        });
+        self.stage = match job {
+            Ok(job) => Stage::Writing(job),
             Err(e) => Stage::Failed(format!("Could not start writing: {e}")),
         };
     }
 
     fn poll(&mut self) {
-        let Stage::Writing(rx) = &self.stage else {
+        let Stage::Writing(job) = &self.stage else {
             return;
         };
-        let Ok(outcome) = rx.try_recv() else {
+        let Some(outcome) = job.poll() else {
             return;
         };
         self.stage = match outcome {
-            Outcome::Saved(path, n) => {
+            Ok(Outcome::Saved(path, n)) => {
                 Stage::Done(format!("Saved {n} rows to {}.", path.display()))
             }
-            Outcome::Exists(path, what) => Stage::ConfirmOverwrite(path, what),
-            Outcome::Failed(e) => Stage::Failed(e),
+            Ok(Outcome::Exists(path, what)) => Stage::ConfirmOverwrite(path, what),
+            Ok(Outcome::Failed(e)) | Err(e) => Stage::Failed(e),
         };
     }
 
@@ -151,12 +147,7 @@ impl ExportDialog {
                         }
                     });
                 }
-                Stage::Writing(_) => {
-                    ui.horizontal(|ui| {
-                        ui.spinner();
-                        ui.label("Writing…");
-                    });
-                }
+                Stage::Writing(_) => progress_ui(ui, "Writing…"),
                 Stage::ConfirmOverwrite(path, what) => {
                     ui.colored_label(ui.visuals().warn_fg_color, replace_question(path, what));
                     ui.horizontal(|ui| {

@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use egui::RichText;
 
-use super::PortscopeApp;
+use super::action::Action;
+use super::view::ViewState;
 use crate::model::text::escape;
-use crate::model::{Owner, Snapshot, SockState, Socket};
+use crate::model::{Owner, Snapshot, SockState, Socket, SocketKey};
 
 /// The groups of one view, rebuilt when the view changes.
 #[derive(Debug, Default)]
@@ -91,60 +92,67 @@ impl Groups {
     }
 }
 
-impl PortscopeApp {
-    pub(crate) fn groups_ui(&mut self, ui: &mut egui::Ui) {
-        let data = self.view.data();
-        let snap = data.snapshot.clone();
-        self.groups.rebuild(self.view.version(), &snap, &data.rows);
-        let selected = self.selection.as_ref().map(|s| s.key);
-        let mut clicked: Option<Socket> = None;
-        egui::ScrollArea::vertical()
-            .auto_shrink([false, false])
-            .show(ui, |ui| {
-                for group in &self.groups.groups {
-                    let n = group.rows.len();
-                    let header = format!(
-                        "{} — {n} socket{}{}{}",
-                        group.title,
-                        if n == 1 { "" } else { "s" },
-                        if group.listening > 0 {
-                            format!(", {} listening", group.listening)
-                        } else {
-                            String::new()
-                        },
-                        if group.established > 0 {
-                            format!(", {} established", group.established)
-                        } else {
-                            String::new()
-                        },
-                    );
-                    egui::CollapsingHeader::new(RichText::new(header).strong())
-                        .id_salt(&group.title)
-                        .show(ui, |ui| {
-                            for &i in group.rows.iter().take(SHOWN_PER_GROUP) {
-                                let s = &snap.sockets[i];
-                                let text = s.summary();
-                                if ui
-                                    .selectable_label(selected == Some(s.key()), text)
-                                    .clicked()
-                                {
-                                    clicked = Some(s.clone());
-                                }
+/// The view's sockets under their processes (the groups are rebuilt when the view changes).
+pub(crate) fn groups_ui(
+    ui: &mut egui::Ui,
+    groups: &mut Groups,
+    view: &ViewState,
+    selected: Option<SocketKey>,
+) -> Vec<Action> {
+    let data = view.data();
+    let snap = data.snapshot.clone();
+    groups.rebuild(view.version(), &snap, &data.rows);
+    let mut clicked: Option<Socket> = None;
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            for group in &groups.groups {
+                let n = group.rows.len();
+                let header = format!(
+                    "{} — {n} socket{}{}{}",
+                    group.title,
+                    if n == 1 { "" } else { "s" },
+                    if group.listening > 0 {
+                        format!(", {} listening", group.listening)
+                    } else {
+                        String::new()
+                    },
+                    if group.established > 0 {
+                        format!(", {} established", group.established)
+                    } else {
+                        String::new()
+                    },
+                );
+                egui::CollapsingHeader::new(RichText::new(header).strong())
+                    .id_salt(&group.title)
+                    .show(ui, |ui| {
+                        for &i in group.rows.iter().take(SHOWN_PER_GROUP) {
+                            let s = &snap.sockets[i];
+                            let text = s.summary();
+                            if ui
+                                .selectable_label(selected == Some(s.key()), text)
+                                .clicked()
+                            {
+                                clicked = Some(s.clone());
                             }
-                            if n > SHOWN_PER_GROUP {
-                                ui.label(format!(
-                                    "… and {} more: narrow the filter to see them",
-                                    n - SHOWN_PER_GROUP
-                                ));
-                            }
-                        });
-                }
-                if self.groups.groups.is_empty() {
-                    ui.label("No sockets match.");
-                }
-            });
-        if let Some(s) = clicked {
-            self.select(&s);
-        }
-    }
+                        }
+                        if n > SHOWN_PER_GROUP {
+                            ui.label(format!(
+                                "… and {} more: narrow the filter to see them",
+                                n - SHOWN_PER_GROUP
+                            ));
+                        }
+                    });
+            }
+            if groups.groups.is_empty() {
+                ui.label("No sockets match.");
+            }
+        });
+    clicked
+        .map(|socket| Action::SelectSocket {
+            socket,
+            scroll: false,
+        })
+        .into_iter()
+        .collect()
 }

@@ -4,68 +4,71 @@
 use egui::RichText;
 use egui_extras::{Column, TableBuilder};
 
-use super::PortscopeApp;
+use super::action::Action;
 use super::status::clock;
-use crate::model::history::{Appeared, ClosedSocket};
+use crate::model::history::{Appeared, ChangeTracker, ClosedSocket};
 use crate::model::text::escape;
 
-impl PortscopeApp {
-    pub(crate) fn history_ui(&mut self, ctx: &egui::Context) {
-        let mut open = self.show_history;
-        let mut clear = false;
-        egui::Window::new("Recently closed")
-            .open(&mut open)
-            .default_size([900.0, 420.0])
-            .show(ctx, |ui| {
-                let config = self.tracker.config();
-                let history = self.tracker.history();
-                ui.horizontal(|ui| {
-                    ui.label(format!(
-                        "{} sockets closed in the last {} min (at most {} kept), newest first.",
-                        history.len(),
-                        config.keep_for.as_secs() / 60,
-                        config.max_closed
-                    ));
-                    if ui.button("Clear").clicked() {
-                        clear = true;
-                    }
-                });
-                ui.style_mut().interaction.selectable_labels = false;
-                let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
-                TableBuilder::new(ui)
-                    .id_salt("history")
-                    .striped(true)
-                    .resizable(true)
-                    .column(Column::initial(70.0))
-                    .column(Column::initial(44.0))
-                    .column(Column::initial(160.0).clip(true))
-                    .column(Column::initial(160.0).clip(true))
-                    .column(Column::initial(150.0).clip(true))
-                    .column(Column::initial(150.0).clip(true))
-                    .column(Column::remainder().clip(true))
-                    .header(row_height, |mut header| {
-                        for title in [
-                            "Gone", "Proto", "Local", "Remote", "States", "Process", "Lived",
-                        ] {
-                            header.col(|ui| {
-                                ui.strong(title);
-                            });
-                        }
-                    })
-                    .body(|body| {
-                        body.rows(row_height, history.len(), |mut row| {
-                            let Some(c) = history.iter().rev().nth(row.index()) else {
-                                return;
-                            };
-                            history_row(&mut row, c);
-                        });
-                    });
+/// The window, while open; returns its closing or *Clear*.
+pub(crate) fn history_ui(ctx: &egui::Context, tracker: &ChangeTracker) -> Vec<Action> {
+    let mut open = true;
+    let mut clear = false;
+    egui::Window::new("Recently closed")
+        .open(&mut open)
+        .default_size([900.0, 420.0])
+        .show(ctx, |ui| {
+            let config = tracker.config();
+            let history = tracker.history();
+            ui.horizontal(|ui| {
+                ui.label(format!(
+                    "{} sockets closed in the last {} min (at most {} kept), newest first.",
+                    history.len(),
+                    config.keep_for.as_secs() / 60,
+                    config.max_closed
+                ));
+                if ui.button("Clear").clicked() {
+                    clear = true;
+                }
             });
-        if clear {
-            self.tracker.clear();
-        }
-        self.show_history = open;
+            ui.style_mut().interaction.selectable_labels = false;
+            let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+            TableBuilder::new(ui)
+                .id_salt("history")
+                .striped(true)
+                .resizable(true)
+                .column(Column::initial(70.0))
+                .column(Column::initial(44.0))
+                .column(Column::initial(160.0).clip(true))
+                .column(Column::initial(160.0).clip(true))
+                .column(Column::initial(150.0).clip(true))
+                .column(Column::initial(150.0).clip(true))
+                .column(Column::remainder().clip(true))
+                .header(row_height, |mut header| {
+                    for title in [
+                        "Gone", "Proto", "Local", "Remote", "States", "Process", "Lived",
+                    ] {
+                        header.col(|ui| {
+                            ui.strong(title);
+                        });
+                    }
+                })
+                .body(|body| {
+                    body.rows(row_height, history.len(), |mut row| {
+                        let Some(c) = history.iter().rev().nth(row.index()) else {
+                            return;
+                        };
+                        history_row(&mut row, c);
+                    });
+                });
+        });
+    let mut actions = Vec::new();
+    if clear {
+        actions.push(Action::ClearHistory);
     }
+    if !open {
+        actions.push(Action::ShowHistory(false));
+    }
+    actions
 }
 
 fn history_row(row: &mut egui_extras::TableRow<'_, '_>, c: &ClosedSocket) {

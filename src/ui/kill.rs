@@ -4,11 +4,11 @@
 //! never waits for the OS. The target carries the start time the table saw, and the signal
 //! module refuses a PID that now belongs to another process.
 
-use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
 use egui::RichText;
 
+use super::job::{Job, progress_ui};
 use crate::act::signal::{self, Signal, Target};
 use crate::model::ProcessInfo;
 use crate::model::text::escape;
@@ -21,7 +21,7 @@ enum Stage {
     /// Asking: end it?
     Confirm,
     /// A signal is on its way; waiting for the process to go.
-    Sending(Signal, Receiver<Outcome>),
+    Sending(Signal, Job<Outcome>),
     /// SIGTERM was sent but the process did not exit: offer SIGKILL.
     StillRunning,
     /// Finished: a message to show.
@@ -60,43 +60,36 @@ impl KillDialog {
     }
 
     fn start(&mut self, sig: Signal, wake: impl Fn() + Send + 'static) {
-        let (tx, rx) = mpsc::channel();
         let target = self.target.clone();
-        let spawned = std::thread::Builder::new()
-            .name("portscope-signal".to_owned())
-            .spawn(move || {
-                let outcome = match signal::send(&target, sig) {
-                    Ok(()) if signal::wait_gone(target.pid, target.start_time, GRACE) => {
-                        Outcome::Gone
-                    }
-                    Ok(()) => Outcome::StillRunning,
-                    Err(e) => Outcome::Error(e.to_string()),
-                };
-                let _ = tx.send(outcome);
-                wake();
-            });
-        self.stage = match spawned {
-            Ok(_) => Stage::Sending(sig, rx),
+        let job = Job::spawn("portscope-signal", wake, move || {
+            match signal::send(&target, sig) {
+                Ok(()) if signal::wait_gone(target.pid, target.start_time, GRACE) => Outcome::Gone,
+                Ok(()) => Outcome::StillRunning,
+                Err(e) => Outcome::Error(e.to_string()),
+            }
+        });
+        self.stage = match job {
+            Ok(job) => Stage::Sending(sig, job),
             Err(e) => Stage::Failed(format!("Could not start the signal: {e}")),
         };
     }
 
     fn poll(&mut self) {
-        let Stage::Sending(sig, rx) = &self.stage else {
+        let Stage::Sending(sig, job) = &self.stage else {
             return;
         };
-        let Ok(outcome) = rx.try_recv() else {
+        let Some(outcome) = job.poll() else {
             return;
         };
         let who = format!("{} (PID {})", escape(&self.target.name), self.target.pid);
         self.stage = match (outcome, sig) {
-            (Outcome::Gone, sig) => Stage::Done(format!("{who} has ended ({sig}).")),
-            (Outcome::StillRunning, Signal::Terminate) => Stage::StillRunning,
-            (Outcome::StillRunning, Signal::Kill) => Stage::Failed(format!(
+            (Ok(Outcome::Gone), sig) => Stage::Done(format!("{who} has ended ({sig}).")),
+            (Ok(Outcome::StillRunning), Signal::Terminate) => Stage::StillRunning,
+            (Ok(Outcome::StillRunning), Signal::Kill) => Stage::Failed(format!(
                 "{who} is still there {} s after SIGKILL: it may be stuck in the kernel (state D).",
                 GRACE.as_secs()
             )),
-            (Outcome::Error(e), _) => Stage::Failed(e),
+            (Ok(Outcome::Error(e)), _) | (Err(e), _) => Stage::Failed(e),
         };
     }
 
@@ -149,10 +142,7 @@ impl KillDialog {
                     });
                 }
                 Stage::Sending(sig, _) => {
-                    ui.horizontal(|ui| {
-                        ui.spinner();
-                        ui.label(format!("Sent {sig}; waiting for the process to exit…"));
-                    });
+                    progress_ui(ui, &format!("Sent {sig}; waiting for the process to exit…"));
                 }
                 Stage::StillRunning => {
                     ui.colored_label(

@@ -1,24 +1,36 @@
 //! The window: a live socket table, a details panel for the selected socket's owner, and a
 //! status bar. All OS access happens on the collector thread; this code only reads snapshots.
+//!
+//! [`PortscopeApp`] (app.rs) owns the state. Each panel is a function of what it reads that
+//! returns what the user asked for as `Action`s (action.rs); the app applies them in one place
+//! after the panels are drawn. The table's columns are described once, in
+//! [`crate::model::column`]. No module here imports one that imports it back.
 
+mod action;
 mod app;
 mod atomic;
+mod bar_panel;
 mod details;
 mod explain;
 mod export;
 mod groups;
 mod history;
 mod icon;
+mod job;
+mod keys;
 mod kill;
 mod names;
 pub mod port_bar;
 pub mod port_scale;
 pub mod prefs;
+mod selection;
 mod status;
 mod table;
+mod toolbar;
 pub mod view;
 
-pub use app::{PortscopeApp, Prefs};
+pub use app::PortscopeApp;
+pub use prefs::Prefs;
 
 use std::process::ExitCode;
 
@@ -64,7 +76,12 @@ pub fn run_window(generated: Option<crate::collect::GeneratedSource>) -> ExitCod
     let result = eframe::run_native(
         APP_ID,
         options,
-        Box::new(move |cc| Ok(Box::new(PortscopeApp::new(cc, generated)))),
+        Box::new(move |cc| {
+            setup_context(&cc.egui_ctx);
+            let file = eframe::storage_dir(APP_ID).map(|dir| dir.join(prefs::SETTINGS_FILE));
+            let loaded = prefs::load(file.as_deref());
+            Ok(Box::new(PortscopeApp::new(cc, generated, loaded)))
+        }),
     );
     match result {
         Ok(()) => ExitCode::SUCCESS,

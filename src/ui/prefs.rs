@@ -22,8 +22,88 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-use super::app::{INTERVALS_MS, Prefs};
+use serde::{Deserialize, Serialize};
+
 use super::atomic::write_atomic;
+use crate::model::history::TrackerConfig;
+use crate::model::{SortKey, SortSpec, Toggles};
+
+/// Preferences kept between runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Prefs {
+    pub sort: SortSpec,
+    pub filter: String,
+    pub toggles: Toggles,
+    pub interval_ms: u64,
+    pub theme: egui::ThemePreference,
+    /// Show names for remote addresses (reverse DNS). Off unless asked: portscope sends
+    /// nothing to the network by itself.
+    pub resolve_names: bool,
+    /// How long rows stay highlighted and closed rows linger; how much history is kept.
+    pub tracker: TrackerConfig,
+    /// Show sockets grouped under their processes instead of the flat table.
+    pub group_by_process: bool,
+    /// Columns shown by default that the user hid.
+    pub hidden_columns: Vec<SortKey>,
+    /// Columns hidden by default that the user showed.
+    pub shown_columns: Vec<SortKey>,
+}
+
+impl Default for Prefs {
+    fn default() -> Self {
+        Prefs {
+            sort: SortSpec::default(),
+            filter: String::new(),
+            toggles: Toggles::default(),
+            interval_ms: 1000,
+            theme: egui::ThemePreference::System,
+            resolve_names: false,
+            tracker: TrackerConfig::default(),
+            group_by_process: false,
+            hidden_columns: Vec::new(),
+            shown_columns: Vec::new(),
+        }
+    }
+}
+
+impl Prefs {
+    /// Whether the table shows this column.
+    pub fn column_shown(&self, key: SortKey) -> bool {
+        if key.column().shown {
+            !self.hidden_columns.contains(&key)
+        } else {
+            self.shown_columns.contains(&key)
+        }
+    }
+
+    /// The columns the table shows, in order.
+    pub fn columns(&self) -> Vec<SortKey> {
+        SortKey::ALL
+            .into_iter()
+            .filter(|k| self.column_shown(*k))
+            .collect()
+    }
+
+    /// Show or hide a column; the last one shown stays.
+    pub fn show_column(&mut self, key: SortKey, shown: bool) {
+        if !shown && self.columns() == [key] {
+            return;
+        }
+        let list = if key.column().shown {
+            &mut self.hidden_columns
+        } else {
+            &mut self.shown_columns
+        };
+        list.retain(|k| *k != key);
+        if shown != key.column().shown {
+            list.push(key);
+        }
+    }
+}
+
+/// Poll intervals offered in the status bar.
+pub(crate) const INTERVALS_MS: [u64; 6] = [250, 500, 1000, 2000, 5000, 10_000];
 
 /// portscope's settings file, in eframe's storage folder.
 pub const SETTINGS_FILE: &str = "app.ron";
@@ -712,6 +792,28 @@ mod tests {
         };
         let loaded = load_with(Some(Path::new("/s/app.ron")), &disk);
         assert_eq!((loaded.prefs, loaded.notice), (Prefs::default(), None));
+    }
+
+    #[test]
+    fn columns_hidden_by_default_stay_hidden_until_shown_and_one_always_stays() {
+        // Saved before the queue columns existed: they stay hidden, the user's choice holds.
+        let mut prefs: Prefs = ron::from_str("(hidden_columns: [User])").unwrap();
+        assert!(!prefs.column_shown(SortKey::User));
+        assert!(!prefs.column_shown(SortKey::RecvQ));
+        assert!(prefs.column_shown(SortKey::Proto));
+        prefs.show_column(SortKey::RecvQ, true);
+        assert!(prefs.column_shown(SortKey::RecvQ));
+        assert_eq!(prefs.shown_columns, [SortKey::RecvQ]);
+        prefs.show_column(SortKey::RecvQ, false);
+        assert!(prefs.shown_columns.is_empty());
+        prefs.show_column(SortKey::User, true);
+        assert!(prefs.hidden_columns.is_empty());
+        for key in SortKey::ALL {
+            prefs.show_column(key, false);
+        }
+        // The last shown column (User) stays.
+        assert_eq!(prefs.columns(), [SortKey::User]);
+        assert!(!prefs.column_shown(SortKey::RecvQ));
     }
 
     #[test]

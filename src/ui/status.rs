@@ -2,93 +2,104 @@
 
 use std::time::Duration;
 
-use super::PortscopeApp;
-use super::app::INTERVALS_MS;
+use super::action::Action;
+use super::prefs::{INTERVALS_MS, Prefs};
 use crate::collect::Control;
+use crate::model::{Counts, Snapshot};
 
-impl PortscopeApp {
-    pub(crate) fn status_ui(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal_wrapped(|ui| {
-            let c = self.view.data().counts;
+/// The status bar: what it reads.
+pub(crate) struct StatusInput<'a> {
+    pub counts: Counts,
+    pub snapshot: &'a Snapshot,
+    pub prefs: &'a Prefs,
+    pub paused: bool,
+}
+
+pub(crate) fn status_ui(ui: &mut egui::Ui, input: &StatusInput<'_>) -> Vec<Action> {
+    let mut actions = Vec::new();
+    let (snapshot, prefs, paused) = (input.snapshot, input.prefs, input.paused);
+    ui.horizontal_wrapped(|ui| {
+        let c = input.counts;
+        ui.label(format!(
+            "{} sockets · {} listening · {} established · {} TCP · {} UDP",
+            c.total, c.listening, c.established, c.tcp, c.udp
+        ));
+        ui.separator();
+        if snapshot.seq == 0 {
+            ui.label("waiting for the first poll…");
+        } else {
             ui.label(format!(
-                "{} sockets · {} listening · {} established · {} TCP · {} UDP",
-                c.total, c.listening, c.established, c.tcp, c.udp
+                "last change {} · a poll takes {} ms",
+                clock(snapshot.changed_at),
+                snapshot.poll_duration.as_millis()
+            ))
+            .on_hover_text(format!(
+                "The window redraws when the sockets change. Newest poll seen: {}.",
+                clock(snapshot.taken_at)
             ));
-            ui.separator();
-            if self.snapshot.seq == 0 {
-                ui.label("waiting for the first poll…");
+        }
+        ui.separator();
+        let mut interval = prefs.interval_ms;
+        egui::ComboBox::new("interval", "poll interval")
+            .selected_text(interval_label(interval))
+            .show_ui(ui, |ui| {
+                for ms in INTERVALS_MS {
+                    ui.selectable_value(&mut interval, ms, interval_label(ms));
+                }
+            });
+        if interval != prefs.interval_ms {
+            actions.push(Action::Control(Control::SetInterval(
+                Duration::from_millis(interval),
+            )));
+        }
+        let pause_label = if paused { "Resume" } else { "Pause" };
+        if ui.button(pause_label).clicked() {
+            actions.push(Action::Control(if paused {
+                Control::Resume
             } else {
-                ui.label(format!(
-                    "last change {} · a poll takes {} ms",
-                    clock(self.snapshot.changed_at),
-                    self.snapshot.poll_duration.as_millis()
-                ))
-                .on_hover_text(format!(
-                    "The window redraws when the sockets change. Newest poll seen: {}.",
-                    clock(self.snapshot.taken_at)
-                ));
-            }
+                Control::Pause
+            }));
+        }
+        if ui.button("Refresh now").clicked() {
+            actions.push(Action::Control(Control::RefreshNow));
+        }
+        if paused {
+            ui.label(egui::RichText::new("paused").strong());
+        }
+        ui.separator();
+        let mut highlight = prefs.tracker.new_for.as_secs();
+        egui::ComboBox::new("highlight", "highlight changes")
+            .selected_text(format!("{highlight} s"))
+            .show_ui(ui, |ui| {
+                for secs in [1, 2, 5, 10, 30] {
+                    ui.selectable_value(&mut highlight, secs, format!("{secs} s"));
+                }
+            });
+        if highlight != prefs.tracker.new_for.as_secs() {
+            actions.push(Action::Highlight(Duration::from_secs(highlight)));
+        }
+        ui.separator();
+        let mut theme = prefs.theme;
+        egui::ComboBox::new("theme", "theme")
+            .selected_text(match theme {
+                egui::ThemePreference::System => "system",
+                egui::ThemePreference::Light => "light",
+                egui::ThemePreference::Dark => "dark",
+            })
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut theme, egui::ThemePreference::System, "system");
+                ui.selectable_value(&mut theme, egui::ThemePreference::Light, "light");
+                ui.selectable_value(&mut theme, egui::ThemePreference::Dark, "dark");
+            });
+        if theme != prefs.theme {
+            actions.push(Action::Theme(theme));
+        }
+        if let Some(error) = &snapshot.error {
             ui.separator();
-            let mut interval = self.prefs.interval_ms;
-            egui::ComboBox::new("interval", "poll interval")
-                .selected_text(interval_label(interval))
-                .show_ui(ui, |ui| {
-                    for ms in INTERVALS_MS {
-                        ui.selectable_value(&mut interval, ms, interval_label(ms));
-                    }
-                });
-            if interval != self.prefs.interval_ms {
-                self.control(Control::SetInterval(Duration::from_millis(interval)));
-            }
-            let pause_label = if self.paused { "Resume" } else { "Pause" };
-            if ui.button(pause_label).clicked() {
-                self.control(if self.paused {
-                    Control::Resume
-                } else {
-                    Control::Pause
-                });
-            }
-            if ui.button("Refresh now").clicked() {
-                self.control(Control::RefreshNow);
-            }
-            if self.paused {
-                ui.label(egui::RichText::new("paused").strong());
-            }
-            ui.separator();
-            let mut highlight = self.prefs.tracker.new_for.as_secs();
-            egui::ComboBox::new("highlight", "highlight changes")
-                .selected_text(format!("{highlight} s"))
-                .show_ui(ui, |ui| {
-                    for secs in [1, 2, 5, 10, 30] {
-                        ui.selectable_value(&mut highlight, secs, format!("{secs} s"));
-                    }
-                });
-            if highlight != self.prefs.tracker.new_for.as_secs() {
-                let d = Duration::from_secs(highlight);
-                self.prefs.tracker.new_for = d;
-                self.prefs.tracker.changed_for = d;
-                self.prefs.tracker.linger = d;
-            }
-            ui.separator();
-            let mut theme = self.prefs.theme;
-            egui::ComboBox::new("theme", "theme")
-                .selected_text(match theme {
-                    egui::ThemePreference::System => "system",
-                    egui::ThemePreference::Light => "light",
-                    egui::ThemePreference::Dark => "dark",
-                })
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut theme, egui::ThemePreference::System, "system");
-                    ui.selectable_value(&mut theme, egui::ThemePreference::Light, "light");
-                    ui.selectable_value(&mut theme, egui::ThemePreference::Dark, "dark");
-                });
-            self.prefs.theme = theme;
-            if let Some(error) = &self.snapshot.error {
-                ui.separator();
-                ui.colored_label(ui.visuals().error_fg_color, error);
-            }
-        });
-    }
+            ui.colored_label(ui.visuals().error_fg_color, error);
+        }
+    });
+    actions
 }
 
 pub(crate) fn interval_label(ms: u64) -> String {

@@ -1,154 +1,147 @@
 //! The socket table: virtualized (only visible rows are laid out), sortable by any column,
-//! whole-row click selection.
+//! whole-row click selection. Its columns are [`crate::model::column::COLUMNS`].
 
 use egui::{Color32, RichText, Sense};
 use egui_extras::{Column, TableBuilder};
 
-use super::PortscopeApp;
-use super::view::Row;
+use super::action::Action;
+use super::view::ViewData;
 use crate::act::dns::Resolver;
-use crate::model::history::Mark;
+use crate::model::column::Cell;
+use crate::model::history::{ChangeTracker, Mark};
 use crate::model::text::escape;
-use crate::model::{Owner, Snapshot, Socket, SortKey};
+use crate::model::{Snapshot, Socket, SocketKey, SortKey, SortSpec};
 
-impl PortscopeApp {
-    pub(crate) fn table_ui(&mut self, ui: &mut egui::Ui) {
-        if let Some(error) = &self.startup_error {
-            ui.colored_label(ui.visuals().error_fg_color, error);
-        }
-        // Labels must not take the click: the whole row is the interactive element.
-        ui.style_mut().interaction.selectable_labels = false;
-        let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
-        let data = self.view.data();
-        let rows = &data.rows;
-        let selected = self.selection.as_ref().map(|s| s.key);
-        let scroll_row = self.scroll_to.take().and_then(|key| {
-            rows.iter()
-                .position(|i| data.row(*i).is_some_and(|r| r.socket.key() == key))
-        });
+/// What the table reads.
+pub(crate) struct TableInput<'a> {
+    pub data: &'a ViewData,
+    /// Shown, in order.
+    pub columns: &'a [SortKey],
+    pub sort: SortSpec,
+    pub selected: Option<SocketKey>,
+    /// A row to bring into view in this frame.
+    pub scroll_to: Option<SocketKey>,
+    pub tracker: &'a ChangeTracker,
+    /// Reverse DNS, when names are on.
+    pub names: Option<&'a Resolver>,
+    pub startup_error: Option<&'a str>,
+}
 
-        let columns: Vec<SortKey> = SortKey::ALL
-            .into_iter()
-            .filter(|k| !self.prefs.hidden_columns.contains(k))
-            .collect();
-        // Widths are remembered per set of columns, so hiding one does not shift the others.
-        let mut table = TableBuilder::new(ui)
-            .id_salt(("sockets", &columns))
-            .striped(true)
-            .resizable(true)
-            .sense(Sense::click())
-            .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-            .min_scrolled_height(0.0);
-        for (n, key) in columns.iter().enumerate() {
-            let column = if n + 1 == columns.len() {
-                Column::remainder()
-            } else {
-                Column::initial(initial_width(*key))
-            };
-            // Cells elide their text instead of clipping it, so the whole table shares one
-            // clip rectangle and paints as a few meshes rather than one per cell.
-            table = table.column(column.at_least(40.0).clip(false));
-        }
-        if let Some(row) = scroll_row {
-            table = table.scroll_to_row(row, Some(egui::Align::Center));
-        }
+/// The socket table. Returns what the user asked for: a sort, a row, a menu entry.
+pub(crate) fn table_ui(ui: &mut egui::Ui, input: &TableInput<'_>) -> Vec<Action> {
+    let mut actions = Vec::new();
+    if let Some(error) = input.startup_error {
+        ui.colored_label(ui.visuals().error_fg_color, error);
+    }
+    // Labels must not take the click: the whole row is the interactive element.
+    ui.style_mut().interaction.selectable_labels = false;
+    let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
+    let data = input.data;
+    let rows = &data.rows;
+    let columns = input.columns;
+    let scroll_row = input.scroll_to.and_then(|key| {
+        rows.iter()
+            .position(|i| data.row(*i).is_some_and(|r| r.socket.key() == key))
+    });
+    // Widths are remembered per set of columns, so hiding one does not shift the others.
+    let mut table = TableBuilder::new(ui)
+        .id_salt(("sockets", columns))
+        .striped(true)
+        .resizable(true)
+        .sense(Sense::click())
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+        .min_scrolled_height(0.0);
+    for (n, key) in columns.iter().enumerate() {
+        let column = if n + 1 == columns.len() {
+            Column::remainder()
+        } else {
+            Column::initial(key.column().width)
+        };
+        // Cells elide their text instead of clipping it, so the whole table shares one
+        // clip rectangle and paints as a few meshes rather than one per cell.
+        table = table.column(column.at_least(40.0).clip(false));
+    }
+    if let Some(row) = scroll_row {
+        table = table.scroll_to_row(row, Some(egui::Align::Center));
+    }
 
-        let tracker = &self.tracker;
-        let names = self
-            .prefs
-            .resolve_names
-            .then_some(())
-            .and(self.resolver.as_ref());
-        let mut sort = self.prefs.sort;
-        let mut clicked: Option<usize> = None;
-        let mut menu_action: Option<(usize, RowAction)> = None;
-        table
-            .header(row_height + 2.0, |mut header| {
-                for &key in &columns {
-                    header.col(|ui| {
-                        ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
-                        let arrow = if sort.key == key {
-                            sort.dir.arrow()
-                        } else {
-                            ""
-                        };
-                        let text = format!("{} {arrow}", key.title());
-                        let button =
-                            egui::Button::new(RichText::new(text.trim_end()).strong()).frame(false);
-                        if ui
-                            .add(button)
-                            .on_hover_text("Sort by this column; click again to reverse")
-                            .clicked()
-                        {
-                            sort = sort.clicked(key);
-                        }
-                    });
-                }
-            })
-            .body(|body| {
-                body.rows(row_height, rows.len(), |mut row| {
-                    let index = rows[row.index()];
-                    let Some(shown) = data.row(index) else {
-                        return;
-                    };
-                    let socket = shown.socket;
-                    row.set_selected(selected == Some(socket.key()));
-                    let mark = if shown.closing {
-                        Some(Mark::Closing)
+    let sort = input.sort;
+    let mut clicked: Option<usize> = None;
+    let mut menu_action: Option<(usize, RowAction)> = None;
+    table
+        .header(row_height + 2.0, |mut header| {
+            for &key in columns {
+                header.col(|ui| {
+                    ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
+                    let arrow = if sort.key == key {
+                        sort.dir.arrow()
                     } else {
-                        tracker.mark(&socket.key())
+                        ""
                     };
-                    row_cells(&mut row, &columns, shown.table, socket, names, mark);
-                    let response = row.response();
-                    if response.clicked() {
-                        clicked = Some(index);
+                    let text = format!("{} {arrow}", key.title());
+                    let button =
+                        egui::Button::new(RichText::new(text.trim_end()).strong()).frame(false);
+                    if ui
+                        .add(button)
+                        .on_hover_text("Sort by this column; click again to reverse")
+                        .clicked()
+                    {
+                        actions.push(Action::SetSort(sort.clicked(key)));
                     }
-                    response.context_menu(|ui| {
-                        if let Some(action) = row_menu(ui, shown.table, socket) {
-                            menu_action = Some((index, action));
-                        }
-                    });
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(row_height, rows.len(), |mut row| {
+                let index = rows[row.index()];
+                let Some(shown) = data.row(index) else {
+                    return;
+                };
+                let socket = shown.socket;
+                row.set_selected(input.selected == Some(socket.key()));
+                let mark = if shown.closing {
+                    Some(Mark::Closing)
+                } else {
+                    input.tracker.mark(&socket.key())
+                };
+                row_cells(&mut row, columns, shown.table, socket, input.names, mark);
+                let response = row.response();
+                if response.clicked() {
+                    clicked = Some(index);
+                }
+                response.context_menu(|ui| {
+                    if let Some(action) = row_menu(ui, shown.table, socket) {
+                        menu_action = Some((index, action));
+                    }
                 });
             });
+        });
 
-        if sort != self.prefs.sort {
-            self.prefs.sort = sort;
-            ui.ctx().request_repaint();
-        }
-        let view = self.view.data();
-        let owned = |index: usize| {
-            view.row(index)
-                .map(|r| (r.socket.clone(), r.table.clone(), r.closing))
-        };
-        let clicked = clicked.and_then(owned);
-        let menu_action = menu_action.and_then(|(index, action)| Some((owned(index)?, action)));
-        if let Some((socket, table, closing)) = clicked {
-            self.select_row(Row {
-                socket: &socket,
-                table: &table,
-                closing,
-            });
-        }
-        if let Some(((socket, table, closing), action)) = menu_action {
-            let row = Row {
-                socket: &socket,
-                table: &table,
-                closing,
-            };
-            match action {
-                RowAction::ExplainRemote(port) => {
-                    self.select_row(row);
-                    self.port_focus = Some((port, Some(super::app::transport_of(socket.proto))));
-                }
-                RowAction::Details => self.select_row(row),
-                RowAction::Kill(pid) => {
-                    if let Some(p) = table.process(pid) {
-                        self.kill = Some(super::kill::KillDialog::new(p));
-                    }
+    let select = |index: usize| {
+        data.row(index).map(|r| Action::SelectRow {
+            socket: r.socket.clone(),
+            table: r.table.clone(),
+            closing: r.closing,
+        })
+    };
+    actions.extend(clicked.and_then(select));
+    if let Some((index, action)) = menu_action
+        && let Some(row) = data.row(index)
+    {
+        match action {
+            RowAction::ExplainRemote(port) => {
+                actions.extend(select(index));
+                actions.push(Action::FocusPort(port, Some(row.socket.proto.into())));
+            }
+            RowAction::Details => actions.extend(select(index)),
+            RowAction::Kill(pid) => {
+                if let Some(p) = row.table.process(pid) {
+                    actions.push(Action::AskKill(p.clone()));
                 }
             }
         }
     }
+    actions
 }
 
 /// What a row's context menu asks the window to do (copying happens in the menu itself).
@@ -227,19 +220,6 @@ pub(crate) fn row_text(snap: &Snapshot, s: &Socket) -> String {
     text
 }
 
-fn initial_width(key: SortKey) -> f32 {
-    match key {
-        SortKey::Proto => 56.0,
-        SortKey::LocalAddr | SortKey::RemoteAddr => 150.0,
-        SortKey::LocalPort => 76.0,
-        SortKey::RemotePort => 84.0,
-        SortKey::State => 104.0,
-        SortKey::Pid => 64.0,
-        SortKey::Process => 170.0,
-        SortKey::User => 100.0,
-    }
-}
-
 fn row_cells(
     row: &mut egui_extras::TableRow<'_, '_>,
     columns: &[SortKey],
@@ -266,61 +246,37 @@ fn row_cells(
             add(ui);
         });
     };
-    for key in columns {
-        match key {
-            SortKey::Proto => col(&mut |ui| {
-                ui.label(s.proto.label());
-            }),
-            SortKey::LocalAddr => col(&mut |ui| {
-                ui.label(s.local_addr.to_string());
-            }),
-            SortKey::LocalPort => col(&mut |ui| {
-                ui.label(s.local_port.to_string());
-            }),
-            SortKey::RemoteAddr => col(&mut |ui| {
-                match s.remote_addr {
-                    Some(a) => {
-                        let lookup = names.map(|r| r.lookup(a));
-                        let (text, hover) = super::names::remote_address(a, lookup.as_ref());
-                        let label = ui.label(text);
-                        if let Some(hover) = hover {
-                            label.on_hover_text(hover);
-                        }
-                    }
-                    None => {
-                        ui.label(weak("*"));
-                    }
-                };
-            }),
-            SortKey::RemotePort => col(&mut |ui| {
-                match s.remote_port {
-                    Some(p) => ui.label(p.to_string()),
-                    None => ui.label(weak("*")),
-                };
-            }),
-            SortKey::State => col(&mut |ui| {
+    for &key in columns {
+        col(&mut |ui| match key {
+            // The name of the remote address, when looked up.
+            SortKey::RemoteAddr if names.is_some() && s.remote_addr.is_some() => {
+                let Some(a) = s.remote_addr else { return };
+                let lookup = names.map(|r| r.lookup(a));
+                let (text, hover) = super::names::remote_address(a, lookup.as_ref());
+                let label = ui.label(text);
+                if let Some(hover) = hover {
+                    label.on_hover_text(hover);
+                }
+            }
+            // Coloured by state; a changed state says what it was.
+            SortKey::State => {
                 let label = ui.label(RichText::new(s.state.as_str()).color(state_color(ui, s)));
                 if let Some(Mark::StateChanged { from }) = mark {
                     label.on_hover_text(format!("was {from} until the last poll"));
                 }
-            }),
-            SortKey::Pid => col(&mut |ui| {
-                let pids = s.pids_text(", ");
-                ui.label(pids);
-            }),
-            SortKey::Process => col(&mut |ui| match snap.owner(s) {
-                Owner::Processes(_) => {
-                    ui.label(escape(&snap.process_label(s)));
+            }
+            _ => match (key.column().cell)(snap, s) {
+                Cell::Text(text) => {
+                    ui.label(text.as_ref());
                 }
-                Owner::None(reason) => {
-                    ui.label(weak(&escape(&reason.short())).italics())
-                        .on_hover_text(escape(&reason.explain()));
+                Cell::Missing => {
+                    ui.label(weak("*"));
                 }
-            }),
-            SortKey::User => col(&mut |ui| {
-                ui.label(escape(&snap.socket_user(s).unwrap_or_default()));
-            }),
-        }
+                Cell::Note { short, explain } => {
+                    ui.label(weak(&short).italics()).on_hover_text(explain);
+                }
+            },
+        });
     }
 }
 
