@@ -585,6 +585,48 @@ mod tests {
         assert!(iana_port_entry_count() < iana_row_count());
     }
 
+    /// Every entry reads as it did before the registry was read with the `csv` crate: the
+    /// totals and a digest of every entry, then field for field for the entries the fixture
+    /// spot-checks (see its header).
+    #[test]
+    fn shipped_registry_reads_as_before() {
+        let fixture = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/iana-entries.txt"
+        ));
+        let mut lines = fixture.lines().filter(|line| !line.starts_with('#'));
+        let totals = lines.next().unwrap_or_default();
+        let registry = &*REGISTRY;
+        let entries: Vec<String> = registry.entries.iter().map(|e| format!("{e:?}")).collect();
+        let mut checked = 0;
+        for line in lines {
+            let (position, expected) = line.split_once('\t').unwrap_or_default();
+            let position: usize = position.parse().unwrap_or(usize::MAX);
+            assert_eq!(
+                entries.get(position).map(String::as_str),
+                Some(expected),
+                "entry {position}"
+            );
+            checked += 1;
+        }
+        assert!(checked >= 300, "{checked} entries spot-checked");
+        let digest = entries
+            .join("\n")
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+        assert_eq!(
+            format!(
+                "rows {} entries {} skipped {} digest {digest:016x}",
+                registry.rows,
+                registry.entries.len(),
+                registry.skipped.len()
+            ),
+            totals
+        );
+    }
+
     #[test]
     fn well_known_services() {
         assert_eq!(service_name(22, Some(Transport::Tcp)), Some("ssh"));
