@@ -18,7 +18,8 @@ mod act;
 pub use act::{CloseArgs, CloseTarget, KillArgs, SignalArg};
 
 use crate::collect::{OsSource, SocketSource, snapshot_once};
-use crate::knowledge::{PortKnowledge, Transport, explain_now, service_name, write_text_with};
+use crate::knowledge::{PortKnowledge, Transport, service_name, write_text_with};
+use crate::model::explain_now;
 use crate::model::export::{SocketRecord, write_csv, write_json, write_table};
 use crate::model::text::escape;
 use crate::model::{BindScope, Filter, Owner, ProcessInfo, Proto, Snapshot, SortSpec, sorted_rows};

@@ -135,37 +135,7 @@ pub fn explain(
     }
 }
 
-/// [`explain`], with a headline that first says what uses the port in `snapshot` now (its
-/// sockets of `transport`), and then what the number suggests — as a guess, and never
-/// contradicting what is there. Judged against the snapshot's ephemeral range.
-pub fn explain_now(
-    port: u16,
-    transport: Option<Transport>,
-    snapshot: &crate::model::Snapshot,
-) -> PortKnowledge {
-    let mut knowledge = explain(port, transport, &snapshot.ephemeral);
-    let on_port: Vec<&crate::model::Socket> = snapshot
-        .sockets_on_port(port)
-        .filter(|s| transport.is_none_or(|t| t.as_str() == s.proto.as_str()))
-        .collect();
-    let label = knowledge.label();
-    if let Some(now) = text::in_use_now(&label, &on_port, snapshot) {
-        let listening = on_port.iter().any(|s| s.state.is_listening());
-        let guess = headline(
-            &port_label(port, transport).replacen("Port", "By its number, port", 1),
-            port,
-            knowledge.range,
-            &knowledge.iana,
-            knowledge.note,
-            &knowledge.ephemeral,
-            listening,
-        );
-        knowledge.headline = format!("{now} {guess}");
-    }
-    knowledge
-}
-
-fn port_label(port: u16, transport: Option<Transport>) -> String {
+pub(crate) fn port_label(port: u16, transport: Option<Transport>) -> String {
     match transport {
         Some(transport) => format!("Port {port}/{transport}"),
         None => format!("Port {port}"),
@@ -175,7 +145,7 @@ fn port_label(port: u16, transport: Option<Transport>) -> String {
 /// What the number says: `label` ("Port 22/tcp", or a phrase ending in it) and its range,
 /// IANA's assignment, our note and the ephemeral range. With `listening`, a server is known to
 /// listen there: the ephemeral range is then a risk to it, not a guess at what the port is.
-fn headline(
+pub(crate) fn headline(
     label: &str,
     port: u16,
     range: IanaRange,
@@ -338,157 +308,6 @@ mod tests {
         assert!(knowledge.ephemeral.contains);
         assert!(knowledge.iana.is_empty());
         assert!(knowledge.ephemeral.iana_difference.is_some());
-    }
-
-    /// A snapshot of `sockets`, python3 (PID 1234) and firefox (PID 4242) known.
-    fn machine(sockets: Vec<crate::model::Socket>) -> crate::model::Snapshot {
-        let mut snap = crate::model::Snapshot {
-            seq: 1,
-            sockets,
-            ephemeral: linux_default(),
-            ..crate::model::Snapshot::default()
-        };
-        for (pid, name) in [(1234, "python3"), (4242, "firefox")] {
-            snap.processes.insert(
-                pid,
-                crate::model::ProcessInfo {
-                    pid,
-                    name: name.to_owned(),
-                    exe: None,
-                    cmdline: Vec::new(),
-                    uid: Some(1000),
-                    user: Some("alice".to_owned()),
-                    parent_pid: None,
-                    start_time: None,
-                },
-            );
-        }
-        snap
-    }
-
-    fn sock(
-        proto: crate::model::Proto,
-        local: &str,
-        state: crate::model::SockState,
-        pid: Option<u32>,
-    ) -> crate::model::Socket {
-        let local: std::net::SocketAddr = local.parse().expect("an endpoint");
-        let connected = !state.is_listening();
-        crate::model::Socket {
-            proto,
-            local_addr: local.ip(),
-            local_port: local.port(),
-            remote_addr: connected.then(|| "93.184.216.34".parse().expect("an address")),
-            remote_port: connected.then_some(443),
-            state,
-            pids: pid.map(|p| vec![p]).unwrap_or_default().into(),
-            uid: Some(1000),
-            inode: Some(7),
-            cookie: 0,
-            recv_q: 0,
-            send_q: 0,
-        }
-    }
-
-    #[test]
-    fn a_listener_in_the_ephemeral_range_is_said_first_and_warned_about() {
-        use crate::model::{Proto, SockState};
-        let snap = machine(vec![sock(
-            Proto::Tcp,
-            "0.0.0.0:60853",
-            SockState::Listen,
-            Some(1234),
-        )]);
-        let headline = explain_now(60853, Some(Transport::Tcp), &snap).headline;
-        assert!(
-            headline.starts_with(
-                "Port 60853/tcp: a server is listening here now — python3 (PID 1234), on every \
-                 interface. By its number, port 60853/tcp is in the dynamic range (49152–65535): \
-                 IANA never assigns it. Warning: it lies inside this machine's ephemeral range \
-                 32768–60999, so while this server is down the kernel may give the port to an \
-                 outgoing connection"
-            ),
-            "{headline}"
-        );
-        assert!(!headline.contains("temporary local end"), "{headline}");
-        // The same in the registered range, inside the ephemeral range.
-        let snap = machine(vec![sock(
-            Proto::Tcp,
-            "127.0.0.1:40000",
-            SockState::Listen,
-            Some(1234),
-        )]);
-        let headline = explain_now(40000, Some(Transport::Tcp), &snap).headline;
-        assert!(
-            headline.starts_with(
-                "Port 40000/tcp: a server is listening here now — python3 (PID 1234), on this \
-                 machine only (loopback). By its number, port 40000/tcp is a registered port"
-            ),
-            "{headline}"
-        );
-        assert!(headline.contains("Warning: it lies inside"), "{headline}");
-        assert!(!headline.contains("temporary local end"), "{headline}");
-    }
-
-    #[test]
-    fn the_headline_says_what_uses_the_port_before_guessing() {
-        use crate::model::{Proto, SockState};
-        // A connection from the port: the guess agrees with it.
-        let snap = machine(vec![sock(
-            Proto::Tcp,
-            "192.168.1.20:60296",
-            SockState::Established,
-            Some(4242),
-        )]);
-        assert_eq!(
-            explain_now(60296, Some(Transport::Tcp), &snap).headline,
-            "Port 60296/tcp is in use now as the local end of 1 connection — firefox (PID 4242). \
-             By its number, port 60296/tcp is in the dynamic range (49152–65535): IANA never \
-             assigns it. It lies inside this machine's ephemeral range 32768–60999, so it is \
-             almost certainly the temporary local end of an outgoing connection."
-        );
-        // Only TIME_WAIT left: no program, and the kernel keeps it.
-        let snap = machine(vec![sock(
-            Proto::Tcp,
-            "192.168.1.20:60296",
-            SockState::TimeWait,
-            None,
-        )]);
-        assert!(
-            explain_now(60296, Some(Transport::Tcp), &snap)
-                .headline
-                .starts_with(
-                    "Port 60296/tcp: no program holds it now, but the kernel keeps 1 connection \
-                     that ended on it in TIME_WAIT"
-                )
-        );
-        // A UDP socket on loopback through an IPv6 socket; asked about TCP, nothing is there.
-        let snap = machine(vec![sock(
-            Proto::Udp,
-            "[::ffff:127.0.0.1]:5353",
-            SockState::Unconn,
-            Some(1234),
-        )]);
-        assert_eq!(
-            explain_now(5353, Some(Transport::Udp), &snap)
-                .headline
-                .split(". By its number")
-                .next(),
-            Some(
-                "Port 5353/udp: a program is bound here now, receiving datagrams — python3 \
-                 (PID 1234), on this machine only (loopback: IPv4 127.0.0.1 through an IPv6 socket)"
-            )
-        );
-        assert_eq!(
-            explain_now(5353, Some(Transport::Tcp), &snap),
-            explain(5353, Some(Transport::Tcp), &linux_default())
-        );
-        // Nothing on the port: the number is all there is to say.
-        let empty = machine(Vec::new());
-        assert_eq!(
-            explain_now(60296, Some(Transport::Tcp), &empty),
-            explain(60296, Some(Transport::Tcp), &linux_default())
-        );
     }
 
     #[test]

@@ -6,8 +6,6 @@
 use std::fmt::{self, Write};
 
 use super::{EntryKind, IanaEntry, IanaRange, PortKnowledge, Transport};
-use crate::model::text::escape;
-use crate::model::{BindScope, Owner, Snapshot, SockState, Socket, mapped_ipv4};
 
 /// Line width that paragraphs are wrapped to.
 const WIDTH: usize = 100;
@@ -129,114 +127,6 @@ pub fn write_text_with(
         }
     }
     Ok(())
-}
-
-/// The headline's first sentence when something uses the port: what is there, before any
-/// guess from the number. `label` is "Port 22/tcp"; `on_port` the port's sockets of that
-/// transport in `snap`. `None` when there are none.
-///
-/// "Port 8080/tcp: a server is listening here now — python3 (PID 1234), on every interface."
-pub(super) fn in_use_now(label: &str, on_port: &[&Socket], snap: &Snapshot) -> Option<String> {
-    if on_port.is_empty() {
-        return None;
-    }
-    let listeners: Vec<&Socket> = on_port
-        .iter()
-        .copied()
-        .filter(|s| s.state.is_listening())
-        .collect();
-    if !listeners.is_empty() {
-        let what = if listeners.iter().all(|s| s.state == SockState::Unconn) {
-            "a program is bound here now, receiving datagrams"
-        } else {
-            "a server is listening here now"
-        };
-        let mut scopes: Vec<String> = Vec::new();
-        for s in &listeners {
-            let scope = scope_words(s);
-            if !scopes.contains(&scope) {
-                scopes.push(scope);
-            }
-        }
-        return Some(format!(
-            "{label}: {what} — {}, {}.",
-            holders(&listeners, snap),
-            scopes.join(" and ")
-        ));
-    }
-    let n = on_port.len();
-    let connections = if n == 1 {
-        "1 connection".to_owned()
-    } else {
-        format!("{n} connections")
-    };
-    let open: Vec<&Socket> = on_port
-        .iter()
-        .copied()
-        .filter(|s| s.state != SockState::TimeWait)
-        .collect();
-    Some(if open.is_empty() {
-        format!(
-            "{label}: no program holds it now, but the kernel keeps {connections} that ended on it \
-             in TIME_WAIT for about a minute."
-        )
-    } else {
-        format!(
-            "{label} is in use now as the local end of {connections} — {}.",
-            holders(&open, snap)
-        )
-    })
-}
-
-/// Who holds the sockets: "python3 (PID 1234)", each process once, or why none is shown.
-fn holders(sockets: &[&Socket], snap: &Snapshot) -> String {
-    const SHOWN: usize = 3;
-    let mut names: Vec<String> = Vec::new();
-    for s in sockets {
-        let found = match snap.owner(s) {
-            Owner::Processes(list) => list
-                .iter()
-                .map(|(pid, info)| match info {
-                    Some(p) => format!("{} (PID {pid})", escape(&p.name)),
-                    None => format!("PID {pid}"),
-                })
-                .collect(),
-            Owner::None(reason) => {
-                vec![format!("no visible process ({})", escape(&reason.short()))]
-            }
-        };
-        for name in found {
-            if !names.contains(&name) {
-                names.push(name);
-            }
-        }
-    }
-    if names.len() > SHOWN + 1 {
-        let more = names.len() - SHOWN;
-        names.truncate(SHOWN);
-        format!("{} and {more} others", names.join(", "))
-    } else {
-        names.join(", ")
-    }
-}
-
-/// Where a listener can be reached from, as the end of a sentence.
-fn scope_words(s: &Socket) -> String {
-    let mapped = mapped_ipv4(s.local_addr);
-    match (s.bind_scope(), mapped) {
-        (BindScope::AllInterfaces, None) => "on every interface".to_owned(),
-        (BindScope::AllInterfaces, Some(_)) => {
-            "on every IPv4 interface (0.0.0.0 through an IPv6 socket)".to_owned()
-        }
-        (BindScope::Loopback, None) => "on this machine only (loopback)".to_owned(),
-        (BindScope::Loopback, Some(v4)) => {
-            format!("on this machine only (loopback: IPv4 {v4} through an IPv6 socket)")
-        }
-        (BindScope::Interface, None) => format!("on the interface address {} only", s.local_addr),
-        (BindScope::Interface, Some(v4)) => {
-            format!("on the interface address {v4} only (IPv4 through an IPv6 socket)")
-        }
-    }
 }
 
 /// Groups rows that differ only in their transport, as most registrations come in a tcp and a

@@ -4,6 +4,7 @@
 //! only read it, so both show the same thing and tests can build snapshots by hand.
 
 pub mod column;
+mod explain;
 pub mod export;
 pub mod history;
 mod owner;
@@ -13,6 +14,7 @@ pub mod text;
 mod toggles;
 pub mod traffic;
 
+pub use explain::explain_now;
 pub use owner::{NoOwnerReason, Owner};
 pub use query::{Query, QueryError};
 pub use table::{

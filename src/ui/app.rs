@@ -21,7 +21,8 @@ use super::toolbar::{ToolbarInput, filter_help_ui, toolbar_ui};
 use super::view::{ViewSpec, ViewState};
 use crate::act::dns::Resolver;
 use crate::collect::{Collector, Control, GeneratedSource, OsSource, SocketSource};
-use crate::knowledge::{PortKnowledge, Transport, explain_now, parse_port};
+use crate::knowledge::{PortKnowledge, Transport, parse_port};
+use crate::model::explain_now;
 use crate::model::history::ChangeTracker;
 use crate::model::{Filter, QueryError, Snapshot, Socket, SocketKey};
 
