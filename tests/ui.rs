@@ -1183,17 +1183,17 @@ fn rate_rtt_retrans_and_queue_terms_narrow_the_window() {
     assert_eq!(ports(&h), [51000]);
 }
 
+type CloseResult = Result<(), portscope::act::close::CloseError>;
+type Asked = Arc<Mutex<Vec<portscope::model::Socket>>>;
+
 /// A closer that records what it was asked to close and answers `answer`.
 fn recording_closer(
-    answer: fn(&portscope::model::Socket) -> Result<(), portscope::act::close::CloseError>,
+    answer: fn(&portscope::model::Socket) -> CloseResult,
 ) -> (
-    Arc<Mutex<Vec<portscope::model::Socket>>>,
-    impl Fn(&portscope::model::Socket) -> Result<(), portscope::act::close::CloseError>
-    + Send
-    + Sync
-    + 'static,
+    Asked,
+    impl Fn(&portscope::model::Socket) -> CloseResult + Send + Sync + 'static,
 ) {
-    let asked = Arc::new(Mutex::new(Vec::new()));
+    let asked = Asked::default();
     let record = asked.clone();
     (asked, move |s: &portscope::model::Socket| {
         record.lock().unwrap().push(s.clone());
