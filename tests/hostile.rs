@@ -439,7 +439,8 @@ fn filter_texts_built_from_the_grammar_parse_or_say_why() {
     let snap = common::demo_snapshot();
     let key = prop::sample::select(vec![
         "", "port", "lport", "rport", "ip", "addr", "laddr", "raddr", "proto", "state", "range",
-        "scope", "pid", "proc", "cmd", "user", "bogus", "PORT",
+        "scope", "pid", "proc", "cmd", "user", "rate", "rtt", "retrans", "recvq", "sendq", "bogus",
+        "PORT", "RTT",
     ]);
     let value = prop_oneof![
         prop::sample::select(vec![
@@ -489,6 +490,23 @@ fn filter_texts_built_from_the_grammar_parse_or_say_why() {
             "é",
             "\u{202e}",
             "\x1b[2K",
+            ">100k",
+            ">=1.5m",
+            "<0.1g",
+            ">100x",
+            ">50ms",
+            "<=800us",
+            ">1.2s",
+            ">50",
+            ">5h",
+            ">0",
+            "=3",
+            ">",
+            "<=",
+            ">-1",
+            ">1.2.3",
+            ">99999999999999999999g",
+            "1e30s",
         ])
         .prop_map(str::to_owned),
         "[ -~]{0,8}",

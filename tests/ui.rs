@@ -956,3 +956,398 @@ fn the_explanation_says_what_is_on_the_port_first() {
          its number,",
     );
 }
+
+/// The demo machine with traffic: firefox's two connections, and one more into nginx, with
+/// counters and rates; queues on the redis and nginx listeners. Listeners, TIME_WAIT and UDP
+/// have no counters, as the kernel gives none.
+fn traffic_snapshot() -> portscope::model::Snapshot {
+    use portscope::model::traffic::{Flow, Rate, TcpStats};
+    use portscope::model::{Pids, SockState};
+    let mut snap = common::demo_snapshot();
+    let lo = common::v4(127, 0, 0, 1);
+    let mut into_nginx = snap.sockets[0].clone();
+    into_nginx.pids = Pids::from_slice(&[1200]);
+    into_nginx.local_addr = lo;
+    into_nginx.remote_addr = Some(lo);
+    into_nginx.remote_port = Some(50500);
+    into_nginx.state = SockState::Established;
+    into_nginx.inode = Some(999);
+    snap.sockets.push(into_nginx);
+    for (n, s) in snap.sockets.iter_mut().enumerate() {
+        s.cookie = n as u64 + 1;
+        (s.recv_q, s.send_q) = match (s.local_port, s.state) {
+            (6379, _) => (3, 128),
+            (80, SockState::Listen) => (0, 511),
+            _ => (0, 0),
+        };
+    }
+    let cookie = |port: u16| {
+        snap.sockets
+            .iter()
+            .find(|s| s.local_port == port && s.state == SockState::Established)
+            .map(|s| s.cookie)
+            .expect("a connection on the port")
+    };
+    let flow = |sent, received, (down, up), rtt_us, retrans| Flow {
+        stats: TcpStats {
+            bytes_sent: Some(sent),
+            bytes_acked: Some(sent),
+            bytes_received: Some(received),
+            rtt_us,
+            rttvar_us: 100,
+            retrans,
+            delivery_rate: None,
+        },
+        rate: Some(Rate { down, up }),
+    };
+    let flows = [
+        (
+            cookie(60296),
+            flow(12_595, 5_242_880, (1_258_291, 900), 400, 10),
+        ),
+        (
+            cookie(51000),
+            flow(2_000_000, 9_000, (90, 150_000), 85_000, 7),
+        ),
+        (cookie(80), flow(300, 700, (1000, 3_000_000), 9_500, 0)),
+    ];
+    snap.traffic.extend(flows);
+    snap
+}
+
+fn traffic_window() -> Harness<'static, PortscopeApp> {
+    harness(PortscopeApp::from_snapshot(
+        traffic_snapshot(),
+        Prefs::default(),
+    ))
+}
+
+/// Wide enough for every column at its first width.
+fn wide_traffic_window() -> Harness<'static, PortscopeApp> {
+    let mut h = Harness::builder()
+        .with_size([1800.0, 800.0])
+        .with_context_setup(portscope::ui::setup_context)
+        .build_ui_state(
+            |ui, app: &mut PortscopeApp| app.ui(ui),
+            PortscopeApp::from_snapshot(traffic_snapshot(), Prefs::default()),
+        );
+    h.run();
+    h
+}
+
+#[test]
+fn traffic_columns_show_human_units_and_sort_as_numbers() {
+    use egui::accesskit::Role;
+    let mut h = wide_traffic_window();
+    // Shown by default: the rates and the round-trip time.
+    for text in [
+        "1.2 MiB/s",
+        "900 B/s",
+        "90 B/s",
+        "146.5 KiB/s",
+        "2.9 MiB/s",
+        "0.4 ms",
+        "85 ms",
+        "9.5 ms",
+    ] {
+        h.get_by_label(text);
+    }
+    assert!(h.query_by_label("12.3 KiB").is_none(), "Sent is hidden");
+    for title in ["Sent", "Received", "Retrans"] {
+        if h.query_by_role_and_label(Role::CheckBox, title).is_none() {
+            h.get_by_label("Columns").click();
+            h.run();
+        }
+        h.get_by_role_and_label(Role::CheckBox, title).click();
+        h.run();
+    }
+    for text in [
+        "12.3 KiB", "5.0 MiB", "1.9 MiB", "8.8 KiB", "300 B", "700 B",
+    ] {
+        h.get_by_label(text);
+    }
+    // Numbers, not text ("1.2 MiB/s" < "1000 B/s" < "90 B/s" as text); rows without a value
+    // after every value.
+    let no_value = [22, 53, 80, 6379, 8080];
+    let sorted = |h: &mut Harness<'_, PortscopeApp>, title: &str, busy: [u16; 3]| {
+        h.get_by_role_and_label(Role::Button, title).click();
+        h.run();
+        let mut expected = busy.to_vec();
+        expected.extend(no_value);
+        assert_eq!(ports(h), expected, "{title}");
+    };
+    sorted(&mut h, "↓ rate", [51000, 80, 60296]);
+    sorted(&mut h, "↑ rate", [60296, 51000, 80]);
+    sorted(&mut h, "RTT", [60296, 80, 51000]);
+    sorted(&mut h, "Sent", [80, 60296, 51000]);
+    sorted(&mut h, "Received", [80, 51000, 60296]);
+    sorted(&mut h, "Retrans", [80, 51000, 60296]);
+    // The listener, the TIME_WAIT and the UDP socket show nothing in these columns.
+    h.get_by_label("kernel: TIME_WAIT").click();
+    h.run();
+    assert_eq!(h.state().selected().map(|s| s.local_port), Some(8080));
+}
+
+#[test]
+fn a_settings_file_from_before_the_traffic_columns_shows_them_by_their_default() {
+    use portscope::model::SortKey;
+    let prefs: Prefs = ron::from_str("(hidden_columns: [User], shown_columns: [RecvQ])")
+        .expect("old settings read");
+    let columns = prefs.columns();
+    for key in [
+        SortKey::RateDown,
+        SortKey::RateUp,
+        SortKey::Rtt,
+        SortKey::RecvQ,
+    ] {
+        assert!(columns.contains(&key), "{key:?} shown");
+    }
+    for key in [
+        SortKey::Sent,
+        SortKey::Received,
+        SortKey::Retrans,
+        SortKey::User,
+    ] {
+        assert!(!columns.contains(&key), "{key:?} hidden");
+    }
+}
+
+#[test]
+fn the_status_bar_and_each_group_total_the_rates() {
+    let mut h = traffic_window();
+    // ↓ 1,258,291 + 90 + 1,000; ↑ 900 + 150,000 + 3,000,000.
+    h.get_by_label("↓ 1.2 MiB/s ↑ 3.0 MiB/s");
+    toggle(&h, "Group by process").click();
+    h.run();
+    h.get_by_label("firefox (PID 4242) — 2 sockets, 2 established · ↓ 1.2 MiB/s ↑ 147.4 KiB/s");
+    h.get_by_label(
+        "nginx (PID 1200) — 2 sockets, 1 listening, 1 established · ↓ 1000 B/s ↑ 2.9 MiB/s",
+    );
+    // Without a rate, no total.
+    h.get_by_label("nginx (PID 1201) — 1 socket, 1 listening");
+}
+
+#[test]
+fn rate_rtt_retrans_and_queue_terms_narrow_the_window() {
+    let mut h = traffic_window();
+    for (text, expected) in [
+        ("rate:>100k", &[80, 51000, 60296][..]),
+        ("rate:>1.2m", &[80, 60296]),
+        ("rate:<=1000", &[][..]),
+        // Both directions below: the faster one is.
+        ("rate:<200k", &[51000]),
+        ("-rate:>100k", &[22, 53, 80, 6379, 8080]),
+        ("rtt:>50ms", &[51000]),
+        ("rtt:<10ms", &[80, 60296]),
+        ("rtt:<=400us", &[60296]),
+        ("retrans:>0", &[51000, 60296]),
+        ("retrans:0", &[80]),
+        ("recvq:>0", &[6379]),
+        ("sendq:>=128", &[80, 6379]),
+        ("sendq:>0 state:listen", &[80, 6379]),
+    ] {
+        set_text(&mut h, "Filter", text);
+        assert_eq!(ports(&h), expected, "{text}");
+        assert!(h.state().filter_error().is_none(), "{text}");
+    }
+    // A bad term says why; the last good filter stays.
+    for (text, why) in [
+        (
+            "rtt:>50",
+            "'50' has no unit — write a time with its unit, us, ms or s",
+        ),
+        ("rate:>100x", "unknown unit 'x' in rate '100x'"),
+        (
+            "retrans:>many",
+            "'many' is not a whole number — a count is a whole number",
+        ),
+        (
+            "recvq:>",
+            "'>' has no number to compare with — for example recvq:>0",
+        ),
+    ] {
+        set_text(&mut h, "Filter", text);
+        h.get_by_label_contains(why);
+        assert_eq!(ports(&h), [80, 6379], "{text} keeps the last good filter");
+    }
+    // The help lists the new terms; clicking one applies it.
+    h.get_by_label("?").click();
+    h.run();
+    h.get_by_role_and_label(egui::accesskit::Role::Link, "rtt:>50ms")
+        .scroll_to_me();
+    h.run();
+    h.get_by_role_and_label(egui::accesskit::Role::Link, "rtt:>50ms")
+        .click();
+    h.run();
+    assert_eq!(h.state().prefs().filter, "rtt:>50ms");
+    assert_eq!(ports(&h), [51000]);
+}
+
+type CloseResult = Result<(), portscope::act::close::CloseError>;
+type Asked = Arc<Mutex<Vec<portscope::model::Socket>>>;
+
+/// A closer that records what it was asked to close and answers `answer`.
+fn recording_closer(
+    answer: fn(&portscope::model::Socket) -> CloseResult,
+) -> (
+    Asked,
+    impl Fn(&portscope::model::Socket) -> CloseResult + Send + Sync + 'static,
+) {
+    let asked = Asked::default();
+    let record = asked.clone();
+    (asked, move |s: &portscope::model::Socket| {
+        record.lock().unwrap().push(s.clone());
+        answer(s)
+    })
+}
+
+fn wait_for_label(h: &mut Harness<'_, PortscopeApp>, label: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while h.query_by_label_contains(label).is_none() {
+        assert!(Instant::now() < deadline, "{label:?} never appeared");
+        std::thread::yield_now();
+        h.step();
+    }
+}
+
+#[test]
+fn closing_a_connection_from_its_menu_asks_then_runs_the_closer() {
+    let (asked, closer) = recording_closer(|_| Ok(()));
+    let app = PortscopeApp::from_snapshot(traffic_snapshot(), Prefs::default()).with_closer(closer);
+    let mut h = harness(app);
+    h.get_by_label("60296").click_secondary();
+    h.run();
+    h.get_by_label("Close connection…").click();
+    h.run();
+    // The dialog names the connection and its process, and nothing runs before the confirm.
+    h.get_by_label("Close this connection?");
+    h.get_by_label("TCP 192.168.1.20:60296 → 140.82.112.3:443  ESTABLISHED");
+    h.get_by_label("firefox (PID 4242)");
+    assert!(asked.lock().unwrap().is_empty());
+    h.get_by_label("Close connection").click();
+    h.run();
+    wait_for_label(&mut h, "Closed: the kernel no longer lists it.");
+    let asked = asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].local_port, 60296);
+    assert_eq!(asked[0].remote_port, Some(443));
+    h.get_by_label("Close").click();
+    h.run();
+    assert!(h.query_by_label("Close this connection?").is_none());
+}
+
+#[test]
+fn closing_without_the_right_shows_the_ss_command_to_copy() {
+    use portscope::act::close::{CloseError, ss_command};
+    let (asked, closer) = recording_closer(|s| {
+        Err(CloseError::NotPermitted {
+            command: ss_command(s),
+        })
+    });
+    let app = PortscopeApp::from_snapshot(traffic_snapshot(), Prefs::default()).with_closer(closer);
+    let mut h = harness(app);
+    // A listener.
+    h.get_by_label("6379").click_secondary();
+    h.run();
+    h.get_by_label("Close connection…").click();
+    h.run();
+    h.get_by_label("Close this listener?");
+    h.get_by_label("Close connection").click();
+    h.run();
+    let command = "sudo ss -K -tl src 127.0.0.1:6379";
+    wait_for_label(&mut h, command);
+    h.get_by_label_contains("needs root (CAP_NET_ADMIN)");
+    assert_eq!(asked.lock().unwrap().len(), 1);
+    h.get_by_label("Copy").click();
+    // The frame that handles the click is the one that copies.
+    h.step();
+    let copied = h
+        .output()
+        .platform_output
+        .commands
+        .iter()
+        .any(|c| matches!(c, egui::OutputCommand::CopyText(text) if text == command));
+    assert!(copied, "{:?}", h.output().platform_output.commands);
+}
+
+#[test]
+fn close_connection_is_disabled_with_a_reason_for_time_wait_and_not_offered_for_udp() {
+    use egui_kittest::kittest::NodeT;
+    let (asked, closer) = recording_closer(|_| Ok(()));
+    let app = PortscopeApp::from_snapshot(traffic_snapshot(), Prefs::default()).with_closer(closer);
+    let mut h = harness(app);
+    // The UDP socket's menu has no such entry.
+    h.get_by_label("127.0.0.53").click_secondary();
+    h.run();
+    h.get_by_label("Copy row");
+    assert!(h.query_by_label("Close connection…").is_none());
+    h.key_press(egui::Key::Escape);
+    h.run();
+    // TIME_WAIT's panel: disabled, and the reason on hover.
+    h.get_by_label("kernel: TIME_WAIT").click();
+    h.run();
+    let button = h.get_by_label("Close connection…");
+    assert!(button.accesskit_node().is_disabled());
+    button.hover();
+    h.run();
+    h.get_by_label_contains("belongs to the kernel, which ends it by itself");
+    h.get_by_label("Close connection…").click();
+    h.run();
+    assert!(h.query_by_label("Close this connection?").is_none());
+    // The UDP socket's panel: disabled too.
+    h.get_by_label("127.0.0.53").click();
+    h.run();
+    assert!(
+        h.get_by_label("Close connection…")
+            .accesskit_node()
+            .is_disabled()
+    );
+    assert!(asked.lock().unwrap().is_empty());
+}
+
+#[test]
+fn closing_a_real_connection_as_root_aborts_its_client_end() {
+    use std::io::Read;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: closing a connection needs root");
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (_server, _) = listener.accept().unwrap();
+    let port = client.local_addr().unwrap().port();
+    let mut h = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .with_context_setup(portscope::ui::setup_context)
+        .build_ui_state(|ui, app: &mut PortscopeApp| app.ui(ui), {
+            let ctx = egui::Context::default();
+            let prefs = Prefs {
+                filter: format!("lport:{port}"),
+                ..Prefs::default()
+            };
+            PortscopeApp::with_source(&ctx, Box::new(OsSource::new().unwrap()), prefs)
+        });
+    wait_for(&mut h, "the test's connection", &port.to_string());
+    h.get_by_label(&port.to_string()).click();
+    h.run_ok();
+    h.get_by_label("Close connection…").click();
+    h.run_ok();
+    h.get_by_label("Close connection").click();
+    h.run_ok();
+    wait_for(
+        &mut h,
+        "the confirmation",
+        "Closed: the kernel no longer lists it.",
+    );
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 8];
+    let error = client.read(&mut buf).expect_err("the connection was reset");
+    assert_eq!(
+        error.kind(),
+        std::io::ErrorKind::ConnectionAborted,
+        "{error}"
+    );
+}

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 
 use super::table::{SortNames, SortValue};
 use super::text::escape;
+use super::units;
 use super::{Owner, Snapshot, Socket, SortKey};
 
 /// What a cell shows, before the window styles it.
@@ -243,7 +244,97 @@ pub const COLUMNS: &[Column] = &[
         sort: |_, _, s| SortValue::Num(false, u64::from(s.send_q)),
         search: None,
     },
+    Column {
+        key: SortKey::Sent,
+        title: "Sent",
+        export: Some("bytes_sent"),
+        width: 76.0,
+        shown: false,
+        cell: |snap, s| traffic_cell(snap.flow(s).and_then(|f| f.stats.sent()), units::bytes),
+        sort: |snap, _, s| traffic_sort(snap.flow(s).and_then(|f| f.stats.sent())),
+        search: None,
+    },
+    Column {
+        key: SortKey::Received,
+        title: "Received",
+        export: Some("bytes_received"),
+        width: 76.0,
+        shown: false,
+        cell: |snap, s| {
+            traffic_cell(
+                snap.flow(s).and_then(|f| f.stats.bytes_received),
+                units::bytes,
+            )
+        },
+        sort: |snap, _, s| traffic_sort(snap.flow(s).and_then(|f| f.stats.bytes_received)),
+        search: None,
+    },
+    Column {
+        key: SortKey::RateDown,
+        title: "↓ rate",
+        // `list` reads one poll, which has no rates.
+        export: None,
+        width: 84.0,
+        shown: true,
+        cell: |snap, s| {
+            traffic_cell(
+                snap.flow(s).and_then(|f| f.rate).map(|r| r.down),
+                units::rate,
+            )
+        },
+        sort: |snap, _, s| traffic_sort(snap.flow(s).and_then(|f| f.rate).map(|r| r.down)),
+        search: None,
+    },
+    Column {
+        key: SortKey::RateUp,
+        title: "↑ rate",
+        export: None,
+        width: 84.0,
+        shown: true,
+        cell: |snap, s| traffic_cell(snap.flow(s).and_then(|f| f.rate).map(|r| r.up), units::rate),
+        sort: |snap, _, s| traffic_sort(snap.flow(s).and_then(|f| f.rate).map(|r| r.up)),
+        search: None,
+    },
+    Column {
+        key: SortKey::Rtt,
+        title: "RTT",
+        export: Some("rtt_ms"),
+        width: 64.0,
+        shown: true,
+        cell: |snap, s| {
+            traffic_cell(snap.flow(s).map(|f| u64::from(f.stats.rtt_us)), |us| {
+                units::rtt(u32::try_from(us).unwrap_or(u32::MAX))
+            })
+        },
+        sort: |snap, _, s| traffic_sort(snap.flow(s).map(|f| u64::from(f.stats.rtt_us))),
+        search: None,
+    },
+    Column {
+        key: SortKey::Retrans,
+        title: "Retrans",
+        export: Some("retrans"),
+        width: 64.0,
+        shown: false,
+        cell: |snap, s| {
+            traffic_cell(snap.flow(s).map(|f| u64::from(f.stats.retrans)), |n| {
+                n.to_string()
+            })
+        },
+        sort: |snap, _, s| traffic_sort(snap.flow(s).map(|f| u64::from(f.stats.retrans))),
+        search: None,
+    },
 ];
+
+/// A connection's number in its unit; empty where the kernel gave none (listeners, UDP,
+/// TIME_WAIT, and rates at the first poll that saw a connection).
+fn traffic_cell(value: Option<u64>, unit: fn(u64) -> String) -> Cell<'static> {
+    Cell::Text(value.map_or(Cow::Borrowed(""), |n| Cow::Owned(unit(n))))
+}
+
+/// Numbers as numbers; no value after every value (ascending).
+fn traffic_sort(value: Option<u64>) -> SortValue<'static> {
+    SortValue::Num(value.is_none(), value.unwrap_or(0))
+}
 
 impl SortKey {
     /// Every column, in the table's order.

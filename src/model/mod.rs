@@ -13,6 +13,7 @@ mod table;
 pub mod text;
 mod toggles;
 pub mod traffic;
+pub mod units;
 
 pub use explain::explain_now;
 pub use owner::{NoOwnerReason, Owner};
@@ -499,6 +500,24 @@ impl Snapshot {
             && self.error == other.error
             && self.ephemeral == other.ephemeral
             && self.traffic == other.traffic
+    }
+
+    /// A TCP connection's counters and rate, where the kernel gave them.
+    pub fn flow(&self, socket: &Socket) -> Option<&traffic::Flow> {
+        (socket.cookie != 0)
+            .then(|| self.traffic.get(&socket.cookie))
+            .flatten()
+    }
+
+    /// What every connection of the poll moves per second, received and sent.
+    pub fn total_rate(&self) -> traffic::Rate {
+        self.traffic
+            .values()
+            .filter_map(|f| f.rate)
+            .fold(traffic::Rate::default(), |sum, r| traffic::Rate {
+                down: sum.down.saturating_add(r.down),
+                up: sum.up.saturating_add(r.up),
+            })
     }
 
     pub fn process(&self, pid: u32) -> Option<&ProcessInfo> {

@@ -26,6 +26,12 @@ pub enum SortKey {
     User,
     RecvQ,
     SendQ,
+    Sent,
+    Received,
+    RateDown,
+    RateUp,
+    Rtt,
+    Retrans,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

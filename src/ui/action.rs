@@ -35,6 +35,12 @@ pub(crate) enum Action {
     /// Ask before ending this process.
     AskKill(ProcessInfo),
     CloseKill,
+    /// Ask before closing this TCP connection or listener (seen in `table`).
+    AskClose {
+        socket: Socket,
+        table: Arc<Snapshot>,
+    },
+    DismissClose,
     OpenExport,
     CloseExport,
     /// The filter box's text.

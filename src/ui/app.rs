@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::action::Action;
 use super::bar_panel::bar_panel_ui;
+use super::close::{CloseDialog, Closer, os_closer};
 use super::details::{DetailsInput, details_ui};
 use super::export::ExportDialog;
 use super::groups::{Groups, groups_ui};
@@ -64,6 +65,9 @@ pub struct PortscopeApp {
     pub(crate) resolver: Option<Resolver>,
     /// The "end process" dialog, while open.
     kill: Option<KillDialog>,
+    /// The "close connection" dialog, while open, and what it closes sockets with.
+    close: Option<CloseDialog>,
+    closer: Closer,
     /// What appeared, changed and closed: row highlights and the "Recently closed" history.
     tracker: ChangeTracker,
     /// When a snapshot arrived, for the tracker's highlights.
@@ -150,6 +154,8 @@ impl PortscopeApp {
             filter_widget: None,
             resolver: None,
             kill: None,
+            close: None,
+            closer: os_closer(),
             notice: None,
             settings: None,
             export: None,
@@ -164,6 +170,16 @@ impl PortscopeApp {
     /// through highlights and lingering rows without waiting for them.
     pub fn with_clock(mut self, clock: impl Fn() -> Instant + Send + Sync + 'static) -> Self {
         self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The app closing connections with `closer` instead of asking the kernel, so that tests
+    /// can confirm the dialog without root.
+    pub fn with_closer(
+        mut self,
+        closer: impl Fn(&Socket) -> Result<(), crate::act::close::CloseError> + Send + Sync + 'static,
+    ) -> Self {
+        self.closer = std::sync::Arc::new(closer);
         self
     }
 
@@ -411,6 +427,11 @@ impl PortscopeApp {
         {
             actions.push(Action::CloseKill);
         }
+        if let Some(dialog) = &mut self.close
+            && !dialog.ui(ui.ctx())
+        {
+            actions.push(Action::DismissClose);
+        }
         if let Some(dialog) = &mut self.export
             && !dialog.ui(ui.ctx())
         {
@@ -502,6 +523,13 @@ impl PortscopeApp {
                 Action::AskKill(p) => self.kill = Some(KillDialog::new(&p)),
                 Action::CloseKill => {
                     self.kill = None;
+                    self.control(Control::RefreshNow);
+                }
+                Action::AskClose { socket, table } => {
+                    self.close = Some(CloseDialog::new(socket, &table, self.closer.clone()));
+                }
+                Action::DismissClose => {
+                    self.close = None;
                     self.control(Control::RefreshNow);
                 }
                 Action::OpenExport => {

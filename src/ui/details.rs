@@ -3,6 +3,7 @@
 use egui::{RichText, ScrollArea};
 
 use super::action::Action;
+use super::close::close_button;
 use super::explain::explanation_ui;
 use super::selection::Selection;
 use crate::knowledge::{PortKnowledge, Transport};
@@ -45,6 +46,7 @@ pub(crate) fn details_ui(ui: &mut egui::Ui, input: &DetailsInput<'_>) -> Vec<Act
         .show(ui, |ui| {
             if let Some(sel) = input.selection {
                 let (other, port) = socket_ui(ui, sel, snapshot, input.port_focus, &mut kill);
+                actions.extend(close_button(ui, &sel.socket, &sel.seen_in, sel.closed));
                 select = other;
                 focus = port;
                 ui.add_space(8.0);

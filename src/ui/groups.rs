@@ -1,6 +1,7 @@
-//! The table grouped by process: one collapsible entry per process with its socket counts,
-//! and one per reason for sockets without a visible process. Only live sockets are grouped:
-//! the closed rows the flat table shows for a moment are no process's sockets any more.
+//! The table grouped by process: one collapsible entry per process with its socket counts and
+//! the rate of its connections, and one per reason for sockets without a visible process.
+//! Only live sockets are grouped: the closed rows the flat table shows for a moment are no
+//! process's sockets any more.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,7 +11,8 @@ use egui::RichText;
 use super::action::Action;
 use super::view::ViewState;
 use crate::model::text::escape;
-use crate::model::{Owner, Snapshot, SockState, Socket, SocketKey};
+use crate::model::traffic::Rate;
+use crate::model::{Owner, Snapshot, SockState, Socket, SocketKey, units};
 
 /// The groups of one view, rebuilt when the view changes.
 #[derive(Debug, Default)]
@@ -27,6 +29,8 @@ struct Group {
     rows: Vec<usize>,
     listening: usize,
     established: usize,
+    /// What the process's connections move per second, if any has a rate.
+    rate: Option<Rate>,
 }
 
 /// Sockets listed under one group before the rest are summed up.
@@ -80,8 +84,16 @@ impl Groups {
                         .filter(|i| snap.sockets[**i].state == state)
                         .count()
                 };
+                let rate = rows
+                    .iter()
+                    .filter_map(|i| snap.flow(&snap.sockets[*i]).and_then(|f| f.rate))
+                    .reduce(|a, b| Rate {
+                        down: a.down.saturating_add(b.down),
+                        up: a.up.saturating_add(b.up),
+                    });
                 Group {
                     title,
+                    rate,
                     listening: count(SockState::Listen),
                     established: count(SockState::Established),
                     rows,
@@ -109,7 +121,7 @@ pub(crate) fn groups_ui(
             for group in &groups.groups {
                 let n = group.rows.len();
                 let header = format!(
-                    "{} — {n} socket{}{}{}",
+                    "{} — {n} socket{}{}{}{}",
                     group.title,
                     if n == 1 { "" } else { "s" },
                     if group.listening > 0 {
@@ -122,6 +134,11 @@ pub(crate) fn groups_ui(
                     } else {
                         String::new()
                     },
+                    group.rate.map_or_else(String::new, |r| format!(
+                        " · ↓ {} ↑ {}",
+                        units::rate(r.down),
+                        units::rate(r.up)
+                    )),
                 );
                 egui::CollapsingHeader::new(RichText::new(header).strong())
                     .id_salt(&group.title)

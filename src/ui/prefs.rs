@@ -808,7 +808,9 @@ mod tests {
         assert!(prefs.shown_columns.is_empty());
         prefs.show_column(SortKey::User, true);
         assert!(prefs.hidden_columns.is_empty());
-        for key in SortKey::ALL {
+        // The columns after User that are shown by default first, so that User is the last.
+        let after_user = [SortKey::RateDown, SortKey::RateUp, SortKey::Rtt];
+        for key in after_user.into_iter().chain(SortKey::ALL) {
             prefs.show_column(key, false);
         }
         // The last shown column (User) stays.

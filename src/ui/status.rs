@@ -1,11 +1,11 @@
-//! The status bar: counts, poll timing, and the collector's controls.
+//! The status bar: counts, the machine's total rate, poll timing, and the collector's controls.
 
 use std::time::Duration;
 
 use super::action::Action;
 use super::prefs::{INTERVALS_MS, Prefs};
 use crate::collect::Control;
-use crate::model::{Counts, Snapshot};
+use crate::model::{Counts, Snapshot, units};
 
 /// The status bar: what it reads.
 pub(crate) struct StatusInput<'a> {
@@ -24,6 +24,17 @@ pub(crate) fn status_ui(ui: &mut egui::Ui, input: &StatusInput<'_>) -> Vec<Actio
             "{} sockets · {} listening · {} established · {} TCP · {} UDP",
             c.total, c.listening, c.established, c.tcp, c.udp
         ));
+        let total = snapshot.total_rate();
+        ui.separator();
+        ui.label(format!(
+            "↓ {} ↑ {}",
+            units::rate(total.down),
+            units::rate(total.up)
+        ))
+        .on_hover_text(
+            "What every TCP connection of the machine receives (↓) and sends (↑), from the \
+             kernel's counters between the last two polls",
+        );
         ui.separator();
         if snapshot.seq == 0 {
             ui.label("waiting for the first poll…");

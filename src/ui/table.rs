@@ -4,13 +4,16 @@
 use egui::{Color32, RichText, Sense};
 use egui_extras::{Column, TableBuilder};
 
+use std::sync::Arc;
+
 use super::action::Action;
+use super::close::close_button;
 use super::view::ViewData;
 use crate::act::dns::Resolver;
 use crate::model::column::Cell;
 use crate::model::history::{ChangeTracker, Mark};
 use crate::model::text::escape;
-use crate::model::{Snapshot, Socket, SocketKey, SortKey, SortSpec};
+use crate::model::{Proto, Snapshot, Socket, SocketKey, SortKey, SortSpec};
 
 /// What the table reads.
 pub(crate) struct TableInput<'a> {
@@ -110,7 +113,7 @@ pub(crate) fn table_ui(ui: &mut egui::Ui, input: &TableInput<'_>) -> Vec<Action>
                     clicked = Some(index);
                 }
                 response.context_menu(|ui| {
-                    if let Some(action) = row_menu(ui, shown.table, socket) {
+                    if let Some(action) = row_menu(ui, shown.table, socket, shown.closing) {
                         menu_action = Some((index, action));
                     }
                 });
@@ -139,6 +142,10 @@ pub(crate) fn table_ui(ui: &mut egui::Ui, input: &TableInput<'_>) -> Vec<Action>
                     actions.push(Action::AskKill(p.clone()));
                 }
             }
+            RowAction::Close => actions.push(Action::AskClose {
+                socket: row.socket.clone(),
+                table: row.table.clone(),
+            }),
         }
     }
     actions
@@ -149,9 +156,15 @@ enum RowAction {
     Details,
     ExplainRemote(u16),
     Kill(u32),
+    Close,
 }
 
-fn row_menu(ui: &mut egui::Ui, snap: &Snapshot, s: &Socket) -> Option<RowAction> {
+fn row_menu(
+    ui: &mut egui::Ui,
+    snap: &Arc<Snapshot>,
+    s: &Socket,
+    closing: bool,
+) -> Option<RowAction> {
     let mut action = None;
     if ui.button("Show details").clicked() {
         action = Some(RowAction::Details);
@@ -195,6 +208,14 @@ fn row_menu(ui: &mut egui::Ui, snap: &Snapshot, s: &Socket) -> Option<RowAction>
             {
                 action = Some(RowAction::Kill(*pid));
             }
+        }
+    }
+    if s.proto == Proto::Tcp {
+        if s.pids.is_empty() {
+            ui.separator();
+        }
+        if close_button(ui, s, snap, closing).is_some() {
+            action = Some(RowAction::Close);
         }
     }
     action

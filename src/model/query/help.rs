@@ -3,7 +3,7 @@
 /// A one-paragraph summary of the language, for a tooltip.
 pub const SYNTAX: &str = "Every word must appear somewhere in the row (case does not matter). \
     key:value looks in one column: port lport rport · ip laddr raddr · proto state range scope · \
-    pid proc cmd user. Commas list alternatives (port:80,443), a dash gives a port range \
+    pid proc cmd user · rate rtt retrans recvq sendq compare with > < >= <= (rate:>100k). Commas list alternatives (port:80,443), a dash gives a port range \
     (port:8000-8999), a leading - excludes (-state:time_wait), \"quotes\" keep spaces \
     (proc:\"my server\"). All terms must hold.";
 
@@ -70,6 +70,16 @@ pub const HELP: &[(&str, &str)] = &[
     ("scope:all", "bound to every interface (0.0.0.0 or ::)"),
     ("scope:local", "bound to loopback: this machine only"),
     ("scope:iface", "bound to the address of one interface"),
+    (
+        "rate:>100k",
+        "either direction moves more than 100 kB/s (k, m, g; rate:<1.5m: both below)",
+    ),
+    ("rtt:>50ms", "round-trip time above 50 ms (us, ms, s)"),
+    ("retrans:>0", "connections that retransmitted a segment"),
+    (
+        "recvq:>0",
+        "data waiting to be read (sendq:>0: waiting for the peer's acknowledgement)",
+    ),
     (
         "state:listen scope:all -user:root",
         "terms combine: every one must hold",

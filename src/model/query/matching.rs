@@ -22,6 +22,8 @@ pub(super) enum Test {
     /// Lower-case part of a command line.
     Cmd(String),
     User(Vec<UserSel>),
+    /// A number of the row compared with a bound (`rate:>100k`, `recvq:>0`).
+    Measure(Metric, Cmp, u64),
     /// Lower-case text to find anywhere in the row.
     Text(String),
 }
@@ -36,8 +38,9 @@ impl Test {
             | Test::State(_)
             | Test::Range(_)
             | Test::Scope(_)
-            | Test::Pid(_) => 0,
-            Test::Proc(_) | Test::User(_) => 1,
+            | Test::Pid(_)
+            | Test::Measure(Metric::RecvQ | Metric::SendQ, ..) => 0,
+            Test::Proc(_) | Test::User(_) | Test::Measure(..) => 1,
             Test::Cmd(_) => 2,
             Test::Text(_) => 3,
         }
@@ -66,7 +69,57 @@ impl Test {
             Test::Proc(part) => processes(snap, s).any(|p| contains_folded(&p.name, part)),
             Test::Cmd(part) => processes(snap, s).any(|p| cmdline_contains(p, part)),
             Test::User(sels) => sels.iter().any(|sel| sel.matches(snap, s)),
+            Test::Measure(metric, cmp, bound) => {
+                metric.value(snap, s).is_some_and(|v| cmp.holds(v, *bound))
+            }
             Test::Text(word) => row_text(snap, s).contains(word.as_str()),
+        }
+    }
+}
+
+/// A number a row has, or not (a listener has no rate, a UDP socket no round-trip time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Metric {
+    /// The faster direction's bytes per second: `rate:>100k` is either direction above it,
+    /// `rate:<1k` both below.
+    Rate,
+    /// Smoothed round-trip time, microseconds.
+    Rtt,
+    Retrans,
+    RecvQ,
+    SendQ,
+}
+
+impl Metric {
+    fn value(self, snap: &Snapshot, s: &Socket) -> Option<u64> {
+        match self {
+            Metric::Rate => snap.flow(s).and_then(|f| f.rate).map(|r| r.down.max(r.up)),
+            Metric::Rtt => snap.flow(s).map(|f| u64::from(f.stats.rtt_us)),
+            Metric::Retrans => snap.flow(s).map(|f| u64::from(f.stats.retrans)),
+            Metric::RecvQ => Some(u64::from(s.recv_q)),
+            Metric::SendQ => Some(u64::from(s.send_q)),
+        }
+    }
+}
+
+/// How a row's number compares with the term's bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Cmp {
+    Eq,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+impl Cmp {
+    fn holds(self, value: u64, bound: u64) -> bool {
+        match self {
+            Cmp::Eq => value == bound,
+            Cmp::Gt => value > bound,
+            Cmp::Ge => value >= bound,
+            Cmp::Lt => value < bound,
+            Cmp::Le => value <= bound,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use super::matching::{Network, PortSpan, ProtoSel, RangeSel, Side, Test, UserSel};
+use super::matching::{Cmp, Metric, Network, PortSpan, ProtoSel, RangeSel, Side, Test, UserSel};
 use super::{QueryError, Term};
 use crate::knowledge::IanaRange;
 use crate::model::{BindScope, Proto, SockState};
@@ -118,6 +118,7 @@ pub(super) enum Key {
     Proc,
     Cmd,
     User,
+    Measure(Metric),
 }
 
 pub(super) const KEYS: &[(&str, Key)] = &[
@@ -136,10 +137,15 @@ pub(super) const KEYS: &[(&str, Key)] = &[
     ("proc", Key::Proc),
     ("cmd", Key::Cmd),
     ("user", Key::User),
+    ("rate", Key::Measure(Metric::Rate)),
+    ("rtt", Key::Measure(Metric::Rtt)),
+    ("retrans", Key::Measure(Metric::Retrans)),
+    ("recvq", Key::Measure(Metric::RecvQ)),
+    ("sendq", Key::Measure(Metric::SendQ)),
 ];
 
 pub(super) const KEY_LIST: &str = "port, lport, rport, ip, addr, laddr, raddr, proto, state, range, \
-    scope, pid, proc, cmd, user";
+    scope, pid, proc, cmd, user, rate, rtt, retrans, recvq, sendq";
 
 pub(super) fn parse_term(raw: &str) -> Result<Term, Problem> {
     // `-word` excludes; `--word` and a lone `-` are text (command-line options are common).
@@ -180,7 +186,9 @@ pub(super) fn split_key(body: &str) -> Result<Option<(Key, &str, &str)>, Problem
         return Ok(None);
     }
     let names: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
-    let hint = match suggest(&name.to_ascii_lowercase(), &names) {
+    // `http://…` is a URL, whatever key its scheme looks like.
+    let url = value.starts_with("//");
+    let hint = match suggest(&name.to_ascii_lowercase(), &names).filter(|_| !url) {
         Some(key) => format!("did you mean '{key}:'?"),
         None => format!("keys are {KEY_LIST}; to look for the text itself, put it in quotes"),
     };
@@ -200,6 +208,7 @@ pub(super) fn parse_value(key: Key, name: &str, value: &str) -> Result<Test, Pro
             Key::Proc => "proc:nginx",
             Key::Cmd => "cmd:--config",
             Key::User => "user:root",
+            Key::Measure(metric) => measure_example(metric),
         };
         return Err(Problem::new(
             format!("'{}:' needs a value", name.to_ascii_lowercase()),
@@ -216,6 +225,7 @@ pub(super) fn parse_value(key: Key, name: &str, value: &str) -> Result<Test, Pro
         Key::Pid => Test::Pid(list(value, parse_pid)?),
         Key::Proc => Test::Proc(value.to_lowercase()),
         Key::Cmd => Test::Cmd(value.to_lowercase()),
+        Key::Measure(metric) => parse_measure(metric, value)?,
         Key::User => Test::User(list(value, |v| {
             Ok(UserSel {
                 name: v.to_lowercase(),
@@ -376,6 +386,128 @@ pub(super) fn lookup<T: Copy>(
         suggestion,
         &format!("{what}s are {}", shown.join(", ")),
     ))
+}
+
+fn measure_example(metric: Metric) -> &'static str {
+    match metric {
+        Metric::Rate => "rate:>100k",
+        Metric::Rtt => "rtt:>50ms",
+        Metric::Retrans => "retrans:>0",
+        Metric::RecvQ => "recvq:>0",
+        Metric::SendQ => "sendq:>0",
+    }
+}
+
+/// `>100k`, `<=50ms`, `0`: a comparison (none: equal) and a number in the metric's unit.
+pub(super) fn parse_measure(metric: Metric, value: &str) -> Result<Test, Problem> {
+    let (cmp, number) = [
+        (">=", Cmp::Ge),
+        ("<=", Cmp::Le),
+        (">", Cmp::Gt),
+        ("<", Cmp::Lt),
+        ("=", Cmp::Eq),
+    ]
+    .into_iter()
+    .find_map(|(op, cmp)| value.strip_prefix(op).map(|rest| (cmp, rest)))
+    .unwrap_or((Cmp::Eq, value));
+    let example = measure_example(metric);
+    if number.is_empty() {
+        return Err(Problem::new(
+            format!("'{value}' has no number to compare with"),
+            format!("for example {example}"),
+        ));
+    }
+    let bound = match metric {
+        Metric::Rate => parse_rate(number)?,
+        Metric::Rtt => parse_duration_us(number)?,
+        Metric::Retrans | Metric::RecvQ | Metric::SendQ => {
+            if !digits(number) {
+                return Err(Problem::new(
+                    format!("'{number}' is not a whole number"),
+                    format!("a count is a whole number, as in {example}"),
+                ));
+            }
+            number.parse().map_err(|_| {
+                Problem::new(
+                    format!("{number} is too large"),
+                    format!("for example {example}"),
+                )
+            })?
+        }
+    };
+    Ok(Test::Measure(metric, cmp, bound))
+}
+
+/// A decimal number and what it is made of: `1.5` → 1.5. Only digits and one point.
+fn decimal(text: &str) -> Option<f64> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let fine = !whole.is_empty()
+        && digits(whole)
+        && (fraction.is_empty() && !text.ends_with('.') || digits(fraction));
+    fine.then(|| text.parse().ok()).flatten()
+}
+
+/// Bytes per second: `100k` (thousands), `1.5m`, `2g`, or plain bytes. Decimal units, as
+/// network speeds are written.
+pub(super) fn parse_rate(v: &str) -> Result<u64, Problem> {
+    const HINT: &str = "a rate is bytes per second, with k, m or g for thousands, millions or \
+        billions: rate:>100k, rate:<1.5m";
+    let split = v
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(v.len());
+    let (number, suffix) = v.split_at(split);
+    let scale = match suffix.to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        _ => {
+            return Err(Problem::new(
+                format!("unknown unit '{suffix}' in rate '{v}'"),
+                HINT,
+            ));
+        }
+    };
+    let Some(n) = decimal(number) else {
+        return Err(Problem::new(format!("'{v}' is not a rate"), HINT));
+    };
+    let bytes = n * scale;
+    if bytes >= u64::MAX as f64 {
+        return Err(Problem::new(format!("the rate {v} is too large"), HINT));
+    }
+    Ok(bytes.round() as u64)
+}
+
+/// A duration in microseconds: `50ms`, `1.5s`, `800us`. The unit is needed: a bare `50`
+/// could be any of them.
+pub(super) fn parse_duration_us(v: &str) -> Result<u64, Problem> {
+    const HINT: &str = "write a time with its unit, us, ms or s: rtt:>50ms, rtt:<800us";
+    let split = v
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(v.len());
+    let (number, unit) = v.split_at(split);
+    let scale = match unit.to_ascii_lowercase().as_str() {
+        "us" | "µs" => 1.0,
+        "ms" => 1e3,
+        "s" => 1e6,
+        "" => {
+            return Err(Problem::new(format!("'{v}' has no unit"), HINT));
+        }
+        _ => {
+            return Err(Problem::new(
+                format!("unknown unit '{unit}' in time '{v}'"),
+                HINT,
+            ));
+        }
+    };
+    let Some(n) = decimal(number) else {
+        return Err(Problem::new(format!("'{v}' is not a time"), HINT));
+    };
+    let us = n * scale;
+    if us >= u64::MAX as f64 {
+        return Err(Problem::new(format!("the time {v} is too long"), HINT));
+    }
+    Ok(us.round() as u64)
 }
 
 pub(super) fn parse_state(v: &str) -> Result<SockState, Problem> {

@@ -672,7 +672,7 @@ fn help_examples_all_parse() {
         .step_by(2)
         .filter(|e| e.contains(':'))
         .collect();
-    assert_eq!(examples.len(), 4);
+    assert_eq!(examples.len(), 5);
     for example in examples {
         assert!(parse(example).is_ok(), "{example}");
     }
@@ -810,4 +810,169 @@ fn row_texts_built_in_two_halves_match_row_by_row_texts() {
         );
     }
     assert_eq!(texts.get(snap.sockets.len()), None);
+}
+
+/// Four connections with counters (cookies 1–4; the one on 7004 has no rate yet), a listener
+/// with a queue, and a UDP socket.
+fn traffic_snapshot() -> Snapshot {
+    use crate::model::traffic::{Flow, Rate, TcpStats};
+    let mut snap = Snapshot::default();
+    let conn = |port: u16, cookie: u64| Socket {
+        cookie,
+        ..socket(Row {
+            proto: Proto::Tcp,
+            local: (v4(127, 0, 0, 1), port),
+            remote: Some((v4(127, 0, 0, 1), 9)),
+            state: SockState::Established,
+            pids: vec![],
+            uid: None,
+        })
+    };
+    snap.sockets = vec![
+        conn(7001, 1),
+        conn(7002, 2),
+        conn(7003, 3),
+        conn(7004, 4),
+        Socket {
+            recv_q: 3,
+            send_q: 128,
+            cookie: 5,
+            ..socket(Row {
+                proto: Proto::Tcp,
+                local: (v4(127, 0, 0, 1), 7005),
+                remote: None,
+                state: SockState::Listen,
+                pids: vec![],
+                uid: None,
+            })
+        },
+        socket(Row {
+            proto: Proto::Udp,
+            local: (v4(127, 0, 0, 1), 7006),
+            remote: None,
+            state: SockState::Unconn,
+            pids: vec![],
+            uid: None,
+        }),
+    ];
+    let flow = |down, up, rtt_us, retrans| Flow {
+        stats: TcpStats {
+            bytes_sent: Some(1000),
+            bytes_received: Some(1000),
+            rtt_us,
+            retrans,
+            ..TcpStats::default()
+        },
+        rate: Some(Rate { down, up }),
+    };
+    snap.traffic.insert(1, flow(150_000, 10, 400, 0));
+    snap.traffic.insert(2, flow(10, 2_000_000, 60_000, 3));
+    snap.traffic.insert(3, flow(100_000, 100_000, 50_000, 0));
+    snap.traffic.insert(
+        4,
+        Flow {
+            rate: None,
+            ..flow(0, 0, 1_500_000, 1)
+        },
+    );
+    snap
+}
+
+#[test]
+fn rate_rtt_retrans_and_queue_terms_compare_numbers() {
+    let snap = traffic_snapshot();
+    // Either direction above 100 kB/s; exactly 100k is not above it.
+    assert_eq!(rows(&snap, "rate:>100k"), [7001, 7002]);
+    assert_eq!(rows(&snap, "rate:>=100k"), [7001, 7002, 7003]);
+    assert_eq!(rows(&snap, "rate:>1.5m"), [7002]);
+    assert_eq!(rows(&snap, "rate:>0.1M"), [7001, 7002]);
+    assert_eq!(rows(&snap, "rate:<=100000"), [7003]);
+    // Sockets without a rate match neither way; negation takes them in.
+    assert_eq!(rows(&snap, "-rate:>100k"), [7003, 7004, 7005, 7006]);
+    assert_eq!(rows(&snap, "rtt:>50ms"), [7002, 7004]);
+    assert_eq!(rows(&snap, "rtt:>=50ms"), [7002, 7003, 7004]);
+    assert_eq!(rows(&snap, "rtt:<1ms"), [7001]);
+    assert_eq!(rows(&snap, "rtt:<500us"), [7001]);
+    assert_eq!(rows(&snap, "rtt:>1.2s"), [7004]);
+    assert_eq!(rows(&snap, "retrans:>0"), [7002, 7004]);
+    assert_eq!(rows(&snap, "retrans:3"), [7002]);
+    assert_eq!(rows(&snap, "retrans:0"), [7001, 7003]);
+    assert_eq!(rows(&snap, "recvq:>0"), [7005]);
+    assert_eq!(rows(&snap, "sendq:>=128"), [7005]);
+    assert_eq!(rows(&snap, "sendq:0 proto:udp"), [7006]);
+}
+
+#[test]
+fn measure_terms_say_what_is_wrong() {
+    let rate_hint = "a rate is bytes per second, with k, m or g for thousands, millions or \
+        billions: rate:>100k, rate:<1.5m";
+    let time_hint = "write a time with its unit, us, ms or s: rtt:>50ms, rtt:<800us";
+    assert_error(
+        "rate:>100x",
+        "rate:>100x",
+        "unknown unit 'x' in rate '100x'",
+        rate_hint,
+    );
+    assert_error(
+        "rate:>fast",
+        "rate:>fast",
+        "unknown unit 'fast' in rate 'fast'",
+        rate_hint,
+    );
+    assert_error(
+        "rate:>1.2.3k",
+        "rate:>1.2.3k",
+        "'1.2.3k' is not a rate",
+        rate_hint,
+    );
+    assert_error("rate:>.5k", "rate:>.5k", "'.5k' is not a rate", rate_hint);
+    assert_error(
+        "x rate:>",
+        "rate:>",
+        "'>' has no number to compare with",
+        "for example rate:>100k",
+    );
+    assert_error("rtt:>50", "rtt:>50", "'50' has no unit", time_hint);
+    assert_error(
+        "rtt:>5h",
+        "rtt:>5h",
+        "unknown unit 'h' in time '5h'",
+        time_hint,
+    );
+    assert_error(
+        "rtt:",
+        "rtt:",
+        "'rtt:' needs a value",
+        "for example rtt:>50ms",
+    );
+    assert_error(
+        "retrans:>-1",
+        "retrans:>-1",
+        "'-1' is not a whole number",
+        "a count is a whole number, as in retrans:>0",
+    );
+    assert_error(
+        "recvq:>99999999999999999999",
+        "recvq:>99999999999999999999",
+        "99999999999999999999 is too large",
+        "for example recvq:>0",
+    );
+    assert_error(
+        "rtt:>1e30s",
+        "rtt:>1e30s",
+        "unknown unit 'e30s' in time '1e30s'",
+        time_hint,
+    );
+    assert_error(
+        "rate:>99999999999999999999g",
+        "rate:>99999999999999999999g",
+        "the rate 99999999999999999999g is too large",
+        rate_hint,
+    );
+    assert_error(
+        "ratee:>1",
+        "ratee:>1",
+        "unknown key 'ratee:'",
+        "did you mean 'rate:'?",
+    );
 }

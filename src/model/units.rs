@@ -1,0 +1,46 @@
+//! Traffic numbers as people read them: `12.3 KiB`, `1.2 MiB/s`, `0.4 ms`, `85 ms`.
+//!
+//! One place, so the table, the status bar and the groups write a rate the same way.
+
+use bytesize::ByteSize;
+
+/// A byte count in binary units: `999 B`, `12.3 KiB`, `4.0 GiB`.
+pub fn bytes(n: u64) -> String {
+    ByteSize(n).display().iec().to_string()
+}
+
+/// Bytes per second: `0 B/s`, `1.2 MiB/s`.
+pub fn rate(per_second: u64) -> String {
+    format!("{}/s", bytes(per_second))
+}
+
+/// A round-trip time from microseconds: a tenth of a millisecond below 10 ms (`0.4 ms`),
+/// whole milliseconds below a second (`85 ms`), then seconds (`1.2 s`).
+pub fn rtt(us: u32) -> String {
+    let ms = f64::from(us) / 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.1} s", ms / 1000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_in_human_units() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(999), "999 B");
+        assert_eq!(bytes(12_595), "12.3 KiB");
+        assert_eq!(rate(1_258_291), "1.2 MiB/s");
+        assert_eq!(rate(0), "0 B/s");
+        assert_eq!(rtt(400), "0.4 ms");
+        assert_eq!(rtt(9_949), "9.9 ms");
+        assert_eq!(rtt(85_000), "85 ms");
+        assert_eq!(rtt(1_200_000), "1.2 s");
+    }
+}
