@@ -94,8 +94,13 @@ pub fn generated_poll(n: usize) -> Poll {
                 } else {
                     Pids::from_slice(&[pid])
                 },
-                uid: Some(1000),
-                inode: Some(i as u32 + 1),
+                // Like the kernel's, a made-up TIME_WAIT belongs to no user and no file.
+                uid: (state != SockState::TimeWait).then_some(1000),
+                inode: Some(if state == SockState::TimeWait {
+                    0
+                } else {
+                    i as u32 + 1
+                }),
                 cookie: if udp { 0 } else { i as u64 + 1 },
                 recv_q: 0,
                 send_q: 0,
