@@ -6,9 +6,13 @@
 //! Rows whose port column is empty name services without a port (used for DNS SRV records);
 //! they are counted but stay out of the port index.
 //!
-//! Text fields borrow from the embedded file instead of being copied, and ids and references
-//! are turned into readable names only when shown ([`Names`], [`References`]), which keeps the
-//! one-time load short.
+//! The CSV is decoded with the `csv` crate when portscope is built (`build.rs`, see
+//! `csv_reader`) into a plain record list, which is what is embedded: the one-time load then
+//! only splits text, and every text field borrows from it instead of being copied. Only the
+//! decoding moved to the build; what the fields mean is worked out here at load time, so a row
+//! that cannot be understood is reported with its line, and tests feed this code hostile files
+//! directly. Ids and references are turned into readable names only when shown ([`Names`],
+//! [`References`]), which keeps the load short.
 //!
 //! The CSV is data, not code: a row that cannot be understood is skipped and recorded (see
 //! [`iana_skipped_rows`]) instead of aborting the whole table, and a test keeps that list empty
@@ -20,18 +24,16 @@ use std::sync::LazyLock;
 
 use serde::{Serialize, Serializer};
 
-use super::csv_reader::{CsvError, CsvReader};
+use super::csv_reader::{CsvError, RecordReader};
 use super::transport::Transport;
 
 /// Text from the registry: borrowed from the embedded file, or owned where unescaping was
 /// needed.
 pub type RegistryText = Cow<'static, str>;
 
-/// The registry as shipped, embedded at compile time.
-static REGISTRY_CSV: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/assets/service-names-port-numbers.csv"
-));
+/// The registry as shipped (`assets/service-names-port-numbers.csv`), as the record list the
+/// build script made of it.
+static REGISTRY_RECORDS: &str = include_str!(concat!(env!("OUT_DIR"), "/iana-records.txt"));
 
 /// The header line IANA's CSV has had since 2011; anything else means the format changed.
 pub const EXPECTED_HEADER: [&str; 12] = [
@@ -52,7 +54,7 @@ pub const EXPECTED_HEADER: [&str; 12] = [
 /// Number of slots in the per-port index: one per port plus the end marker.
 const INDEX_SLOTS: usize = u16::MAX as usize + 2;
 
-static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry::parse(REGISTRY_CSV));
+static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry::parse(REGISTRY_RECORDS));
 
 /// What a registry row says about its ports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -264,8 +266,9 @@ impl Registry {
         }
     }
 
-    fn parse(csv_text: &'static str) -> Registry {
-        let mut reader = CsvReader::new(csv_text);
+    /// Reads a record list made by [`csv_reader::encode`](super::csv_reader::encode).
+    fn parse(records: &'static str) -> Registry {
+        let mut reader = RecordReader::new(records);
         let mut fields = Vec::with_capacity(EXPECTED_HEADER.len());
         match reader.next_record(&mut fields) {
             Some(Ok(_)) if fields.iter().map(|f| f.trim()).eq(EXPECTED_HEADER) => {}
@@ -280,14 +283,13 @@ impl Registry {
         }
 
         // Rows average about 80 bytes; reserving up front avoids moving the table while it grows.
-        let mut entries = Vec::with_capacity(csv_text.len() / 80);
+        let mut entries = Vec::with_capacity(records.len() / 80);
         let mut skipped = Vec::new();
         let mut rows = 0;
         while let Some(result) = reader.next_record(&mut fields) {
             rows += 1;
-            let outcome = result.and_then(|line| {
-                parse_row(&mut fields).map_err(|problem| CsvError { line, problem })
-            });
+            let outcome = result
+                .and_then(|line| parse_row(&fields).map_err(|problem| CsvError { line, problem }));
             match outcome {
                 Ok(Some(entry)) => entries.push(entry),
                 Ok(None) => {}
@@ -349,9 +351,8 @@ fn build_index(entries: &[IanaEntry]) -> (Vec<u32>, Vec<u32>) {
     (starts, index)
 }
 
-/// Turns one CSV record into an entry; `Ok(None)` for rows without a port. The fields are
-/// taken out of `fields`.
-fn parse_row(fields: &mut [RegistryText]) -> Result<Option<IanaEntry>, String> {
+/// Turns one CSV record into an entry; `Ok(None)` for rows without a port.
+fn parse_row(fields: &[&'static str]) -> Result<Option<IanaEntry>, String> {
     let [
         service_name,
         port,
@@ -365,7 +366,7 @@ fn parse_row(fields: &mut [RegistryText]) -> Result<Option<IanaEntry>, String> {
         _service_code,
         unauthorized_use_reported,
         assignment_notes,
-    ] = fields
+    ] = *fields
     else {
         return Err(format!(
             "expected {} fields, found {}",
@@ -401,17 +402,13 @@ fn parse_row(fields: &mut [RegistryText]) -> Result<Option<IanaEntry>, String> {
     }))
 }
 
-/// Takes a field out of the record, trimmed, without copying borrowed text.
-fn trimmed(field: &mut RegistryText) -> RegistryText {
-    match std::mem::take(field) {
-        Cow::Borrowed(text) => Cow::Borrowed(text.trim_ascii()),
-        Cow::Owned(text) if text.trim_ascii().len() == text.len() => Cow::Owned(text),
-        Cow::Owned(text) => Cow::Owned(text.trim_ascii().to_owned()),
-    }
+/// A field, trimmed.
+fn trimmed(field: &'static str) -> RegistryText {
+    Cow::Borrowed(field.trim_ascii())
 }
 
 /// Like [`trimmed`], with empty fields as `None`.
-fn optional(field: &mut RegistryText) -> Option<RegistryText> {
+fn optional(field: &'static str) -> Option<RegistryText> {
     Some(trimmed(field)).filter(|text| !text.is_empty())
 }
 
@@ -567,7 +564,13 @@ pub(crate) fn preload() {
 
 #[cfg(test)]
 mod tests {
+    use super::super::csv_reader::encode;
     use super::*;
+
+    /// Reads CSV text as the shipped file is read: decoded as the build script decodes it.
+    fn parse_csv(csv: &str) -> Registry {
+        Registry::parse(Box::leak(encode(csv).into_boxed_str()))
+    }
 
     fn names(port: u16, transport: Option<Transport>) -> Vec<&'static str> {
         iana_entries(port, transport)
@@ -771,7 +774,7 @@ mod tests {
             "short,1,tcp\r\n",
             "odd,10,icmp,x,,,,,,,,\r\n",
         );
-        let registry = Registry::parse(csv);
+        let registry = parse_csv(csv);
         assert_eq!(registry.error, None);
         assert_eq!(registry.rows, 6);
         assert_eq!(registry.entries.len(), 2);
@@ -799,18 +802,77 @@ mod tests {
             "Unauthorized Use Reported,Assignment Notes\n",
             "ssh,22,tcp,SSH,,,,,,,,\n",
         );
-        let registry = Registry::parse(csv);
+        let registry = parse_csv(csv);
         assert_eq!(registry.error, None);
         assert_eq!(registry.at(22).count(), 1);
     }
 
     #[test]
     fn wrong_header_is_reported() {
-        let registry = Registry::parse("a,b,c\n1,2,3\n");
+        let registry = parse_csv("a,b,c\n1,2,3\n");
         assert!(matches!(
             registry.error,
             Some(IanaLoadError::UnexpectedHeader { .. })
         ));
         assert_eq!(registry.at(1).count(), 0);
+    }
+
+    /// Hostile registry files through the whole load: 5,000 files of the right header and rows
+    /// made of CSV syntax, digits and registry words. Nothing panics, and every row left out
+    /// is reported with a reason and the line it starts on. The seed is fixed.
+    #[test]
+    fn hostile_registry_files_report_each_row_left_out_with_its_line() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+        let config = Config {
+            cases: 5_000,
+            failure_persistence: None,
+            ..Config::default()
+        };
+        let mut runner =
+            TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
+        let body = prop::collection::vec(
+            prop::sample::select(vec![
+                ",",
+                ",,,,,,,,,,",
+                "\"",
+                "\"\"",
+                "\r\n",
+                "\n",
+                "\r",
+                "ssh",
+                "22",
+                "6000-6063",
+                "70000",
+                "5-3",
+                "tcp",
+                "udp",
+                "icmp",
+                "[Jon_Postel]",
+                "Reserved",
+                "é",
+                " ",
+            ]),
+            0..120,
+        )
+        .prop_map(|pieces| pieces.concat());
+        runner
+            .run(&body, |body| {
+                let text = format!("{}\r\n{body}", EXPECTED_HEADER.join(","));
+                let max_line = 1 + text.bytes().filter(|&b| b == b'\n').count() as u64;
+                let registry = parse_csv(&text);
+                prop_assert_eq!(&registry.error, &None);
+                prop_assert!(registry.rows >= registry.entries.len() + registry.skipped.len());
+                // Data starts on line 2; a lone CR ends a record without starting a line.
+                let mut last = 2;
+                for row in &registry.skipped {
+                    prop_assert!(!row.reason.trim().is_empty(), "no reason: {:?}", row);
+                    prop_assert!(row.line >= last && row.line <= max_line, "{:?}", row);
+                    last = row.line;
+                }
+                Ok(())
+            })
+            .unwrap();
     }
 }
