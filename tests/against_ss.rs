@@ -123,14 +123,27 @@ impl Population {
         }
     }
 
-    /// Whether a socket is one of the population's: an end on a port of the server's.
+    /// Whether a socket is one of the population's. By protocol and port, on loopback: other
+    /// processes' sockets may have the same port numbers in the other protocol, and the
+    /// TIME_WAIT's port (an ephemeral one) may be taken again by an unrelated connection.
     fn holds(&self, socket: &Row) -> bool {
-        let ours = |addr: &IpAddr, port: u16| {
-            (addr.is_loopback() || addr.to_canonical().is_loopback() || addr.is_unspecified())
-                && self.ports.values().any(|p| *p == port)
+        const TCP: [&str; 5] = ["pairs", "queue", "v6", "dual", "mapped"];
+        const UDP: [&str; 4] = ["udp4", "udp6", "udp4_connected", "udp6_connected"];
+        let looped = |addr: &IpAddr| {
+            addr.is_loopback() || addr.to_canonical().is_loopback() || addr.is_unspecified()
         };
-        ours(&socket.local.0, socket.local.1)
-            || socket.remote.as_ref().is_some_and(|(a, p)| ours(a, *p))
+        let on = |names: &[&str], addr: &IpAddr, port: u16| {
+            looped(addr) && names.iter().any(|name| self.ports[*name] == port)
+        };
+        let (local, remote) = (&socket.local, &socket.remote);
+        match socket.proto {
+            "tcp" => {
+                on(&TCP, &local.0, local.1)
+                    || remote.as_ref().is_some_and(|(a, p)| on(&TCP, a, *p))
+                    || (socket.state == "TIME_WAIT" && on(&["time_wait"], &local.0, local.1))
+            }
+            _ => on(&UDP, &local.0, local.1),
+        }
     }
 }
 
