@@ -12,6 +12,7 @@ mod table;
 pub mod text;
 mod toggles;
 pub mod traffic;
+pub mod traffic_history;
 
 pub use owner::{NoOwnerReason, Owner};
 pub use query::{Query, QueryError};
