@@ -3,10 +3,12 @@
 use egui::{RichText, ScrollArea};
 
 use super::action::Action;
+use super::charts::traffic_charts_ui;
 use super::explain::explanation_ui;
 use super::selection::Selection;
 use crate::knowledge::{PortKnowledge, Transport};
 use crate::model::text::escape;
+use crate::model::traffic_history::TrafficHistory;
 use crate::model::{Owner, ProcessInfo, Snapshot, Socket, address_words};
 
 /// What the details panel reads.
@@ -17,6 +19,8 @@ pub(crate) struct DetailsInput<'a> {
     /// The port the explanation is about, and its explanation.
     pub port_focus: Option<(u16, Option<Transport>)>,
     pub knowledge: Option<&'a PortKnowledge>,
+    /// What connections moved lately, for the charts.
+    pub traffic: &'a TrafficHistory,
 }
 
 /// The selected socket, its owners and the port's explanation.
@@ -44,7 +48,7 @@ pub(crate) fn details_ui(ui: &mut egui::Ui, input: &DetailsInput<'_>) -> Vec<Act
         .auto_shrink([false, false])
         .show(ui, |ui| {
             if let Some(sel) = input.selection {
-                let (other, port) = socket_ui(ui, sel, snapshot, input.port_focus, &mut kill);
+                let (other, port) = socket_ui(ui, sel, input, &mut kill);
                 select = other;
                 focus = port;
                 ui.add_space(8.0);
@@ -78,10 +82,10 @@ pub(crate) fn details_ui(ui: &mut egui::Ui, input: &DetailsInput<'_>) -> Vec<Act
 fn socket_ui(
     ui: &mut egui::Ui,
     sel: &Selection,
-    live: &Snapshot,
-    focus: Option<(u16, Option<Transport>)>,
+    input: &DetailsInput<'_>,
     kill: &mut Option<ProcessInfo>,
 ) -> (Option<Socket>, Option<(u16, Option<Transport>)>) {
+    let (live, focus) = (input.snapshot, input.port_focus);
     let s = &sel.socket;
     let mut select = None;
     let mut explain = None;
@@ -135,6 +139,7 @@ fn socket_ui(
             }
         }
     });
+    traffic_charts_ui(ui, input.traffic, s, &sel.seen_in);
     ui.add_space(8.0);
     let snap = &sel.seen_in;
     match snap.owner(s) {

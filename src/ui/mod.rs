@@ -10,6 +10,7 @@ mod action;
 mod app;
 mod atomic;
 mod bar_panel;
+mod charts;
 mod details;
 mod explain;
 mod export;
