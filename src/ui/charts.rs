@@ -108,7 +108,7 @@ fn chart<'a>(ui: &egui::Ui, id: impl egui::AsIdSalt, value: fn(f64) -> String) -
         .set_margin_fraction(egui::vec2(0.0, 0.1))
         .x_axis_formatter(|mark: GridMark, _: &RangeInclusive<f64>| ago_text(mark.value))
         .y_axis_formatter(move |mark: GridMark, _: &RangeInclusive<f64>| value(mark.value))
-        .y_axis_min_width(56.0)
+        .y_axis_min_width(72.0)
         .label_formatter(move |pos: &HoverPosition<'_>| match pos {
             HoverPosition::NearDataPoint {
                 plot_name,

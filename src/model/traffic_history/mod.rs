@@ -27,6 +27,8 @@ pub const MAX_SAMPLES: usize = (WINDOW.as_secs() / RESOLUTION.as_secs()) as usiz
 
 const WINDOW_MS: u32 = WINDOW.as_millis() as u32;
 const RESOLUTION_MS: u32 = RESOLUTION.as_millis() as u32;
+/// Past this (24 days), sample times are counted from a later epoch.
+const REBASE_MS: u32 = 1 << 31;
 
 /// How many connections and processes are followed at most.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -223,6 +225,16 @@ impl<K: Copy + Eq + Hash> Followed<K> {
         left_out
     }
 
+    /// Count every time `by` milliseconds later (the epoch moved up by that much).
+    fn shift(&mut self, by: u32) {
+        for s in self.series.values_mut() {
+            s.last_active_ms = s.last_active_ms.saturating_sub(by);
+            for sample in &mut s.samples {
+                sample.t_ms = sample.t_ms.saturating_sub(by);
+            }
+        }
+    }
+
     fn heap_bytes(&self) -> usize {
         self.series.capacity() * (size_of::<(K, Series)>() + 1)
             + self.series.values().map(Series::heap_bytes).sum::<usize>()
@@ -282,11 +294,21 @@ impl TrafficHistory {
     /// whether it was taken.
     pub fn update(&mut self, snapshot: &Snapshot) -> bool {
         let stamp = (snapshot.seq, snapshot.taken_at);
-        if self.last == Some(stamp) {
+        // Seq 0 is the empty start, not a poll: its time is no clock's.
+        if snapshot.seq == 0 || self.last == Some(stamp) {
             return false;
         }
         self.last = Some(stamp);
-        let epoch = *self.epoch.get_or_insert(snapshot.taken_at);
+        let mut epoch = *self.epoch.get_or_insert(snapshot.taken_at);
+        if self.now_ms > REBASE_MS {
+            // Weeks on: move the epoch up so the times keep fitting in 32 bits.
+            let shift = self.now_ms - WINDOW_MS;
+            epoch += Duration::from_millis(u64::from(shift));
+            self.epoch = Some(epoch);
+            self.now_ms -= shift;
+            self.connections.shift(shift);
+            self.processes.shift(shift);
+        }
         // A clock set back does not reorder the samples.
         let t = snapshot
             .taken_at

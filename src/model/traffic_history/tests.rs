@@ -346,6 +346,34 @@ fn a_cookie_back_after_it_closed_is_another_connection_and_starts_fresh() {
 }
 
 #[test]
+fn the_empty_start_is_no_poll_and_weeks_of_polls_keep_their_times() {
+    let mut history = TrafficHistory::default();
+    // The window starts on an empty snapshot dated 1970: it sets no epoch.
+    assert!(!history.update(&Snapshot::default()));
+    let mut at = |history: &mut TrafficHistory, seq: u64, ms: u64| {
+        let mut snap = poll(ms, &[busy(1, &[10], 100 + seq, 0)], &[]);
+        snap.taken_at += Duration::from_secs(1_764_000_000);
+        snap.seq = seq;
+        assert!(history.update(&snap));
+    };
+    at(&mut history, 1, 0);
+    at(&mut history, 2, 1000);
+    let s = history.connection(1).expect("busy");
+    assert_eq!(downs(s), [101.0, 102.0], "a second apart: two samples");
+    // Thirty days on (past what 32 bits of milliseconds hold), still a sample a second.
+    let month = 30 * 24 * 3600 * 1000;
+    for (seq, ms) in (3..).zip([month, month + 1000, month + 2000]) {
+        at(&mut history, seq, ms);
+    }
+    let s = history.connection(1).expect("busy");
+    let times: Vec<u32> = s.samples().iter().map(|x| x.t_ms).collect();
+    assert_eq!(downs(s), [103.0, 104.0, 105.0]);
+    assert_eq!(times[1] - times[0], 1000);
+    assert_eq!(times[2] - times[1], 1000);
+    assert_eq!(history.now_ms(), times[2]);
+}
+
+#[test]
 fn a_snapshot_offered_again_is_taken_once() {
     let mut history = TrafficHistory::default();
     let mut snap = poll(0, &[busy(1, &[10], 100, 0)], &[]);
