@@ -4,12 +4,16 @@
 //! - deriving the view (filter + sort + ports in use) of 100,000 sockets, per sort column;
 //! - the CPU time of a frame with 100,000 rows while the user scrolls and hovers;
 //! - the peak memory of a process holding that window state;
+//! - the traffic history behind the details panel's charts: memory it adds and time per
+//!   snapshot, for 100,000 sockets of which 1% move data, and all of them (capped);
 //! - the CPU use of the real window (release binary, under Xvfb when available) polling
 //!   ~1,000 sockets once a second, and `ss -tan` timed in the same run for scale.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::{TcpListener, TcpStream};
 use std::process::Command;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use portscope::collect::generated_poll;
@@ -18,6 +22,42 @@ use portscope::ui::view::{ViewData, ViewSpec};
 use portscope::ui::{PortscopeApp, Prefs};
 
 const ROWS: usize = 100_000;
+
+/// Counts the bytes live on the heap while `COUNTING` is on, to measure what a structure
+/// holds; off, it costs one relaxed load per allocation.
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        }
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if COUNTING.load(Ordering::Relaxed) {
+            LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        }
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            LIVE.fetch_add(
+                new_size as isize - layout.size() as isize,
+                Ordering::Relaxed,
+            );
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
 
 fn fake_snapshot(n: usize) -> Snapshot {
     Snapshot::from_poll(
@@ -161,6 +201,117 @@ fn tracker_at_scale() {
     );
 }
 
+/// The traffic history fed ten minutes of 1-second polls of 100,000 sockets: the bytes it
+/// holds afterwards (every allocation counted) and the time each snapshot's intake takes on
+/// the UI thread.
+fn traffic_history_at_scale() {
+    use portscope::model::traffic::{Flow, Rate, TcpStats};
+    use portscope::model::traffic_history::TrafficHistory;
+
+    // Every TCP socket has counters, as on Linux; 5,000 processes own them.
+    let mut snapshot = fake_snapshot(ROWS);
+    let template = snapshot
+        .processes
+        .values()
+        .next()
+        .cloned()
+        .expect("a process");
+    for (i, socket) in snapshot.sockets.iter_mut().enumerate() {
+        socket.cookie = i as u64 + 1;
+        if !socket.pids.is_empty() {
+            socket.pids = portscope::model::Pids::from_slice(&[10_000 + (i % 5_000) as u32]);
+        }
+    }
+    for pid in 10_000..15_000 {
+        snapshot.processes.insert(
+            pid,
+            portscope::model::ProcessInfo {
+                pid,
+                ..template.clone()
+            },
+        );
+    }
+    let tcp: Vec<u64> = snapshot
+        .sockets
+        .iter()
+        .filter(|s| s.proto == portscope::model::Proto::Tcp)
+        .map(|s| s.cookie)
+        .collect();
+    for cookie in &tcp {
+        let stats = TcpStats {
+            bytes_sent: Some(5_000),
+            bytes_received: Some(5_000),
+            rtt_us: 800,
+            ..TcpStats::default()
+        };
+        snapshot.traffic.insert(
+            *cookie,
+            Flow {
+                stats,
+                rate: Some(Rate::default()),
+            },
+        );
+    }
+    type Busy = fn(usize, u64) -> bool;
+    let cases: [(&str, Busy); 2] = [
+        // 1% of the connections move data; another 1% each minute (10,000 over the run).
+        ("1% move data, another 1% each minute", |i, poll| {
+            i % 100 == (poll / 60) as usize % 100
+        }),
+        ("all move data at every poll (capped)", |_, _| true),
+    ];
+    const POLLS: u64 = 600;
+    println!(
+        "traffic history, {ROWS} sockets ({} TCP), {POLLS} polls 1 s apart (on the UI thread)",
+        tcp.len()
+    );
+    for (label, busy) in cases {
+        let mut snap = snapshot.clone();
+        let start = snap.taken_at;
+        let mut took = Vec::with_capacity(POLLS as usize);
+        LIVE.store(0, Ordering::SeqCst);
+        COUNTING.store(true, Ordering::SeqCst);
+        let mut history = TrafficHistory::default();
+        for poll in 0..POLLS {
+            snap.seq = poll + 1;
+            snap.taken_at = start + Duration::from_secs(poll);
+            for (i, cookie) in tcp.iter().enumerate() {
+                if let Some(flow) = snap.traffic.get_mut(cookie) {
+                    let on = busy(i, poll);
+                    let n = (i as u64 % 977 + 1) * 1000;
+                    flow.rate = Some(Rate {
+                        down: if on { n } else { 0 },
+                        up: if on { n / 10 } else { 0 },
+                    });
+                }
+            }
+            let t = Instant::now();
+            history.update(&snap);
+            took.push(ms(t.elapsed()));
+        }
+        COUNTING.store(false, Ordering::SeqCst);
+        let bytes = LIVE.load(Ordering::SeqCst) as f64 / 1e6;
+        let (conns, procs) = history.followed();
+        println!("  {label}");
+        println!(
+            "    follows {conns} connections, {procs} processes; left out at the last poll: {:?}",
+            history.left_out()
+        );
+        println!(
+            "    memory added: {bytes:.1} MB (counted allocations; target <= 30 MB) {}",
+            verdict(bytes <= 30.0)
+        );
+        println!(
+            "    intake per snapshot: median {:.2} ms, p95 {:.2} ms, max {:.2} ms",
+            median(took.clone()),
+            pct(&took, 0.95),
+            pct(&took, 1.0)
+        );
+        drop(history);
+    }
+    println!();
+}
+
 fn cpu_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -283,6 +434,10 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo bench -- --list` asks which benchmarks exist.
     }
+    if std::env::args().any(|a| a == "history") {
+        traffic_history_at_scale(); // `cargo bench --bench ui -- history`: that section alone.
+        return;
+    }
     println!("portscope UI benchmark ({ROWS} sockets from a fixed source)\n");
 
     // 1. Deriving the view, on the worker thread in the window.
@@ -372,6 +527,9 @@ fn main() {
     // Following changes: the tracker behind the highlights and Recently closed, fed each new
     // snapshot on the UI thread.
     tracker_at_scale();
+
+    // The history behind the details panel's charts, fed each new snapshot on the UI thread.
+    traffic_history_at_scale();
 
     // 2 + 3. Frames and memory, in a child process.
     let out = Command::new(std::env::current_exe().expect("own path"))

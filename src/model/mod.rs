@@ -14,6 +14,7 @@ pub mod text;
 mod toggles;
 pub mod traffic;
 pub mod units;
+pub mod traffic_history;
 
 pub use explain::explain_now;
 pub use owner::{NoOwnerReason, Owner};

@@ -25,6 +25,7 @@ use crate::collect::{Collector, Control, GeneratedSource, OsSource, SocketSource
 use crate::knowledge::{PortKnowledge, Transport, parse_port};
 use crate::model::explain_now;
 use crate::model::history::ChangeTracker;
+use crate::model::traffic_history::TrafficHistory;
 use crate::model::{Filter, QueryError, Snapshot, Socket, SocketKey};
 
 /// Where the window reads the time: the system's clock, or a test's.
@@ -70,6 +71,8 @@ pub struct PortscopeApp {
     closer: Closer,
     /// What appeared, changed and closed: row highlights and the "Recently closed" history.
     tracker: ChangeTracker,
+    /// Rate and RTT of the connections that move data, for the details panel's charts.
+    traffic: TrafficHistory,
     /// When a snapshot arrived, for the tracker's highlights.
     clock: Clock,
     show_history: bool,
@@ -160,6 +163,7 @@ impl PortscopeApp {
             settings: None,
             export: None,
             tracker: ChangeTracker::default(),
+            traffic: TrafficHistory::default(),
             clock: Arc::new(Instant::now),
             show_history: false,
             groups: Groups::default(),
@@ -326,6 +330,7 @@ impl PortscopeApp {
             self.tracker.set_config(self.prefs.tracker);
         }
         self.tracker.update(&self.incoming, now);
+        self.traffic.update(&self.incoming);
         if let Some(deadline) = self.tracker.next_deadline() {
             ctx.request_repaint_after(deadline.saturating_duration_since(now));
         }
@@ -457,6 +462,7 @@ impl PortscopeApp {
                             snapshot: &self.snapshot,
                             port_focus: self.port_focus,
                             knowledge: knowledge.filter(|_| self.port_focus.is_some()),
+                            traffic: &self.traffic,
                         },
                     ));
                 });

@@ -3,11 +3,13 @@
 use egui::{RichText, ScrollArea};
 
 use super::action::Action;
+use super::charts::traffic_charts_ui;
 use super::close::close_button;
 use super::explain::explanation_ui;
 use super::selection::Selection;
 use crate::knowledge::{PortKnowledge, Transport};
 use crate::model::text::escape;
+use crate::model::traffic_history::TrafficHistory;
 use crate::model::{Owner, ProcessInfo, Snapshot, Socket, address_words};
 
 /// What the details panel reads.
@@ -18,6 +20,8 @@ pub(crate) struct DetailsInput<'a> {
     /// The port the explanation is about, and its explanation.
     pub port_focus: Option<(u16, Option<Transport>)>,
     pub knowledge: Option<&'a PortKnowledge>,
+    /// What connections moved lately, for the charts.
+    pub traffic: &'a TrafficHistory,
 }
 
 /// The selected socket, its owners and the port's explanation.
@@ -45,7 +49,7 @@ pub(crate) fn details_ui(ui: &mut egui::Ui, input: &DetailsInput<'_>) -> Vec<Act
         .auto_shrink([false, false])
         .show(ui, |ui| {
             if let Some(sel) = input.selection {
-                let (other, port) = socket_ui(ui, sel, snapshot, input.port_focus, &mut kill);
+                let (other, port) = socket_ui(ui, sel, input, &mut kill);
                 actions.extend(close_button(ui, &sel.socket, &sel.seen_in, sel.closed));
                 select = other;
                 focus = port;
@@ -80,10 +84,10 @@ pub(crate) fn details_ui(ui: &mut egui::Ui, input: &DetailsInput<'_>) -> Vec<Act
 fn socket_ui(
     ui: &mut egui::Ui,
     sel: &Selection,
-    live: &Snapshot,
-    focus: Option<(u16, Option<Transport>)>,
+    input: &DetailsInput<'_>,
     kill: &mut Option<ProcessInfo>,
 ) -> (Option<Socket>, Option<(u16, Option<Transport>)>) {
+    let (live, focus) = (input.snapshot, input.port_focus);
     let s = &sel.socket;
     let mut select = None;
     let mut explain = None;
@@ -137,6 +141,7 @@ fn socket_ui(
             }
         }
     });
+    traffic_charts_ui(ui, input.traffic, s, &sel.seen_in);
     ui.add_space(8.0);
     let snap = &sel.seen_in;
     match snap.owner(s) {

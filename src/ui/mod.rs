@@ -10,6 +10,7 @@ mod action;
 mod app;
 mod atomic;
 mod bar_panel;
+mod charts;
 mod close;
 mod details;
 mod explain;
