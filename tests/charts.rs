@@ -88,7 +88,8 @@ fn a_connection_that_moved_data_shows_its_charts_when_selected() {
     // The legends: the connection's rate and its process's each name down and up.
     assert_eq!(h.query_all_by_label("down (received)").count(), 2);
     assert_eq!(h.query_all_by_label("up (sent)").count(), 2);
-    h.get_by_label("RTT");
+    // The RTT chart's legend, beside the table's RTT column heading.
+    assert_eq!(h.query_all_by_label("RTT").count(), 2);
     assert!(h.query_by_label_contains("No traffic yet").is_none());
 }
 
