@@ -350,7 +350,7 @@ fn the_empty_start_is_no_poll_and_weeks_of_polls_keep_their_times() {
     let mut history = TrafficHistory::default();
     // The window starts on an empty snapshot dated 1970: it sets no epoch.
     assert!(!history.update(&Snapshot::default()));
-    let mut at = |history: &mut TrafficHistory, seq: u64, ms: u64| {
+    let at = |history: &mut TrafficHistory, seq: u64, ms: u64| {
         let mut snap = poll(ms, &[busy(1, &[10], 100 + seq, 0)], &[]);
         snap.taken_at += Duration::from_secs(1_764_000_000);
         snap.seq = seq;
