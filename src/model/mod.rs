@@ -13,8 +13,8 @@ mod table;
 pub mod text;
 mod toggles;
 pub mod traffic;
-pub mod units;
 pub mod traffic_history;
+pub mod units;
 
 pub use explain::explain_now;
 pub use owner::{NoOwnerReason, Owner};
