@@ -11,7 +11,7 @@ use std::sync::Arc;
 use egui::RichText;
 
 use super::action::Action;
-use super::job::{Job, progress_ui};
+use super::job::{Job, failure_ui, progress_ui};
 use crate::act::close::{CloseError, closable};
 use crate::model::text::escape;
 use crate::model::{Snapshot, SockState, Socket};
@@ -153,15 +153,7 @@ impl CloseDialog {
                         keep = false;
                     }
                 }
-                Stage::Failed(message) => {
-                    ui.add(
-                        egui::Label::new(RichText::new(message).color(ui.visuals().error_fg_color))
-                            .wrap(),
-                    );
-                    if ui.button("Close").clicked() {
-                        keep = false;
-                    }
-                }
+                Stage::Failed(message) => keep = failure_ui(ui, message),
             }
         });
         keep

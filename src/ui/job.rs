@@ -48,6 +48,15 @@ pub(crate) fn progress_ui(ui: &mut egui::Ui, what: &str) {
     });
 }
 
+/// Why a job failed, in the error colour, and a *Close* button. Returns whether the dialog stays
+/// open.
+pub(crate) fn failure_ui(ui: &mut egui::Ui, message: &str) -> bool {
+    ui.add(
+        egui::Label::new(egui::RichText::new(message).color(ui.visuals().error_fg_color)).wrap(),
+    );
+    !ui.button("Close").clicked()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use egui::RichText;
 
-use super::job::{Job, progress_ui};
+use super::job::{Job, failure_ui, progress_ui};
 use crate::act::signal::{self, Signal, Target};
 use crate::model::ProcessInfo;
 use crate::model::text::escape;
@@ -168,15 +168,7 @@ impl KillDialog {
                         keep = false;
                     }
                 }
-                Stage::Failed(message) => {
-                    ui.add(
-                        egui::Label::new(RichText::new(message).color(ui.visuals().error_fg_color))
-                            .wrap(),
-                    );
-                    if ui.button("Close").clicked() {
-                        keep = false;
-                    }
-                }
+                Stage::Failed(message) => keep = failure_ui(ui, message),
             }
         });
         keep
