@@ -268,22 +268,24 @@ mod tests {
         assert_eq!(root.owner(&s), Owner::None(NoOwnerReason::Unmatched));
     }
 
+    /// nginx as PID 10, nothing else known of it.
+    fn nginx() -> ProcessInfo {
+        ProcessInfo {
+            pid: 10,
+            name: "nginx".to_owned(),
+            exe: None,
+            cmdline: vec![],
+            uid: None,
+            user: None,
+            parent_pid: None,
+            start_time: None,
+        }
+    }
+
     #[test]
     fn shared_socket_lists_every_process_even_vanished_ones() {
         let mut snap = snapshot(Viewer::default());
-        snap.processes.insert(
-            10,
-            ProcessInfo {
-                pid: 10,
-                name: "nginx".to_owned(),
-                exe: None,
-                cmdline: vec![],
-                uid: None,
-                user: None,
-                parent_pid: None,
-                start_time: None,
-            },
-        );
+        snap.processes.insert(10, nginx());
         let s = socket(SockState::Listen, Some(0), Some(5), vec![10, 11]);
         let Owner::Processes(list) = snap.owner(&s) else {
             panic!("expected processes");
@@ -295,19 +297,7 @@ mod tests {
     #[test]
     fn a_connection_not_yet_accepted_is_the_listeners() {
         let mut snap = snapshot(Viewer::default());
-        snap.processes.insert(
-            10,
-            ProcessInfo {
-                pid: 10,
-                name: "nginx".to_owned(),
-                exe: None,
-                cmdline: vec![],
-                uid: None,
-                user: None,
-                parent_pid: None,
-                start_time: None,
-            },
-        );
+        snap.processes.insert(10, nginx());
         let mut listener = socket(SockState::Listen, Some(0), Some(5), vec![10]);
         listener.local_addr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
         listener.remote_addr = None;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use egui::RichText;
 
 use super::action::Action;
-use super::job::{Job, failure_ui, progress_ui};
+use super::job::{Job, failure_ui, progress_ui, waker};
 use crate::act::close::{CloseError, closable};
 use crate::model::text::escape;
 use crate::model::{Snapshot, SockState, Socket};
@@ -108,10 +108,7 @@ impl CloseDialog {
                 ui.end_row();
             });
             ui.add_space(6.0);
-            let wake = {
-                let ctx = ctx.clone();
-                move || ctx.request_repaint()
-            };
+            let wake = waker(ctx);
             match &self.stage {
                 Stage::Confirm => {
                     ui.label(if self.listener() {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::atomic::{Existing, WriteError, write_atomic};
-use super::job::{Job, progress_ui};
+use super::job::{Job, progress_ui, waker};
 use crate::model::Snapshot;
 use crate::model::export::{write_csv, write_json};
 
@@ -106,10 +106,7 @@ impl ExportDialog {
     pub fn ui(&mut self, ctx: &egui::Context) -> bool {
         self.poll();
         let mut keep = true;
-        let wake = {
-            let ctx = ctx.clone();
-            move || ctx.request_repaint()
-        };
+        let wake = waker(ctx);
         egui::Modal::new(egui::Id::unique("export-dialog")).show(ctx, |ui| {
             ui.set_width(560.0);
             ui.heading("Export the table");

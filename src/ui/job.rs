@@ -40,6 +40,12 @@ impl<T: Send + 'static> Job<T> {
     }
 }
 
+/// What a job calls when it is done: a repaint of the window, so the result shows at once.
+pub(crate) fn waker(ctx: &egui::Context) -> impl Fn() + Send + 'static {
+    let ctx = ctx.clone();
+    move || ctx.request_repaint()
+}
+
 /// A spinner and what is being waited for.
 pub(crate) fn progress_ui(ui: &mut egui::Ui, what: &str) {
     ui.horizontal(|ui| {

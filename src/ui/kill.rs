@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use egui::RichText;
 
-use super::job::{Job, failure_ui, progress_ui};
+use super::job::{Job, failure_ui, progress_ui, waker};
 use crate::act::signal::{self, Signal, Target};
 use crate::model::ProcessInfo;
 use crate::model::text::escape;
@@ -122,10 +122,7 @@ impl KillDialog {
                 }
             });
             ui.add_space(6.0);
-            let wake = {
-                let ctx = ctx.clone();
-                move || ctx.request_repaint()
-            };
+            let wake = waker(ctx);
             match &self.stage {
                 Stage::Confirm => {
                     ui.label(
