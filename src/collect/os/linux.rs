@@ -1,6 +1,7 @@
 //! The live source on Linux: the kernel's socket table from our own sock_diag dump, owners
 //! from a cache kept between polls, and processes that change what they are noticed at once.
 
+use std::collections::HashSet;
 use std::time::Instant;
 use std::{panic, thread};
 
@@ -10,7 +11,7 @@ use super::processes::{Look, Platform, Processes};
 use super::sock_diag::{self, Table};
 use crate::collect::{CollectError, Poll, SocketSource};
 use crate::model::traffic::RateTracker;
-use crate::model::{Pids, Socket};
+use crate::model::{FastHash, Pids, Socket};
 
 pub struct OsSource {
     processes: Processes,
@@ -84,15 +85,16 @@ impl OsSource {
         };
         let pending =
             pending.map_err(|e| CollectError::Processes(format!("cannot list /proc: {e}")))?;
-        let (mut dump, exited) = match sockets {
+        let (mut dump, finished) = match sockets {
             Ok(dump) => {
-                let exited = self.owners.finish(
+                let finished = self.owners.finish(
                     pending,
                     dump.sockets
                         .iter()
                         .filter_map(|s| Some((u64::from(s.inode?), s.uid?))),
+                    |inodes| closed_since(&dump.sockets, inodes),
                 );
-                (dump, exited)
+                (dump, finished)
             }
             Err(e) => {
                 let exited = self.owners.abandon(pending);
@@ -100,14 +102,46 @@ impl OsSource {
                 return Err(e);
             }
         };
+        if !finished.closed.is_empty() {
+            // Closed while the poll ran: not on the machine any more, so not in the poll.
+            let closed: HashSet<u64, FastHash> = finished.closed.iter().copied().collect();
+            let mut cookies = HashSet::<u64, FastHash>::default();
+            dump.sockets.retain(|s| {
+                let open = s
+                    .inode
+                    .is_none_or(|inode| !closed.contains(&u64::from(inode)));
+                if !open {
+                    cookies.insert(s.cookie);
+                }
+                open
+            });
+            dump.tcp.retain(|(cookie, _)| !cookies.contains(cookie));
+        }
         for s in &mut dump.sockets {
             if let Some(inode) = s.inode {
                 s.pids = Pids::from_slice(self.owners.holders(u64::from(inode)));
             }
         }
+        let exited = finished.exited;
         self.processes.forget(&exited);
         Ok(dump)
     }
+}
+
+/// Of the sockets with these inodes, those the kernel no longer has.
+fn closed_since(sockets: &[Socket], inodes: &[u64]) -> Vec<u64> {
+    let wanted: HashSet<u64, FastHash> = inodes.iter().copied().collect();
+    let asked: Vec<&Socket> = sockets
+        .iter()
+        .filter(|s| {
+            s.inode
+                .is_some_and(|inode| wanted.contains(&u64::from(inode)))
+        })
+        .collect();
+    sock_diag::gone(&asked)
+        .into_iter()
+        .filter_map(|at| Some(u64::from(asked.get(at)?.inode?)))
+        .collect()
 }
 
 /// The socket table without owners, straight from the kernel: the owner cache finds those.

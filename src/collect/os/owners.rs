@@ -13,8 +13,11 @@
 //!   renews when a PID is reused, so start times are compared only when that inode changes.
 //! - **New sockets** (an inode not in the map) are looked for where they most likely are:
 //!   processes that already hold sockets and run as the socket's user (most recently busy
-//!   first), then that user's other processes, then everyone else. The search stops as soon as
-//!   every new inode is found. A new socket found in a new process is also looked for in that
+//!   first, and of those the ones holding fewer sockets), then that user's other processes,
+//!   then everyone else. The search stops as soon as every new inode is found. Before it
+//!   starts, the sockets it would look for are checked with one exact sock_diag lookup each
+//!   (by addresses and cookie): on a busy machine many have closed since the socket table
+//!   was taken, and looking for them would read every process's open files in vain. A new socket found in a new process is also looked for in that
 //!   process's parent, which may have opened it before forking.
 //! - **Exited processes** are gone from the `/proc` listing and are dropped from every owner
 //!   list; the caller drops zombies, which no longer hold files, through
@@ -25,9 +28,11 @@
 //! - **Sockets no process can be found for** — held in another PID namespace, or by a process
 //!   whose open files even root may not read — are remembered as such instead of being
 //!   searched for at every poll. New processes are read anyway, so one that holds such a
-//!   socket is still seen at once. A socket that a complete scan found no process for is
-//!   searched for once more at the next poll: the scan read most processes before the socket
-//!   table was taken, and one of them may have opened it in between.
+//!   socket is still seen at once. On kernels that do not count a process's open files
+//!   (before 6.2), a socket that a complete scan found no process for is searched for once
+//!   more at the next poll: the scan read most processes before the socket table was taken,
+//!   and one of them may have opened it in between. Where the kernel counts them, the scan
+//!   itself reads again the processes whose count changed meanwhile.
 //! - Sockets in TIME_WAIT, and others no file refers to, have inode 0 and are never looked up.
 //!
 //! What the cache does not see at once: a socket passed over a Unix socket (`SCM_RIGHTS`) to a
@@ -108,6 +113,19 @@ struct Process {
     fd_count: Option<u64>,
     /// Generation at which a socket not seen before was last found in this process.
     last_new_socket: u64,
+    /// How many sockets it held when last read: of two equally likely holders, the one with
+    /// fewer open files is read first.
+    sockets: usize,
+}
+
+/// What an update found besides the owners.
+#[derive(Debug, Default)]
+pub struct Finished {
+    /// PIDs of the processes that exited since the last update.
+    pub exited: Vec<u32>,
+    /// Inodes of sockets in the socket table that closed before anyone was found holding
+    /// them.
+    pub closed: Vec<u64>,
 }
 
 /// Processes read before the socket table: what [`OwnerCache::begin`] hands to
@@ -192,6 +210,7 @@ impl OwnerCache {
                         uid: None,
                         fd_count: None,
                         last_new_socket: 0,
+                        sockets: 0,
                     },
                 );
             }
@@ -206,13 +225,18 @@ impl OwnerCache {
     }
 
     /// Second half of an update, given this poll's sockets as `(inode, uid)`: attribute what
-    /// [`begin`](Self::begin) read, then look for the sockets still unknown. Returns the PIDs
-    /// of the processes that exited since the last update.
+    /// [`begin`](Self::begin) read, then look for the sockets still unknown.
+    ///
+    /// Before a search through every process's open files, `gone` is asked which of the
+    /// unknown sockets (by inode) have closed since the socket table was taken: on a busy
+    /// machine many short-lived sockets do, and no search could find their owners. Those are
+    /// not searched for and come back in [`Finished::closed`].
     pub fn finish(
         &mut self,
         pending: Pending,
         sockets: impl IntoIterator<Item = (u64, u32)>,
-    ) -> Vec<u32> {
+        gone: impl FnOnce(&[u64]) -> Vec<u64>,
+    ) -> Finished {
         let now = self.generation;
         if pending.full {
             self.holders.clear();
@@ -233,6 +257,7 @@ impl OwnerCache {
         }
         self.holders.retain(|_, held| held.seen == now);
 
+        let mut closed = Vec::new();
         let mut read: IdSet<u32> = pending.tables.iter().map(|(pid, _)| *pid).collect();
         let mut found_in_new = Vec::new();
         for (pid, table) in pending.tables {
@@ -266,15 +291,26 @@ impl OwnerCache {
             }
             self.reread(&again, &mut unknown);
             if !unknown.is_empty() {
+                let inodes: Vec<u64> = unknown.keys().copied().collect();
+                closed = gone(&inodes);
+                for inode in &closed {
+                    unknown.remove(inode);
+                }
+            }
+            if !unknown.is_empty() {
                 self.search(&mut unknown, &read);
             }
         }
         // A full scan read most processes before the socket table was taken, and one of them
-        // may have opened a socket since; where the kernel does not count open files, nothing
-        // above saw that. Those sockets are left unknown, so the next update searches for them
-        // once more, as it does for any new socket.
-        if pending.full {
-            return pending.gone;
+        // may have opened a socket since. Where the kernel counts open files, the processes
+        // whose count changed were read again above; where it does not, nothing saw that, and
+        // those sockets are left unknown, so the next update searches for them once more, as
+        // it does for any new socket.
+        if pending.full && !self.processes.values().any(|p| p.fd_count.is_some()) {
+            return Finished {
+                exited: pending.gone,
+                closed,
+            };
         }
         // Nobody found: not searched for again until a new process shows it or a full scan.
         for (inode, uid) in unknown {
@@ -286,7 +322,10 @@ impl OwnerCache {
             };
             self.holders.insert(inode, nobody);
         }
-        pending.gone
+        Finished {
+            exited: pending.gone,
+            closed,
+        }
     }
 
     /// Compare the `/proc` listing with the processes known so far. Returns the new processes
@@ -395,7 +434,7 @@ impl OwnerCache {
             .values()
             .flat_map(|held| held.pids.iter().copied())
             .collect();
-        let mut order: Vec<(u8, Reverse<u64>, u32)> = self
+        let mut order: Vec<(u8, Reverse<u64>, usize, u32)> = self
             .processes
             .iter()
             .filter(|(pid, _)| !read.contains(*pid))
@@ -407,11 +446,11 @@ impl OwnerCache {
                     (true, false) => 2,
                     (false, false) => 3,
                 };
-                (tier, Reverse(p.last_new_socket), *pid)
+                (tier, Reverse(p.last_new_socket), p.sockets, *pid)
             })
             .collect();
         order.sort_unstable();
-        for (_, _, pid) in order {
+        for (.., pid) in order {
             if unknown.is_empty() {
                 break;
             }
@@ -450,6 +489,7 @@ impl OwnerCache {
         if let Some(p) = self.processes.get_mut(&pid) {
             p.fd_count = table.dir.count.filter(|_| self.count_open_files);
             p.uid = table.dir.uid.or(p.uid);
+            p.sockets = table.sockets.len();
             if found_unknown {
                 p.last_new_socket = self.generation;
             }
@@ -732,7 +772,9 @@ mod tests {
         // Pretend every socket of this process is in the table, owned by uid 0.
         let mut cache = OwnerCache::new(Duration::from_secs(3600));
         let pending = cache.begin().expect("/proc lists");
-        cache.finish(pending, mine.iter().map(|inode| (*inode, 0)));
+        cache.finish(pending, mine.iter().map(|inode| (*inode, 0)), |_| {
+            Vec::new()
+        });
         for inode in &mine {
             assert!(cache.holders(*inode).contains(&me));
         }
@@ -742,6 +784,56 @@ mod tests {
                 .all(|inode| !cache.holders(*inode).contains(&me))
         );
         drop(listener);
+    }
+
+    #[test]
+    fn sockets_closed_before_the_search_are_not_searched_for() {
+        let me = std::process::id();
+        let uid = fd_dir(me).uid.unwrap();
+        let mut cache = OwnerCache::new(Duration::from_secs(3600));
+        let pending = cache.begin().expect("/proc lists");
+        cache.finish(pending, [], |_| panic!("nothing is unknown"));
+        // A socket opened since the full scan, and an inode nobody holds (closed meanwhile).
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let (open, closed) = (inode_of(&listener), u64::from(u32::MAX) + 7);
+        let pending = cache.begin().expect("/proc lists");
+        let mut asked = Vec::new();
+        let finished = cache.finish(pending, [(open, uid), (closed, uid)], |inodes| {
+            asked = inodes.to_vec();
+            vec![closed]
+        });
+        asked.sort_unstable();
+        assert_eq!(asked, vec![open, closed]);
+        assert_eq!(finished.closed, vec![closed]);
+        assert!(cache.holders(open).contains(&me));
+        // Not remembered as a socket nobody holds: were it listed again, it would be looked
+        // for again.
+        assert!(!cache.holders.contains_key(&closed));
+    }
+
+    #[test]
+    fn a_socket_a_full_scan_found_nobody_for_is_searched_again_only_without_counts() {
+        let me = std::process::id();
+        let uid = fd_dir(me).uid.unwrap();
+        // An inode no process holds: a socket in another PID namespace looks like this.
+        let nobody = u64::from(u32::MAX) + 11;
+        for counts in [true, false] {
+            let mut cache = OwnerCache::new(Duration::from_secs(3600));
+            if !counts {
+                cache = cache.without_open_file_counts();
+            }
+            let pending = cache.begin().expect("/proc lists");
+            cache.finish(pending, [(nobody, uid)], |_| Vec::new());
+            let pending = cache.begin().expect("/proc lists");
+            let mut searched = false;
+            cache.finish(pending, [(nobody, uid)], |inodes| {
+                searched = inodes.contains(&nobody);
+                Vec::new()
+            });
+            // With the kernel's counts the full scan already read every process that opened
+            // files while it ran; without them, one more search is the only way to be sure.
+            assert_eq!(searched, !counts, "counts: {counts}");
+        }
     }
 
     /// The inode of a socket this process holds open as `fd`.
@@ -764,10 +856,10 @@ mod tests {
             // Opened after this process's files were read, before the socket table is taken.
             let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
             let inode = inode_of(&listener);
-            cache.finish(pending, [(inode, uid)]);
+            cache.finish(pending, [(inode, uid)], |_| Vec::new());
             let pending = cache.begin().expect("/proc lists");
             assert!(!pending.full);
-            cache.finish(pending, [(inode, uid)]);
+            cache.finish(pending, [(inode, uid)], |_| Vec::new());
             assert_eq!(cache.holders(inode), [me], "counting open files: {counts}");
         }
     }
@@ -799,7 +891,7 @@ mod tests {
             }
             let update = |cache: &mut OwnerCache| {
                 let pending = cache.begin().expect("/proc lists");
-                cache.finish(pending, [(inode, uid)]);
+                cache.finish(pending, [(inode, uid)], |_| Vec::new());
             };
             update(&mut cache);
             let mut both = vec![me, child.id()];

@@ -107,6 +107,84 @@ pub fn dump_sockets() -> Result<Table, DumpError> {
 /// leaves alone: the caller checks the table again.
 pub fn destroy(socket: &Socket) -> io::Result<()> {
     let netlink = open_netlink()?;
+    let mut request = one_socket_request(socket, NLM_F_REQUEST | NLM_F_ACK);
+    request[TYPE_OFFSET..TYPE_OFFSET + 2].copy_from_slice(&SOCK_DESTROY.to_ne_bytes());
+    netlink.send(&request, 0)?;
+    let mut buf = vec![0u8; 8192];
+    loop {
+        let len = match netlink.recv(&mut &mut buf[..], 0) {
+            Ok(len) => len,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let reply = NetlinkMessage::<SockDiagMessage>::deserialize(&buf[..len])
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        if let NetlinkPayload::Error(error) = reply.payload {
+            return match error.code {
+                None => Ok(()),
+                Some(code) => Err(io::Error::from_raw_os_error(-code.get())),
+            };
+        }
+    }
+}
+
+/// Of the TCP sockets in `sockets` (as a dump gave them), the positions of those the kernel no
+/// longer has: one exact lookup each, by addresses, ports and cookie, so a new socket that
+/// took over the same addresses is not mistaken for the old one. A lookup the kernel cannot
+/// answer counts the socket as still there; so does every UDP socket (the kernel looks UDP
+/// sockets up as an arriving packet would, which does not name one socket exactly).
+pub fn gone(sockets: &[&Socket]) -> Vec<usize> {
+    let mut gone = Vec::new();
+    if !sockets.iter().any(|s| s.proto == Proto::Tcp) {
+        return gone;
+    }
+    let Ok(netlink) = open_netlink() else {
+        return gone;
+    };
+    let mut buf = vec![0u8; 8192];
+    for (at, socket) in sockets.iter().enumerate() {
+        if socket.proto == Proto::Tcp && lookup(&netlink, &mut buf, socket) == Lookup::Gone {
+            gone.push(at);
+        }
+    }
+    gone
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Lookup {
+    Found,
+    Gone,
+    Unknown,
+}
+
+/// One exact lookup of a TCP socket: the kernel answers with the socket, or `ENOENT` when no
+/// socket has these addresses and this cookie.
+fn lookup(netlink: &NetlinkSocket, buf: &mut [u8], socket: &Socket) -> Lookup {
+    let request = one_socket_request(socket, NLM_F_REQUEST);
+    if netlink.send(&request, 0).is_err() {
+        return Lookup::Unknown;
+    }
+    let len = loop {
+        match netlink.recv(&mut &mut buf[..], 0) {
+            Ok(len) => break len,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Lookup::Unknown,
+        }
+    };
+    match NetlinkMessage::<SockDiagMessage>::deserialize(&buf[..len]).map(|m| m.payload) {
+        Ok(NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(_))) => Lookup::Found,
+        Ok(NetlinkPayload::Error(error))
+            if error.code.map(|code| -code.get()) == Some(libc::ENOENT) =>
+        {
+            Lookup::Gone
+        }
+        _ => Lookup::Unknown,
+    }
+}
+
+/// An encoded request naming one TCP socket by its addresses, ports and cookie, of type
+/// `SOCK_DIAG_BY_FAMILY` (a lookup) until the caller changes it.
+fn one_socket_request(socket: &Socket, flags: u16) -> Vec<u8> {
     let family = if socket.local_addr.is_ipv4() {
         AF_INET
     } else {
@@ -125,7 +203,7 @@ pub fn destroy(socket: &Socket) -> io::Result<()> {
     }
     id.cookie = socket.cookie.to_ne_bytes();
     let mut header = NetlinkHeader::default();
-    header.flags = NLM_F_REQUEST | NLM_F_ACK;
+    header.flags = flags;
     header.sequence_number = 1;
     let mut message = NetlinkMessage::new(
         header,
@@ -141,25 +219,8 @@ pub fn destroy(socket: &Socket) -> io::Result<()> {
     message.finalize();
     let mut request = vec![0u8; message.buffer_len()];
     message.serialize(&mut request);
-    request[TYPE_OFFSET..TYPE_OFFSET + 2].copy_from_slice(&SOCK_DESTROY.to_ne_bytes());
     request[STATES_OFFSET..STATES_OFFSET + 4].copy_from_slice(&ALL_STATES.to_ne_bytes());
-    netlink.send(&request, 0)?;
-    let mut buf = vec![0u8; 8192];
-    loop {
-        let len = match netlink.recv(&mut &mut buf[..], 0) {
-            Ok(len) => len,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        let reply = NetlinkMessage::<SockDiagMessage>::deserialize(&buf[..len])
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-        if let NetlinkPayload::Error(error) = reply.payload {
-            return match error.code {
-                None => Ok(()),
-                Some(code) => Err(io::Error::from_raw_os_error(-code.get())),
-            };
-        }
-    }
+    request
 }
 
 fn open_netlink() -> io::Result<NetlinkSocket> {
@@ -466,6 +527,57 @@ mod tests {
         assert_eq!(udp[0].remote_addr, Some(IpAddr::V6(Ipv6Addr::LOCALHOST)));
         assert_eq!(udp[0].remote_port, Some(53));
         assert_eq!(udp[0].uid, Some(me));
+    }
+
+    #[test]
+    fn a_lookup_tells_a_closed_socket_from_one_still_open() {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let client = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let sockets = dump_sockets().unwrap().sockets;
+        let outgoing = find(&sockets, Proto::Tcp, client.local_addr().unwrap())[0].clone();
+        let accepted = find(&sockets, Proto::Tcp, listener.local_addr().unwrap())
+            .into_iter()
+            .find(|s| s.state == SockState::Established)
+            .unwrap()
+            .clone();
+        let listening = find(&sockets, Proto::Tcp, listener.local_addr().unwrap())
+            .into_iter()
+            .find(|s| s.state == SockState::Listen)
+            .unwrap()
+            .clone();
+        assert_eq!(
+            gone(&[&outgoing, &accepted, &listening]),
+            Vec::<usize>::new()
+        );
+
+        // The same addresses under another cookie are another socket.
+        let mut other = accepted.clone();
+        other.cookie ^= 1;
+        assert_eq!(gone(&[&outgoing, &other]), vec![1]);
+
+        // Closed with a reset, so no TIME_WAIT takes its place; the listener still stands on
+        // the accepted socket's port, and a lookup must not take it for the closed socket.
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        let set = unsafe {
+            libc::setsockopt(
+                server.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&raw const linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(set, 0);
+        drop(server);
+        drop(client);
+        assert_eq!(gone(&[&outgoing, &accepted, &listening]), vec![0, 1]);
+        drop(listener);
+        assert_eq!(gone(&[&listening]), vec![0]);
     }
 
     #[test]
