@@ -265,6 +265,7 @@ impl Socket {
             remote_addr: self.remote_addr,
             remote_port: self.remote_port,
             inode: self.inode,
+            cookie: self.cookie,
         }
     }
 
@@ -392,8 +393,16 @@ pub fn endpoint(addr: IpAddr, port: Option<u16>) -> String {
     }
 }
 
-/// What identifies one socket across polls, so a selection survives a refresh.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// What identifies one socket across polls, so a selection survives a refresh and the change
+/// tracker follows a socket from poll to poll.
+///
+/// Where the kernel gives a socket cookie (Linux), the cookie is the socket's identity: it
+/// names one socket for its whole life, through TIME_WAIT (which keeps the cookie of the
+/// connection it ends) and whatever its addresses become, and a new socket that reuses the
+/// same addresses and inode later has another. Two keys with cookies are equal when the
+/// protocol and the cookie are. Without a cookie (0: other systems, made-up tables) the
+/// addresses, ports and inode are the identity.
+#[derive(Clone, Copy, Debug)]
 pub struct SocketKey {
     pub proto: Proto,
     pub local_addr: IpAddr,
@@ -401,6 +410,41 @@ pub struct SocketKey {
     pub remote_addr: Option<IpAddr>,
     pub remote_port: Option<u16>,
     pub inode: Option<u32>,
+    /// The kernel's socket cookie; 0 when there is none.
+    pub cookie: u64,
+}
+
+impl SocketKey {
+    /// The fields that identify the socket when it has no cookie.
+    fn tuple(&self) -> (IpAddr, u16, Option<IpAddr>, Option<u16>, Option<u32>) {
+        (
+            self.local_addr,
+            self.local_port,
+            self.remote_addr,
+            self.remote_port,
+            self.inode,
+        )
+    }
+}
+
+impl PartialEq for SocketKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.proto == other.proto
+            && self.cookie == other.cookie
+            && (self.cookie != 0 || self.tuple() == other.tuple())
+    }
+}
+
+impl Eq for SocketKey {}
+
+impl std::hash::Hash for SocketKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.proto.hash(state);
+        self.cookie.hash(state);
+        if self.cookie == 0 {
+            self.tuple().hash(state);
+        }
+    }
 }
 
 /// What we know of a process that owns at least one socket.

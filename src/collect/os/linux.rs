@@ -91,7 +91,7 @@ impl OsSource {
                     pending,
                     dump.sockets
                         .iter()
-                        .filter_map(|s| Some((u64::from(s.inode?), s.uid?))),
+                        .filter_map(|s| Some((u64::from(s.inode?), s.cookie, s.uid?))),
                     |inodes| closed_since(&dump.sockets, inodes),
                 );
                 (dump, finished)

@@ -28,12 +28,15 @@
 //! - **Sockets no process can be found for** — held in another PID namespace, or by a process
 //!   whose open files even root may not read — are remembered as such instead of being
 //!   searched for at every poll. New processes are read anyway, so one that holds such a
-//!   socket is still seen at once. On kernels that do not count a process's open files
-//!   (before 6.2), a socket that a complete scan found no process for is searched for once
-//!   more at the next poll: the scan read most processes before the socket table was taken,
-//!   and one of them may have opened it in between. Where the kernel counts them, the scan
-//!   itself reads again the processes whose count changed meanwhile.
+//!   socket is still seen at once. A socket that a complete scan found no process for is
+//!   searched for once more at the next poll — the scan read most processes before the
+//!   socket table was taken, and one of them may have opened it in between — unless an
+//!   earlier search already found nobody for it (same inode, same cookie): a socket held in
+//!   another PID namespace would otherwise send every poll after a complete scan through
+//!   every process's open files.
 //! - Sockets in TIME_WAIT, and others no file refers to, have inode 0 and are never looked up.
+//! - **A socket is its cookie**: an inode listed with another cookie than before is another
+//!   socket under a reused number, and what was known of the old one is dropped.
 //!
 //! What the cache does not see at once: a socket passed over a Unix socket (`SCM_RIGHTS`) to a
 //! process that already existed, a socket handed down through a parent that has already
@@ -94,8 +97,8 @@ struct Held {
     /// For each of `pids`, a file descriptor number at which that process held the socket
     /// when it was read: one `readlink` then tells whether it still does.
     fds: Vec<u32>,
-    /// The socket's uid, as the socket table gives it.
-    uid: u32,
+    /// The socket's uid and cookie, as the socket table gives them.
+    ident: Ident,
     /// Generation of the last socket table that listed the inode.
     seen: u64,
 }
@@ -116,6 +119,14 @@ struct Process {
     /// How many sockets it held when last read: of two equally likely holders, the one with
     /// fewer open files is read first.
     sockets: usize,
+}
+
+/// What the socket table says of a socket besides its inode. The cookie tells a socket from
+/// a later one that got the same inode number (inode numbers wrap; cookies do not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Ident {
+    uid: u32,
+    cookie: u64,
 }
 
 /// What an update found besides the owners.
@@ -224,7 +235,7 @@ impl OwnerCache {
         })
     }
 
-    /// Second half of an update, given this poll's sockets as `(inode, uid)`: attribute what
+    /// Second half of an update, given this poll's sockets as `(inode, cookie, uid)`: attribute what
     /// [`begin`](Self::begin) read, then look for the sockets still unknown.
     ///
     /// Before a search through every process's open files, `gone` is asked which of the
@@ -234,24 +245,39 @@ impl OwnerCache {
     pub fn finish(
         &mut self,
         pending: Pending,
-        sockets: impl IntoIterator<Item = (u64, u32)>,
+        sockets: impl IntoIterator<Item = (u64, u64, u32)>,
         gone: impl FnOnce(&[u64]) -> Vec<u64>,
     ) -> Finished {
         let now = self.generation;
+        // The sockets a search found nobody for: a full scan need not send them through one
+        // more search.
+        let mut searched_before: IdMap<u64, u64> = IdMap::default();
         if pending.full {
+            searched_before.extend(
+                self.holders
+                    .iter()
+                    .filter(|(_, held)| held.pids.is_empty())
+                    .map(|(inode, held)| (*inode, held.ident.cookie)),
+            );
             self.holders.clear();
         }
         // Mark every inode the table lists; those not in the map are unknown. From here on,
         // an inode is in the table if and only if it is in `holders` or in `unknown`.
-        let mut unknown: IdMap<u64, u32> = IdMap::default();
-        for (inode, uid) in sockets {
+        let mut unknown: IdMap<u64, Ident> = IdMap::default();
+        for (inode, cookie, uid) in sockets {
             if inode == 0 {
                 continue;
             }
+            let ident = Ident { uid, cookie };
             match self.holders.get_mut(&inode) {
-                Some(held) => held.seen = now,
+                Some(held) if held.ident.cookie == cookie => held.seen = now,
+                // Another socket under a number the cache knew: what it knew is void.
+                Some(_) => {
+                    self.holders.remove(&inode);
+                    unknown.insert(inode, ident);
+                }
                 None => {
-                    unknown.insert(inode, uid);
+                    unknown.insert(inode, ident);
                 }
             }
         }
@@ -302,25 +328,24 @@ impl OwnerCache {
             }
         }
         // A full scan read most processes before the socket table was taken, and one of them
-        // may have opened a socket since. Where the kernel counts open files, the processes
-        // whose count changed were read again above; where it does not, nothing saw that, and
-        // those sockets are left unknown, so the next update searches for them once more, as
-        // it does for any new socket.
-        if pending.full && !self.processes.values().any(|p| p.fd_count.is_some()) {
+        // may have opened a socket since; where the kernel does not count open files, or a
+        // process opened one file and closed another meanwhile, nothing above saw that. Those
+        // sockets are left unknown, so the next update searches for them once more, as it
+        // does for any new socket — except those an earlier search already found nobody for.
+        if pending.full {
+            for (inode, ident) in unknown {
+                if searched_before.get(&inode) == Some(&ident.cookie) {
+                    self.holders.insert(inode, Held::nobody(ident, now));
+                }
+            }
             return Finished {
                 exited: pending.gone,
                 closed,
             };
         }
         // Nobody found: not searched for again until a new process shows it or a full scan.
-        for (inode, uid) in unknown {
-            let nobody = Held {
-                pids: Vec::new(),
-                fds: Vec::new(),
-                uid,
-                seen: now,
-            };
-            self.holders.insert(inode, nobody);
+        for (inode, ident) in unknown {
+            self.holders.insert(inode, Held::nobody(ident, now));
         }
         Finished {
             exited: pending.gone,
@@ -395,7 +420,7 @@ impl OwnerCache {
     /// Read processes already known again: what they hold now replaces what they held. A
     /// socket left with no known holder becomes unknown: someone else holds it, or it would
     /// not be in the table.
-    fn reread(&mut self, pids: &[u32], unknown: &mut IdMap<u64, u32>) {
+    fn reread(&mut self, pids: &[u32], unknown: &mut IdMap<u64, Ident>) {
         if pids.is_empty() {
             return;
         }
@@ -416,7 +441,7 @@ impl OwnerCache {
             let kept =
                 held.drop_pids(|pid| now.get(&pid).is_some_and(|open| !open.contains(inode)));
             if !kept {
-                unknown.insert(*inode, held.uid);
+                unknown.insert(*inode, held.ident);
             }
             kept
         });
@@ -427,8 +452,8 @@ impl OwnerCache {
 
     /// Look for the `unknown` sockets in the processes not read yet, likeliest first, until
     /// every one is found or every process has been read.
-    fn search(&mut self, unknown: &mut IdMap<u64, u32>, read: &IdSet<u32>) {
-        let uids: IdSet<u32> = unknown.values().copied().collect();
+    fn search(&mut self, unknown: &mut IdMap<u64, Ident>, read: &IdSet<u32>) {
+        let uids: IdSet<u32> = unknown.values().map(|ident| ident.uid).collect();
         let holding: IdSet<u32> = self
             .holders
             .values()
@@ -460,7 +485,7 @@ impl OwnerCache {
     }
 
     /// Note the sockets process `pid` holds. Returns whether one of them was in `unknown`.
-    fn record(&mut self, pid: u32, table: FdTable, unknown: &mut IdMap<u64, u32>) -> bool {
+    fn record(&mut self, pid: u32, table: FdTable, unknown: &mut IdMap<u64, Ident>) -> bool {
         let mut found_unknown = false;
         for &(inode, fd) in &table.sockets {
             if let Some(held) = self.holders.get_mut(&inode) {
@@ -474,14 +499,14 @@ impl OwnerCache {
                 continue;
             }
             // Otherwise not a TCP or UDP socket, or not in this poll's table.
-            let Some(uid) = unknown.remove(&inode) else {
+            let Some(ident) = unknown.remove(&inode) else {
                 continue;
             };
             found_unknown = true;
             let held = Held {
                 pids: vec![pid],
                 fds: vec![fd],
-                uid,
+                ident,
                 seen: self.generation,
             };
             self.holders.insert(inode, held);
@@ -518,6 +543,16 @@ impl OwnerCache {
 }
 
 impl Held {
+    /// A socket no process was found holding.
+    fn nobody(ident: Ident, seen: u64) -> Self {
+        Held {
+            pids: Vec::new(),
+            fds: Vec::new(),
+            ident,
+            seen,
+        }
+    }
+
     /// Remove the PIDs `gone` says are gone. Returns whether the entry is still worth keeping:
     /// not when it lost its last holder, since someone else must hold the socket then.
     fn drop_pids(&mut self, gone: impl Fn(u32) -> bool) -> bool {
@@ -772,7 +807,7 @@ mod tests {
         // Pretend every socket of this process is in the table, owned by uid 0.
         let mut cache = OwnerCache::new(Duration::from_secs(3600));
         let pending = cache.begin().expect("/proc lists");
-        cache.finish(pending, mine.iter().map(|inode| (*inode, 0)), |_| {
+        cache.finish(pending, mine.iter().map(|inode| (*inode, 1, 0)), |_| {
             Vec::new()
         });
         for inode in &mine {
@@ -798,7 +833,7 @@ mod tests {
         let (open, closed) = (inode_of(&listener), u64::from(u32::MAX) + 7);
         let pending = cache.begin().expect("/proc lists");
         let mut asked = Vec::new();
-        let finished = cache.finish(pending, [(open, uid), (closed, uid)], |inodes| {
+        let finished = cache.finish(pending, [(open, 1, uid), (closed, 2, uid)], |inodes| {
             asked = inodes.to_vec();
             vec![closed]
         });
@@ -812,28 +847,62 @@ mod tests {
     }
 
     #[test]
-    fn a_socket_a_full_scan_found_nobody_for_is_searched_again_only_without_counts() {
+    fn a_socket_no_search_could_find_is_not_searched_for_after_every_full_scan() {
         let me = std::process::id();
         let uid = fd_dir(me).uid.unwrap();
-        // An inode no process holds: a socket in another PID namespace looks like this.
-        let nobody = u64::from(u32::MAX) + 11;
+        // Inodes no process holds: sockets in another PID namespace look like this.
+        let (nobody, later) = (u64::from(u32::MAX) + 11, u64::from(u32::MAX) + 12);
         for counts in [true, false] {
             let mut cache = OwnerCache::new(Duration::from_secs(3600));
             if !counts {
                 cache = cache.without_open_file_counts();
             }
             let pending = cache.begin().expect("/proc lists");
-            cache.finish(pending, [(nobody, uid)], |_| Vec::new());
+            cache.finish(pending, [(nobody, 1, uid)], |_| Vec::new());
+            // A full scan may have missed it while it ran: one more search.
+            let mut asked = Vec::new();
             let pending = cache.begin().expect("/proc lists");
-            let mut searched = false;
-            cache.finish(pending, [(nobody, uid)], |inodes| {
-                searched = inodes.contains(&nobody);
+            cache.finish(pending, [(nobody, 1, uid)], |inodes| {
+                asked = inodes.to_vec();
                 Vec::new()
             });
-            // With the kernel's counts the full scan already read every process that opened
-            // files while it ran; without them, one more search is the only way to be sure.
-            assert_eq!(searched, !counts, "counts: {counts}");
+            assert_eq!(asked, vec![nobody]);
+            // The next full scan finds nobody for it again, and for a socket new since.
+            cache.last_full_scan = None;
+            let pending = cache.begin().expect("/proc lists");
+            cache.finish(pending, [(nobody, 1, uid), (later, 2, uid)], |_| Vec::new());
+            // Only the new one gets one more search.
+            let pending = cache.begin().expect("/proc lists");
+            cache.finish(pending, [(nobody, 1, uid), (later, 2, uid)], |inodes| {
+                asked = inodes.to_vec();
+                Vec::new()
+            });
+            assert_eq!(asked, vec![later], "counting open files: {counts}");
         }
+    }
+
+    #[test]
+    fn an_inode_listed_with_another_cookie_is_another_socket() {
+        let me = std::process::id();
+        let uid = fd_dir(me).uid.unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let inode = inode_of(&listener);
+        let mut cache = OwnerCache::new(Duration::from_secs(3600));
+        let pending = cache.begin().expect("/proc lists");
+        cache.finish(pending, [(inode, 5, uid)], |_| Vec::new());
+        assert!(cache.holders(inode).contains(&me));
+        // Same cookie: known, nothing to look for.
+        let pending = cache.begin().expect("/proc lists");
+        cache.finish(pending, [(inode, 5, uid)], |_| panic!("nothing is unknown"));
+        // Another cookie under that inode: what was known of it is void, and it is looked for.
+        let pending = cache.begin().expect("/proc lists");
+        let mut asked = Vec::new();
+        cache.finish(pending, [(inode, 6, uid)], |inodes| {
+            asked = inodes.to_vec();
+            Vec::new()
+        });
+        assert_eq!(asked, vec![inode]);
+        assert!(cache.holders(inode).contains(&me));
     }
 
     /// The inode of a socket this process holds open as `fd`.
@@ -856,10 +925,10 @@ mod tests {
             // Opened after this process's files were read, before the socket table is taken.
             let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
             let inode = inode_of(&listener);
-            cache.finish(pending, [(inode, uid)], |_| Vec::new());
+            cache.finish(pending, [(inode, 1, uid)], |_| Vec::new());
             let pending = cache.begin().expect("/proc lists");
             assert!(!pending.full);
-            cache.finish(pending, [(inode, uid)], |_| Vec::new());
+            cache.finish(pending, [(inode, 1, uid)], |_| Vec::new());
             assert_eq!(cache.holders(inode), [me], "counting open files: {counts}");
         }
     }
@@ -891,7 +960,7 @@ mod tests {
             }
             let update = |cache: &mut OwnerCache| {
                 let pending = cache.begin().expect("/proc lists");
-                cache.finish(pending, [(inode, uid)], |_| Vec::new());
+                cache.finish(pending, [(inode, 1, uid)], |_| Vec::new());
             };
             update(&mut cache);
             let mut both = vec![me, child.id()];

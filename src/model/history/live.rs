@@ -31,9 +31,11 @@ pub(super) fn addresses(key: &SocketKey) -> SocketKey {
 }
 
 /// Whether a key is the kernel's stand-in for a connection its process closed (TIME_WAIT, or
-/// an orphan finishing the close), which may continue a socket that just vanished.
+/// an orphan finishing the close), which may continue a socket that just vanished. A key with
+/// a cookie never needs this: the kernel's stand-in keeps the connection's cookie, so it is
+/// the same key.
 pub(super) fn may_continue_another(key: &SocketKey) -> bool {
-    key.inode == Some(0)
+    key.cookie == 0 && key.inode == Some(0)
 }
 
 /// Maps keyed by socket.

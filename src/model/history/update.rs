@@ -598,6 +598,96 @@ mod tests {
         assert_eq!(sc.mark(&tw), Some(Mark::Closing));
     }
 
+    /// A socket as the kernel names it: with its cookie.
+    fn cookied(mut socket: Socket, cookie: u64) -> Socket {
+        socket.cookie = cookie;
+        socket
+    }
+
+    #[test]
+    fn with_cookies_a_connection_is_followed_into_time_wait_by_its_cookie() {
+        let mut sc = Script::new();
+        sc.poll(0, vec![], &[]);
+        let est = cookied(conn(40000, SockState::Established, 12, &[20]), 7);
+        // The kernel's TIME_WAIT entry keeps the connection's cookie, and has no inode.
+        let tw = cookied(conn(40000, SockState::TimeWait, 0, &[]), 7);
+        sc.poll(1000, vec![est.clone()], &[process(20, "curl")]);
+        let changes = sc.poll(2000, vec![tw.clone()], &[]);
+        assert_eq!(
+            changes,
+            Changes {
+                new: 0,
+                changed: 1,
+                closed: 0
+            }
+        );
+        assert_eq!(est.key(), tw.key());
+        assert_eq!(
+            sc.mark(&tw),
+            Some(Mark::StateChanged {
+                from: SockState::Established
+            })
+        );
+        assert!(sc.tracker.closing().is_empty());
+        sc.poll(62_000, vec![], &[]);
+        sc.tick(64_000);
+        let entry = &sc.tracker.history()[0];
+        assert_eq!(entry.process_label(), "curl");
+        assert_eq!(
+            entry.states.as_slice(),
+            [SockState::Established, SockState::TimeWait]
+        );
+    }
+
+    #[test]
+    fn with_cookies_a_socket_reusing_the_addresses_and_inode_is_another_socket() {
+        let mut sc = Script::new();
+        sc.poll(0, vec![], &[]);
+        let first = cookied(conn(40000, SockState::Established, 12, &[20]), 7);
+        let reused = cookied(conn(40000, SockState::Established, 12, &[20]), 8);
+        sc.poll(1000, vec![first.clone()], &[process(20, "curl")]);
+        let changes = sc.poll(2000, vec![reused.clone()], &[process(20, "curl")]);
+        assert_eq!(
+            changes,
+            Changes {
+                new: 1,
+                changed: 0,
+                closed: 1
+            }
+        );
+        assert_eq!(sc.mark(&reused), Some(Mark::New));
+        assert_eq!(sc.mark(&first), Some(Mark::Closing));
+    }
+
+    #[test]
+    fn with_cookies_a_udp_socket_that_connects_is_the_same_socket() {
+        let mut sc = Script::new();
+        sc.poll(0, vec![], &[]);
+        let mut bound = cookied(listener(5353, 30, &[20]), 9);
+        bound.proto = Proto::Udp;
+        bound.state = SockState::Unconn;
+        let mut connected = bound.clone();
+        connected.remote_addr = Some(PEER);
+        connected.remote_port = Some(53);
+        connected.state = SockState::Established;
+        sc.poll(1000, vec![bound.clone()], &[process(20, "resolver")]);
+        let changes = sc.poll(2000, vec![connected.clone()], &[process(20, "resolver")]);
+        assert_eq!(
+            changes,
+            Changes {
+                new: 0,
+                changed: 1,
+                closed: 0
+            }
+        );
+        assert_eq!(
+            sc.mark(&connected),
+            Some(Mark::StateChanged {
+                from: SockState::Unconn
+            })
+        );
+    }
+
     #[test]
     fn a_socket_back_within_its_linger_was_only_missed() {
         let mut sc = Script::new();
