@@ -29,11 +29,11 @@ use portscope::collect::{OsSource, SocketSource};
 use portscope::model::{Proto, SockState};
 use serde_json::Value;
 
-/// What the population script holds: 5 listeners, 4 UDP sockets, 1 TIME_WAIT, 60 pairs and
+/// What the population script holds: 5 listeners, 5 UDP sockets, 1 TIME_WAIT, 60 pairs and
 /// 3 queued connections (both ends each).
-const POPULATION: usize = 5 + 4 + 1 + 60 * 2 + 3 * 2;
+const POPULATION: usize = 5 + 5 + 1 + 60 * 2 + 3 * 2;
 
-/// The tests take turns: each builds a population of 136 sockets and counts it exactly.
+/// The tests take turns: each builds a population of 137 sockets and counts it exactly.
 static TAKE_TURNS: Mutex<()> = Mutex::new(());
 
 fn my_turn() -> MutexGuard<'static, ()> {
@@ -128,7 +128,13 @@ impl Population {
     /// TIME_WAIT's port (an ephemeral one) may be taken again by an unrelated connection.
     fn holds(&self, socket: &Row) -> bool {
         const TCP: [&str; 5] = ["pairs", "queue", "v6", "dual", "mapped"];
-        const UDP: [&str; 4] = ["udp4", "udp6", "udp4_connected", "udp6_connected"];
+        const UDP: [&str; 5] = [
+            "udp4",
+            "udp6",
+            "udp4_connected",
+            "udp6_connected",
+            "udp_drops",
+        ];
         let looped = |addr: &IpAddr| {
             addr.is_loopback() || addr.to_canonical().is_loopback() || addr.is_unspecified()
         };
@@ -166,6 +172,8 @@ struct Row {
     retrans: u64,
     /// Smoothed round-trip time, microseconds.
     rtt_us: Option<u64>,
+    /// A UDP socket's drop counter (`d` in `ss -m`'s `skmem`); none for TCP.
+    drops: Option<u64>,
 }
 
 /// portscope's state names for `ss`'s.
@@ -214,11 +222,20 @@ fn ss_detail<'a>(fields: &[&'a str], name: &str, part: usize) -> Option<&'a str>
         .and_then(|v| v.split('/').nth(part))
 }
 
-/// Every TCP and UDP socket, as `ss -tanupeiH` lists them (with `-i`, each TCP socket's
+/// The drop counter in `ss -m`'s `skmem:(r0,rb2304,t0,tb212992,f0,w0,o0,bl0,d96)`.
+fn ss_drops(fields: &[&str]) -> Option<u64> {
+    let skmem = fields.iter().find_map(|f| f.strip_prefix("skmem:("))?;
+    skmem
+        .trim_end_matches(')')
+        .split(',')
+        .find_map(|item| item.strip_prefix('d')?.parse().ok())
+}
+
+/// Every TCP and UDP socket, as `ss -tanupeimH` lists them (with `-i`, each TCP socket's
 /// details continue on a line of their own, indented).
 fn ss_rows() -> Vec<Row> {
     let out = Command::new("ss")
-        .arg("-tanupeiH")
+        .arg("-tanupeimH")
         .output()
         .expect("ss runs (package iproute2)");
     assert!(out.status.success());
@@ -271,6 +288,7 @@ fn ss_rows() -> Vec<Row> {
                 retrans: number("retrans", 1),
                 rtt_us: ss_detail(&fields, "rtt", 0)
                     .map(|ms| (ms.parse::<f64>().unwrap() * 1000.0).round() as u64),
+                drops: (proto == "udp").then(|| ss_drops(&fields).unwrap()),
             }
         })
         .collect()
@@ -299,6 +317,7 @@ fn json_row(v: &Value) -> Row {
         bytes_received: v["bytes_received"].as_u64().unwrap_or(0),
         retrans: v["retrans"].as_u64().unwrap_or(0),
         rtt_us: v["rtt_ms"].as_f64().map(|ms| (ms * 1000.0).round() as u64),
+        drops: v["drops"].as_u64(),
     }
 }
 
@@ -373,6 +392,14 @@ fn portscope_and_ss_list_the_same_sockets_owners_and_users() {
         assert_eq!(connected[0]["state"], "ESTABLISHED", "{name}");
         assert!(connected[0]["remote_port"].is_u64(), "{name} has its peer");
     }
+    // The flooded UDP socket dropped most of what it was sent; ss's count matched above.
+    let flooded = by_local_port(population.port("udp_drops"));
+    assert_eq!(flooded.len(), 1);
+    let drops = flooded[0]["drops"].as_u64().expect("drops counted");
+    assert!(
+        drops > 50 && drops < 100,
+        "{drops} of 100 datagrams dropped"
+    );
     let queued: Vec<&Value> = by_local_port(population.port("queue"))
         .into_iter()
         .filter(|v| v["state"] == "ESTABLISHED")
@@ -442,6 +469,7 @@ fn every_socket_keeps_its_owner_on_every_poll_while_others_come_and_go() {
                         bytes_received: stats.and_then(|t| t.bytes_received).unwrap_or(0),
                         retrans: stats.map_or(0, |t| u64::from(t.retrans)),
                         rtt_us: stats.map(|t| u64::from(t.rtt_us)),
+                        drops: poll.drops.get(&s.cookie).map(|d| u64::from(*d)),
                     }
                 })
                 .filter(|r| population.holds(r))

@@ -15,6 +15,7 @@ import time
 
 PAIRS = 60
 QUEUED = 3
+DATAGRAMS = 100
 CHURN_MAX_SECONDS = 120
 CHURN_MAX_CONNECTIONS = 100_000
 
@@ -49,6 +50,16 @@ def server():
     udp6_connected = udp(socket.AF_INET6, "::1", udp6.getsockname()[:2])
     held += [pairs, queue, v6, dual, mapped, udp4, udp6, udp4_connected, udp6_connected]
 
+    # A UDP socket with a small receive buffer, sent more than it holds and never read: the
+    # kernel drops the rest and counts the drops.
+    flooded = udp(socket.AF_INET, "127.0.0.1")
+    flooded.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for _ in range(DATAGRAMS):
+        sender.sendto(b"d" * 1000, flooded.getsockname())
+    sender.close()
+    held.append(flooded)
+
     # A connection whose client end closes first: that end stays in TIME_WAIT.
     tw_listener = listener(socket.AF_INET, "127.0.0.1")
     closer = socket.create_connection(tw_listener.getsockname())
@@ -68,6 +79,7 @@ def server():
         "udp6": udp6.getsockname()[1],
         "udp4_connected": udp4_connected.getsockname()[1],
         "udp6_connected": udp6_connected.getsockname()[1],
+        "udp_drops": flooded.getsockname()[1],
         "time_wait": time_wait_port,
     }
     print(json.dumps(ports), flush=True)

@@ -748,6 +748,32 @@ fn queue_columns_are_shown_from_the_columns_menu_and_sort_as_numbers() {
 }
 
 #[test]
+fn a_udp_socket_shows_its_dropped_datagrams_in_a_column_and_the_details() {
+    use egui::accesskit::Role;
+    let mut snapshot = common::demo_snapshot();
+    for s in &mut snapshot.sockets {
+        if s.local_port == 53 {
+            s.cookie = 77;
+        }
+    }
+    snapshot.drops.insert(77, 42);
+    let mut h = harness(PortscopeApp::from_snapshot(snapshot, Prefs::default()));
+    assert!(
+        h.query_by_label("42").is_none(),
+        "the column is hidden by default"
+    );
+    h.get_by_label("Columns").click();
+    h.run();
+    h.get_by_role_and_label(Role::CheckBox, "Drops").click();
+    h.run();
+    h.get_by_label("42");
+    h.get_by_label("53").click();
+    h.run();
+    h.get_by_label("42 datagrams, which arrived while the receive buffer was full");
+    h.get_by_label_contains("Recv-Q 0 · Send-Q 0");
+}
+
+#[test]
 fn a_full_table_paints_as_a_few_meshes() {
     // Cells share the table's clip rectangle (long text is elided instead of clipped), so a
     // screen of rows is a handful of meshes for the GPU, not one per cell.

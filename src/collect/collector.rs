@@ -185,6 +185,7 @@ fn take(source: &mut dyn SocketSource, seq: u64, previous: Option<&Snapshot>) ->
                 users: p.users.clone(),
                 viewer: p.viewer,
                 traffic: p.traffic.clone(),
+                drops: p.drops.clone(),
             });
             let mut snap =
                 Snapshot::from_poll(seq, taken_at, duration, last_good.unwrap_or_default());

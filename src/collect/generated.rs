@@ -135,6 +135,7 @@ pub fn generated_poll(n: usize) -> Poll {
         users: [(1000, "alice".to_owned())].into_iter().collect(),
         viewer: Default::default(),
         traffic,
+        drops: Default::default(),
     }
 }
 

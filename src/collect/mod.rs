@@ -32,6 +32,8 @@ pub struct Poll {
     pub viewer: Viewer,
     /// TCP connections' counters and rates, by cookie (Linux).
     pub traffic: crate::model::traffic::Traffic,
+    /// UDP sockets' drop counts, by cookie (Linux).
+    pub drops: crate::model::traffic::Drops,
 }
 
 /// Why a poll failed. Each carries advice for the user where there is any.
@@ -72,6 +74,7 @@ impl Snapshot {
             error: None,
             ephemeral: EphemeralRange::os_default(),
             traffic: poll.traffic,
+            drops: poll.drops,
         }
     }
 }

@@ -323,6 +323,16 @@ pub const COLUMNS: &[Column] = &[
         sort: |snap, _, s| traffic_sort(snap.flow(s).map(|f| u64::from(f.stats.retrans))),
         search: None,
     },
+    Column {
+        key: SortKey::Drops,
+        title: "Drops",
+        export: Some("drops"),
+        width: 56.0,
+        shown: false,
+        cell: |snap, s| traffic_cell(snap.drops(s).map(u64::from), |n| n.to_string()),
+        sort: |snap, _, s| traffic_sort(snap.drops(s).map(u64::from)),
+        search: None,
+    },
 ];
 
 /// A connection's number in its unit; empty where the kernel gave none (listeners, UDP,

@@ -47,6 +47,8 @@ pub struct SocketRecord {
     pub bytes_received: Option<u64>,
     pub rtt_ms: Option<f64>,
     pub retrans: Option<u32>,
+    /// Datagrams a UDP socket dropped because its receive buffer was full (Linux).
+    pub drops: Option<u32>,
 }
 
 impl SocketRecord {
@@ -91,6 +93,7 @@ impl SocketRecord {
             bytes_received: stats.and_then(|t| t.bytes_received),
             rtt_ms: stats.map(|t| f64::from(t.rtt_us) / 1000.0),
             retrans: stats.map(|t| t.retrans),
+            drops: snap.drops(s),
         }
     }
 }
@@ -140,6 +143,7 @@ pub fn write_csv(out: &mut dyn Write, snap: &Snapshot, rows: &[usize]) -> io::Re
         "bytes_received",
         "rtt_ms",
         "retrans",
+        "drops",
     ])?;
     for r in records(snap, rows) {
         let join = |f: &dyn Fn(&ProcessRecord) -> String| {
@@ -164,6 +168,7 @@ pub fn write_csv(out: &mut dyn Write, snap: &Snapshot, rows: &[usize]) -> io::Re
             number(r.bytes_received),
             number(r.rtt_ms),
             number(r.retrans),
+            number(r.drops),
         ])?;
     }
     w.flush()

@@ -505,6 +505,8 @@ pub struct Snapshot {
     /// What each TCP connection moves and how healthy it is, by cookie (Linux; empty
     /// elsewhere). See [`traffic`].
     pub traffic: traffic::Traffic,
+    /// What each UDP socket dropped, by cookie (Linux; empty elsewhere).
+    pub drops: traffic::Drops,
 }
 
 impl Default for Snapshot {
@@ -522,6 +524,7 @@ impl Default for Snapshot {
             error: None,
             ephemeral: EphemeralRange::os_default(),
             traffic: traffic::Traffic::default(),
+            drops: traffic::Drops::default(),
         }
     }
 }
@@ -545,12 +548,20 @@ impl Snapshot {
             && self.error == other.error
             && self.ephemeral == other.ephemeral
             && self.traffic == other.traffic
+            && self.drops == other.drops
     }
 
     /// A TCP connection's counters and rate, where the kernel gave them.
     pub fn flow(&self, socket: &Socket) -> Option<&traffic::Flow> {
         (socket.cookie != 0)
             .then(|| self.traffic.get(&socket.cookie))
+            .flatten()
+    }
+
+    /// Datagrams a UDP socket dropped, where the kernel counted them.
+    pub fn drops(&self, socket: &Socket) -> Option<u32> {
+        (socket.cookie != 0 && socket.proto == Proto::Udp)
+            .then(|| self.drops.get(&socket.cookie).copied())
             .flatten()
     }
 

@@ -32,6 +32,7 @@ pub enum SortKey {
     RateUp,
     Rtt,
     Retrans,
+    Drops,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -60,6 +60,11 @@ pub struct Flow {
 /// here: in a large table most are.
 pub type Traffic = std::collections::HashMap<u64, Flow, crate::model::FastHash>;
 
+/// Datagrams each UDP socket dropped, by cookie (Linux: the kernel's `skmem` drop counter, which
+/// counts what arrived while the socket's receive buffer was full). Every UDP socket of the
+/// poll is here, 0 or not: a missing socket is one the system gave no count for.
+pub type Drops = std::collections::HashMap<u64, u32, crate::model::FastHash>;
+
 /// Bytes per second between two counter readings `elapsed` apart. A counter that went down
 /// belongs to another connection (or was reset): no rate.
 pub fn per_second(

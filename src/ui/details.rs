@@ -115,6 +115,21 @@ fn socket_ui(
             if let Some(user) = sel.seen_in.socket_user(s) {
                 field(ui, "Socket user", &escape(&user));
             }
+            if s.cookie != 0 {
+                field(
+                    ui,
+                    "Queues",
+                    &format!("Recv-Q {} · Send-Q {}", s.recv_q, s.send_q),
+                );
+            }
+            if let Some(drops) = sel.seen_in.drops(s) {
+                let dropped = match drops {
+                    0 => "none".to_owned(),
+                    1 => "1 datagram, which arrived while the receive buffer was full".to_owned(),
+                    n => format!("{n} datagrams, which arrived while the receive buffer was full"),
+                };
+                field(ui, "Dropped", &dropped);
+            }
         });
     let transport = Some(Transport::from(s.proto));
     ui.horizontal(|ui| {

@@ -207,6 +207,7 @@ pub fn demo_poll() -> Poll {
             privileged: false,
         },
         traffic: Default::default(),
+        drops: Default::default(),
     }
 }
 

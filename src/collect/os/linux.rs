@@ -33,7 +33,11 @@ impl OsSource {
 
 impl SocketSource for OsSource {
     fn poll(&mut self) -> Result<Poll, CollectError> {
-        let Table { sockets, tcp } = self.read_sockets()?;
+        let Table {
+            sockets,
+            tcp,
+            udp_drops,
+        } = self.read_sockets()?;
         let traffic = self.rates.update(Instant::now(), tcp);
         let mut platform = Linux {
             owners: &mut self.owners,
@@ -41,6 +45,7 @@ impl SocketSource for OsSource {
         };
         let mut poll = self.processes.describe(sockets, &mut platform);
         poll.traffic = traffic;
+        poll.drops = udp_drops.into_iter().collect();
         Ok(poll)
     }
 }

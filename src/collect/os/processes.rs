@@ -231,6 +231,7 @@ impl Processes {
             users,
             viewer: self.viewer,
             traffic: Default::default(),
+            drops: Default::default(),
         }
     }
 

@@ -15,7 +15,10 @@
 //! - a netlink **error reply is an error**, never an empty table;
 //! - each TCP socket's `tcp_info` (bytes, round-trip time, retransmissions), read by the
 //!   attribute's length: `tcp_info` grew over the kernel's versions (232 bytes in 5.4, 280 in
-//!   6.18), and an older kernel gives fewer fields, never an error.
+//!   6.18), and an older kernel gives fewer fields, never an error;
+//! - each UDP socket's drop counter (`skmem`): datagrams that arrived while its receive
+//!   buffer was full. A kernel whose `skmem` is too short to hold it gets the UDP table
+//!   without it, not an error.
 //!
 //! The netlink socket and the message encoding come from `netlink-sys` and
 //! `netlink-packet-sock-diag`; what is here is the request and the reading of the replies.
@@ -85,6 +88,8 @@ pub struct Table {
     pub sockets: Vec<Socket>,
     /// `tcp_info` of every TCP socket that has a peer, by cookie.
     pub tcp: Vec<(u64, TcpStats)>,
+    /// The drop counter of every UDP socket, by cookie.
+    pub udp_drops: Vec<(u64, u32)>,
 }
 
 /// Every TCP and UDP socket of this network namespace, IPv4 and IPv6, without owners.
@@ -93,11 +98,26 @@ pub fn dump_sockets() -> Result<Table, DumpError> {
     let mut buf = vec![0u8; RECV_BUFFER];
     let mut table = Table::default();
     for (seq, (proto, family, protocol, what)) in (1u32..).zip(DUMPS) {
-        let request = request(family, protocol, seq);
-        netlink
-            .send(&request, 0)
-            .map_err(|source| DumpError::Refused { what, source })?;
-        read_dump(&netlink, &mut buf, proto, what, &mut table)?;
+        let mut extensions = extensions_for(protocol);
+        loop {
+            let request = request(family, protocol, extensions, seq);
+            netlink
+                .send(&request, 0)
+                .map_err(|source| DumpError::Refused { what, source })?;
+            let (sockets, tcp, drops) =
+                (table.sockets.len(), table.tcp.len(), table.udp_drops.len());
+            match read_dump(&netlink, &mut buf, proto, what, &mut table) {
+                // The crate reading the replies wants the whole `skmem`: a kernel with a
+                // shorter one is asked again without it. The failed dump was read to its end.
+                Err(DumpError::Decode { .. }) if extensions.contains(ExtensionFlags::SKMEMINFO) => {
+                    table.sockets.truncate(sockets);
+                    table.tcp.truncate(tcp);
+                    table.udp_drops.truncate(drops);
+                    extensions.remove(ExtensionFlags::SKMEMINFO);
+                }
+                result => break result?,
+            }
+        }
     }
     Ok(table)
 }
@@ -230,8 +250,18 @@ fn open_netlink() -> io::Result<NetlinkSocket> {
     Ok(netlink)
 }
 
-/// An encoded dump request for one family and protocol, every state; `tcp_info` for TCP.
-fn request(family: u8, protocol: u8, seq: u32) -> Vec<u8> {
+/// What a dump asks the kernel to add to each socket: `tcp_info` for TCP, `skmem` (with the
+/// drop counter) for UDP.
+fn extensions_for(protocol: u8) -> ExtensionFlags {
+    if protocol == IPPROTO_TCP {
+        ExtensionFlags::INFO
+    } else {
+        ExtensionFlags::SKMEMINFO
+    }
+}
+
+/// An encoded dump request for one family and protocol, every state, with `extensions`.
+fn request(family: u8, protocol: u8, extensions: ExtensionFlags, seq: u32) -> Vec<u8> {
     let mut header = NetlinkHeader::default();
     header.flags = NLM_F_REQUEST | NLM_F_DUMP;
     header.sequence_number = seq;
@@ -245,11 +275,7 @@ fn request(family: u8, protocol: u8, seq: u32) -> Vec<u8> {
         SockDiagMessage::InetRequest(InetRequest {
             family,
             protocol,
-            extensions: if protocol == IPPROTO_TCP {
-                ExtensionFlags::INFO
-            } else {
-                ExtensionFlags::empty()
-            },
+            extensions,
             states: StateFlags::all(),
             socket_id,
         })
@@ -309,6 +335,14 @@ fn read_dump(
                             })
                         {
                             out.tcp.push((socket.cookie, info));
+                        }
+                        if proto == Proto::Udp
+                            && let Some(drops) = response.nlas.iter().find_map(|nla| match nla {
+                                Nla::MemInfo(m) => Some(m.drops),
+                                _ => None,
+                            })
+                        {
+                            out.udp_drops.push((socket.cookie, drops));
                         }
                         out.sockets.push(socket);
                     }
@@ -436,11 +470,12 @@ mod tests {
 
     #[test]
     fn the_request_asks_for_every_state_including_bound_sockets() {
-        let req = request(AF_INET6, IPPROTO_UDP, 7);
-        assert_eq!(req[18], 0, "no extensions for UDP");
+        let req = request(AF_INET6, IPPROTO_UDP, extensions_for(IPPROTO_UDP), 7);
+        // INET_DIAG_SKMEMINFO is extension 7: bit 6.
+        assert_eq!(req[18], 1 << 6, "skmem for UDP");
         // INET_DIAG_INFO is extension 2: bit 1.
         assert_eq!(
-            request(AF_INET, IPPROTO_TCP, 1)[18],
+            request(AF_INET, IPPROTO_TCP, extensions_for(IPPROTO_TCP), 1)[18],
             1 << 1,
             "tcp_info for TCP"
         );

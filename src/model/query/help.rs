@@ -3,7 +3,7 @@
 /// A one-paragraph summary of the language, for a tooltip.
 pub const SYNTAX: &str = "Every word must appear somewhere in the row (case does not matter). \
     key:value looks in one column: port lport rport · ip laddr raddr · proto state range scope · \
-    pid proc cmd user · rate rtt retrans recvq sendq compare with > < >= <= (rate:>100k). Commas list alternatives (port:80,443), a dash gives a port range \
+    pid proc cmd user · rate rtt retrans recvq sendq drops compare with > < >= <= (rate:>100k). Commas list alternatives (port:80,443), a dash gives a port range \
     (port:8000-8999), a leading - excludes (-state:time_wait), \"quotes\" keep spaces \
     (proc:\"my server\"). All terms must hold.";
 
@@ -79,6 +79,10 @@ pub const HELP: &[(&str, &str)] = &[
     (
         "recvq:>0",
         "data waiting to be read (sendq:>0: waiting for the peer's acknowledgement)",
+    ),
+    (
+        "drops:>0",
+        "UDP sockets that dropped datagrams: they arrived faster than they were read",
     ),
     (
         "state:listen scope:all -user:root",

@@ -88,6 +88,8 @@ pub(super) enum Metric {
     Retrans,
     RecvQ,
     SendQ,
+    /// Datagrams a UDP socket dropped.
+    Drops,
 }
 
 impl Metric {
@@ -98,6 +100,7 @@ impl Metric {
             Metric::Retrans => snap.flow(s).map(|f| u64::from(f.stats.retrans)),
             Metric::RecvQ => Some(u64::from(s.recv_q)),
             Metric::SendQ => Some(u64::from(s.send_q)),
+            Metric::Drops => snap.drops(s).map(u64::from),
         }
     }
 }

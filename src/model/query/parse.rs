@@ -142,10 +142,11 @@ pub(super) const KEYS: &[(&str, Key)] = &[
     ("retrans", Key::Measure(Metric::Retrans)),
     ("recvq", Key::Measure(Metric::RecvQ)),
     ("sendq", Key::Measure(Metric::SendQ)),
+    ("drops", Key::Measure(Metric::Drops)),
 ];
 
 pub(super) const KEY_LIST: &str = "port, lport, rport, ip, addr, laddr, raddr, proto, state, range, \
-    scope, pid, proc, cmd, user, rate, rtt, retrans, recvq, sendq";
+    scope, pid, proc, cmd, user, rate, rtt, retrans, recvq, sendq, drops";
 
 pub(super) fn parse_term(raw: &str) -> Result<Term, Problem> {
     // `-word` excludes; `--word` and a lone `-` are text (command-line options are common).
@@ -395,6 +396,7 @@ fn measure_example(metric: Metric) -> &'static str {
         Metric::Retrans => "retrans:>0",
         Metric::RecvQ => "recvq:>0",
         Metric::SendQ => "sendq:>0",
+        Metric::Drops => "drops:>0",
     }
 }
 
@@ -420,7 +422,7 @@ pub(super) fn parse_measure(metric: Metric, value: &str) -> Result<Test, Problem
     let bound = match metric {
         Metric::Rate => parse_rate(number)?,
         Metric::Rtt => parse_duration_us(number)?,
-        Metric::Retrans | Metric::RecvQ | Metric::SendQ => {
+        Metric::Retrans | Metric::RecvQ | Metric::SendQ | Metric::Drops => {
             if !digits(number) {
                 return Err(Problem::new(
                     format!("'{number}' is not a whole number"),

@@ -813,7 +813,7 @@ fn row_texts_built_in_two_halves_match_row_by_row_texts() {
 }
 
 /// Four connections with counters (cookies 1–4; the one on 7004 has no rate yet), a listener
-/// with a queue, and a UDP socket.
+/// with a queue, and two UDP sockets (one dropped datagrams).
 fn traffic_snapshot() -> Snapshot {
     use crate::model::traffic::{Flow, Rate, TcpStats};
     let mut snap = Snapshot::default();
@@ -846,14 +846,28 @@ fn traffic_snapshot() -> Snapshot {
                 uid: None,
             })
         },
-        socket(Row {
-            proto: Proto::Udp,
-            local: (v4(127, 0, 0, 1), 7006),
-            remote: None,
-            state: SockState::Unconn,
-            pids: vec![],
-            uid: None,
-        }),
+        Socket {
+            cookie: 6,
+            ..socket(Row {
+                proto: Proto::Udp,
+                local: (v4(127, 0, 0, 1), 7006),
+                remote: None,
+                state: SockState::Unconn,
+                pids: vec![],
+                uid: None,
+            })
+        },
+        Socket {
+            cookie: 7,
+            ..socket(Row {
+                proto: Proto::Udp,
+                local: (v4(127, 0, 0, 1), 7007),
+                remote: None,
+                state: SockState::Unconn,
+                pids: vec![],
+                uid: None,
+            })
+        },
     ];
     let flow = |down, up, rtt_us, retrans| Flow {
         stats: TcpStats {
@@ -865,6 +879,10 @@ fn traffic_snapshot() -> Snapshot {
         },
         rate: Some(Rate { down, up }),
     };
+    snap.drops.insert(6, 0);
+    snap.drops.insert(7, 42);
+    // A TCP socket's cookie in the drop counts is not a UDP socket's count.
+    snap.drops.insert(1, 9);
     snap.traffic.insert(1, flow(150_000, 10, 400, 0));
     snap.traffic.insert(2, flow(10, 2_000_000, 60_000, 3));
     snap.traffic.insert(3, flow(100_000, 100_000, 50_000, 0));
@@ -888,7 +906,7 @@ fn rate_rtt_retrans_and_queue_terms_compare_numbers() {
     assert_eq!(rows(&snap, "rate:>0.1M"), [7001, 7002]);
     assert_eq!(rows(&snap, "rate:<=100000"), [7003]);
     // Sockets without a rate match neither way; negation takes them in.
-    assert_eq!(rows(&snap, "-rate:>100k"), [7003, 7004, 7005, 7006]);
+    assert_eq!(rows(&snap, "-rate:>100k"), [7003, 7004, 7005, 7006, 7007]);
     assert_eq!(rows(&snap, "rtt:>50ms"), [7002, 7004]);
     assert_eq!(rows(&snap, "rtt:>=50ms"), [7002, 7003, 7004]);
     assert_eq!(rows(&snap, "rtt:<1ms"), [7001]);
@@ -899,7 +917,10 @@ fn rate_rtt_retrans_and_queue_terms_compare_numbers() {
     assert_eq!(rows(&snap, "retrans:0"), [7001, 7003]);
     assert_eq!(rows(&snap, "recvq:>0"), [7005]);
     assert_eq!(rows(&snap, "sendq:>=128"), [7005]);
-    assert_eq!(rows(&snap, "sendq:0 proto:udp"), [7006]);
+    assert_eq!(rows(&snap, "sendq:0 proto:udp"), [7006, 7007]);
+    assert_eq!(rows(&snap, "drops:>0"), [7007]);
+    assert_eq!(rows(&snap, "drops:0"), [7006]);
+    assert_eq!(rows(&snap, "drops:>=42"), [7007]);
 }
 
 #[test]
