@@ -14,8 +14,10 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod act;
+mod watch;
 
 pub use act::{CloseArgs, CloseTarget, KillArgs, SignalArg};
+pub use watch::{Event, EventKind, WatchArgs, Watcher};
 
 use crate::collect::{OsSource, SocketSource, snapshot_once};
 use crate::knowledge::{PortKnowledge, Transport, service_name, write_text_with};
@@ -61,6 +63,9 @@ pub enum Command {
     /// Close the TCP connections and listener on a port, or at one end ADDR:PORT (asks first
     /// unless --yes; needs root). Exits 1 when there is none.
     Close(CloseArgs),
+    /// Print every connection that opens or closes, one line each, until Ctrl+C — even one
+    /// that lives a millisecond (Linux), with its final byte counts.
+    Watch(WatchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -138,6 +143,9 @@ pub fn parse() -> Result<Cli, ExitCode> {
 
 /// Run a headless command and turn the outcome into an exit code.
 pub fn run(command: Command) -> ExitCode {
+    if let Command::Watch(args) = &command {
+        return watch::run(args);
+    }
     let mut source = match OsSource::new() {
         Ok(s) => s,
         Err(e) => {
@@ -202,6 +210,8 @@ pub fn run_with(
             };
             Ok(act::close(&args, &snap, out, &mut prompt)?)
         }
+        // A stream of this machine's sockets, on its own source and standard output.
+        Command::Watch(args) => Ok(watch::run(&args)),
     }
 }
 

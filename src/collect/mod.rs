@@ -16,6 +16,8 @@ pub use collector::{Collector, Control};
 pub use fixed::FixedSource;
 pub use generated::{GeneratedSource, generated_poll};
 pub use os::OsSource;
+#[cfg(target_os = "linux")]
+pub use os::{DESTROY_FEED_BUFFER, DestroyFeed};
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};

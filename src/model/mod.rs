@@ -4,6 +4,7 @@
 //! only read it, so both show the same thing and tests can build snapshots by hand.
 
 pub mod column;
+pub mod ended;
 mod explain;
 pub mod export;
 pub mod history;

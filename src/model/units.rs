@@ -27,6 +27,19 @@ pub fn rtt(us: u32) -> String {
     }
 }
 
+/// How long something lasted, from milliseconds: `0.4 ms`, `85 ms`, `12.3 s`, `4 min`, `2.5 h`.
+pub fn duration_ms(ms: f64) -> String {
+    if ms < 1000.0 {
+        rtt((ms * 1000.0).round() as u32)
+    } else if ms < 60_000.0 {
+        format!("{:.1} s", ms / 1000.0)
+    } else if ms < 3_600_000.0 {
+        format!("{:.0} min", ms / 60_000.0)
+    } else {
+        format!("{:.1} h", ms / 3_600_000.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,6 +51,11 @@ mod tests {
         assert_eq!(bytes(12_595), "12.3 KiB");
         assert_eq!(rate(1_258_291), "1.2 MiB/s");
         assert_eq!(rate(0), "0 B/s");
+        assert_eq!(duration_ms(0.35), "0.4 ms");
+        assert_eq!(duration_ms(85.0), "85 ms");
+        assert_eq!(duration_ms(12_345.0), "12.3 s");
+        assert_eq!(duration_ms(240_000.0), "4 min");
+        assert_eq!(duration_ms(9_000_000.0), "2.5 h");
         assert_eq!(rtt(400), "0.4 ms");
         assert_eq!(rtt(9_949), "9.9 ms");
         assert_eq!(rtt(85_000), "85 ms");

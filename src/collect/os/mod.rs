@@ -13,6 +13,8 @@
 //! the fields shown: a refresh of everything would cost far more than reading the sockets.
 
 #[cfg(target_os = "linux")]
+mod destroyed;
+#[cfg(target_os = "linux")]
 mod identity;
 #[cfg(target_os = "linux")]
 mod linux;
@@ -26,6 +28,8 @@ mod processes;
 #[cfg(target_os = "linux")]
 mod sock_diag;
 
+#[cfg(target_os = "linux")]
+pub use destroyed::{DestroyFeed, RECEIVE_BUFFER as DESTROY_FEED_BUFFER};
 #[cfg(target_os = "linux")]
 pub use linux::{OsSource, destroy_socket, socket_table};
 #[cfg(not(target_os = "linux"))]

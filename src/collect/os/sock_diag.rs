@@ -25,6 +25,7 @@
 
 use std::io;
 use std::net::IpAddr;
+use std::time::{Instant, SystemTime};
 
 use netlink_packet_core::{
     NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
@@ -38,6 +39,7 @@ use netlink_packet_sock_diag::inet::{
 use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 use netlink_sys::{Socket as NetlinkSocket, SocketAddr};
 
+use crate::model::ended::Ended;
 use crate::model::traffic::TcpStats;
 use crate::model::{Pids, Proto, SockState, Socket};
 
@@ -243,7 +245,7 @@ fn one_socket_request(socket: &Socket, flags: u16) -> Vec<u8> {
     request
 }
 
-fn open_netlink() -> io::Result<NetlinkSocket> {
+pub(super) fn open_netlink() -> io::Result<NetlinkSocket> {
     let mut netlink = NetlinkSocket::new(NETLINK_SOCK_DIAG)?;
     netlink.bind_auto()?;
     netlink.connect(&SocketAddr::new(0, 0))?;
@@ -394,6 +396,46 @@ fn socket_from(proto: Proto, response: &InetResponse) -> Option<Socket> {
         cookie: u64::from_ne_bytes(id.cookie),
         recv_q: header.recv_queue,
         send_q: header.send_queue,
+    })
+}
+
+/// One announcement of a destroyed socket (from the sock_diag destroy groups) as an
+/// [`Ended`]. Its state is `CLOSED`; it keeps its peer, which the kernel still reports.
+pub(super) fn ended_from(
+    response: &InetResponse,
+    at: SystemTime,
+    instant: Instant,
+) -> Option<Ended> {
+    let tcp_info = response.nlas.iter().find_map(|nla| match nla {
+        Nla::TcpInfo(bytes) => Some(bytes),
+        _ => None,
+    });
+    let protocol = response.nlas.iter().find_map(|nla| match nla {
+        Nla::Protocol(p) => Some(*p),
+        _ => None,
+    });
+    let proto = match protocol {
+        Some(IPPROTO_TCP) => Proto::Tcp,
+        Some(IPPROTO_UDP) => Proto::Udp,
+        Some(_) => return None,
+        // Kernels that do not name the protocol: only TCP sends tcp_info.
+        None if tcp_info.is_some() => Proto::Tcp,
+        None => Proto::Udp,
+    };
+    let mut socket = socket_from(proto, response)?;
+    let id = &response.header.socket_id;
+    let has_peer = !(id.destination_port == 0 && id.destination_address.is_unspecified());
+    socket.remote_addr = has_peer.then_some(id.destination_address);
+    socket.remote_port = has_peer.then_some(id.destination_port);
+    socket.state = SockState::Closed;
+    // The announcement carries neither (the kernel writes 0), nor meaningful queues.
+    (socket.uid, socket.inode, socket.recv_q, socket.send_q) = (None, None, 0, 0);
+    Some(Ended {
+        socket,
+        // A listener's counters are all zero: only connections move bytes.
+        stats: tcp_info.filter(|_| has_peer).map(|info| tcp_stats(info)),
+        at,
+        instant,
     })
 }
 
