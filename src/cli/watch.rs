@@ -32,10 +32,10 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::collect::{OsSource, SocketSource, snapshot_once};
-use crate::model::ended::Ended;
+use crate::model::ended::{Ended, accepting_listener};
 use crate::model::export::SocketRecord;
 use crate::model::text::escape;
-use crate::model::{Owner, Proto, Query, Snapshot, SockState, Socket, SocketKey, units};
+use crate::model::{Owner, Query, Snapshot, SockState, Socket, SocketKey, units};
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
@@ -301,20 +301,6 @@ fn merge_missing(
         }
     }
     Arc::new(merged)
-}
-
-/// For a TCP connection no poll saw: the listener on its local port, whose process accepted it.
-fn accepting_listener<'s>(snap: &'s Snapshot, socket: &Socket) -> Option<&'s Socket> {
-    if socket.proto != Proto::Tcp || socket.remote_addr.is_none() {
-        return None;
-    }
-    snap.sockets.iter().find(|l| {
-        l.proto == Proto::Tcp
-            && l.state == SockState::Listen
-            && l.local_port == socket.local_port
-            && (l.local_addr.is_unspecified()
-                || l.local_addr.to_canonical() == socket.local_addr.to_canonical())
-    })
 }
 
 fn owner_words(snap: &Snapshot, socket: &Socket) -> String {

@@ -3,6 +3,13 @@
 //! Snapshots go one way over a channel, control messages the other way; nothing is shared
 //! under a lock, so the UI can never stall on the OS. The wait between polls is a
 //! `recv_timeout` on the control channel, so pause, refresh and shutdown act at once.
+//!
+//! Where the source announces destroyed sockets (Linux), the announcements come in on the
+//! same channel: between two polls the collector sends the last poll again without the
+//! sockets that were destroyed (or with them in TIME_WAIT, where the kernel keeps that entry),
+//! at most every [`ENDED_EVERY`], so a closed connection leaves the table at once. Every
+//! snapshot carries the announcements since the one before (`Snapshot::ended`), including
+//! connections that lived and died between two polls.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -10,8 +17,11 @@ use std::sync::{Arc, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
+use std::collections::HashMap;
+
 use super::{CollectError, Poll, SocketSource};
-use crate::model::Snapshot;
+use crate::model::ended::{Ended as EndedSocket, EndedBatch};
+use crate::model::{FastHash, Pids, Snapshot, SockState, SocketKey};
 
 /// Shortest and longest poll intervals the collector accepts.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
@@ -28,8 +38,18 @@ pub enum Control {
     Shutdown,
 }
 
+/// The shortest time between two snapshots sent for announced closes.
+pub const ENDED_EVERY: Duration = Duration::from_millis(200);
+
+/// What reaches the collector thread: the window's controls, and the source's word that
+/// sockets were destroyed.
+enum Message {
+    Control(Control),
+    Ended,
+}
+
 pub struct Collector {
-    control: Sender<Control>,
+    control: Sender<Message>,
     snapshots: Receiver<Arc<Snapshot>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -44,9 +64,17 @@ impl Collector {
     ) -> std::io::Result<Collector> {
         let (control_tx, control_rx) = mpsc::channel();
         let (snap_tx, snap_rx) = mpsc::channel();
+        let ended_tx = control_tx.clone();
         let thread = thread::Builder::new()
             .name("portscope-collector".to_owned())
-            .spawn(move || run(source, interval, control_rx, snap_tx, wake))?;
+            .spawn(move || {
+                let mut source = source;
+                // Where the system has no announcements, closes are found by polls alone.
+                let _ = source.watch_ended(Box::new(move || {
+                    let _ = ended_tx.send(Message::Ended);
+                }));
+                run(source, interval, control_rx, snap_tx, wake)
+            })?;
         Ok(Collector {
             control: control_tx,
             snapshots: snap_rx,
@@ -59,6 +87,19 @@ impl Collector {
         self.snapshots.try_iter().last()
     }
 
+    /// The newest snapshot that arrived since the last call, with the announcements of
+    /// destroyed sockets that every snapshot since the last call carried (`Snapshot::ended`):
+    /// a reader that takes only the newest must not lose those of the ones it skips.
+    pub fn latest_with_ended(&self) -> Option<(Arc<Snapshot>, Vec<EndedSocket>)> {
+        let mut newest = None;
+        let mut ended = Vec::new();
+        for snapshot in self.snapshots.try_iter() {
+            ended.extend(snapshot.ended.iter().cloned());
+            newest = Some(snapshot);
+        }
+        newest.map(|s| (s, ended))
+    }
+
     /// Wait up to `timeout` for a snapshot (for tests and the CLI; never on the UI thread).
     pub fn wait(&self, timeout: Duration) -> Option<Arc<Snapshot>> {
         let first = self.snapshots.recv_timeout(timeout).ok()?;
@@ -67,7 +108,7 @@ impl Collector {
 
     pub fn send(&self, control: Control) {
         // If the thread is gone there is nothing left to control.
-        let _ = self.control.send(control);
+        let _ = self.control.send(Message::Control(control));
     }
 }
 
@@ -83,7 +124,7 @@ impl Drop for Collector {
 fn run(
     mut source: Box<dyn SocketSource>,
     interval: Duration,
-    control: Receiver<Control>,
+    control: Receiver<Message>,
     snapshots: Sender<Arc<Snapshot>>,
     wake: impl Fn(),
 ) {
@@ -96,65 +137,163 @@ fn run(
     let mut previous: Option<Weak<Snapshot>> = None;
     // The first poll, and any the user asked for, are always sent.
     let mut asked = true;
+    let mut ended = Ended::default();
+    let send = |snapshot: Snapshot, previous: &mut Option<Weak<Snapshot>>| -> bool {
+        let snapshot = Arc::new(snapshot);
+        *previous = Some(Arc::downgrade(&snapshot));
+        if snapshots.send(snapshot).is_err() {
+            return false; // Nobody is listening any more.
+        }
+        wake();
+        true
+    };
     loop {
         let started = Instant::now();
         seq += 1;
         let last = previous.as_ref().and_then(Weak::upgrade);
         let mut snapshot = take(source.as_mut(), seq, last.as_deref());
+        ended.apply(source.drain_ended(), &mut snapshot);
         let unchanged = last.as_ref().is_some_and(|p| p.same_content(&snapshot));
         if let (true, Some(p)) = (unchanged, &last) {
             snapshot.content_seq = p.content_seq;
             snapshot.changed_at = p.changed_at;
         }
+        drop(last);
         // A poll that found nothing new is dropped here: the window keeps what it shows, is
         // not redrawn, and no second copy of a large table is kept. Idle stays idle.
         if !unchanged || asked {
-            let snapshot = Arc::new(snapshot);
-            previous = Some(Arc::downgrade(&snapshot));
-            if snapshots.send(snapshot).is_err() {
-                return; // Nobody is listening any more.
+            if !send(snapshot, &mut previous) {
+                return;
             }
-            wake();
         } else {
             // Now, not after the wait.
             drop(snapshot);
         }
-        drop(last);
         asked = false;
 
-        // Wait for the next poll, acting on control messages as they come.
+        // Wait for the next poll, acting on control messages and announcements as they come.
         let mut deadline = started + interval;
+        let mut ended_waiting = false;
         loop {
+            let wake_at = if ended_waiting {
+                deadline.min(ended.sent_at + ENDED_EVERY)
+            } else {
+                deadline
+            };
             let message = if paused {
                 match control.recv() {
                     Ok(m) => m,
                     Err(_) => return,
                 }
             } else {
-                match control.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                match control.recv_timeout(wake_at.saturating_duration_since(Instant::now())) {
                     Ok(m) => m,
-                    Err(RecvTimeoutError::Timeout) => break,
+                    Err(RecvTimeoutError::Timeout) if Instant::now() >= deadline => break,
+                    Err(RecvTimeoutError::Timeout) => Message::Ended,
                     Err(RecvTimeoutError::Disconnected) => return,
                 }
             };
             match message {
-                Control::Shutdown => return,
-                Control::Pause => paused = true,
-                Control::Resume => {
+                Message::Control(Control::Shutdown) => return,
+                Message::Control(Control::Pause) => paused = true,
+                Message::Control(Control::Resume) => {
                     paused = false;
                     asked = true;
                     break;
                 }
-                Control::RefreshNow => {
+                Message::Control(Control::RefreshNow) => {
                     asked = true;
                     break;
                 }
-                Control::SetInterval(d) => {
+                Message::Control(Control::SetInterval(d)) => {
                     interval = clamp(d);
                     deadline = started + interval;
                 }
+                // While paused the table stays as it is; the announcements wait in the
+                // source for the next poll.
+                Message::Ended if paused => {}
+                Message::Ended if ended.sent_at.elapsed() < ENDED_EVERY => ended_waiting = true,
+                Message::Ended => {
+                    ended_waiting = false;
+                    let Some(last) = previous.as_ref().and_then(Weak::upgrade) else {
+                        continue; // The next poll carries them.
+                    };
+                    let batch = source.drain_ended();
+                    if batch.ended.is_empty() && batch.overflows == 0 {
+                        continue;
+                    }
+                    seq += 1;
+                    let mut snapshot = Snapshot::clone(&last);
+                    drop(last);
+                    snapshot.seq = seq;
+                    snapshot.content_seq = seq;
+                    snapshot.taken_at = SystemTime::now();
+                    snapshot.changed_at = snapshot.taken_at;
+                    snapshot.ended.clear();
+                    ended.apply(batch, &mut snapshot);
+                    ended.sent_at = Instant::now();
+                    if !send(snapshot, &mut previous) {
+                        return;
+                    }
+                }
             }
         }
+    }
+}
+
+/// What the collector keeps of the announcements.
+struct Ended {
+    /// How many times the kernel dropped some, since the start.
+    lost: u64,
+    /// When the last snapshot for announcements went out.
+    sent_at: Instant,
+}
+
+impl Default for Ended {
+    fn default() -> Self {
+        Ended {
+            lost: 0,
+            sent_at: Instant::now(),
+        }
+    }
+}
+
+impl Ended {
+    /// Make `snapshot` the table after `batch`: destroyed sockets out of it, or in TIME_WAIT
+    /// where the kernel keeps that entry, and the announcements with it.
+    fn apply(&mut self, batch: EndedBatch, snapshot: &mut Snapshot) {
+        self.lost += batch.overflows;
+        snapshot.ended_lost = self.lost;
+        if batch.ended.is_empty() {
+            return;
+        }
+        let gone: HashMap<SocketKey, bool, FastHash> = batch
+            .ended
+            .iter()
+            .map(|e| (e.socket.key(), e.time_wait))
+            .collect();
+        let mut removed = Vec::new();
+        snapshot.sockets.retain_mut(|s| match gone.get(&s.key()) {
+            None => true,
+            Some(true) => {
+                // The kernel's TIME_WAIT entry: no file, no owner, no queues.
+                s.state = SockState::TimeWait;
+                s.inode = Some(0);
+                s.uid = None;
+                s.pids = Pids::new();
+                (s.recv_q, s.send_q) = (0, 0);
+                true
+            }
+            Some(false) => {
+                removed.push(s.cookie);
+                false
+            }
+        });
+        for cookie in removed {
+            snapshot.traffic.remove(&cookie);
+            snapshot.drops.remove(&cookie);
+        }
+        snapshot.ended.extend(batch.ended);
     }
 }
 

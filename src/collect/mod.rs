@@ -58,6 +58,19 @@ pub trait SocketSource: Send {
     fn ephemeral_range(&mut self) -> EphemeralRange {
         EphemeralRange::read_live()
     }
+
+    /// Start listening for the sockets the system destroys, calling `wake` when some were
+    /// announced; [`drain_ended`](Self::drain_ended) then hands them out. Fails where the
+    /// system makes no such announcements (the default): closes are then found by polls.
+    fn watch_ended(&mut self, wake: Box<dyn Fn() + Send>) -> Result<(), String> {
+        drop(wake);
+        Err("this system does not announce closed sockets".to_owned())
+    }
+
+    /// The sockets announced destroyed since the last call.
+    fn drain_ended(&mut self) -> crate::model::ended::EndedBatch {
+        crate::model::ended::EndedBatch::default()
+    }
 }
 
 impl Snapshot {
@@ -77,6 +90,8 @@ impl Snapshot {
             ephemeral: EphemeralRange::os_default(),
             traffic: poll.traffic,
             drops: poll.drops,
+            ended: Vec::new(),
+            ended_lost: 0,
         }
     }
 }

@@ -7,8 +7,8 @@
 
 use std::time::{Instant, SystemTime};
 
-use super::Socket;
 use super::traffic::TcpStats;
+use super::{Proto, Snapshot, SockState, Socket};
 
 /// One socket the kernel destroyed.
 #[derive(Clone, Debug, PartialEq)]
@@ -19,6 +19,9 @@ pub struct Ended {
     pub socket: Socket,
     /// A TCP connection's final counters: bytes, round-trip time, retransmissions.
     pub stats: Option<TcpStats>,
+    /// The kernel keeps the connection's TIME_WAIT entry in its place (same cookie): the
+    /// connection's process closed it first. The socket table still lists it, in TIME_WAIT.
+    pub time_wait: bool,
     /// When the announcement arrived.
     pub at: SystemTime,
     /// The same moment, for arithmetic within this run.
@@ -34,4 +37,19 @@ pub struct EndedBatch {
     /// the next poll instead, without their final counters, and those that lived less than a
     /// poll are not seen at all.
     pub overflows: u64,
+}
+
+/// For a TCP connection no poll saw: the listener on its local port, whose process accepted it.
+/// `None` for anything else (an outgoing connection's process cannot be told afterwards).
+pub fn accepting_listener<'s>(snap: &'s Snapshot, socket: &Socket) -> Option<&'s Socket> {
+    if socket.proto != Proto::Tcp || socket.remote_addr.is_none() {
+        return None;
+    }
+    snap.sockets.iter().find(|l| {
+        l.proto == Proto::Tcp
+            && l.state == SockState::Listen
+            && l.local_port == socket.local_port
+            && (l.local_addr.is_unspecified()
+                || l.local_addr.to_canonical() == socket.local_addr.to_canonical())
+    })
 }

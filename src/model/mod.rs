@@ -508,6 +508,12 @@ pub struct Snapshot {
     pub traffic: traffic::Traffic,
     /// What each UDP socket dropped, by cookie (Linux; empty elsewhere).
     pub drops: traffic::Drops,
+    /// Sockets the kernel announced destroyed since the snapshot before (Linux). They are
+    /// not in `sockets` (or are there in TIME_WAIT): the snapshot is the table as it stands
+    /// after them. Some lived and died between two polls and were never in any table.
+    pub ended: Vec<ended::Ended>,
+    /// How many times since the start the kernel dropped announcements (a flood of closes).
+    pub ended_lost: u64,
 }
 
 impl Default for Snapshot {
@@ -526,6 +532,8 @@ impl Default for Snapshot {
             ephemeral: EphemeralRange::os_default(),
             traffic: traffic::Traffic::default(),
             drops: traffic::Drops::default(),
+            ended: Vec::new(),
+            ended_lost: 0,
         }
     }
 }
@@ -550,6 +558,9 @@ impl Snapshot {
             && self.ephemeral == other.ephemeral
             && self.traffic == other.traffic
             && self.drops == other.drops
+            && self.ended.is_empty()
+            && other.ended.is_empty()
+            && self.ended_lost == other.ended_lost
     }
 
     /// A TCP connection's counters and rate, where the kernel gave them.

@@ -51,7 +51,7 @@ mod tests {
         assert_eq!(bytes(12_595), "12.3 KiB");
         assert_eq!(rate(1_258_291), "1.2 MiB/s");
         assert_eq!(rate(0), "0 B/s");
-        assert_eq!(duration_ms(0.35), "0.4 ms");
+        assert_eq!(duration_ms(0.42), "0.4 ms");
         assert_eq!(duration_ms(85.0), "85 ms");
         assert_eq!(duration_ms(12_345.0), "12.3 s");
         assert_eq!(duration_ms(240_000.0), "4 min");

@@ -314,7 +314,13 @@ impl PortscopeApp {
     /// Take the newest snapshot, if one came, and have its view prepared. When the view on
     /// screen moves to a new snapshot, carry the selection over to it.
     fn intake(&mut self, ctx: &egui::Context) {
-        if let Some(newest) = self.collector.as_ref().and_then(Collector::latest) {
+        let mut ended = Vec::new();
+        if let Some((newest, announced)) = self
+            .collector
+            .as_ref()
+            .and_then(Collector::latest_with_ended)
+        {
+            ended = announced;
             self.incoming = if newest.error.is_some() && newest.sockets.is_empty() {
                 // A failed poll the collector could not fill in: keep the rows on show.
                 Arc::new(Snapshot {
@@ -330,6 +336,9 @@ impl PortscopeApp {
             self.tracker.set_config(self.prefs.tracker);
         }
         self.tracker.update(&self.incoming, now);
+        if !ended.is_empty() {
+            self.tracker.take_ended(&ended, &self.incoming);
+        }
         self.traffic.update(&self.incoming);
         if let Some(deadline) = self.tracker.next_deadline() {
             ctx.request_repaint_after(deadline.saturating_duration_since(now));

@@ -49,8 +49,7 @@ pub(crate) fn details_ui(ui: &mut egui::Ui, input: &DetailsInput<'_>) -> Vec<Act
         .auto_shrink([false, false])
         .show(ui, |ui| {
             if let Some(sel) = input.selection {
-                let (other, port) = socket_ui(ui, sel, input, &mut kill);
-                actions.extend(close_button(ui, &sel.socket, &sel.seen_in, sel.closed));
+                let (other, port) = socket_ui(ui, sel, input, &mut kill, &mut actions);
                 select = other;
                 focus = port;
                 ui.add_space(8.0);
@@ -86,6 +85,7 @@ fn socket_ui(
     sel: &Selection,
     input: &DetailsInput<'_>,
     kill: &mut Option<ProcessInfo>,
+    actions: &mut Vec<Action>,
 ) -> (Option<Socket>, Option<(u16, Option<Transport>)>) {
     let (live, focus) = (input.snapshot, input.port_focus);
     let s = &sel.socket;
@@ -156,6 +156,8 @@ fn socket_ui(
             }
         }
     });
+    // What can be done to the socket itself, before what it moved and who holds it.
+    actions.extend(close_button(ui, s, &sel.seen_in, sel.closed));
     traffic_charts_ui(ui, input.traffic, s, &sel.seen_in);
     ui.add_space(8.0);
     let snap = &sel.seen_in;

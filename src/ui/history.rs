@@ -8,6 +8,7 @@ use super::action::Action;
 use super::status::clock;
 use crate::model::history::{Appeared, ChangeTracker, ClosedSocket};
 use crate::model::text::escape;
+use crate::model::units;
 
 /// The window, while open; returns its closing or *Clear*.
 pub(crate) fn history_ui(ctx: &egui::Context, tracker: &ChangeTracker) -> Vec<Action> {
@@ -42,10 +43,11 @@ pub(crate) fn history_ui(ctx: &egui::Context, tracker: &ChangeTracker) -> Vec<Ac
                 .column(Column::initial(160.0).clip(true))
                 .column(Column::initial(150.0).clip(true))
                 .column(Column::initial(150.0).clip(true))
+                .column(Column::initial(150.0).clip(true))
                 .column(Column::remainder().clip(true))
                 .header(row_height, |mut header| {
                     for title in [
-                        "Gone", "Proto", "Local", "Remote", "States", "Process", "Lived",
+                        "Gone", "Proto", "Local", "Remote", "States", "Process", "Moved", "Lived",
                     ] {
                         header.col(|ui| {
                             ui.strong(title);
@@ -118,8 +120,26 @@ fn history_row(row: &mut egui_extras::TableRow<'_, '_>, c: &ClosedSocket) {
         }
     });
     row.col(|ui| {
+        // The final counters, where the kernel announced the close.
+        if let Some(t) = c.final_stats {
+            let moved = format!(
+                "↑ {} ↓ {}",
+                units::bytes(t.sent().unwrap_or(0)),
+                units::bytes(t.bytes_received.unwrap_or(0))
+            );
+            ui.label(moved).on_hover_text(format!(
+                "When it closed: {} sent, {} received, round trip {}, {} retransmitted",
+                units::bytes(t.sent().unwrap_or(0)),
+                units::bytes(t.bytes_received.unwrap_or(0)),
+                units::rtt(t.rtt_us),
+                t.retrans
+            ));
+        }
+    });
+    row.col(|ui| {
         let lived = match (c.appeared, c.seen_for()) {
             (Appeared::BeforeStart, _) => "open before portscope started".to_owned(),
+            (Appeared::BetweenPolls, _) => "less than one poll (no poll saw it)".to_owned(),
             (_, Some(d)) if d.as_secs() < 1 => format!("< 1 s (from {})", appeared_clock(c)),
             (_, Some(d)) => format!("{} s (from {})", d.as_secs(), appeared_clock(c)),
             (_, None) => String::new(),

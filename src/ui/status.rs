@@ -109,6 +109,18 @@ pub(crate) fn status_ui(ui: &mut egui::Ui, input: &StatusInput<'_>) -> Vec<Actio
             ui.separator();
             ui.colored_label(ui.visuals().error_fg_color, error);
         }
+        if snapshot.ended_lost > 0 {
+            ui.separator();
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!("close events lost ({}×)", snapshot.ended_lost),
+            )
+            .on_hover_text(
+                "Connections closed faster than the kernel's announcements could be read, and \
+                 it dropped some. Those that closed meanwhile were found by the next poll, \
+                 without their final counters; those that lived less than a poll were not seen.",
+            );
+        }
     });
     actions
 }

@@ -1,6 +1,7 @@
 //! Fixtures shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod short_lived;
 #[cfg(target_os = "linux")]
 pub mod users;
 

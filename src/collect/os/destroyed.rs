@@ -281,6 +281,34 @@ mod tests {
     }
 
     #[test]
+    fn the_end_that_closes_first_is_announced_when_it_enters_time_wait() {
+        let (tx, woken) = mpsc::channel();
+        let feed = DestroyFeed::start(RECEIVE_BUFFER, move || {
+            let _ = tx.send(());
+        })
+        .unwrap();
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let client = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let client_port = client.local_addr().unwrap().port();
+        // A dump gives both ends their cookies, as a poll does.
+        let _ = super::super::sock_diag::dump_sockets().unwrap();
+        drop(server);
+        std::thread::sleep(Duration::from_millis(50));
+        drop(client);
+        let server_end =
+            |e: &Ended| e.socket.local_port == port && e.socket.remote_port == Some(client_port);
+        let (all, _) = collect_until(&feed, &woken, |all| all.iter().any(server_end));
+        let ours: Vec<_> = all
+            .iter()
+            .filter(|e| e.socket.local_port == port || e.socket.local_port == client_port)
+            .map(|e| (e.socket.local_port, e.socket.remote_port))
+            .collect();
+        assert!(all.iter().any(server_end), "{ours:?}");
+    }
+
+    #[test]
     fn garbage_from_the_socket_is_skipped() {
         let mut out = Vec::new();
         let (at, instant) = (SystemTime::now(), Instant::now());

@@ -5,15 +5,19 @@ use std::collections::HashSet;
 use std::time::Instant;
 use std::{panic, thread};
 
+use super::destroyed::{DestroyFeed, RECEIVE_BUFFER};
 use super::identity::Identities;
 use super::owners::OwnerCache;
 use super::processes::{Look, Platform, Processes};
 use super::sock_diag::{self, Table};
 use crate::collect::{CollectError, Poll, SocketSource};
+use crate::model::ended::EndedBatch;
 use crate::model::traffic::RateTracker;
-use crate::model::{FastHash, Pids, Socket};
+use crate::model::{FastHash, Pids, Proto, Socket};
 
 pub struct OsSource {
+    /// The kernel's announcements of destroyed sockets, once asked for.
+    ended: Option<DestroyFeed>,
     processes: Processes,
     owners: OwnerCache,
     identities: Identities,
@@ -23,6 +27,7 @@ pub struct OsSource {
 impl OsSource {
     pub fn new() -> Result<Self, CollectError> {
         Ok(OsSource {
+            ended: None,
             processes: Processes::new()?,
             owners: OwnerCache::default(),
             identities: Identities::default(),
@@ -47,6 +52,39 @@ impl SocketSource for OsSource {
         poll.traffic = traffic;
         poll.drops = udp_drops.into_iter().collect();
         Ok(poll)
+    }
+
+    fn watch_ended(&mut self, wake: Box<dyn Fn() + Send>) -> Result<(), String> {
+        let feed = DestroyFeed::start(RECEIVE_BUFFER, wake)
+            .map_err(|e| format!("cannot listen for closed sockets: {e}"))?;
+        self.ended = Some(feed);
+        Ok(())
+    }
+
+    fn drain_ended(&mut self) -> EndedBatch {
+        let Some(feed) = &self.ended else {
+            return EndedBatch::default();
+        };
+        let mut batch = feed.drain();
+        // A connection its process closed first leaves a TIME_WAIT entry with its cookie:
+        // one exact lookup tells it from one that is gone for good.
+        let connections: Vec<&Socket> = batch
+            .ended
+            .iter()
+            .map(|e| &e.socket)
+            .filter(|s| s.proto == Proto::Tcp && s.remote_addr.is_some())
+            .collect();
+        let gone: HashSet<usize, FastHash> = sock_diag::gone(&connections).into_iter().collect();
+        let lingering: HashSet<u64, FastHash> = connections
+            .iter()
+            .enumerate()
+            .filter(|(at, _)| !gone.contains(at))
+            .map(|(_, s)| s.cookie)
+            .collect();
+        for e in &mut batch.ended {
+            e.time_wait = e.socket.proto == Proto::Tcp && lingering.contains(&e.socket.cookie);
+        }
+        batch
     }
 }
 

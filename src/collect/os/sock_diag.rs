@@ -434,6 +434,7 @@ pub(super) fn ended_from(
         socket,
         // A listener's counters are all zero: only connections move bytes.
         stats: tcp_info.filter(|_| has_peer).map(|info| tcp_stats(info)),
+        time_wait: false,
         at,
         instant,
     })
@@ -655,6 +656,34 @@ mod tests {
         assert_eq!(gone(&[&outgoing, &accepted, &listening]), vec![0, 1]);
         drop(listener);
         assert_eq!(gone(&[&listening]), vec![0]);
+    }
+
+    #[test]
+    fn a_lookup_finds_the_time_wait_entry_a_closed_connection_left() {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let sockets = dump_sockets().unwrap().sockets;
+        let server_end = find(&sockets, Proto::Tcp, listener.local_addr().unwrap())
+            .into_iter()
+            .find(|s| s.state == SockState::Established)
+            .unwrap()
+            .clone();
+        // The server closes first: its end stays in TIME_WAIT, under the same cookie.
+        drop(server);
+        drop(client);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let now = dump_sockets().unwrap().sockets;
+            let tw = now
+                .iter()
+                .find(|s| s.cookie == server_end.cookie && s.state == SockState::TimeWait);
+            if tw.is_some() {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "no TIME_WAIT came");
+        }
+        assert_eq!(gone(&[&server_end]), Vec::<usize>::new());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use super::super::traffic::TcpStats;
 use super::super::{ProcessInfo, SockState, Socket, SocketKey};
 use super::live::tracker_key;
 
@@ -37,6 +38,9 @@ pub enum Appeared {
     /// It was already there in the first snapshot: it was opened before portscope started
     /// watching, at an unknown time.
     BeforeStart,
+    /// No snapshot ever had it: it opened and closed between two polls, and is known only
+    /// from the kernel's announcement that it was destroyed.
+    BetweenPolls,
     /// First seen in the snapshot taken at this moment (it opened after the one before).
     At(Moment),
 }
@@ -44,7 +48,7 @@ pub enum Appeared {
 impl Appeared {
     pub fn moment(self) -> Option<Moment> {
         match self {
-            Appeared::BeforeStart => None,
+            Appeared::BeforeStart | Appeared::BetweenPolls => None,
             Appeared::At(m) => Some(m),
         }
     }
@@ -75,6 +79,8 @@ pub struct ClosedSocket {
     pub gone: Moment,
     /// The user named by the socket's uid, kept only when no owner's user is known.
     pub(super) uid_user: Option<String>,
+    /// A TCP connection's counters when the kernel destroyed it (from its announcement).
+    pub final_stats: Option<TcpStats>,
 }
 
 impl ClosedSocket {

@@ -233,6 +233,7 @@ impl Tracked {
             last_seen,
             gone,
             uid_user,
+            final_stats: None,
         }
     }
 }

@@ -128,6 +128,15 @@ impl Lingering {
         self.seq += 1;
     }
 
+    /// The row of a socket with this key, to add what its announcement says.
+    pub(super) fn find_mut(&mut self, key: &SocketKey) -> Option<&mut ClosedSocket> {
+        if !self.keys.contains(key) {
+            return None;
+        }
+        self.seq += 1;
+        self.rows.iter_mut().rev().find(|c| c.key() == *key)
+    }
+
     /// Adds a row that just closed, as the newest.
     pub(super) fn push(&mut self, closed: ClosedSocket) {
         self.keys.insert(closed.key());

@@ -39,6 +39,7 @@
 //! - [`update`]: taking in a snapshot, phase by phase.
 
 mod closed;
+mod ended;
 mod live;
 mod marks;
 mod owners;

@@ -105,7 +105,7 @@ impl ProcessCache {
             .retain(|_, (_, seen)| stamp.saturating_sub(*seen) <= Self::GRACE);
     }
 
-    fn get(&self, pid: u32) -> Option<Arc<ProcessInfo>> {
+    pub(super) fn get(&self, pid: u32) -> Option<Arc<ProcessInfo>> {
         self.by_pid.get(&pid).map(|(info, _)| Arc::clone(info))
     }
 

@@ -43,8 +43,16 @@ impl Serialize for ClosedSocket {
             /// It was there when portscope started: `first_seen` is then unknown.
             present_at_start: bool,
             first_seen: Option<Moment>,
+            /// No poll saw it: it lived and died between two (known from the kernel's
+            /// announcement).
+            between_polls: bool,
             last_seen: Moment,
             gone_by: Moment,
+            /// A TCP connection's final counters, where the kernel announced them.
+            bytes_sent: Option<u64>,
+            bytes_received: Option<u64>,
+            rtt_ms: Option<f64>,
+            retrans: Option<u32>,
         }
         let sock = &self.socket;
         Record {
@@ -66,8 +74,13 @@ impl Serialize for ClosedSocket {
             inode: sock.inode,
             present_at_start: self.appeared == Appeared::BeforeStart,
             first_seen: self.appeared.moment(),
+            between_polls: self.appeared == Appeared::BetweenPolls,
             last_seen: self.last_seen,
             gone_by: self.gone,
+            bytes_sent: self.final_stats.and_then(|t| t.sent()),
+            bytes_received: self.final_stats.and_then(|t| t.bytes_received),
+            rtt_ms: self.final_stats.map(|t| f64::from(t.rtt_us) / 1000.0),
+            retrans: self.final_stats.map(|t| t.retrans),
         }
         .serialize(s)
     }
