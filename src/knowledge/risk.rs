@@ -49,9 +49,9 @@ impl EphemeralRisk {
              outgoing connections. While this server is stopped (a restart, an upgrade, a crash) \
              an outgoing connection may be given port {port}; the server then fails to start \
              with EADDRINUSE (\"Address already in use\") until that connection is over, which \
-             takes minutes when it lingers in TIME_WAIT. Right now {ports_in_use} of the range's \
-             {range_size} ports are in use ({share:.1}%): about the chance that the port is taken \
-             at the moment the server comes back; more outgoing connections make it likelier. \
+             takes minutes when it lingers in TIME_WAIT. Ports of the range in use now: {ports_in_use} of \
+             {range_size} ({share:.1}%), about the chance that the port is taken at the moment \
+             the server comes back; more outgoing connections make it likelier. \
              Reserving the port, or moving the server outside the range, removes the risk.",
             ephemeral.start, ephemeral.end
         );

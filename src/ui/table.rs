@@ -279,6 +279,19 @@ fn row_cells(
                     label.on_hover_text(hover);
                 }
             }
+            // A server on a port the OS may hand out: a marker, and why on hover.
+            SortKey::LocalPort if snap.at_ephemeral_risk(s) => {
+                let e = &snap.ephemeral;
+                ui.label(
+                    RichText::new(format!("⚠ {}", s.local_port)).color(ui.visuals().warn_fg_color),
+                )
+                .on_hover_text(format!(
+                    "Inside the ephemeral range {}–{}: while this server is down, the OS may \
+                     give port {} to an outgoing connection, and the server cannot start again \
+                     until that connection is over (EADDRINUSE). Select the row for the remedy.",
+                    e.start, e.end, s.local_port
+                ));
+            }
             // Coloured by state; a changed state says what it was.
             SortKey::State => {
                 let label = ui.label(RichText::new(s.state.as_str()).color(state_color(ui, s)));
