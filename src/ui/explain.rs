@@ -24,7 +24,7 @@ pub(crate) fn explanation_ui(ui: &mut Ui, k: &PortKnowledge, snap: &Snapshot) ->
             .show(ui, |ui| {
                 ui.set_width(ui.available_width());
                 ui.label(
-                    RichText::new("⚠ This server may find its port taken")
+                    RichText::new("This server may find its port taken")
                         .strong()
                         .color(ui.visuals().warn_fg_color),
                 );

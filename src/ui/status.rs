@@ -31,8 +31,8 @@ pub(crate) fn status_ui(ui: &mut egui::Ui, input: &StatusInput<'_>) -> Vec<Actio
         if c.services_at_risk > 0 {
             ui.separator();
             let text = match c.services_at_risk {
-                1 => "⚠ 1 service listens inside the ephemeral range".to_owned(),
-                n => format!("⚠ {n} services listen inside the ephemeral range"),
+                1 => "1 service listens inside the ephemeral range".to_owned(),
+                n => format!("{n} services listen inside the ephemeral range"),
             };
             if ui
                 .link(RichText::new(text).color(ui.visuals().warn_fg_color))

@@ -283,7 +283,7 @@ fn row_cells(
             SortKey::LocalPort if snap.at_ephemeral_risk(s) => {
                 let e = &snap.ephemeral;
                 ui.label(
-                    RichText::new(format!("⚠ {}", s.local_port)).color(ui.visuals().warn_fg_color),
+                    RichText::new(format!("! {}", s.local_port)).color(ui.visuals().warn_fg_color),
                 )
                 .on_hover_text(format!(
                     "Inside the ephemeral range {}–{}: while this server is down, the OS may \
