@@ -326,7 +326,7 @@ mod tests {
         );
         assert!(
             risk.explanation
-                .contains("2823 of the range's 28232 ports are in use (10.0%)"),
+                .contains("Ports of the range in use now: 2823 of 28232 (10.0%)"),
             "{}",
             risk.explanation
         );
