@@ -402,3 +402,18 @@ fn find_a_free_port_explains_a_port_that_binds() {
     TcpListener::bind(("0.0.0.0", port)).expect("the port found binds");
     h.get_by_label_contains("Nothing uses it now. A good choice for a new service");
 }
+
+#[test]
+fn the_panel_shows_a_tcp_port_s_sctp_registration_and_the_registry_date() {
+    let mut h = harness(PortscopeApp::from_snapshot(
+        common::demo_snapshot(),
+        Prefs::default(),
+    ));
+    // sshd's row: a TCP socket, so the explanation is for TCP; SCTP's ssh is there too.
+    h.get_by_label("22").click();
+    h.run();
+    assert_eq!(h.state().explained_port(), Some(22));
+    h.get_by_label("ssh (22/tcp)");
+    h.get_by_label("ssh (22/sctp)");
+    h.get_by_label_contains("Registry data as of ");
+}
