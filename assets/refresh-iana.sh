@@ -8,7 +8,9 @@
 #   assets/refresh-iana.sh FILE     check FILE (downloaded some other way) and install it
 #
 # Afterwards: run `cargo test`, update the row count and newest date in assets/README.md (this
-# script prints both), and commit the two files together.
+# script prints both), and commit the two files together. The date portscope shows for its
+# registry data is that newest date, read from the file at run time: it follows by itself.
+# (tests/ephemeral_risk.rs checks that it matches the newest date in assets/README.md.)
 
 set -euo pipefail
 

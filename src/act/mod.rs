@@ -1,7 +1,9 @@
 //! Acting on what the table shows: ending a process ([`signal`]), closing a connection
-//! ([`close`]) and asking DNS for a remote address's name ([`dns`]). Neither is collection: each runs when the user asks for it, off
+//! ([`close`]), asking DNS for a remote address's name ([`dns`]) and finding a port a new
+//! service can take ([`free`], which binds ports to be sure). Neither is collection: each runs when the user asks for it, off
 //! the UI thread, and reports back.
 
 pub mod close;
 pub mod dns;
+pub mod free;
 pub mod signal;

@@ -1,5 +1,5 @@
-//! The headless commands — `list`, `who`, `explain`, and the actions `kill` and `close` — on the
-//! same collection and model code as the window.
+//! The headless commands — `list`, `who`, `explain`, `check`, `free`, and the actions `kill` and
+//! `close` — on the same collection and model code as the window.
 //!
 //! Exit codes mean something: 0 found, 1 nothing found, 2 error (bad usage or the OS refused).
 //! A closed pipe (`portscope list | head`) is a normal end, not an error.
@@ -14,9 +14,13 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod act;
+mod check;
+mod free;
 mod watch;
 
 pub use act::{CloseArgs, CloseTarget, KillArgs, SignalArg};
+pub use check::CheckArgs;
+pub use free::FreeArgs;
 pub use watch::{Event, EventKind, WatchArgs, Watcher};
 
 use crate::collect::{OsSource, SocketSource, snapshot_once};
@@ -63,6 +67,12 @@ pub enum Command {
     /// Close the TCP connections and listener on a port, or at one end ADDR:PORT (asks first
     /// unless --yes; needs root). Exits 1 when there is none.
     Close(CloseArgs),
+    /// Find servers listening inside the ephemeral range, where the OS may take their port;
+    /// prints each with the remedy. Exits 1 when there is one.
+    Check(CheckArgs),
+    /// Print ports a new service can take: unused, outside the ephemeral range, not
+    /// registered with IANA, each checked by binding it. Exits 1 when fewer than asked.
+    Free(FreeArgs),
     /// Print every connection that opens or closes, one line each, until Ctrl+C — even one
     /// that lives a millisecond (Linux), with its final byte counts.
     Watch(WatchArgs),
@@ -74,8 +84,14 @@ pub struct ExplainArgs {
     #[arg(value_parser = port_arg, allow_negative_numbers = true)]
     pub port: u16,
     /// Explain the UDP port (default: TCP).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["sctp", "dccp"])]
     pub udp: bool,
+    /// Explain the SCTP port (IANA's SCTP entries).
+    #[arg(long, conflicts_with = "dccp")]
+    pub sctp: bool,
+    /// Explain the DCCP port (IANA's DCCP entries).
+    #[arg(long)]
+    pub dccp: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -210,6 +226,8 @@ pub fn run_with(
             };
             Ok(act::close(&args, &snap, out, &mut prompt)?)
         }
+        Command::Check(args) => Ok(check::check(&args, &snap, out)?),
+        Command::Free(args) => Ok(free::free(&args, &snap, out)?),
         // A stream of this machine's sockets, on its own source and standard output.
         Command::Watch(args) => Ok(watch::run(&args)),
     }
@@ -234,6 +252,10 @@ struct ExplainReport<'a> {
 fn explain_port(args: &ExplainArgs, snap: &Snapshot, out: &mut dyn Write) -> io::Result<()> {
     let transport = if args.udp {
         Transport::Udp
+    } else if args.sctp {
+        Transport::Sctp
+    } else if args.dccp {
+        Transport::Dccp
     } else {
         Transport::Tcp
     };

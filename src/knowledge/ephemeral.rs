@@ -228,6 +228,12 @@ impl EphemeralRange {
             .any(|&(lo, hi)| lo <= port && port <= hi)
     }
 
+    /// Whether the OS may hand `port` out by itself to an outgoing connection: inside the
+    /// range and not reserved. A server on such a port can find it taken when it restarts.
+    pub fn may_hand_out(&self, port: u16) -> bool {
+        self.contains(port) && !self.is_reserved(port)
+    }
+
     /// Number of ports in the range, reserved ones included.
     pub fn len(&self) -> usize {
         if self.end < self.start {

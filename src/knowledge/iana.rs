@@ -537,6 +537,24 @@ pub fn service_name(port: u16, transport: Option<Transport>) -> Option<&'static 
         .find_map(|entry| entry.service_name.as_deref())
 }
 
+/// How current the shipped registry is: the newest registration or modification date among
+/// its rows (`YYYY-MM-DD`). IANA's CSV carries no "last updated" line of its own, and this is
+/// the figure `assets/refresh-iana.sh` prints for the file it installs. `None` only when the
+/// registry could not be read.
+pub fn iana_data_date() -> Option<&'static str> {
+    static NEWEST: LazyLock<Option<String>> = LazyLock::new(|| {
+        REGISTRY
+            .entries
+            .iter()
+            .flat_map(|e| [&e.registration_date, &e.modification_date])
+            .filter_map(|date| date.as_deref())
+            .filter(|date| date.len() == 10)
+            .max()
+            .map(str::to_owned)
+    });
+    NEWEST.as_deref()
+}
+
 /// Number of data rows in the registry file, including rows without a port.
 pub fn iana_row_count() -> usize {
     REGISTRY.rows

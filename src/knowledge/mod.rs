@@ -11,6 +11,7 @@
 //! All data is embedded in the binary, so explanations work offline. The registry and the notes
 //! are parsed once, on first use (call [`preload`] to do it early, off the UI thread).
 
+mod choice;
 mod commands;
 mod csv_reader;
 mod ephemeral;
@@ -18,11 +19,13 @@ mod iana;
 mod notes;
 mod port;
 mod range;
+mod risk;
 mod text;
 mod transport;
 
 use serde::Serialize;
 
+pub use choice::{NewServiceChoice, judge};
 pub use commands::{CheckCommand, PID_PLACEHOLDER, check_commands};
 pub use ephemeral::{
     EphemeralRange, EphemeralSource, FREEBSD_DEFAULT, IANA_DYNAMIC, LINUX_DEFAULT,
@@ -31,12 +34,13 @@ pub use ephemeral::{
 };
 pub use iana::{
     EXPECTED_HEADER, EntryKind, IanaEntry, IanaLoadError, Names, PortSpan, References,
-    RegistryText, SkippedRow, iana_entries, iana_entries_iter, iana_load_error,
+    RegistryText, SkippedRow, iana_data_date, iana_entries, iana_entries_iter, iana_load_error,
     iana_port_entry_count, iana_row_count, iana_skipped_rows, service_name,
 };
 pub use notes::{NotesError, PortNote, note, notes, notes_load_error};
 pub use port::{PortParseError, parse_port};
 pub use range::IanaRange;
+pub use risk::{EphemeralRisk, Os, reserve_commands, reserve_commands_for};
 pub use text::{to_text, write_text, write_text_with};
 pub use transport::{Transport, UnknownTransport};
 
@@ -61,6 +65,16 @@ pub struct PortKnowledge {
     pub iana: Vec<&'static IanaEntry>,
     pub note: Option<&'static PortNote>,
     pub commands: Vec<CheckCommand>,
+    /// A server listening here now and at risk of finding the port taken when it restarts;
+    /// set by the model's explanation, which sees the machine's sockets.
+    pub ephemeral_risk: Option<EphemeralRisk>,
+    /// Commands that keep this OS from handing the port out (and one to find another port);
+    /// empty when it does not hand it out anyway.
+    pub reserve_commands: Vec<CheckCommand>,
+    /// Whether the number is a good one for a new service, and why not.
+    pub as_new_service: NewServiceChoice,
+    /// How current the registry data shipped in this program is (`YYYY-MM-DD`).
+    pub registry_date: Option<&'static str>,
 }
 
 /// How the port relates to this machine's ephemeral range.
@@ -100,6 +114,7 @@ pub fn explain(
     transport: Option<Transport>,
     ephemeral: &EphemeralRange,
 ) -> PortKnowledge {
+    let ephemeral_range = ephemeral;
     let range = IanaRange::of(port);
     let iana = iana_entries(port, transport);
     let note = note(port, transport);
@@ -132,6 +147,10 @@ pub fn explain(
         iana,
         note,
         commands: check_commands(port, transport),
+        ephemeral_risk: None,
+        reserve_commands: reserve_commands(port, transport, ephemeral_range),
+        as_new_service: judge(port, ephemeral_range),
+        registry_date: iana_data_date(),
     }
 }
 

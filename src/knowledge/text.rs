@@ -94,11 +94,26 @@ pub fn write_text_with(
         wrap(out, difference, "  ", "  ")?;
     }
 
+    if let Some(risk) = &knowledge.ephemeral_risk {
+        writeln!(out)?;
+        wrap(out, &format!("Risk: {}", risk.explanation), "", "  ")?;
+        if !knowledge.reserve_commands.is_empty() {
+            writeln!(out, "  Remedy on this OS:")?;
+            for command in &knowledge.reserve_commands {
+                wrap(out, &format!("{}:", command.purpose), "    ", "      ")?;
+                writeln!(out, "      {}", command.command)?;
+            }
+        }
+    }
+
     writeln!(out)?;
+    let date = knowledge
+        .registry_date
+        .map_or_else(String::new, |d| format!(" (registry data as of {d})"));
     match knowledge.iana.len() {
-        0 => writeln!(out, "IANA registry: no entry for this port")?,
-        1 => writeln!(out, "IANA registry: 1 entry")?,
-        n => writeln!(out, "IANA registry: {n} entries")?,
+        0 => writeln!(out, "IANA registry: no entry for this port{date}")?,
+        1 => writeln!(out, "IANA registry: 1 entry{date}")?,
+        n => writeln!(out, "IANA registry: {n} entries{date}")?,
     }
     for (entry, transports) in group_by_transport(&knowledge.iana) {
         write_entry(out, entry, &transports)?;
@@ -112,6 +127,9 @@ pub fn write_text_with(
             wrap(out, &format!("Security: {security}"), "  ", "  ")?;
         }
     }
+
+    writeln!(out)?;
+    wrap(out, &knowledge.as_new_service.sentence(), "", "  ")?;
 
     if !knowledge.commands.is_empty() {
         writeln!(out)?;
@@ -335,6 +353,37 @@ mod tests {
             text.contains("  unassigned — 272–279/all transports"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_server_at_risk_gets_the_risk_and_the_remedy() {
+        let range = linux_default();
+        let mut knowledge = explain(44300, Some(Transport::Tcp), &range);
+        let plain = to_text(&knowledge);
+        assert!(!plain.contains("Risk:"), "{plain}");
+        knowledge.ephemeral_risk = super::super::EphemeralRisk::of(44300, 1, 100, &range);
+        let text = to_text(&knowledge);
+        assert!(text.contains("\nRisk: Port 44300 lies inside"), "{text}");
+        assert!(text.contains("EADDRINUSE"), "{text}");
+        if cfg!(target_os = "linux") {
+            assert!(
+                text.contains(
+                    "\n      sudo sysctl -w net.ipv4.ip_local_reserved_ports=8080,9000-9010,44300\n"
+                ),
+                "{text}"
+            );
+        }
+        assert!(
+            text.contains("\nNot a good choice for a new service: it lies inside the ephemeral"),
+            "{text}"
+        );
+        let date = super::super::iana_data_date().unwrap_or("none");
+        assert!(
+            text.contains(&format!(" (registry data as of {date})\n")),
+            "{text}"
+        );
+        let free = to_text(&explain(61000, Some(Transport::Tcp), &range));
+        assert!(free.contains("\nA good choice for a new service"), "{free}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! never contradicts what is there. Here, not in [`knowledge`](crate::knowledge), because it
 //! reads the model's snapshot, and knowledge stays below the model.
 
-use crate::knowledge::{PortKnowledge, Transport, explain, headline, port_label};
+use crate::knowledge::{EphemeralRisk, PortKnowledge, Transport, explain, headline, port_label};
 use crate::model::text::escape;
 use crate::model::{BindScope, Owner, Snapshot, SockState, Socket, mapped_ipv4};
 
@@ -30,6 +30,16 @@ pub fn explain_now(port: u16, transport: Option<Transport>, snapshot: &Snapshot)
         );
         knowledge.headline = format!("{now} {guess}");
     }
+    let listeners = on_port
+        .iter()
+        .filter(|s| snapshot.at_ephemeral_risk(s))
+        .count();
+    knowledge.ephemeral_risk = EphemeralRisk::of(
+        port,
+        listeners,
+        snapshot.ephemeral_ports_in_use(),
+        &snapshot.ephemeral,
+    );
     knowledge
 }
 

@@ -10,6 +10,7 @@ pub mod export;
 pub mod history;
 mod owner;
 pub mod query;
+mod risk;
 mod table;
 pub mod text;
 mod toggles;
@@ -20,6 +21,7 @@ pub mod units;
 pub use explain::explain_now;
 pub use owner::{NoOwnerReason, Owner};
 pub use query::{Query, QueryError};
+pub use risk::at_ephemeral_risk;
 pub use table::{
     Filter, SortDir, SortKey, SortSpec, compare_sockets, sorted_rows, sorted_rows_cached,
     sorted_rows_of, sorted_rows_with,
@@ -546,6 +548,8 @@ pub struct Counts {
     pub established: usize,
     pub tcp: usize,
     pub udp: usize,
+    /// Services listening where the OS may hand their port out: see [`at_ephemeral_risk`].
+    pub services_at_risk: usize,
 }
 
 impl Snapshot {
@@ -644,6 +648,7 @@ impl Snapshot {
     pub fn counts(&self) -> Counts {
         let mut c = Counts {
             total: self.sockets.len(),
+            services_at_risk: self.services_at_risk(),
             ..Counts::default()
         };
         for s in &self.sockets {

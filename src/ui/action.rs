@@ -30,6 +30,8 @@ pub(crate) enum Action {
     ExplainPort(u16),
     /// The text in the "Go to port" box, and whether it was submitted.
     GotoText(String, bool),
+    /// Look for a port a new service can take (near the port in the box, if any) and explain it.
+    FindFreePort,
     ShowDetails,
     HideDetails,
     /// Ask before ending this process.

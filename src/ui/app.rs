@@ -10,6 +10,7 @@ use super::details::{DetailsInput, details_ui};
 use super::export::ExportDialog;
 use super::groups::{Groups, groups_ui};
 use super::history::history_ui;
+use super::job::{Job, waker};
 use super::keys::{KeysInput, keyboard};
 use super::kill::KillDialog;
 use super::port_bar::PortBarState;
@@ -21,6 +22,7 @@ use super::table::{TableInput, table_ui};
 use super::toolbar::{ToolbarInput, filter_help_ui, toolbar_ui};
 use super::view::{ViewSpec, ViewState};
 use crate::act::dns::Resolver;
+use crate::act::free::{FreeSearch, find_free};
 use crate::collect::{Collector, Control, GeneratedSource, OsSource, SocketSource};
 use crate::knowledge::{PortKnowledge, Transport, parse_port};
 use crate::model::explain_now;
@@ -53,6 +55,8 @@ pub struct PortscopeApp {
     bar: PortBarState,
     goto_text: String,
     goto_error: Option<String>,
+    /// The search *Find a free port* started, while it runs (it binds ports: off the UI thread).
+    free_job: Option<Job<Vec<u16>>>,
     /// Why the text in the filter box does not parse; the last good filter stays in force.
     filter_error: Option<QueryError>,
     show_filter_help: bool,
@@ -150,6 +154,7 @@ impl PortscopeApp {
             bar: PortBarState::default(),
             goto_text: String::new(),
             goto_error: None,
+            free_job: None,
             filter_error,
             show_filter_help: false,
             details_hidden: false,
@@ -218,6 +223,39 @@ impl PortscopeApp {
                 self.select_port(port);
             }
             Err(e) => self.goto_error = Some(e.to_string()),
+        }
+    }
+
+    /// Start looking for a free port near the one in the *Go to port* box.
+    fn find_free_port(&mut self, ctx: &egui::Context) {
+        let search = FreeSearch {
+            transport: Transport::Tcp,
+            near: parse_port(&self.goto_text).ok(),
+            count: 1,
+        };
+        let snap = self.snapshot.clone();
+        match Job::spawn("free-port", waker(ctx), move || find_free(&search, &snap)) {
+            Ok(job) => self.free_job = Some(job),
+            Err(e) => self.goto_error = Some(format!("cannot start the search: {e}")),
+        }
+    }
+
+    /// Explain the port the search found, once it is done.
+    fn take_free_port(&mut self) {
+        let Some(result) = self.free_job.as_ref().and_then(Job::poll) else {
+            return;
+        };
+        self.free_job = None;
+        match result {
+            Ok(ports) => match ports.first() {
+                Some(&port) => {
+                    self.goto_text = port.to_string();
+                    self.goto_error = None;
+                    self.select_port(port);
+                }
+                None => self.goto_error = Some("no free port found".to_owned()),
+            },
+            Err(e) => self.goto_error = Some(e),
         }
     }
 
@@ -389,6 +427,7 @@ impl PortscopeApp {
             },
         );
         self.apply(keys, ui.ctx());
+        self.take_free_port();
         self.sync_resolver(ui.ctx());
         if let Some(error) = self.settings.as_mut().and_then(Store::take_error) {
             self.notice = Some(error);
@@ -403,6 +442,7 @@ impl PortscopeApp {
                     filter_error: self.filter_error.as_ref(),
                     goto_text: &self.goto_text,
                     goto_error: self.goto_error.as_deref(),
+                    finding_free: self.free_job.is_some(),
                     show_filter_help: self.show_filter_help,
                     show_history: self.show_history,
                     closed: self.tracker.history().len(),
@@ -533,6 +573,7 @@ impl PortscopeApp {
                         self.goto_error = None;
                     }
                 }
+                Action::FindFreePort => self.find_free_port(ctx),
                 Action::ShowDetails => self.details_hidden = false,
                 Action::HideDetails => self.details_hidden = true,
                 Action::AskKill(p) => self.kill = Some(KillDialog::new(&p)),

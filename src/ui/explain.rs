@@ -1,9 +1,12 @@
-//! The explanation of a port: its range, this OS's ephemeral range, IANA's entries, our note,
-//! what uses it now (with bind scope), and commands to check it by hand.
+//! The explanation of a port: its range, this OS's ephemeral range (and the risk to a server
+//! inside it, with this OS's remedy), IANA's entries, our note, whether it suits a new
+//! service, what uses it now (with bind scope), and commands to check it by hand.
 
 use egui::{RichText, Ui};
 
-use crate::knowledge::{EntryKind, IanaEntry, PortKnowledge};
+use crate::knowledge::{
+    CheckCommand, EntryKind, IanaEntry, PortKnowledge, Transport, iana_entries_iter,
+};
 use crate::model::text::escape;
 use crate::model::{Snapshot, Socket, address_words};
 
@@ -13,6 +16,25 @@ pub(crate) fn explanation_ui(ui: &mut Ui, k: &PortKnowledge, snap: &Snapshot) ->
     ui.heading(k.label());
     ui.add(egui::Label::new(RichText::new(&k.headline).strong()).wrap());
     ui.add_space(6.0);
+
+    // A server that may find its port taken: what can happen, how likely, and the remedy.
+    if let Some(risk) = &k.ephemeral_risk {
+        egui::Frame::group(ui.style())
+            .stroke(egui::Stroke::new(1.5, ui.visuals().warn_fg_color))
+            .show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                ui.label(
+                    RichText::new("This server may find its port taken")
+                        .strong()
+                        .color(ui.visuals().warn_fg_color),
+                );
+                ui.add(egui::Label::new(&risk.explanation).wrap());
+                if !k.reserve_commands.is_empty() {
+                    ui.label(RichText::new("Remedy on this OS").strong());
+                    commands_ui(ui, &k.reserve_commands);
+                }
+            });
+    }
 
     // What uses it right now.
     let on_port: Vec<&Socket> = snap.sockets_on_port(k.port).collect();
@@ -69,11 +91,29 @@ pub(crate) fn explanation_ui(ui: &mut Ui, k: &PortKnowledge, snap: &Snapshot) ->
 
     // IANA.
     section(ui, &format!("IANA registry ({} entries)", k.iana.len()));
+    if let Some(date) = k.registry_date {
+        ui.label(
+            RichText::new(format!(
+                "Registry data as of {date}, shipped with portscope."
+            ))
+            .weak(),
+        );
+    }
     if k.iana.is_empty() {
         ui.label("No IANA entry covers this port: it is unassigned.");
     }
     for entry in &k.iana {
         iana_entry_ui(ui, entry);
+    }
+    // Asked about TCP or UDP: the port's SCTP and DCCP registrations too.
+    if matches!(k.transport, Some(Transport::Tcp | Transport::Udp)) {
+        for transport in [Transport::Sctp, Transport::Dccp] {
+            for entry in iana_entries_iter(k.port, Some(transport))
+                .filter(|e| e.transport == Some(transport) && e.kind == EntryKind::Assigned)
+            {
+                iana_entry_ui(ui, entry);
+            }
+        }
     }
 
     // Our note.
@@ -91,9 +131,24 @@ pub(crate) fn explanation_ui(ui: &mut Ui, k: &PortKnowledge, snap: &Snapshot) ->
         }
     }
 
+    // As the home of a new service.
+    section(ui, "For a new service");
+    let choice = k.as_new_service.sentence();
+    if on_port.is_empty() {
+        ui.add(egui::Label::new(format!("Nothing uses it now. {choice}")).wrap());
+    } else {
+        ui.add(egui::Label::new(format!("In use now. {choice}")).wrap());
+    }
+
     // Commands.
     section(ui, "Check it yourself");
-    for c in &k.commands {
+    commands_ui(ui, &k.commands);
+    picked
+}
+
+/// Commands, each with what it does and a Copy button.
+fn commands_ui(ui: &mut Ui, commands: &[CheckCommand]) {
+    for c in commands {
         ui.label(RichText::new(format!("{} ({}): {}", c.os, c.shell, c.purpose)).weak());
         ui.horizontal(|ui| {
             if ui
@@ -106,7 +161,6 @@ pub(crate) fn explanation_ui(ui: &mut Ui, k: &PortKnowledge, snap: &Snapshot) ->
             ui.add(egui::Label::new(RichText::new(&c.command).monospace()).wrap());
         });
     }
-    picked
 }
 
 fn section(ui: &mut Ui, title: &str) {

@@ -6,6 +6,10 @@ use super::action::Action;
 use super::prefs::{INTERVALS_MS, Prefs};
 use crate::collect::Control;
 use crate::model::{Counts, Snapshot, units};
+use egui::RichText;
+
+/// The filter the count of servers at risk sets when clicked.
+pub(crate) const RISK_FILTER: &str = "risk:ephemeral";
 
 /// The status bar: what it reads.
 pub(crate) struct StatusInput<'a> {
@@ -24,6 +28,23 @@ pub(crate) fn status_ui(ui: &mut egui::Ui, input: &StatusInput<'_>) -> Vec<Actio
             "{} sockets · {} listening · {} established · {} TCP · {} UDP",
             c.total, c.listening, c.established, c.tcp, c.udp
         ));
+        if c.services_at_risk > 0 {
+            ui.separator();
+            let text = match c.services_at_risk {
+                1 => "1 service listens inside the ephemeral range".to_owned(),
+                n => format!("{n} services listen inside the ephemeral range"),
+            };
+            if ui
+                .link(RichText::new(text).color(ui.visuals().warn_fg_color))
+                .on_hover_text(
+                    "Servers on ports the OS may hand to outgoing connections: one may fail to \
+                     start again after a restart (EADDRINUSE). Click to show them.",
+                )
+                .clicked()
+            {
+                actions.push(Action::SetFilter(RISK_FILTER.to_owned()));
+            }
+        }
         let total = snapshot.total_rate();
         ui.separator();
         ui.label(format!(

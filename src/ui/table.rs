@@ -15,6 +15,9 @@ use crate::model::history::{ChangeTracker, Mark};
 use crate::model::text::escape;
 use crate::model::{Proto, Snapshot, Socket, SocketKey, SortKey, SortSpec};
 
+/// The marker beside the local port of a server the OS may take its port from.
+pub(crate) const RISK_MARK: &str = "!";
+
 /// What the table reads.
 pub(crate) struct TableInput<'a> {
     pub data: &'a ViewData,
@@ -278,6 +281,22 @@ fn row_cells(
                 if let Some(hover) = hover {
                     label.on_hover_text(hover);
                 }
+            }
+            // A server on a port the OS may hand out: a marker, and why on hover.
+            SortKey::LocalPort if snap.at_ephemeral_risk(s) => {
+                let e = &snap.ephemeral;
+                let why = format!(
+                    "Inside the ephemeral range {}–{}: while this server is down, the OS may \
+                     give port {} to an outgoing connection, and the server cannot start again \
+                     until that connection is over (EADDRINUSE). Select the row for the remedy.",
+                    e.start, e.end, s.local_port
+                );
+                // The marker apart from the number, so the number reads as in any other row.
+                let warn = ui.visuals().warn_fg_color;
+                ui.label(RichText::new(RISK_MARK).strong().color(warn))
+                    .on_hover_text(&why);
+                ui.label(RichText::new(s.local_port.to_string()).color(warn))
+                    .on_hover_text(why);
             }
             // Coloured by state; a changed state says what it was.
             SortKey::State => {

@@ -1,4 +1,5 @@
-//! The toolbar: the filter box and its help, *Go to port*, the quick toggles, *Columns*,
+//! The toolbar: the filter box and its help, *Go to port* and *Find a free port*, the quick
+//! toggles, *Columns*,
 //! *Recently closed* and *Export…*.
 
 use super::action::Action;
@@ -14,6 +15,8 @@ pub(crate) struct ToolbarInput<'a> {
     pub filter_error: Option<&'a QueryError>,
     pub goto_text: &'a str,
     pub goto_error: Option<&'a str>,
+    /// A search for a free port is under way.
+    pub finding_free: bool,
     pub show_filter_help: bool,
     pub show_history: bool,
     /// Sockets in *Recently closed*.
@@ -62,6 +65,19 @@ pub(crate) fn toolbar_ui(ui: &mut egui::Ui, input: &ToolbarInput<'_>) -> (Vec<Ac
         let submit = ui.button("Explain").clicked() || enter;
         if submit || goto.changed() {
             actions.push(Action::GotoText(goto_text, submit));
+        }
+        if input.finding_free {
+            ui.spinner();
+        } else if ui
+            .button("Find a free port")
+            .on_hover_text(
+                "A port a new service can take: unused, outside the ephemeral range and the \
+                 reserved ports, not registered with IANA, and free to bind now (near the port \
+                 in the box, if there is one)",
+            )
+            .clicked()
+        {
+            actions.push(Action::FindFreePort);
         }
         if let Some(error) = input.goto_error {
             ui.colored_label(ui.visuals().error_fg_color, error);

@@ -2,7 +2,7 @@
 
 /// A one-paragraph summary of the language, for a tooltip.
 pub const SYNTAX: &str = "Every word must appear somewhere in the row (case does not matter). \
-    key:value looks in one column: port lport rport · ip laddr raddr · proto state range scope · \
+    key:value looks in one column: port lport rport · ip laddr raddr · proto state range risk scope · \
     pid proc cmd user · rate rtt retrans recvq sendq drops compare with > < >= <= (rate:>100k). Commas list alternatives (port:80,443), a dash gives a port range \
     (port:8000-8999), a leading - excludes (-state:time_wait), \"quotes\" keep spaces \
     (proc:\"my server\"). All terms must hold.";
@@ -66,6 +66,11 @@ pub const HELP: &[(&str, &str)] = &[
     (
         "range:ephemeral",
         "local port inside this machine's ephemeral range",
+    ),
+    (
+        "risk:ephemeral",
+        "servers on a port the OS may hand to an outgoing connection (inside the ephemeral \
+         range, not reserved)",
     ),
     ("scope:all", "bound to every interface (0.0.0.0 or ::)"),
     ("scope:local", "bound to loopback: this machine only"),

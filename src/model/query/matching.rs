@@ -15,6 +15,8 @@ pub(super) enum Test {
     Proto(Vec<ProtoSel>),
     State(Vec<SockState>),
     Range(Vec<RangeSel>),
+    /// A server on a port the OS may hand out: [`crate::model::at_ephemeral_risk`].
+    EphemeralRisk,
     Scope(Vec<BindScope>),
     Pid(Vec<u32>),
     /// Lower-case part of a process name.
@@ -37,6 +39,7 @@ impl Test {
             | Test::Proto(_)
             | Test::State(_)
             | Test::Range(_)
+            | Test::EphemeralRisk
             | Test::Scope(_)
             | Test::Pid(_)
             | Test::Measure(Metric::RecvQ | Metric::SendQ, ..) => 0,
@@ -64,6 +67,7 @@ impl Test {
                 RangeSel::Iana(range) => IanaRange::of(s.local_port) == *range,
                 RangeSel::Ephemeral => snap.ephemeral.contains(s.local_port),
             }),
+            Test::EphemeralRisk => snap.at_ephemeral_risk(s),
             Test::Scope(scopes) => scopes.contains(&s.bind_scope()),
             Test::Pid(pids) => s.pids.iter().any(|p| pids.contains(p)),
             Test::Proc(part) => processes(snap, s).any(|p| contains_folded(&p.name, part)),

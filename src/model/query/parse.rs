@@ -113,6 +113,7 @@ pub(super) enum Key {
     Proto,
     State,
     Range,
+    Risk,
     Scope,
     Pid,
     Proc,
@@ -132,6 +133,7 @@ pub(super) const KEYS: &[(&str, Key)] = &[
     ("proto", Key::Proto),
     ("state", Key::State),
     ("range", Key::Range),
+    ("risk", Key::Risk),
     ("scope", Key::Scope),
     ("pid", Key::Pid),
     ("proc", Key::Proc),
@@ -146,7 +148,7 @@ pub(super) const KEYS: &[(&str, Key)] = &[
 ];
 
 pub(super) const KEY_LIST: &str = "port, lport, rport, ip, addr, laddr, raddr, proto, state, range, \
-    scope, pid, proc, cmd, user, rate, rtt, retrans, recvq, sendq, drops";
+    risk, scope, pid, proc, cmd, user, rate, rtt, retrans, recvq, sendq, drops";
 
 pub(super) fn parse_term(raw: &str) -> Result<Term, Problem> {
     // `-word` excludes; `--word` and a lone `-` are text (command-line options are common).
@@ -204,6 +206,7 @@ pub(super) fn parse_value(key: Key, name: &str, value: &str) -> Result<Test, Pro
             Key::Proto => "proto:udp",
             Key::State => "state:listen",
             Key::Range => "range:ephemeral",
+            Key::Risk => "risk:ephemeral",
             Key::Scope => "scope:all",
             Key::Pid => "pid:1234",
             Key::Proc => "proc:nginx",
@@ -222,6 +225,7 @@ pub(super) fn parse_value(key: Key, name: &str, value: &str) -> Result<Test, Pro
         Key::Proto => Test::Proto(list(value, parse_proto)?),
         Key::State => Test::State(list(value, parse_state)?),
         Key::Range => Test::Range(list(value, parse_range)?),
+        Key::Risk => list(value, parse_risk).map(|_| Test::EphemeralRisk)?,
         Key::Scope => Test::Scope(list(value, parse_scope)?),
         Key::Pid => Test::Pid(list(value, parse_pid)?),
         Key::Proc => Test::Proc(value.to_lowercase()),
@@ -588,6 +592,11 @@ pub(super) fn parse_range(v: &str) -> Result<RangeSel, Problem> {
         "private",
     ];
     lookup(v, NAMES, "range", SHOWN)
+}
+
+/// `risk:ephemeral`, the one risk there is so far.
+pub(super) fn parse_risk(v: &str) -> Result<(), Problem> {
+    lookup(v, &[("ephemeral", ())], "risk", &["ephemeral"])
 }
 
 pub(super) fn parse_scope(v: &str) -> Result<BindScope, Problem> {

@@ -362,6 +362,39 @@ fn port_ranges_and_the_ephemeral_range() {
 }
 
 #[test]
+fn servers_at_risk_of_losing_their_port() {
+    let mut s = snapshot();
+    // None of the snapshot's servers is inside 32768–60999: only a connection and a TIME_WAIT.
+    assert_eq!(rows(&s, "risk:ephemeral"), Vec::<u16>::new());
+    for (proto, port, state) in [
+        (Proto::Tcp, 35729, SockState::Listen),
+        (Proto::Udp, 50000, SockState::Unconn),
+        (Proto::Tcp, 44300, SockState::Listen),
+    ] {
+        s.sockets.push(socket(Row {
+            proto,
+            local: (v4(0, 0, 0, 0), port),
+            remote: None,
+            state,
+            pids: Vec::new(),
+            uid: None,
+        }));
+    }
+    s.ephemeral =
+        EphemeralRange::from_linux_sysctl(Ok("32768 60999".to_owned()), Ok("44300".to_owned()));
+    assert_eq!(rows(&s, "risk:ephemeral"), [35729, 50000]);
+    assert_eq!(rows(&s, "RISK:Ephemeral state:listen"), [35729]);
+    assert_eq!(rows(&s, "-risk:ephemeral").len(), s.sockets.len() - 2);
+    let e = error("risk:ephemeal");
+    assert_eq!(e.message, "unknown risk 'ephemeal'");
+    assert_eq!(e.hint.as_deref(), Some("did you mean 'ephemeral'?"));
+    assert_eq!(
+        error("risk:").hint.as_deref(),
+        Some("for example risk:ephemeral")
+    );
+}
+
+#[test]
 fn bind_scopes() {
     let s = snapshot();
     assert_eq!(rows(&s, "scope:all"), [80, 9000]);
