@@ -17,7 +17,7 @@ mod explain;
 mod export;
 mod groups;
 mod history;
-mod icon;
+pub mod icon;
 mod job;
 mod keys;
 mod kill;
