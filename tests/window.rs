@@ -104,9 +104,8 @@ fn many_sockets_of_other_users_bring_a_hint_until_it_is_dismissed() {
     );
     // The demo's redis socket (another user's) and root's four.
     h.get_by_label(
-        "5 sockets of other users (root, redis) show no process: without root, Linux does not \
-         tell which process holds another user's socket. To see every owner, run portscope as \
-         root.",
+        "5 sockets of other users (root, redis) show no process: only root may see which \
+         process holds another user's socket. To see every owner, run",
     );
     h.get_by_label("sudo portscope");
     h.get_by_label("Copy").click();

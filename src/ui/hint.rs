@@ -60,9 +60,8 @@ impl HiddenOwners {
             users => format!(" ({})", users.join(", ")),
         };
         format!(
-            "{} sockets of other users{whose} show no process: without root, Linux does not \
-             tell which process holds another user's socket. To see every owner, run portscope \
-             as root.",
+            "{} sockets of other users{whose} show no process: only root may see which process \
+             holds another user's socket. To see every owner, run",
             self.sockets
         )
     }
