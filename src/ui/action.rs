@@ -60,6 +60,8 @@ pub(crate) enum Action {
     Theme(egui::ThemePreference),
     Control(Control),
     DismissNotice,
+    /// Do not show the hint about owners that need root again.
+    DismissOwnersHint,
     /// Zoom the port bar to ports `lo..=hi`.
     ZoomBar(u16, u16),
 }

@@ -9,6 +9,7 @@ use super::close::{CloseDialog, Closer, os_closer};
 use super::details::{DetailsInput, details_ui};
 use super::export::ExportDialog;
 use super::groups::{Groups, groups_ui};
+use super::hint::{HiddenOwners, hint_ui};
 use super::history::history_ui;
 use super::job::{Job, waker};
 use super::keys::{KeysInput, keyboard};
@@ -21,6 +22,7 @@ use super::status::{StatusInput, status_ui};
 use super::table::{TableInput, table_ui};
 use super::toolbar::{ToolbarInput, filter_help_ui, toolbar_ui};
 use super::view::{ViewSpec, ViewState};
+use super::window::FitToScreen;
 use crate::act::dns::Resolver;
 use crate::act::free::{FreeSearch, find_free};
 use crate::collect::{Collector, Control, GeneratedSource, OsSource, SocketSource};
@@ -87,6 +89,9 @@ pub struct PortscopeApp {
     notice: Option<String>,
     /// Where the preferences are saved (not for tests and screenshots).
     settings: Option<Store>,
+    /// Sockets whose owner needs root, counted while their hint may still be shown.
+    hidden_owners: HiddenOwners,
+    fit_to_screen: FitToScreen,
 }
 
 impl PortscopeApp {
@@ -172,6 +177,8 @@ impl PortscopeApp {
             clock: Arc::new(Instant::now),
             show_history: false,
             groups: Groups::default(),
+            hidden_owners: HiddenOwners::default(),
+            fit_to_screen: FitToScreen::default(),
         }
     }
 
@@ -412,6 +419,7 @@ impl PortscopeApp {
     /// apply what the user asked for.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         self.intake(ui.ctx());
+        self.fit_to_screen.apply(ui.ctx());
 
         if self.applied_theme != Some(self.prefs.theme) {
             ui.ctx().set_theme(self.prefs.theme);
@@ -451,6 +459,16 @@ impl PortscopeApp {
             self.filter_widget = Some(filter_id);
             actions.extend(asked);
         });
+        if !self.prefs.owners_hint_dismissed {
+            if self.hidden_owners.seq != self.snapshot.seq {
+                self.hidden_owners = HiddenOwners::of(&self.snapshot);
+            }
+            if self.hidden_owners.worth_a_hint() {
+                egui::Panel::top("owners_hint").show(ui, |ui| {
+                    actions.extend(hint_ui(ui, &self.hidden_owners));
+                });
+            }
+        }
         if let Some(notice) = &self.notice {
             egui::Panel::top("notice").show(ui, |ui| {
                 ui.horizontal_wrapped(|ui| {
@@ -620,6 +638,7 @@ impl PortscopeApp {
                 Action::Theme(theme) => self.prefs.theme = theme,
                 Action::Control(control) => self.control(control),
                 Action::DismissNotice => self.notice = None,
+                Action::DismissOwnersHint => self.prefs.owners_hint_dismissed = true,
                 Action::ZoomBar(lo, hi) => {
                     self.bar.view = PortView::new(f64::from(lo), f64::from(hi) + 1.0);
                 }

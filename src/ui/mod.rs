@@ -16,8 +16,9 @@ mod details;
 mod explain;
 mod export;
 mod groups;
+mod hint;
 mod history;
-mod icon;
+pub mod icon;
 mod job;
 mod keys;
 mod kill;
@@ -30,6 +31,7 @@ mod status;
 mod table;
 mod toolbar;
 pub mod view;
+pub mod window;
 
 pub use app::PortscopeApp;
 pub use prefs::Prefs;
@@ -68,10 +70,11 @@ pub fn run_window(generated: Option<crate::collect::GeneratedSource>) -> ExitCod
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("portscope")
-            .with_inner_size([1280.0, 800.0])
-            .with_min_inner_size([640.0, 400.0])
+            .with_inner_size(window::DEFAULT_SIZE)
+            .with_min_inner_size(window::MIN_SIZE)
             .with_icon(std::sync::Arc::new(icon::icon())),
         // eframe's own state only; portscope saves its preferences itself (see prefs).
+        centered: true,
         persistence_path: eframe::storage_dir(APP_ID).map(|dir| dir.join(prefs::WINDOW_FILE)),
         ..Default::default()
     };

@@ -48,6 +48,8 @@ pub struct Prefs {
     pub hidden_columns: Vec<SortKey>,
     /// Columns hidden by default that the user showed.
     pub shown_columns: Vec<SortKey>,
+    /// The hint about owners that need root was dismissed: it is not shown again.
+    pub owners_hint_dismissed: bool,
 }
 
 impl Default for Prefs {
@@ -63,6 +65,7 @@ impl Default for Prefs {
             group_by_process: false,
             hidden_columns: Vec::new(),
             shown_columns: Vec::new(),
+            owners_hint_dismissed: false,
         }
     }
 }

@@ -6,12 +6,11 @@ use super::action::Action;
 use super::prefs::{INTERVALS_MS, Prefs};
 use crate::collect::Control;
 use crate::model::{Counts, Snapshot, units};
-use egui::RichText;
 
+/// The status bar: what it reads.
 /// The filter the count of servers at risk sets when clicked.
 pub(crate) const RISK_FILTER: &str = "risk:ephemeral";
 
-/// The status bar: what it reads.
 pub(crate) struct StatusInput<'a> {
     pub counts: Counts,
     pub snapshot: &'a Snapshot,
@@ -21,129 +20,187 @@ pub(crate) struct StatusInput<'a> {
 
 pub(crate) fn status_ui(ui: &mut egui::Ui, input: &StatusInput<'_>) -> Vec<Action> {
     let mut actions = Vec::new();
-    let (snapshot, prefs, paused) = (input.snapshot, input.prefs, input.paused);
-    ui.horizontal_wrapped(|ui| {
-        let c = input.counts;
-        ui.label(format!(
+    // One line at any width: the controls are laid out first, from the right edge; what is
+    // left of the line goes to the counts and timings, and text that does not fit is cut
+    // short (the whole of it on hover) rather than wrapped onto a second line.
+    ui.horizontal(|ui| {
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            controls_ui(ui, input, &mut actions);
+            ui.separator();
+            ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                readings_ui(ui, input, &mut actions);
+            });
+        });
+    });
+    actions
+}
+
+/// The counts, the machine's rate, the poll's timing and its error, left to right.
+fn readings_ui(ui: &mut egui::Ui, input: &StatusInput<'_>, actions: &mut Vec<Action>) {
+    let snapshot = input.snapshot;
+    let c = input.counts;
+    ui.add(
+        egui::Label::new(format!(
             "{} sockets · {} listening · {} established · {} TCP · {} UDP",
             c.total, c.listening, c.established, c.tcp, c.udp
-        ));
-        if c.services_at_risk > 0 {
-            ui.separator();
-            let text = match c.services_at_risk {
-                1 => "1 service listens inside the ephemeral range".to_owned(),
-                n => format!("{n} services listen inside the ephemeral range"),
-            };
-            if ui
-                .link(RichText::new(text).color(ui.visuals().warn_fg_color))
-                .on_hover_text(
-                    "Servers on ports the OS may hand to outgoing connections: one may fail to \
-                     start again after a restart (EADDRINUSE). Click to show them.",
-                )
-                .clicked()
-            {
-                actions.push(Action::SetFilter(RISK_FILTER.to_owned()));
-            }
-        }
-        let total = snapshot.total_rate();
+        ))
+        .truncate(),
+    );
+    if c.services_at_risk > 0 {
         ui.separator();
-        ui.label(format!(
+        let text = match c.services_at_risk {
+            1 => "1 service listens inside the ephemeral range".to_owned(),
+            n => format!("{n} services listen inside the ephemeral range"),
+        };
+        if ui
+            .link(egui::RichText::new(text).color(ui.visuals().warn_fg_color))
+            .on_hover_text(
+                "Servers on ports the OS may hand to outgoing connections: one may fail to \
+                 start again after a restart (EADDRINUSE). Click to show them.",
+            )
+            .clicked()
+        {
+            actions.push(Action::SetFilter(RISK_FILTER.to_owned()));
+        }
+    }
+    let total = snapshot.total_rate();
+    ui.separator();
+    ui.add(
+        egui::Label::new(format!(
             "↓ {} ↑ {}",
             units::rate(total.down),
             units::rate(total.up)
         ))
-        .on_hover_text(
-            "What every TCP connection of the machine receives (↓) and sends (↑), from the \
-             kernel's counters between the last two polls",
-        );
-        ui.separator();
-        if snapshot.seq == 0 {
-            ui.label("waiting for the first poll…");
-        } else {
-            ui.label(format!(
-                "last change {} · a poll takes {} ms",
+        .truncate(),
+    )
+    .on_hover_text(
+        "What every TCP connection of the machine receives (↓) and sends (↑), from the \
+         kernel's counters between the last two polls",
+    );
+    ui.separator();
+    if snapshot.seq == 0 {
+        ui.add(egui::Label::new("waiting for the first poll…").truncate());
+    } else {
+        ui.add(
+            egui::Label::new(format!(
+                "changed {} · poll {} ms",
                 clock(snapshot.changed_at),
                 snapshot.poll_duration.as_millis()
             ))
-            .on_hover_text(format!(
-                "The window redraws when the sockets change. Newest poll seen: {}.",
-                clock(snapshot.taken_at)
-            ));
-        }
+            .truncate(),
+        )
+        .on_hover_text(format!(
+            "The sockets last changed at {}, and a poll takes {} ms. The window redraws when \
+             the sockets change. Newest poll seen: {}.",
+            clock(snapshot.changed_at),
+            snapshot.poll_duration.as_millis(),
+            clock(snapshot.taken_at)
+        ));
+    }
+    if let Some(error) = &snapshot.error {
         ui.separator();
-        let mut interval = prefs.interval_ms;
-        egui::ComboBox::new("interval", "poll interval")
-            .selected_text(interval_label(interval))
-            .show_ui(ui, |ui| {
-                for ms in INTERVALS_MS {
-                    ui.selectable_value(&mut interval, ms, interval_label(ms));
-                }
-            });
-        if interval != prefs.interval_ms {
-            actions.push(Action::Control(Control::SetInterval(
-                Duration::from_millis(interval),
-            )));
-        }
-        let pause_label = if paused { "Resume" } else { "Pause" };
-        if ui.button(pause_label).clicked() {
-            actions.push(Action::Control(if paused {
-                Control::Resume
-            } else {
-                Control::Pause
-            }));
-        }
-        if ui.button("Refresh now").clicked() {
-            actions.push(Action::Control(Control::RefreshNow));
-        }
-        if paused {
-            ui.label(egui::RichText::new("paused").strong());
-        }
+        ui.add(
+            egui::Label::new(egui::RichText::new(error).color(ui.visuals().error_fg_color))
+                .truncate(),
+        )
+        .on_hover_text(error);
+    }
+    if snapshot.ended_lost > 0 {
         ui.separator();
-        let mut highlight = prefs.tracker.new_for.as_secs();
-        egui::ComboBox::new("highlight", "highlight changes")
-            .selected_text(format!("{highlight} s"))
-            .show_ui(ui, |ui| {
-                for secs in [1, 2, 5, 10, 30] {
-                    ui.selectable_value(&mut highlight, secs, format!("{secs} s"));
-                }
-            });
-        if highlight != prefs.tracker.new_for.as_secs() {
-            actions.push(Action::Highlight(Duration::from_secs(highlight)));
-        }
-        ui.separator();
-        let mut theme = prefs.theme;
-        egui::ComboBox::new("theme", "theme")
-            .selected_text(match theme {
-                egui::ThemePreference::System => "system",
-                egui::ThemePreference::Light => "light",
-                egui::ThemePreference::Dark => "dark",
-            })
-            .show_ui(ui, |ui| {
-                ui.selectable_value(&mut theme, egui::ThemePreference::System, "system");
-                ui.selectable_value(&mut theme, egui::ThemePreference::Light, "light");
-                ui.selectable_value(&mut theme, egui::ThemePreference::Dark, "dark");
-            });
-        if theme != prefs.theme {
-            actions.push(Action::Theme(theme));
-        }
-        if let Some(error) = &snapshot.error {
-            ui.separator();
-            ui.colored_label(ui.visuals().error_fg_color, error);
-        }
-        if snapshot.ended_lost > 0 {
-            ui.separator();
-            ui.colored_label(
-                ui.visuals().warn_fg_color,
-                format!("close events lost ({}×)", snapshot.ended_lost),
+        ui.add(
+            egui::Label::new(
+                egui::RichText::new(format!("close events lost ({}×)", snapshot.ended_lost))
+                    .color(ui.visuals().warn_fg_color),
             )
-            .on_hover_text(
-                "Connections closed faster than the kernel's announcements could be read, and \
-                 it dropped some. Those that closed meanwhile were found by the next poll, \
-                 without their final counters; those that lived less than a poll were not seen.",
-            );
-        }
-    });
-    actions
+            .truncate(),
+        )
+        .on_hover_text(
+            "Connections closed faster than the kernel's announcements could be read, and it \
+             dropped some. Those that closed meanwhile were found by the next poll, without \
+             their final counters; those that lived less than a poll were not seen.",
+        );
+    }
+}
+
+/// The collector's and the window's controls, right to left: the theme at the right edge.
+fn controls_ui(ui: &mut egui::Ui, input: &StatusInput<'_>, actions: &mut Vec<Action>) {
+    let (prefs, paused) = (input.prefs, input.paused);
+    let mut theme = prefs.theme;
+    let response = egui::ComboBox::from_id_salt("theme")
+        .selected_text(match theme {
+            egui::ThemePreference::System => "theme: system",
+            egui::ThemePreference::Light => "theme: light",
+            egui::ThemePreference::Dark => "theme: dark",
+        })
+        .show_ui(ui, |ui| {
+            ui.selectable_value(&mut theme, egui::ThemePreference::System, "system");
+            ui.selectable_value(&mut theme, egui::ThemePreference::Light, "light");
+            ui.selectable_value(&mut theme, egui::ThemePreference::Dark, "dark");
+        })
+        .response;
+    named(response, "theme", "Theme");
+    if theme != prefs.theme {
+        actions.push(Action::Theme(theme));
+    }
+    ui.separator();
+    let mut highlight = prefs.tracker.new_for.as_secs();
+    let response = egui::ComboBox::from_id_salt("highlight")
+        .selected_text(format!("highlight {highlight} s"))
+        .show_ui(ui, |ui| {
+            for secs in [1, 2, 5, 10, 30] {
+                ui.selectable_value(&mut highlight, secs, format!("{secs} s"));
+            }
+        })
+        .response;
+    named(
+        response,
+        "highlight changes",
+        "Highlight changes: how long new and changed rows stay tinted, and closed rows stay shown",
+    );
+    if highlight != prefs.tracker.new_for.as_secs() {
+        actions.push(Action::Highlight(Duration::from_secs(highlight)));
+    }
+    ui.separator();
+    if paused {
+        ui.label(egui::RichText::new("paused").strong());
+    }
+    if ui.button("Refresh now").clicked() {
+        actions.push(Action::Control(Control::RefreshNow));
+    }
+    let pause_label = if paused { "Resume" } else { "Pause" };
+    if ui.button(pause_label).clicked() {
+        actions.push(Action::Control(if paused {
+            Control::Resume
+        } else {
+            Control::Pause
+        }));
+    }
+    let mut interval = prefs.interval_ms;
+    let response = egui::ComboBox::from_id_salt("interval")
+        .selected_text(format!("every {}", interval_label(interval)))
+        .show_ui(ui, |ui| {
+            for ms in INTERVALS_MS {
+                ui.selectable_value(&mut interval, ms, interval_label(ms));
+            }
+        })
+        .response;
+    named(
+        response,
+        "poll interval",
+        "How often the socket table is read",
+    );
+    if interval != prefs.interval_ms {
+        actions.push(Action::Control(Control::SetInterval(
+            Duration::from_millis(interval),
+        )));
+    }
+}
+
+/// Give a combo box without a visible label its name, for screen readers (and tests) and as
+/// its tooltip.
+fn named(response: egui::Response, name: &str, tip: &str) {
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::ComboBox, true, name));
+    response.on_hover_text(tip);
 }
 
 pub(crate) fn interval_label(ms: u64) -> String {

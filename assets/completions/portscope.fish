@@ -1,0 +1,62 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_portscope_global_optspecs
+    string join \n generated= churn= h/help V/version
+end
+
+function __fish_portscope_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_portscope_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_portscope_using_subcommand
+    set -l cmd (__fish_portscope_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c portscope -n "__fish_portscope_needs_command" -l generated -d 'Open the window on N made-up sockets instead of this machine\'s (to try it at scale)' -r
+complete -c portscope -n "__fish_portscope_needs_command" -l churn -d 'With --generated: at every poll, replace this percentage of the made-up connections' -r
+complete -c portscope -n "__fish_portscope_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c portscope -n "__fish_portscope_needs_command" -s V -l version -d 'Print version'
+complete -c portscope -n "__fish_portscope_needs_command" -f -a "list" -d 'List the machine\'s TCP and UDP sockets with their owning processes'
+complete -c portscope -n "__fish_portscope_needs_command" -f -a "who" -d 'Show the process(es) holding a local port. Exits 1 when nothing holds it'
+complete -c portscope -n "__fish_portscope_needs_command" -f -a "explain" -d 'Explain what a port number means and what is on it now'
+complete -c portscope -n "__fish_portscope_needs_command" -f -a "kill" -d 'End the processes listening on a port (asks first unless --yes). Exits 1 when nothing listens there'
+complete -c portscope -n "__fish_portscope_needs_command" -f -a "close" -d 'Close the TCP connections and listener on a port, or at one end ADDR:PORT (asks first unless --yes; needs root). Exits 1 when there is none'
+complete -c portscope -n "__fish_portscope_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c portscope -n "__fish_portscope_using_subcommand list" -s p -l port -d 'Only sockets with this port at either end' -r
+complete -c portscope -n "__fish_portscope_using_subcommand list" -l json -d 'Print one JSON array'
+complete -c portscope -n "__fish_portscope_using_subcommand list" -l csv -d 'Print CSV with a header row'
+complete -c portscope -n "__fish_portscope_using_subcommand list" -s l -l listening -d 'Only listening TCP sockets and unconnected UDP sockets'
+complete -c portscope -n "__fish_portscope_using_subcommand list" -s t -l tcp -d 'Only TCP sockets'
+complete -c portscope -n "__fish_portscope_using_subcommand list" -s u -l udp -d 'Only UDP sockets'
+complete -c portscope -n "__fish_portscope_using_subcommand list" -s h -l help -d 'Print help'
+complete -c portscope -n "__fish_portscope_using_subcommand who" -l json -d 'Print JSON: the port, its sockets and their processes'
+complete -c portscope -n "__fish_portscope_using_subcommand who" -s h -l help -d 'Print help'
+complete -c portscope -n "__fish_portscope_using_subcommand explain" -l udp -d 'Explain the UDP port (default: TCP)'
+complete -c portscope -n "__fish_portscope_using_subcommand explain" -l json -d 'Print JSON'
+complete -c portscope -n "__fish_portscope_using_subcommand explain" -s h -l help -d 'Print help'
+complete -c portscope -n "__fish_portscope_using_subcommand kill" -s s -l signal -d 'The signal to send' -r -f -a "TERM\t'SIGTERM: ask the process to end'
+KILL\t'SIGKILL: end it at once'"
+complete -c portscope -n "__fish_portscope_using_subcommand kill" -s t -l tcp -d 'Only processes listening on the TCP port'
+complete -c portscope -n "__fish_portscope_using_subcommand kill" -s u -l udp -d 'Only processes bound to the UDP port'
+complete -c portscope -n "__fish_portscope_using_subcommand kill" -s y -l yes -d 'Do not ask'
+complete -c portscope -n "__fish_portscope_using_subcommand kill" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c portscope -n "__fish_portscope_using_subcommand close" -s y -l yes -d 'Do not ask'
+complete -c portscope -n "__fish_portscope_using_subcommand close" -s h -l help -d 'Print help'
+complete -c portscope -n "__fish_portscope_using_subcommand help; and not __fish_seen_subcommand_from list who explain kill close help" -f -a "list" -d 'List the machine\'s TCP and UDP sockets with their owning processes'
+complete -c portscope -n "__fish_portscope_using_subcommand help; and not __fish_seen_subcommand_from list who explain kill close help" -f -a "who" -d 'Show the process(es) holding a local port. Exits 1 when nothing holds it'
+complete -c portscope -n "__fish_portscope_using_subcommand help; and not __fish_seen_subcommand_from list who explain kill close help" -f -a "explain" -d 'Explain what a port number means and what is on it now'
+complete -c portscope -n "__fish_portscope_using_subcommand help; and not __fish_seen_subcommand_from list who explain kill close help" -f -a "kill" -d 'End the processes listening on a port (asks first unless --yes). Exits 1 when nothing listens there'
+complete -c portscope -n "__fish_portscope_using_subcommand help; and not __fish_seen_subcommand_from list who explain kill close help" -f -a "close" -d 'Close the TCP connections and listener on a port, or at one end ADDR:PORT (asks first unless --yes; needs root). Exits 1 when there is none'
+complete -c portscope -n "__fish_portscope_using_subcommand help; and not __fish_seen_subcommand_from list who explain kill close help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
