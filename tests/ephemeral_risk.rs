@@ -389,14 +389,14 @@ fn find_a_free_port_explains_a_port_that_binds() {
     snap.ephemeral = range.clone();
     let mut h = harness(PortscopeApp::from_snapshot(snap, Prefs::default()));
     h.get_by_label("Find a free port").click();
-    h.run();
-    // The search binds ports on a worker thread: wait for it, boundedly.
+    // The search binds ports on a worker thread (a spinner meanwhile): wait for it, boundedly.
     let deadline = Instant::now() + Duration::from_secs(20);
     while h.state().explained_port().is_none() {
         assert!(Instant::now() < deadline, "no port found in time");
         std::thread::sleep(Duration::from_millis(20));
-        h.run();
+        h.step();
     }
+    h.run();
     let port = h.state().explained_port().unwrap_or_default();
     assert_good(port, &range);
     TcpListener::bind(("0.0.0.0", port)).expect("the port found binds");

@@ -16,11 +16,17 @@ _portscope() {
             ",$1")
                 cmd="portscope"
                 ;;
+            portscope,check)
+                cmd="portscope__subcmd__check"
+                ;;
             portscope,close)
                 cmd="portscope__subcmd__close"
                 ;;
             portscope,explain)
                 cmd="portscope__subcmd__explain"
+                ;;
+            portscope,free)
+                cmd="portscope__subcmd__free"
                 ;;
             portscope,help)
                 cmd="portscope__subcmd__help"
@@ -31,14 +37,23 @@ _portscope() {
             portscope,list)
                 cmd="portscope__subcmd__list"
                 ;;
+            portscope,watch)
+                cmd="portscope__subcmd__watch"
+                ;;
             portscope,who)
                 cmd="portscope__subcmd__who"
+                ;;
+            portscope__subcmd__help,check)
+                cmd="portscope__subcmd__help__subcmd__check"
                 ;;
             portscope__subcmd__help,close)
                 cmd="portscope__subcmd__help__subcmd__close"
                 ;;
             portscope__subcmd__help,explain)
                 cmd="portscope__subcmd__help__subcmd__explain"
+                ;;
+            portscope__subcmd__help,free)
+                cmd="portscope__subcmd__help__subcmd__free"
                 ;;
             portscope__subcmd__help,help)
                 cmd="portscope__subcmd__help__subcmd__help"
@@ -48,6 +63,9 @@ _portscope() {
                 ;;
             portscope__subcmd__help,list)
                 cmd="portscope__subcmd__help__subcmd__list"
+                ;;
+            portscope__subcmd__help,watch)
+                cmd="portscope__subcmd__help__subcmd__watch"
                 ;;
             portscope__subcmd__help,who)
                 cmd="portscope__subcmd__help__subcmd__who"
@@ -59,7 +77,7 @@ _portscope() {
 
     case "${cmd}" in
         portscope)
-            opts="-h -V --generated --churn --help --version list who explain kill close help"
+            opts="-h -V --generated --churn --help --version list who explain kill close check free watch help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -73,6 +91,20 @@ _portscope() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        portscope__subcmd__check)
+            opts="-h --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -95,7 +127,7 @@ _portscope() {
             return 0
             ;;
         portscope__subcmd__explain)
-            opts="-h --udp --json --help"
+            opts="-h --udp --sctp --dccp --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -108,9 +140,49 @@ _portscope() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        portscope__subcmd__help)
-            opts="list who explain kill close help"
+        portscope__subcmd__free)
+            opts="-n -t -u -h --count --near --tcp --udp --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --near)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        portscope__subcmd__help)
+            opts="list who explain kill close check free watch help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        portscope__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -137,6 +209,20 @@ _portscope() {
             return 0
             ;;
         portscope__subcmd__help__subcmd__explain)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        portscope__subcmd__help__subcmd__free)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -179,6 +265,20 @@ _portscope() {
             return 0
             ;;
         portscope__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        portscope__subcmd__help__subcmd__watch)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -240,6 +340,28 @@ _portscope() {
                     return 0
                     ;;
                 -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        portscope__subcmd__watch)
+            opts="-h --json --interval --event-buffer --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --event-buffer)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

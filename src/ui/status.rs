@@ -7,10 +7,10 @@ use super::prefs::{INTERVALS_MS, Prefs};
 use crate::collect::Control;
 use crate::model::{Counts, Snapshot, units};
 
-/// The status bar: what it reads.
 /// The filter the count of servers at risk sets when clicked.
 pub(crate) const RISK_FILTER: &str = "risk:ephemeral";
 
+/// The status bar: what it reads.
 pub(crate) struct StatusInput<'a> {
     pub counts: Counts,
     pub snapshot: &'a Snapshot,
