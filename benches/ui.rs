@@ -426,6 +426,93 @@ fn release_binary() -> Option<std::path::PathBuf> {
     candidate.exists().then_some(candidate)
 }
 
+/// *Recently closed* under 1,000 closes a second for ten minutes, every one announced by the
+/// kernel and none seen by a poll (the worst case: each becomes an entry): the bytes the
+/// tracker holds at each minute (every allocation counted) must stay flat once the history is
+/// full, and taking in a batch of announcements must stay cheap on the UI thread.
+fn closed_history_under_a_flood() {
+    use portscope::model::ended::Ended;
+    use portscope::model::history::{ChangeTracker, TrackerConfig};
+    use portscope::model::traffic::TcpStats;
+
+    const PER_SECOND: u64 = 1_000;
+    const BATCH_EVERY_MS: u64 = 200;
+    const MINUTES: u64 = 10;
+    let snap = Arc::new(fake_snapshot(1_000));
+    let listener = snap
+        .sockets
+        .iter()
+        .find(|s| s.state == portscope::model::SockState::Listen)
+        .cloned()
+        .expect("a listener");
+    let start = Instant::now();
+    let wall = std::time::SystemTime::now();
+    let mut tracker = ChangeTracker::new(TrackerConfig::default());
+    tracker.update(&snap, start);
+    println!(
+        "Recently closed under {PER_SECOND} closes a second for {MINUTES} minutes, all between polls (kept: {} entries, {} min)",
+        TrackerConfig::default().max_closed,
+        TrackerConfig::default().keep_for.as_secs() / 60
+    );
+    LIVE.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    let per_batch = PER_SECOND * BATCH_EVERY_MS / 1000;
+    let mut cookie = 1_000_000u64;
+    let mut took = Vec::new();
+    let mut at_minute = Vec::new();
+    for batch in 0..(MINUTES * 60 * 1000 / BATCH_EVERY_MS) {
+        let now = start + Duration::from_millis(batch * BATCH_EVERY_MS);
+        let ended: Vec<Ended> = (0..per_batch)
+            .map(|i| {
+                cookie += 1;
+                let mut socket = listener.clone();
+                socket.cookie = cookie;
+                socket.remote_addr = Some(std::net::IpAddr::from([127, 0, 0, 1]));
+                socket.remote_port = Some(40_000 + (i % 20_000) as u16);
+                socket.state = portscope::model::SockState::Closed;
+                Ended {
+                    socket,
+                    stats: Some(TcpStats {
+                        bytes_sent: Some(100 + i),
+                        bytes_received: Some(7),
+                        rtt_us: 50,
+                        ..TcpStats::default()
+                    }),
+                    time_wait: false,
+                    at: wall + Duration::from_millis(batch * BATCH_EVERY_MS),
+                    instant: now,
+                }
+            })
+            .collect();
+        let t = Instant::now();
+        tracker.take_ended(&ended, &snap);
+        tracker.tick(now);
+        took.push(ms(t.elapsed()));
+        drop(ended);
+        if (batch + 1) % (60 * 1000 / BATCH_EVERY_MS) == 0 {
+            at_minute.push(LIVE.load(Ordering::SeqCst) as f64 / 1e6);
+        }
+    }
+    COUNTING.store(false, Ordering::SeqCst);
+    let entries = tracker.history().len();
+    let text: Vec<String> = at_minute.iter().map(|mb| format!("{mb:.2}")).collect();
+    println!("  held after each minute (MB): {}", text.join(", "));
+    let flat = at_minute
+        .iter()
+        .skip(1)
+        .all(|mb| (mb - at_minute[1]).abs() <= at_minute[1] * 0.05 + 0.05);
+    println!(
+        "  entries kept at the end: {entries}; flat from the second minute on: {}",
+        verdict(flat)
+    );
+    println!(
+        "  taking in {per_batch} announcements: median {:.3} ms, p95 {:.3} ms, max {:.3} ms",
+        median(took.clone()),
+        pct(&took, 0.95),
+        pct(&took, 1.0)
+    );
+}
+
 fn main() {
     if std::env::var_os("PORTSCOPE_BENCH_WINDOW").is_some() {
         window_at_scale();
@@ -436,6 +523,10 @@ fn main() {
     }
     if std::env::args().any(|a| a == "history") {
         traffic_history_at_scale(); // `cargo bench --bench ui -- history`: that section alone.
+        return;
+    }
+    if std::env::args().any(|a| a == "closes") {
+        closed_history_under_a_flood(); // `cargo bench --bench ui -- closes`: that section alone.
         return;
     }
     println!("portscope UI benchmark ({ROWS} sockets from a fixed source)\n");
@@ -530,6 +621,8 @@ fn main() {
 
     // The history behind the details panel's charts, fed each new snapshot on the UI thread.
     traffic_history_at_scale();
+    println!();
+    closed_history_under_a_flood();
 
     // 2 + 3. Frames and memory, in a child process.
     let out = Command::new(std::env::current_exe().expect("own path"))
