@@ -774,6 +774,18 @@ fn a_udp_socket_shows_its_dropped_datagrams_in_a_column_and_the_details() {
 }
 
 #[test]
+fn recently_closed_says_when_closes_are_found_by_polls_alone() {
+    let mut snapshot = common::demo_snapshot();
+    snapshot.ended_unavailable = Some("this system does not announce closed sockets".to_owned());
+    let mut h = harness(PortscopeApp::from_snapshot(snapshot, Prefs::default()));
+    h.get_by_label_contains("Recently closed").click();
+    h.run();
+    h.get_by_label_contains(
+        "Closes are found by polls alone (this system does not announce closed sockets)",
+    );
+}
+
+#[test]
 fn a_full_table_paints_as_a_few_meshes() {
     // Cells share the table's clip rectangle (long text is elided instead of clipped), so a
     // screen of rows is a handful of meshes for the GPU, not one per cell.

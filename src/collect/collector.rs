@@ -70,10 +70,12 @@ impl Collector {
             .spawn(move || {
                 let mut source = source;
                 // Where the system has no announcements, closes are found by polls alone.
-                let _ = source.watch_ended(Box::new(move || {
-                    let _ = ended_tx.send(Message::Ended);
-                }));
-                run(source, interval, control_rx, snap_tx, wake)
+                let unavailable = source
+                    .watch_ended(Box::new(move || {
+                        let _ = ended_tx.send(Message::Ended);
+                    }))
+                    .err();
+                run(source, interval, control_rx, snap_tx, wake, unavailable)
             })?;
         Ok(Collector {
             control: control_tx,
@@ -127,6 +129,7 @@ fn run(
     control: Receiver<Message>,
     snapshots: Sender<Arc<Snapshot>>,
     wake: impl Fn(),
+    ended_unavailable: Option<String>,
 ) {
     let mut interval = clamp(interval);
     let mut paused = false;
@@ -152,6 +155,7 @@ fn run(
         seq += 1;
         let last = previous.as_ref().and_then(Weak::upgrade);
         let mut snapshot = take(source.as_mut(), seq, last.as_deref());
+        snapshot.ended_unavailable.clone_from(&ended_unavailable);
         ended.apply(source.drain_ended(), &mut snapshot);
         let unchanged = last.as_ref().is_some_and(|p| p.same_content(&snapshot));
         if let (true, Some(p)) = (unchanged, &last) {
@@ -355,6 +359,97 @@ mod tests {
                 _ => panic!("library bug"),
             }
         }
+    }
+
+    /// A source with two connections that announces what the test gives it.
+    struct Announcing {
+        sockets: Vec<crate::model::Socket>,
+        pending: Arc<std::sync::Mutex<EndedBatch>>,
+        wake: Arc<std::sync::Mutex<Option<Box<dyn Fn() + Send>>>>,
+    }
+
+    impl SocketSource for Announcing {
+        fn poll(&mut self) -> Result<Poll, CollectError> {
+            Ok(Poll {
+                sockets: self.sockets.clone(),
+                ..Poll::default()
+            })
+        }
+
+        fn watch_ended(&mut self, wake: Box<dyn Fn() + Send>) -> Result<(), String> {
+            *self.wake.lock().unwrap() = Some(wake);
+            Ok(())
+        }
+
+        fn drain_ended(&mut self) -> EndedBatch {
+            std::mem::take(&mut *self.pending.lock().unwrap())
+        }
+    }
+
+    #[test]
+    fn announced_closes_leave_the_table_between_polls() {
+        use crate::model::ended::Ended;
+        use crate::model::{Pids, Proto};
+        let conn = |port: u16, cookie: u64| crate::model::Socket {
+            proto: Proto::Tcp,
+            local_addr: std::net::IpAddr::from([127, 0, 0, 1]),
+            local_port: port,
+            remote_addr: Some(std::net::IpAddr::from([127, 0, 0, 1])),
+            remote_port: Some(80),
+            state: SockState::Established,
+            pids: Pids::from_slice(&[42]),
+            uid: Some(1000),
+            inode: Some(cookie as u32 + 100),
+            cookie,
+            recv_q: 0,
+            send_q: 0,
+        };
+        let (a, b) = (conn(40001, 1), conn(40002, 2));
+        let pending = Arc::new(std::sync::Mutex::new(EndedBatch::default()));
+        let wake = Arc::new(std::sync::Mutex::new(None));
+        let source = Announcing {
+            sockets: vec![a.clone(), b.clone()],
+            pending: pending.clone(),
+            wake: wake.clone(),
+        };
+        // Polls a minute apart: whatever comes sooner comes from the announcements.
+        let collector = Collector::spawn(Box::new(source), MAX_INTERVAL, || {}).expect("spawn");
+        let first = collector.wait(Duration::from_secs(5)).expect("first poll");
+        assert_eq!(first.sockets.len(), 2);
+        assert_eq!(first.ended_unavailable, None);
+        let ended = |s: &crate::model::Socket, time_wait| Ended {
+            socket: crate::model::Socket {
+                state: SockState::Closed,
+                ..s.clone()
+            },
+            stats: None,
+            time_wait,
+            at: SystemTime::now(),
+            instant: Instant::now(),
+        };
+        *pending.lock().unwrap() = EndedBatch {
+            ended: vec![ended(&a, false), ended(&b, true)],
+            overflows: 1,
+        };
+        let wake = wake.lock().unwrap().take().expect("the collector listens");
+        wake();
+        let next = collector
+            .wait(Duration::from_secs(5))
+            .expect("a snapshot for the announcements, long before the next poll");
+        assert!(next.seq > first.seq);
+        assert!(next.sockets.iter().all(|s| s.cookie != 1), "a is gone");
+        let b_now = next
+            .sockets
+            .iter()
+            .find(|s| s.cookie == 2)
+            .expect("b stays");
+        assert_eq!(b_now.state, SockState::TimeWait);
+        assert_eq!(
+            (b_now.inode, b_now.uid, b_now.pids.len()),
+            (Some(0), None, 0)
+        );
+        assert_eq!(next.ended.len(), 2);
+        assert_eq!(next.ended_lost, 1);
     }
 
     #[test]

@@ -64,7 +64,7 @@ pub trait SocketSource: Send {
     /// system makes no such announcements (the default): closes are then found by polls.
     fn watch_ended(&mut self, wake: Box<dyn Fn() + Send>) -> Result<(), String> {
         drop(wake);
-        Err("this system does not announce closed sockets".to_owned())
+        Err("this source announces no closed sockets".to_owned())
     }
 
     /// The sockets announced destroyed since the last call.
@@ -92,6 +92,7 @@ impl Snapshot {
             drops: poll.drops,
             ended: Vec::new(),
             ended_lost: 0,
+            ended_unavailable: None,
         }
     }
 }

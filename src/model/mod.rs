@@ -516,6 +516,9 @@ pub struct Snapshot {
     pub ended: Vec<ended::Ended>,
     /// How many times since the start the kernel dropped announcements (a flood of closes).
     pub ended_lost: u64,
+    /// Why this source announces no closed sockets (other systems, made-up tables, a sandbox
+    /// that forbids it): closes are then found by polls alone. `None` where it does.
+    pub ended_unavailable: Option<String>,
 }
 
 impl Default for Snapshot {
@@ -536,6 +539,7 @@ impl Default for Snapshot {
             drops: traffic::Drops::default(),
             ended: Vec::new(),
             ended_lost: 0,
+            ended_unavailable: None,
         }
     }
 }

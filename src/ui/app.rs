@@ -513,7 +513,7 @@ impl PortscopeApp {
             actions.extend(filter_help_ui(ui.ctx()));
         }
         if self.show_history {
-            actions.extend(history_ui(ui.ctx(), &self.tracker));
+            actions.extend(history_ui(ui.ctx(), &self.tracker, &self.snapshot));
         }
         if (self.selection.is_some() || self.port_focus.is_some()) && !self.details_hidden {
             self.knowledge();

@@ -6,12 +6,17 @@ use egui_extras::{Column, TableBuilder};
 
 use super::action::Action;
 use super::status::clock;
+use crate::model::Snapshot;
 use crate::model::history::{Appeared, ChangeTracker, ClosedSocket};
 use crate::model::text::escape;
 use crate::model::units;
 
 /// The window, while open; returns its closing or *Clear*.
-pub(crate) fn history_ui(ctx: &egui::Context, tracker: &ChangeTracker) -> Vec<Action> {
+pub(crate) fn history_ui(
+    ctx: &egui::Context,
+    tracker: &ChangeTracker,
+    snapshot: &Snapshot,
+) -> Vec<Action> {
     let mut open = true;
     let mut clear = false;
     egui::Window::new("Recently closed")
@@ -31,6 +36,15 @@ pub(crate) fn history_ui(ctx: &egui::Context, tracker: &ChangeTracker) -> Vec<Ac
                     clear = true;
                 }
             });
+            if let Some(why) = &snapshot.ended_unavailable {
+                ui.label(
+                    RichText::new(format!(
+                        "Closes are found by polls alone ({why}): a connection that opens and \
+                         closes between two polls is not seen."
+                    ))
+                    .weak(),
+                );
+            }
             ui.style_mut().interaction.selectable_labels = false;
             let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
             TableBuilder::new(ui)
