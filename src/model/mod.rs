@@ -4,6 +4,7 @@
 //! only read it, so both show the same thing and tests can build snapshots by hand.
 
 pub mod column;
+pub mod ephemeral_fill;
 mod explain;
 pub mod export;
 pub mod history;
@@ -11,6 +12,7 @@ mod owner;
 pub mod query;
 mod table;
 pub mod text;
+pub mod timeline;
 mod toggles;
 pub mod traffic;
 pub mod traffic_history;
