@@ -28,6 +28,7 @@ pub mod prefs;
 mod selection;
 mod status;
 mod table;
+mod timeline;
 mod toolbar;
 pub mod view;
 

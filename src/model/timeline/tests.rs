@@ -207,8 +207,9 @@ fn rates_are_counts_over_the_time_a_sample_covers() {
         Duration::from_secs(6),
         "4 one-second samples and one of two"
     );
-    assert_eq!(r.opened_per_sec, (2 + 0 + 3 + 1 + 4) as f64 / 6.0);
-    assert_eq!(r.closed_per_sec, (4 + 0 + 2 + 0 + 1) as f64 / 6.0);
+    // Opened 2, 0, 3, 1 and 4; closed 4, 0, 2, 0 and 1.
+    assert_eq!(r.opened_per_sec, 10.0 / 6.0);
+    assert_eq!(r.closed_per_sec, 7.0 / 6.0);
     let r = t.rates(Duration::from_secs(2)).unwrap();
     assert_eq!((r.opened_per_sec, r.closed_per_sec), (1.0, 2.0));
     // Before two polls there is no rate.
