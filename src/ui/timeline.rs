@@ -11,7 +11,10 @@ use std::ops::RangeInclusive;
 use std::time::{Duration, SystemTime};
 
 use egui::{Color32, RichText};
-use egui_plot::{FilledArea, GridMark, HoverPosition, Line, Plot, PlotPoints};
+use egui_plot::{
+    FilledArea, GridInput, GridMark, HoverPosition, Line, LineStyle, Plot, PlotPoints,
+    uniform_grid_spacer,
+};
 
 use super::charts::ago_text;
 use super::status::clock;
@@ -97,7 +100,12 @@ pub(crate) fn timeline_ui(ui: &mut egui::Ui, timeline: &Timeline) {
             let closed = points(&xs, samples, Sample::closed_per_sec);
             chart(ui, "timeline-rates", timeline, now, cursor, rate_text).show(ui, |plot| {
                 plot.line(Line::new("opened/s", opened).color(OPENED_COLOR));
-                plot.line(Line::new("closed/s", closed).color(CLOSED_COLOR));
+                // Dashed, so that equal rates (a steady churn) show both lines.
+                plot.line(
+                    Line::new("closed/s", closed)
+                        .color(CLOSED_COLOR)
+                        .style(LineStyle::dashed_dense()),
+                );
             });
         });
         ui.vertical(|ui| {
@@ -153,6 +161,7 @@ fn chart<'a>(
         .include_y(0.0)
         .set_margin_fraction(egui::vec2(0.0, 0.1))
         .link_cursor(cursor, [true, false])
+        .x_grid_spacer(uniform_grid_spacer(time_steps))
         .x_axis_formatter(|mark: GridMark, _: &RangeInclusive<f64>| ago_text(mark.value))
         .y_axis_formatter(move |mark: GridMark, _: &RangeInclusive<f64>| value(mark.value))
         .y_axis_min_width(40.0)
@@ -163,6 +172,25 @@ fn chart<'a>(
             };
             readout(timeline, now, x)
         })
+}
+
+/// Grid steps along the time axis in whole seconds and minutes (egui_plot's default steps are
+/// powers of ten: a label at -100 s only). The largest step leaves room for a label.
+fn time_steps(input: GridInput) -> [f64; 3] {
+    // Each step divides the next.
+    const LADDER: [f64; 8] = [1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 600.0, 1200.0];
+    // `base_step_size` is the data per 8 pixels: a label needs about 60.
+    let want = input.base_step_size * 7.5;
+    let large = LADDER
+        .iter()
+        .position(|s| *s >= want)
+        .unwrap_or(LADDER.len() - 1);
+    let step = |i: usize| LADDER[i.min(LADDER.len() - 1)];
+    [
+        step(large.saturating_sub(2)),
+        step(large.saturating_sub(1)),
+        step(large),
+    ]
 }
 
 /// Everything the timeline knows about the moment `x` seconds before `now`.
@@ -254,5 +282,21 @@ mod tests {
         assert!(text.starts_with("now ("), "{text}");
         assert!(text.contains("opened 20/s"), "{text}");
         assert_eq!(readout(&Timeline::default(), now, 0.0), None);
+    }
+
+    #[test]
+    fn time_grid_steps_are_whole_seconds_and_minutes_with_room_for_labels() {
+        let steps = |base_step_size| {
+            time_steps(GridInput {
+                bounds: (-600.0, 0.0),
+                base_step_size,
+            })
+        };
+        // 8 pixels a second: a label every 10 s.
+        assert_eq!(steps(1.0), [1.0, 5.0, 10.0]);
+        // 10 minutes over 300 pixels: 16 s per 8 pixels, a label every 2 minutes.
+        assert_eq!(steps(16.0), [30.0, 60.0, 120.0]);
+        assert_eq!(steps(0.01), [1.0, 1.0, 1.0]);
+        assert_eq!(steps(1e9), [120.0, 600.0, 1200.0]);
     }
 }
