@@ -12,8 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use egui::{Color32, RichText};
 use egui_plot::{
-    FilledArea, GridInput, GridMark, HoverPosition, Line, LineStyle, Plot, PlotPoints,
-    uniform_grid_spacer,
+    FilledArea, GridInput, GridMark, HoverPosition, Line, Plot, PlotPoints, uniform_grid_spacer,
 };
 
 use super::charts::ago_text;
@@ -99,13 +98,10 @@ pub(crate) fn timeline_ui(ui: &mut egui::Ui, timeline: &Timeline) {
             let opened = points(&xs, samples, Sample::opened_per_sec);
             let closed = points(&xs, samples, Sample::closed_per_sec);
             chart(ui, "timeline-rates", timeline, now, cursor, rate_text).show(ui, |plot| {
-                plot.line(Line::new("opened/s", opened).color(OPENED_COLOR));
-                // Dashed, so that equal rates (a steady churn) show both lines.
-                plot.line(
-                    Line::new("closed/s", closed)
-                        .color(CLOSED_COLOR)
-                        .style(LineStyle::dashed_dense()),
-                );
+                // Closed wide underneath, so that equal rates (a steady churn) show both
+                // lines. (A dashed line costs milliseconds a frame at 2,400 points.)
+                plot.line(Line::new("closed/s", closed).color(CLOSED_COLOR).width(3.5));
+                plot.line(Line::new("opened/s", opened).color(OPENED_COLOR).width(1.5));
             });
         });
         ui.vertical(|ui| {
