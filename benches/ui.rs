@@ -6,6 +6,8 @@
 //! - the peak memory of a process holding that window state;
 //! - the traffic history behind the details panel's charts: memory it adds and time per
 //!   snapshot, for 100,000 sockets of which 1% move data, and all of them (capped);
+//! - the timeline above the table: its store's intake per snapshot of 100,000 sockets and its
+//!   memory, and what drawing 10 minutes of it (2,400 samples) adds to a frame;
 //! - the CPU use of the real window (release binary, under Xvfb when available) polling
 //!   ~1,000 sockets once a second, and `ss -tan` timed in the same run for scale.
 
@@ -312,6 +314,125 @@ fn traffic_history_at_scale() {
     println!();
 }
 
+/// The timeline above the table: what its store costs per snapshot and in memory, and what
+/// drawing it full (2,400 samples, 10 minutes at 4 polls a second) adds to a frame.
+fn timeline_at_scale() {
+    use portscope::model::history::Changes;
+    use portscope::model::timeline::{MAX_SAMPLES, Timeline};
+
+    // Intake: one pass over 100,000 sockets per snapshot, on the UI thread.
+    let mut snap = fake_snapshot(ROWS);
+    let start = snap.taken_at;
+    let mut timeline = Timeline::default();
+    let mut took = Vec::new();
+    for i in 0..200u64 {
+        snap.seq = i + 1;
+        snap.taken_at = start + Duration::from_millis(250 * i);
+        let t = Instant::now();
+        timeline.update(&snap, Changes::default());
+        took.push(ms(t.elapsed()));
+    }
+    println!("timeline (10 minutes, at most {MAX_SAMPLES} samples)");
+    println!(
+        "  intake of a {ROWS}-socket snapshot: median {:.2} ms, p95 {:.2} ms (target <= 5 ms) {}",
+        median(took.clone()),
+        pct(&took, 0.95),
+        verdict(median(took) <= 5.0)
+    );
+
+    // A full timeline: 2,400 samples of a 2,000-socket machine whose population and churn
+    // move, ending a second before now.
+    let base = fake_snapshot(2_000);
+    let now = std::time::SystemTime::now();
+    let first = now - Duration::from_millis(250 * MAX_SAMPLES as u64 + 1_000);
+    LIVE.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    let mut full = Timeline::default();
+    let mut step = Snapshot {
+        sockets: Vec::with_capacity(base.sockets.len()),
+        ..Snapshot::clone(&base)
+    };
+    for i in 0..MAX_SAMPLES as u64 {
+        let n = 1_000 + (i * 7 % 1_000) as usize;
+        step.sockets.clear();
+        step.sockets.extend_from_slice(&base.sockets[..n]);
+        step.seq = i + 1;
+        step.taken_at = first + Duration::from_millis(250 * i);
+        let churn = (i % 40) as usize;
+        full.update(
+            &step,
+            Changes {
+                new: churn,
+                changed: 0,
+                closed: 40 - churn,
+            },
+        );
+    }
+    drop(step);
+    COUNTING.store(false, Ordering::SeqCst);
+    let counted = LIVE.load(Ordering::SeqCst) as f64 / 1e3;
+    println!(
+        "  {} samples hold {counted:.0} kB (counted allocations; target <= 200 kB) {}",
+        full.samples().len(),
+        verdict(counted <= 200.0)
+    );
+
+    // Frames of a 2,000-row window with the pointer moving over the charts, the timeline
+    // shown and hidden, taken in turns so that other load on the machine weighs on both
+    // alike: the difference is the timeline's cost.
+    let window = |show_timeline: bool, timeline: Timeline| {
+        let prefs = Prefs {
+            show_timeline,
+            ..Prefs::default()
+        };
+        let app = PortscopeApp::from_snapshot(fake_snapshot(2_000), prefs).with_timeline(timeline);
+        let ctx = egui::Context::default();
+        portscope::ui::setup_context(&ctx);
+        (app, ctx)
+    };
+    let frame = |(app, ctx): &mut (PortscopeApp, egui::Context), i: usize| {
+        let pos = egui::pos2(60.0 + (i % 60) as f32 * 18.0, 200.0);
+        let input = egui::RawInput {
+            screen_rect: Some(egui::Rect::from_min_size(
+                egui::Pos2::ZERO,
+                egui::vec2(1280.0, 800.0),
+            )),
+            events: vec![egui::Event::PointerMoved(pos)],
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let out = ctx.run_ui(input, |ui| app.ui(ui));
+        std::hint::black_box(ctx.tessellate(out.shapes, out.pixels_per_point));
+        ms(t.elapsed())
+    };
+    let mut with = window(true, full);
+    let mut without = window(false, Timeline::default());
+    let (mut shown, mut hidden, mut added) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..220 {
+        let a = frame(&mut with, i);
+        let b = frame(&mut without, i);
+        if i >= 20 {
+            shown.push(a);
+            hidden.push(b);
+            added.push(a - b);
+        }
+    }
+    let cost = median(added);
+    println!(
+        "  frame, 2,000 rows, pointer over the charts: timeline shown median {:.2} ms (p95 {:.2}), \
+         hidden {:.2} ms",
+        median(shown.clone()),
+        pct(&shown, 0.95),
+        median(hidden)
+    );
+    println!(
+        "  the full timeline adds {cost:.2} ms to a frame (median of 200 paired frames; \
+         target <= 4 ms) {}",
+        verdict(cost <= 4.0)
+    );
+    println!();
+}
+
 fn cpu_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -521,6 +642,10 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo bench -- --list` asks which benchmarks exist.
     }
+    if std::env::args().any(|a| a == "timeline") {
+        timeline_at_scale(); // `cargo bench --bench ui -- timeline`: that section alone.
+        return;
+    }
     if std::env::args().any(|a| a == "history") {
         traffic_history_at_scale(); // `cargo bench --bench ui -- history`: that section alone.
         return;
@@ -623,6 +748,9 @@ fn main() {
     traffic_history_at_scale();
     println!();
     closed_history_under_a_flood();
+
+    // The timeline above the table, fed each new snapshot and drawn every frame.
+    timeline_at_scale();
 
     // 2 + 3. Frames and memory, in a child process.
     let out = Command::new(std::env::current_exe().expect("own path"))

@@ -361,11 +361,14 @@ mod tests {
         }
     }
 
+    /// Where the collector's waker for announcements ends up.
+    type Waker = Arc<std::sync::Mutex<Option<Box<dyn Fn() + Send>>>>;
+
     /// A source with two connections that announces what the test gives it.
     struct Announcing {
         sockets: Vec<crate::model::Socket>,
         pending: Arc<std::sync::Mutex<EndedBatch>>,
-        wake: Arc<std::sync::Mutex<Option<Box<dyn Fn() + Send>>>>,
+        wake: Waker,
     }
 
     impl SocketSource for Announcing {
@@ -406,7 +409,7 @@ mod tests {
         };
         let (a, b) = (conn(40001, 1), conn(40002, 2));
         let pending = Arc::new(std::sync::Mutex::new(EndedBatch::default()));
-        let wake = Arc::new(std::sync::Mutex::new(None));
+        let wake: Waker = Arc::new(std::sync::Mutex::new(None));
         let source = Announcing {
             sockets: vec![a.clone(), b.clone()],
             pending: pending.clone(),

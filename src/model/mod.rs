@@ -5,6 +5,7 @@
 
 pub mod column;
 pub mod ended;
+pub mod ephemeral_fill;
 mod explain;
 pub mod export;
 pub mod history;
@@ -13,6 +14,7 @@ pub mod query;
 mod risk;
 mod table;
 pub mod text;
+pub mod timeline;
 mod toggles;
 pub mod traffic;
 pub mod traffic_history;

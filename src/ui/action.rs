@@ -49,6 +49,7 @@ pub(crate) enum Action {
     SetFilter(String),
     ShowFilterHelp(bool),
     ShowHistory(bool),
+    ShowTimeline(bool),
     ClearHistory,
     SetSort(SortSpec),
     SetToggles(Toggles),

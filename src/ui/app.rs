@@ -20,6 +20,7 @@ use super::prefs::{Loaded, Prefs, Store};
 use super::selection::Selection;
 use super::status::{StatusInput, status_ui};
 use super::table::{TableInput, table_ui};
+use super::timeline::timeline_ui;
 use super::toolbar::{ToolbarInput, filter_help_ui, toolbar_ui};
 use super::view::{ViewSpec, ViewState};
 use super::window::FitToScreen;
@@ -29,8 +30,12 @@ use crate::collect::{Collector, Control, GeneratedSource, OsSource, SocketSource
 use crate::knowledge::{PortKnowledge, Transport, parse_port};
 use crate::model::explain_now;
 use crate::model::history::ChangeTracker;
+use crate::model::timeline::Timeline;
 use crate::model::traffic_history::TrafficHistory;
 use crate::model::{Filter, QueryError, Snapshot, Socket, SocketKey};
+
+/// The status bar's opened/closed rates are averaged over about this long.
+const RATES_OVER: Duration = Duration::from_secs(5);
 
 /// Where the window reads the time: the system's clock, or a test's.
 pub(crate) type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
@@ -79,6 +84,8 @@ pub struct PortscopeApp {
     tracker: ChangeTracker,
     /// Rate and RTT of the connections that move data, for the details panel's charts.
     traffic: TrafficHistory,
+    /// The last minutes of the table: the timeline chart and the opened/closed rates.
+    timeline: Timeline,
     /// When a snapshot arrived, for the tracker's highlights.
     clock: Clock,
     show_history: bool,
@@ -174,6 +181,7 @@ impl PortscopeApp {
             export: None,
             tracker: ChangeTracker::default(),
             traffic: TrafficHistory::default(),
+            timeline: Timeline::default(),
             clock: Arc::new(Instant::now),
             show_history: false,
             groups: Groups::default(),
@@ -186,6 +194,12 @@ impl PortscopeApp {
     /// through highlights and lingering rows without waiting for them.
     pub fn with_clock(mut self, clock: impl Fn() -> Instant + Send + Sync + 'static) -> Self {
         self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The app with `timeline` as the history behind its timeline chart (benchmarks, tests).
+    pub fn with_timeline(mut self, timeline: Timeline) -> Self {
+        self.timeline = timeline;
         self
     }
 
@@ -380,11 +394,16 @@ impl PortscopeApp {
         if *self.tracker.config() != self.prefs.tracker {
             self.tracker.set_config(self.prefs.tracker);
         }
-        self.tracker.update(&self.incoming, now);
+        let changes = self.tracker.update(&self.incoming, now);
         if !ended.is_empty() {
-            self.tracker.take_ended(&ended, &self.incoming);
+            let unseen = self.tracker.take_ended(&ended, &self.incoming);
+            // Closes no poll will report: the timeline counts them where they happened.
+            for at in unseen {
+                self.timeline.note_closed(at, 1);
+            }
         }
         self.traffic.update(&self.incoming);
+        self.timeline.update(&self.incoming, changes);
         if let Some(deadline) = self.tracker.next_deadline() {
             ctx.request_repaint_after(deadline.saturating_duration_since(now));
         }
@@ -431,6 +450,7 @@ impl PortscopeApp {
                 filter_widget: self.filter_widget,
                 filter_empty: self.prefs.filter.is_empty(),
                 paused: self.paused,
+                timeline_shown: self.prefs.show_timeline,
                 selection: self.selection.as_ref(),
             },
         );
@@ -491,6 +511,7 @@ impl PortscopeApp {
                     snapshot: &self.snapshot,
                     prefs: &self.prefs,
                     paused: self.paused,
+                    rates: self.timeline.rates(RATES_OVER),
                 },
             ));
         });
@@ -533,6 +554,10 @@ impl PortscopeApp {
                         },
                     ));
                 });
+        }
+        // Above the table, beside the details panel: the table's own history.
+        if self.prefs.show_timeline {
+            egui::Panel::top("timeline").show(ui, |ui| timeline_ui(ui, &self.timeline));
         }
         egui::CentralPanel::default().show(ui, |ui| {
             if self.prefs.group_by_process {
@@ -618,6 +643,7 @@ impl PortscopeApp {
                 Action::SetFilter(text) => self.set_filter(text, ctx),
                 Action::ShowFilterHelp(show) => self.show_filter_help = show,
                 Action::ShowHistory(show) => self.show_history = show,
+                Action::ShowTimeline(show) => self.prefs.show_timeline = show,
                 Action::ClearHistory => self.tracker.clear(),
                 Action::SetSort(sort) => {
                     self.prefs.sort = sort;

@@ -160,7 +160,7 @@ fn rtt_text(ms: f64) -> String {
 }
 
 /// A time before now, as the x axis says it: `now`, `-45 s`, `-2:30`.
-fn ago_text(x: f64) -> String {
+pub(crate) fn ago_text(x: f64) -> String {
     let secs = (-x).round().max(0.0) as u64;
     match secs {
         0 => "now".to_owned(),

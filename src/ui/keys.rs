@@ -1,5 +1,6 @@
 //! The keyboard: arrows move the selection, Enter opens details, Ctrl+F focuses the filter,
-//! Esc clears it, F5 refreshes, Space pauses, Ctrl+C copies the selected row.
+//! Esc clears it, F5 refreshes, Space pauses, T shows or hides the timeline, Ctrl+C copies the
+//! selected row.
 
 use super::action::Action;
 use super::selection::Selection;
@@ -11,6 +12,7 @@ pub(crate) struct KeysInput<'a> {
     pub filter_widget: Option<egui::Id>,
     pub filter_empty: bool,
     pub paused: bool,
+    pub timeline_shown: bool,
     pub selection: Option<&'a Selection>,
 }
 
@@ -44,9 +46,10 @@ pub(crate) fn keyboard(ctx: &egui::Context, input: &KeysInput<'_>) -> Vec<Action
     if typing {
         return actions;
     }
-    let (space, up, down, enter, copy) = ctx.input_mut(|i| {
+    let (space, timeline, up, down, enter, copy) = ctx.input_mut(|i| {
         (
             i.consume_key(Modifiers::NONE, Key::Space),
+            i.consume_key(Modifiers::NONE, Key::T),
             i.consume_key(Modifiers::NONE, Key::ArrowUp),
             i.consume_key(Modifiers::NONE, Key::ArrowDown),
             i.consume_key(Modifiers::NONE, Key::Enter),
@@ -59,6 +62,9 @@ pub(crate) fn keyboard(ctx: &egui::Context, input: &KeysInput<'_>) -> Vec<Action
         } else {
             Control::Pause
         }));
+    }
+    if timeline {
+        actions.push(Action::ShowTimeline(!input.timeline_shown));
     }
     if up || down {
         actions.push(Action::MoveSelection(if down { 1 } else { -1 }));

@@ -29,6 +29,7 @@ pub mod prefs;
 mod selection;
 mod status;
 mod table;
+mod timeline;
 mod toolbar;
 pub mod view;
 pub mod window;

@@ -11,6 +11,7 @@ use egui::{Align2, Color32, FontId, Pos2, Rect, Response, Sense, Stroke, StrokeK
 use super::port_scale::{PortScale, PortView};
 use crate::knowledge::{EphemeralRange, IanaRange, service_name};
 use crate::model::Snapshot;
+use crate::model::ephemeral_fill::EphemeralFill;
 
 /// What a port in use is used for; listening wins when a port has both.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -411,9 +412,9 @@ pub struct EphemeralGauge {
 }
 
 impl EphemeralGauge {
-    pub fn of(snap: &Snapshot, usage: &PortUsage) -> EphemeralGauge {
+    pub fn of(snap: &Snapshot) -> EphemeralGauge {
         let e = &snap.ephemeral;
-        let ports_in_use = usage.ports.iter().filter(|(p, _)| e.contains(*p)).count();
+        let fill = EphemeralFill::of(snap);
         let mut counts: std::collections::BTreeMap<&'static str, usize> = Default::default();
         for s in snap.sockets.iter().filter(|s| e.contains(s.local_port)) {
             *counts.entry(s.state.as_str()).or_default() += 1;
@@ -421,8 +422,8 @@ impl EphemeralGauge {
         let mut by_state: Vec<_> = counts.into_iter().collect();
         by_state.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         EphemeralGauge {
-            ports_in_use,
-            range_size: e.len(),
+            ports_in_use: fill.ports_in_use,
+            range_size: fill.range_size,
             by_state,
         }
     }
@@ -544,7 +545,7 @@ mod tests {
         };
         snap.ephemeral =
             EphemeralRange::from_linux_sysctl(Ok("32768 60999".into()), Ok(String::new()));
-        let g = EphemeralGauge::of(&snap, &PortUsage::of(&snap));
+        let g = EphemeralGauge::of(&snap);
         assert_eq!(g.ports_in_use, 2);
         assert_eq!(g.range_size, 28_232);
         assert_eq!(g.by_state, vec![("TIME_WAIT", 2), ("ESTABLISHED", 1)]);

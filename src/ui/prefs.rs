@@ -44,6 +44,8 @@ pub struct Prefs {
     pub tracker: TrackerConfig,
     /// Show sockets grouped under their processes instead of the flat table.
     pub group_by_process: bool,
+    /// Show the timeline above the table.
+    pub show_timeline: bool,
     /// Columns shown by default that the user hid.
     pub hidden_columns: Vec<SortKey>,
     /// Columns hidden by default that the user showed.
@@ -63,6 +65,7 @@ impl Default for Prefs {
             resolve_names: false,
             tracker: TrackerConfig::default(),
             group_by_process: false,
+            show_timeline: true,
             hidden_columns: Vec::new(),
             shown_columns: Vec::new(),
             owners_hint_dismissed: false,

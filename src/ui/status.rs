@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use super::action::Action;
 use super::prefs::{INTERVALS_MS, Prefs};
+use super::timeline::per_sec;
 use crate::collect::Control;
+use crate::model::timeline::Rates;
 use crate::model::{Counts, Snapshot, units};
 
 /// The filter the count of servers at risk sets when clicked.
@@ -16,6 +18,8 @@ pub(crate) struct StatusInput<'a> {
     pub snapshot: &'a Snapshot,
     pub prefs: &'a Prefs,
     pub paused: bool,
+    /// Connections opened and closed per second lately; `None` before two polls.
+    pub rates: Option<Rates>,
 }
 
 pub(crate) fn status_ui(ui: &mut egui::Ui, input: &StatusInput<'_>) -> Vec<Action> {
@@ -77,6 +81,22 @@ fn readings_ui(ui: &mut egui::Ui, input: &StatusInput<'_>, actions: &mut Vec<Act
         "What every TCP connection of the machine receives (↓) and sends (↑), from the \
          kernel's counters between the last two polls",
     );
+    if let Some(r) = input.rates {
+        ui.separator();
+        ui.add(
+            egui::Label::new(format!(
+                "{} opened/s · {} closed/s",
+                per_sec(r.opened_per_sec),
+                per_sec(r.closed_per_sec)
+            ))
+            .truncate(),
+        )
+        .on_hover_text(format!(
+            "Connections that appeared and went away per second, averaged over the last \
+             {:.1} s (whole polls). The timeline shows the last 10 minutes.",
+            r.over.as_secs_f64()
+        ));
+    }
     ui.separator();
     if snapshot.seq == 0 {
         ui.add(egui::Label::new("waiting for the first poll…").truncate());

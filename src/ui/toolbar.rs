@@ -136,6 +136,14 @@ pub(crate) fn toolbar_ui(ui: &mut egui::Ui, input: &ToolbarInput<'_>) -> (Vec<Ac
             actions.push(Action::SetToggles(t));
         }
         ui.separator();
+        let mut timeline = prefs.show_timeline;
+        if ui
+            .toggle_value(&mut timeline, "Timeline")
+            .on_hover_text("The last 10 minutes above the table (T)")
+            .changed()
+        {
+            actions.push(Action::ShowTimeline(timeline));
+        }
         let mut grouped = prefs.group_by_process;
         if ui.toggle_value(&mut grouped, "Group by process").changed() {
             actions.push(Action::GroupByProcess(grouped));

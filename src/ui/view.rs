@@ -150,7 +150,7 @@ impl ViewData {
             }
             _ => {
                 let usage = PortUsage::of(&snapshot);
-                let gauge = EphemeralGauge::of(&snapshot, &usage);
+                let gauge = EphemeralGauge::of(&snapshot);
                 (Arc::new(usage), gauge, snapshot.counts(), None)
             }
         };

@@ -10,6 +10,8 @@
 //! port for a connection that listener accepted. (Not to the table: under a stream of short
 //! connections it would be flooded with rows no one could read.)
 
+use std::time::SystemTime;
+
 use super::super::ended::{Ended, accepting_listener};
 use super::super::{Snapshot, SockState};
 use super::ChangeTracker;
@@ -17,8 +19,10 @@ use super::closed::{Appeared, ClosedSocket, Moment, OwnerProcess, StateTrail};
 
 impl ChangeTracker {
     /// Take in announcements of destroyed sockets, after [`update`](Self::update) with the
-    /// snapshot that no longer has them (`snapshot`, for the listeners' owners).
-    pub fn take_ended(&mut self, ended: &[Ended], snapshot: &Snapshot) {
+    /// snapshot that no longer has them (`snapshot`, for the listeners' owners). Returns when
+    /// each of those no poll ever saw went: closes that no update counted.
+    pub fn take_ended(&mut self, ended: &[Ended], snapshot: &Snapshot) -> Vec<SystemTime> {
+        let mut unseen = Vec::new();
         for ended in ended {
             let key = ended.socket.key();
             let at = Moment {
@@ -57,7 +61,9 @@ impl ChangeTracker {
                 final_stats: ended.stats,
             };
             self.history.file(closed, self.config.max_closed);
+            unseen.push(ended.at);
         }
+        unseen
     }
 }
 
