@@ -568,6 +568,79 @@ mod tests {
         }
     }
 
+    /// One listener owned by a process whose every text field is hostile.
+    fn hostile_snapshot() -> Snapshot {
+        use crate::model::{ProcessInfo, Proto, Viewer};
+        use std::net::{IpAddr, Ipv4Addr};
+        let mut snap = Snapshot {
+            viewer: Viewer {
+                uid: Some(1000),
+                privileged: false,
+            },
+            ..Snapshot::default()
+        };
+        snap.sockets.push(Socket {
+            proto: Proto::Tcp,
+            local_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            local_port: 8080,
+            remote_addr: None,
+            remote_port: None,
+            state: SockState::Listen,
+            pids: vec![4242].into(),
+            uid: None,
+            inode: Some(7),
+            cookie: 0,
+            recv_q: 0,
+            send_q: 0,
+        });
+        snap.processes.insert(
+            4242,
+            ProcessInfo {
+                pid: 4242,
+                name: "\x1b[2Kevil\x1b[1A".to_owned(),
+                exe: None,
+                cmdline: vec!["run\u{202e}".to_owned(), "\x1b]0;pwned\x07".to_owned()],
+                uid: Some(1000),
+                user: Some("=HYPERLINK(\"http://x\")\n".to_owned()),
+                parent_pid: None,
+                start_time: None,
+            },
+        );
+        snap
+    }
+
+    #[test]
+    fn a_table_shows_hostile_text_escaped_and_colours_only_its_own() {
+        let snap = hostile_snapshot();
+        for color in [false, true] {
+            for width in [None, Some(50)] {
+                let mut out = Vec::new();
+                let layout = Layout {
+                    width,
+                    header: true,
+                    color,
+                };
+                write_text(&mut out, &snap, &[0], layout).unwrap();
+                let text = String::from_utf8(out).unwrap();
+                // Header and one row: a newline in the user name does not forge a row.
+                assert_eq!(text.lines().count(), 2, "{text:?}");
+                let plain = text
+                    .replace("\x1b[1m", "")
+                    .replace("\x1b[2m", "")
+                    .replace("\x1b[32m", "")
+                    .replace("\x1b[0m", "");
+                assert!(!plain.contains('\x1b'), "{text:?}");
+                assert!(!plain.contains(['\u{202e}', '\x07']), "{text:?}");
+                if width.is_none() {
+                    assert!(plain.contains(r"\e[2Kevil\e[1A"), "{text}");
+                    assert!(plain.contains(r#"=HYPERLINK("http://x")\n"#), "{text}");
+                    assert!(plain.contains(r"\u{202e}"), "{text}");
+                    assert!(plain.contains(r"\e]0;pwned\x07"), "{text}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn no_color_turns_off_auto_but_not_always() {
         let set = Some(OsStr::new("1"));
