@@ -288,6 +288,45 @@ impl<'a> Plan<'a> {
             write_text(out, snap, &rows, self.layout())
         }
     }
+
+    /// One screen of `--watch` on a terminal: a title, then as many rows as fit in `lines`
+    /// (the terminal's height, when known), and how many more there are.
+    fn write_screen(
+        &self,
+        snap: &Snapshot,
+        out: &mut dyn Write,
+        lines: Option<usize>,
+    ) -> io::Result<()> {
+        let mut rows = self.rows(snap);
+        let layout = self.layout();
+        let total = rows.len();
+        writeln!(
+            out,
+            "{total} socket{} · every {} s · Ctrl+C ends",
+            if total == 1 { "" } else { "s" },
+            self.args.interval.as_secs_f64()
+        )?;
+        // The title, and a last line left free so that the screen never scrolls.
+        let more = lines.map_or(0, |l| clip(&mut rows, l.saturating_sub(2), layout.header));
+        write_text(out, snap, &rows, layout)?;
+        if more > 0 {
+            write!(out, "… {more} more (narrow with a filter)")?;
+        }
+        Ok(())
+    }
+}
+
+/// Keep the first of `rows` that fit in `lines` with the header (if any) and, when some are
+/// left out, a line that says how many; returns how many were left out.
+fn clip(rows: &mut Vec<usize>, lines: usize, header: bool) -> usize {
+    let room = lines.saturating_sub(usize::from(header));
+    if rows.len() <= room {
+        return 0;
+    }
+    let keep = room.saturating_sub(1);
+    let more = rows.len() - keep;
+    rows.truncate(keep);
+    more
 }
 
 /// The terminal's width: what the terminal says, else `COLUMNS`.
@@ -465,7 +504,12 @@ pub fn run_watch(plan: &Plan<'_>) -> ExitCode {
             } else if !first {
                 screen.push(b'\n');
             }
-            plan.write(&snap, &mut screen)?;
+            if terminal {
+                let height = terminal_size::terminal_size().map(|(_, h)| usize::from(h.0));
+                plan.write_screen(&snap, &mut screen, height)?;
+            } else {
+                plan.write(&snap, &mut screen)?;
+            }
             out.write_all(&screen)?;
             out.flush()?;
             first = false;
@@ -639,6 +683,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_screen_keeps_the_rows_that_fit_and_counts_the_rest() {
+        let mut rows: Vec<usize> = (0..10).collect();
+        assert_eq!(clip(&mut rows, 11, true), 0);
+        assert_eq!(rows.len(), 10);
+        // A header, 4 rows and the line that says 6 more.
+        assert_eq!(clip(&mut rows, 6, true), 6);
+        assert_eq!(rows, [0, 1, 2, 3]);
+        let mut rows: Vec<usize> = (0..10).collect();
+        assert_eq!(clip(&mut rows, 10, false), 0);
+        assert_eq!(clip(&mut rows, 0, true), 10);
+        assert!(rows.is_empty());
     }
 
     #[test]
