@@ -116,7 +116,7 @@ pub fn port_arg(text: &str) -> Result<u16, String> {
 }
 
 /// Parse the command line. Help and version print and exit 0; usage errors print one line
-/// and exit 2.
+/// and exit 2. A negated filter term (`list -state:listen`) is read as a term, not a flag.
 pub fn parse() -> Result<Cli, ExitCode> {
     match Cli::try_parse_from(list::negated_terms_last(std::env::args_os().collect())) {
         Ok(cli) => Ok(cli),
