@@ -455,3 +455,290 @@ fn explain_says_a_listener_is_there_before_what_the_number_suggests() {
     assert_eq!(v["sockets"][0]["bind_scope"], "loopback");
     drop(listener);
 }
+
+/// The rows of a text table on a local port: lines whose local endpoint is `127.0.0.1:port`.
+fn text_rows_on(text: &str, port: u16) -> Vec<String> {
+    let endpoint = format!("127.0.0.1:{port} ");
+    text.lines()
+        .filter(|l| l.contains(&endpoint))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn list_takes_the_windows_filter_language_with_its_flags() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let _client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (_served, _) = l.accept().unwrap();
+    let json = |args: &[&str]| -> Vec<Value> {
+        let out = portscope(args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        let list: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        list.as_array().unwrap().clone()
+    };
+    let lport = format!("lport:{port}");
+
+    let listener = json(&["list", "--json", &format!("{lport} state:listen")]);
+    assert_eq!(listener.len(), 1, "{listener:?}");
+    assert_eq!(listener[0]["state"], "LISTEN");
+    assert_eq!(listener[0]["local_port"], port);
+    // Words are joined: two arguments are the same filter as one.
+    assert_eq!(json(&["list", "--json", &lport, "state:listen"]), listener);
+
+    // A negated term is a filter term, not a flag, wherever it stands.
+    let served = json(&["list", "--json", &lport, "-state:listen", "--tcp"]);
+    assert_eq!(served.len(), 1, "{served:?}");
+    assert_eq!(served[0]["state"], "ESTABLISHED");
+    assert_eq!(served[0]["remote_addr"], "127.0.0.1");
+
+    // The flags narrow further.
+    assert!(json(&["list", "--json", "--udp", &lport]).is_empty());
+    assert_eq!(json(&["list", "--json", "-l", &lport]), listener);
+
+    let table = stdout(&portscope(&["list", &lport, "state:listen"]));
+    assert_eq!(table.lines().count(), 2, "{table}");
+    assert_eq!(text_rows_on(&table, port).len(), 1, "{table}");
+}
+
+#[test]
+fn a_bad_filter_term_or_column_exits_2_and_says_what_was_meant() {
+    for (args, message) in [
+        (
+            &["list", "state:listn"][..],
+            "portscope: unknown state 'listn' — did you mean 'listen'?",
+        ),
+        (
+            &["list", "--json", "-stat:listen"],
+            "portscope: unknown key 'stat:' — did you mean 'state:'?",
+        ),
+        (
+            &["list", "--sort", "prot"],
+            "unknown column 'prot' — did you mean 'proto'?",
+        ),
+        (
+            &["list", "--sort", "port:down"],
+            "unknown order 'down' — use ':asc' or ':desc'",
+        ),
+        (
+            &["list", "--color", "sometimes"],
+            "invalid value 'sometimes'",
+        ),
+    ] {
+        let out = portscope(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stdout(&out).is_empty(), "{args:?}: {}", stdout(&out));
+        let err = stderr(&out);
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(message), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn list_sorts_by_any_column_in_either_order() {
+    let listeners: Vec<TcpListener> = (0..3)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let mut ports: Vec<u16> = listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
+    let filter = format!(
+        "lport:{} state:listen",
+        ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    ports.sort_unstable();
+    let desc: Vec<u16> = ports.iter().rev().copied().collect();
+
+    let json_ports = |sort: &str| -> Vec<u16> {
+        let out = portscope(&["list", "--json", "--sort", sort, &filter]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let list: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["local_port"].as_u64().unwrap() as u16)
+            .collect()
+    };
+    assert_eq!(json_ports("port:desc"), desc);
+    assert_eq!(json_ports("Local-Port:DESC"), desc);
+    assert_eq!(json_ports("port"), ports);
+
+    let csv = stdout(&portscope(&[
+        "list",
+        "--csv",
+        "--sort",
+        "port:desc",
+        &filter,
+    ]));
+    let csv_ports: Vec<u16> = csv::Reader::from_reader(csv.as_bytes())
+        .records()
+        .map(|r| r.unwrap()[2].parse().unwrap())
+        .collect();
+    assert_eq!(csv_ports, desc);
+
+    // The text table, without its header: the first line is the highest port's row.
+    let text = stdout(&portscope(&[
+        "list",
+        "--no-header",
+        "--sort",
+        "port:desc",
+        &filter,
+    ]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    for (line, port) in lines.iter().zip(&desc) {
+        assert!(line.starts_with("tcp "), "{text}");
+        assert!(line.contains(&format!("127.0.0.1:{port} ")), "{text}");
+    }
+    // With the header, the same rows under it (its titles may widen the columns).
+    let with_header = stdout(&portscope(&["list", "--sort", "port:desc", &filter]));
+    assert!(with_header.starts_with("PROTO "), "{with_header}");
+    let words = |line: &str| line.split_whitespace().collect::<Vec<_>>().join(" ");
+    let under: Vec<String> = with_header.lines().skip(1).map(words).collect();
+    assert_eq!(under, lines.iter().map(|l| words(l)).collect::<Vec<_>>());
+}
+
+/// `text` without the SGR colour codes `ESC [ … m`.
+fn without_colour(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("\x1b[") {
+        out.push_str(&rest[..at]);
+        let end = rest[at..].find('m').expect("an SGR sequence ends in m");
+        rest = &rest[at + end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn colour_comes_when_asked_and_never_otherwise() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let filter = format!("lport:{} state:listen", l.local_addr().unwrap().port());
+    let run = |color: Option<&str>, no_color: bool| -> String {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_portscope"));
+        command.args(["list", &filter]).env_remove("NO_COLOR");
+        if let Some(when) = color {
+            command.args(["--color", when]);
+        }
+        if no_color {
+            command.env("NO_COLOR", "1");
+        }
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let never = run(Some("never"), false);
+    assert!(!never.contains('\x1b'), "{never:?}");
+    // Not a terminal: auto means none.
+    assert_eq!(run(None, false), never);
+    assert_eq!(run(Some("auto"), false), never);
+
+    let always = run(Some("always"), false);
+    assert!(always.contains("\x1b[32mLISTEN\x1b[0m"), "{always:?}");
+    assert!(always.starts_with("\x1b[1mPROTO\x1b[0m"), "{always:?}");
+    // The codes are all there is to it: the same table, the same alignment.
+    assert_eq!(without_colour(&always), never);
+    // NO_COLOR turns off colour by default, not the colour asked for by name.
+    assert_eq!(run(Some("always"), true), always);
+}
+
+#[test]
+fn the_table_fits_the_width_it_is_given_and_never_wraps() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let filter = format!("lport:{port} state:listen");
+    let me = std::process::id().to_string();
+
+    // Not a terminal: no limit, the whole command line is there.
+    let wide = stdout(&portscope(&["list", &filter]));
+    let row = &text_rows_on(&wide, port)[0];
+    let argv0 = std::env::args().next().unwrap();
+    assert!(row.contains(&argv0), "{row}");
+    assert!(!row.contains('…'), "{row}");
+
+    for width in ["60", "80", "120"] {
+        let narrow = stdout(&portscope(&["list", "--width", width, &filter]));
+        let limit: usize = width.parse().unwrap();
+        for line in narrow.lines() {
+            assert!(line.chars().count() <= limit, "{width}: {line:?}");
+        }
+        // What is cut says so; an address cut keeps its port, and the PID stays whole.
+        let rows: Vec<&str> = narrow.lines().skip(1).collect();
+        assert_eq!(rows.len(), 1, "{narrow}");
+        assert!(rows[0].contains('…'), "{width}: {}", rows[0]);
+        assert!(
+            rows[0].contains(&format!(":{port} ")),
+            "{width}: {}",
+            rows[0]
+        );
+        assert!(rows[0].contains(&me), "{width}: {}", rows[0]);
+    }
+}
+
+#[test]
+fn list_watch_prints_a_table_per_interval_until_interrupted() {
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portscope"))
+        .args(["list", "--watch", "--interval", "0.2"])
+        .arg(format!("lport:{port} state:listen"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, got) = std::sync::mpsc::channel();
+    let reader = BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in reader.lines() {
+            if lines.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    // Three tables: header, our row, and a blank line between tables.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    while seen
+        .iter()
+        .filter(|l: &&String| l.starts_with("PROTO"))
+        .count()
+        < 3
+    {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match got.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("fewer than 3 tables in 30 s: {seen:?}"),
+        }
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "still running 10 s after SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    let table = |i: usize| seen[i * 3..i * 3 + 2].to_vec();
+    assert_eq!(seen[2], "", "{seen:?}");
+    assert_eq!(seen[5], "", "{seen:?}");
+    assert_eq!(table(0), table(1), "{seen:?}");
+    assert!(
+        table(0)[1].contains(&format!("127.0.0.1:{port} ")),
+        "{seen:?}"
+    );
+    assert!(
+        !seen.concat().contains('\x1b'),
+        "not a terminal: no screen codes"
+    );
+}

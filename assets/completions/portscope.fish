@@ -38,11 +38,19 @@ complete -c portscope -n "__fish_portscope_needs_command" -f -a "free" -d 'Print
 complete -c portscope -n "__fish_portscope_needs_command" -f -a "watch" -d 'Print every connection that opens or closes, one line each, until Ctrl+C — even one that lives a millisecond (Linux), with its final byte counts'
 complete -c portscope -n "__fish_portscope_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c portscope -n "__fish_portscope_using_subcommand list" -s p -l port -d 'Only sockets with this port at either end' -r
+complete -c portscope -n "__fish_portscope_using_subcommand list" -l sort -d 'Sort by a column, ascending, or descending with \':desc\' (e.g. \'port\', \'pid:desc\', \'process\', \'rtt\'). Default: by local port' -r
+complete -c portscope -n "__fish_portscope_using_subcommand list" -l color -d 'Colour the table: \'auto\' on a terminal unless NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c portscope -n "__fish_portscope_using_subcommand list" -l interval -d 'With --watch: seconds between tables' -r
+complete -c portscope -n "__fish_portscope_using_subcommand list" -l width -d 'The width to fit the table in, as if the terminal were that wide (for tests)' -r
 complete -c portscope -n "__fish_portscope_using_subcommand list" -l json -d 'Print one JSON array'
 complete -c portscope -n "__fish_portscope_using_subcommand list" -l csv -d 'Print CSV with a header row'
 complete -c portscope -n "__fish_portscope_using_subcommand list" -s l -l listening -d 'Only listening TCP sockets and unconnected UDP sockets'
 complete -c portscope -n "__fish_portscope_using_subcommand list" -s t -l tcp -d 'Only TCP sockets'
 complete -c portscope -n "__fish_portscope_using_subcommand list" -s u -l udp -d 'Only UDP sockets'
+complete -c portscope -n "__fish_portscope_using_subcommand list" -l no-header -d 'Leave out the heading row of the table'
+complete -c portscope -n "__fish_portscope_using_subcommand list" -l watch -d 'Redraw the table every interval until Ctrl+C (when not a terminal: one table per interval, separated by a blank line)'
 complete -c portscope -n "__fish_portscope_using_subcommand list" -s h -l help -d 'Print help'
 complete -c portscope -n "__fish_portscope_using_subcommand who" -l json -d 'Print JSON: the port, its sockets and their processes'
 complete -c portscope -n "__fish_portscope_using_subcommand who" -s h -l help -d 'Print help'

@@ -16,19 +16,22 @@ use clap::{Args, Parser, Subcommand};
 mod act;
 mod check;
 mod free;
+mod list;
+mod table_text;
 mod watch;
 
 pub use act::{CloseArgs, CloseTarget, KillArgs, SignalArg};
 pub use check::CheckArgs;
 pub use free::FreeArgs;
+pub use list::{ColorChoice, ListArgs};
 pub use watch::{Event, EventKind, WatchArgs, Watcher};
 
 use crate::collect::{OsSource, SocketSource, snapshot_once};
 use crate::knowledge::{PortKnowledge, Transport, service_name, write_text_with};
 use crate::model::explain_now;
-use crate::model::export::{SocketRecord, write_csv, write_json, write_table};
+use crate::model::export::SocketRecord;
 use crate::model::text::escape;
-use crate::model::{BindScope, Filter, Owner, ProcessInfo, Proto, Snapshot, SortSpec, sorted_rows};
+use crate::model::{BindScope, Filter, Owner, ProcessInfo, Snapshot, SortSpec, sorted_rows};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -98,28 +101,6 @@ pub struct ExplainArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ListArgs {
-    /// Print one JSON array.
-    #[arg(long, conflicts_with = "csv")]
-    pub json: bool,
-    /// Print CSV with a header row.
-    #[arg(long)]
-    pub csv: bool,
-    /// Only listening TCP sockets and unconnected UDP sockets.
-    #[arg(short, long)]
-    pub listening: bool,
-    /// Only TCP sockets.
-    #[arg(short, long)]
-    pub tcp: bool,
-    /// Only UDP sockets.
-    #[arg(short, long)]
-    pub udp: bool,
-    /// Only sockets with this port at either end.
-    #[arg(short, long, value_name = "PORT", value_parser = port_arg, allow_negative_numbers = true)]
-    pub port: Option<u16>,
-}
-
-#[derive(Debug, Args)]
 pub struct WhoArgs {
     /// The local port (0–65535).
     #[arg(value_parser = port_arg, allow_negative_numbers = true)]
@@ -135,9 +116,9 @@ pub fn port_arg(text: &str) -> Result<u16, String> {
 }
 
 /// Parse the command line. Help and version print and exit 0; usage errors print one line
-/// and exit 2.
+/// and exit 2. A negated filter term (`list -state:listen`) is read as a term, not a flag.
 pub fn parse() -> Result<Cli, ExitCode> {
-    match Cli::try_parse() {
+    match Cli::try_parse_from(list::negated_terms_last(std::env::args_os().collect())) {
         Ok(cli) => Ok(cli),
         Err(e) => {
             use clap::error::ErrorKind;
@@ -159,8 +140,18 @@ pub fn parse() -> Result<Cli, ExitCode> {
 
 /// Run a headless command and turn the outcome into an exit code.
 pub fn run(command: Command) -> ExitCode {
-    if let Command::Watch(args) = &command {
-        return watch::run(args);
+    match &command {
+        Command::Watch(args) => return watch::run(args),
+        // A filter that does not parse stops before the OS is asked anything.
+        Command::List(args) => match list::Plan::new(args) {
+            Err(e) => {
+                eprintln!("portscope: {e}");
+                return ExitCode::from(2);
+            }
+            Ok(plan) if args.watch => return list::run_watch(&plan),
+            Ok(_) => {}
+        },
+        _ => {}
     }
     let mut source = match OsSource::new() {
         Ok(s) => s,
@@ -201,10 +192,16 @@ pub fn run_with(
 ) -> Result<ExitCode, CliError> {
     let snap = snapshot_once(source)?;
     match command {
-        Command::List(args) => {
-            list(&args, &snap, out)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::List(args) => match list::Plan::new(&args) {
+            Ok(plan) => {
+                plan.write(&snap, out)?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("portscope: {e}");
+                Ok(ExitCode::from(2))
+            }
+        },
         Command::Who(args) => who(&args, &snap, out),
         Command::Explain(args) => {
             explain_port(&args, &snap, out)?;
@@ -335,31 +332,6 @@ fn owner_words(snap: &Snapshot, s: &crate::model::Socket) -> String {
             .collect::<Vec<_>>()
             .join(", "),
         Owner::None(reason) => format!("no process: {}", reason.short()),
-    }
-}
-
-fn list(args: &ListArgs, snap: &Snapshot, out: &mut dyn Write) -> io::Result<()> {
-    let rows: Vec<usize> = sorted_rows(snap, SortSpec::default(), &Filter::default())
-        .into_iter()
-        .filter(|i| {
-            let s = &snap.sockets[*i];
-            let proto_ok = match (args.tcp, args.udp) {
-                (true, false) => s.proto == Proto::Tcp,
-                (false, true) => s.proto == Proto::Udp,
-                _ => true,
-            };
-            let port_ok = args
-                .port
-                .is_none_or(|p| s.local_port == p || s.remote_port == Some(p));
-            proto_ok && port_ok && (!args.listening || s.state.is_listening())
-        })
-        .collect();
-    if args.json {
-        write_json(out, snap, &rows)
-    } else if args.csv {
-        write_csv(out, snap, &rows)
-    } else {
-        write_table(out, snap, &rows)
     }
 }
 

@@ -55,7 +55,7 @@ pub struct WatchArgs {
     pub filter: Vec<String>,
 }
 
-fn interval_arg(text: &str) -> Result<Duration, String> {
+pub(super) fn interval_arg(text: &str) -> Result<Duration, String> {
     let secs: f64 = text
         .parse()
         .map_err(|_| format!("'{text}' is not a number of seconds"))?;

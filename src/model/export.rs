@@ -1,4 +1,4 @@
-//! Writers for a list of sockets: JSON, CSV and a plain-text table.
+//! Writers for a list of sockets: JSON and CSV (the text table is `list`'s, in `cli`).
 //!
 //! The CLI's `list` and the window's export use these same writers, so a file saved from the
 //! window reads exactly like `portscope list --json`.
@@ -8,7 +8,6 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::text::escape;
 use super::{Owner, Proto, Snapshot, SockState, Socket};
 
 /// A process as it appears inside a socket record.
@@ -193,48 +192,6 @@ fn no_formula(cell: String) -> String {
     }
 }
 
-/// A readable aligned table, like `ss` prints. Text from processes and the user database is
-/// escaped ([`escape`]): a name cannot move the terminal's cursor or forge a row.
-pub fn write_table(out: &mut dyn Write, snap: &Snapshot, rows: &[usize]) -> io::Result<()> {
-    let header = [
-        "PROTO", "LOCAL", "REMOTE", "STATE", "PID", "PROCESS", "USER",
-    ];
-    let mut lines: Vec<[String; 7]> = Vec::with_capacity(rows.len());
-    for s in rows.iter().filter_map(|i| snap.sockets.get(*i)) {
-        lines.push([
-            s.proto.as_str().to_owned(),
-            s.local_endpoint(),
-            s.remote_endpoint(),
-            s.state.as_str().to_owned(),
-            s.pids_text(","),
-            escape(&snap.process_label(s)).into_owned(),
-            escape(&snap.socket_user(s).unwrap_or_default()).into_owned(),
-        ]);
-    }
-    let mut widths = header.map(str::len);
-    for line in &lines {
-        for (w, cell) in widths.iter_mut().zip(line) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut print = |cells: &[&str]| -> io::Result<()> {
-        let mut text = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            if i + 1 == cells.len() {
-                text.push_str(cell);
-            } else {
-                text.push_str(&format!("{cell:<w$}  "));
-            }
-        }
-        writeln!(out, "{}", text.trim_end())
-    };
-    print(&header)?;
-    for line in &lines {
-        print(&line.each_ref().map(String::as_str))?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use std::net::Ipv4Addr;
@@ -316,18 +273,6 @@ mod tests {
                 ["tcp", "127.0.0.1", "8080", "", "", "LISTEN", "4242"]
             );
         }
-    }
-
-    #[test]
-    fn a_table_shows_hostile_names_escaped() {
-        let mut out = Vec::new();
-        write_table(&mut out, &hostile_snapshot(&["x"]), &[0]).unwrap();
-        let text = String::from_utf8(out).unwrap();
-        assert!(text.contains(r"\e[2Kevil\e[1A"), "{text}");
-        assert!(text.contains(r#"=HYPERLINK("http://x")\n"#), "{text}");
-        assert!(!text.contains('\x1b'), "{text:?}");
-        // Header and one row: a newline in the user name does not forge a row.
-        assert_eq!(text.lines().count(), 2, "{text:?}");
     }
 
     #[test]

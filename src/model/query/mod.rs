@@ -30,6 +30,7 @@ use matching::Test;
 use parse::{parse_term, tokens};
 
 pub use help::{HELP, SYNTAX};
+pub(crate) use parse::suggest;
 pub use texts::RowTexts;
 
 /// Parses the text of the filter box.

@@ -614,7 +614,7 @@ pub(super) fn parse_scope(v: &str) -> Result<BindScope, Problem> {
 
 /// The candidate `word` was most likely meant as: the only one it starts, else the nearest
 /// by edit distance if that is close enough to be a typo.
-pub(super) fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     if word.is_empty() || word.chars().count() > 20 {
         return None;
     }
