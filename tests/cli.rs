@@ -671,7 +671,13 @@ fn the_table_fits_the_width_it_is_given_and_never_wraps() {
         // What is cut says so; an address cut keeps its port, and the PID stays whole.
         let rows: Vec<&str> = narrow.lines().skip(1).collect();
         assert_eq!(rows.len(), 1, "{narrow}");
-        assert!(rows[0].contains('…'), "{width}: {}", rows[0]);
+        // Cut only when the whole row does not fit (the command line's length depends on
+        // where the tests run).
+        if row.chars().count() > limit {
+            assert!(rows[0].contains('…'), "{width}: {}", rows[0]);
+        } else {
+            assert_eq!(rows[0].trim_end(), row.trim_end(), "{width}");
+        }
         assert!(
             rows[0].contains(&format!(":{port} ")),
             "{width}: {}",
