@@ -8,6 +8,8 @@
 mod collector;
 mod fixed;
 mod generated;
+#[cfg(target_os = "linux")]
+pub mod helper;
 mod os;
 #[cfg(target_os = "linux")]
 pub(crate) mod procfs;
