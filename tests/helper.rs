@@ -336,6 +336,8 @@ fn the_helper_ends_with_the_process_that_started_it() {
     assert!(matches!(ready.body, Body::Ready { .. }));
     assert!(!ended(helper));
 
+    // `wait` would close the shell's input: keep it open.
+    let input = parent.stdin.take();
     parent.kill().unwrap();
     parent.wait().unwrap();
     let deadline = Instant::now() + DEADLINE;
@@ -346,5 +348,5 @@ fn the_helper_ends_with_the_process_that_started_it() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    drop(parent.stdin.take());
+    drop(input);
 }
