@@ -38,7 +38,11 @@ impl SocketSource for SeesNoOwners {
             s.pids = Default::default();
         }
         poll.processes.clear();
-        poll.viewer.privileged = false;
+        // Another user's view: every socket is someone else's.
+        poll.viewer = portscope::model::Viewer {
+            uid: Some(12345),
+            privileged: false,
+        };
         Ok(poll)
     }
 }
@@ -349,4 +353,55 @@ fn the_helper_ends_with_the_process_that_started_it() {
         std::thread::sleep(Duration::from_millis(10));
     }
     drop(input);
+}
+
+#[test]
+fn show_all_processes_in_the_window_fills_in_the_owners() {
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+    use portscope::ui::{PortscopeApp, Prefs};
+
+    assert!(is_root(), "this test starts the helper as root directly");
+    let (mut listener, port) = nobody_listener();
+    let mut h = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .with_context_setup(portscope::ui::setup_context)
+        .build_ui_state(|ui, app: &mut PortscopeApp| app.ui(ui), {
+            let prefs = Prefs {
+                filter: format!("lport:{port}"),
+                ..Prefs::default()
+            };
+            PortscopeApp::with_helper(
+                &egui::Context::default(),
+                Box::new(SeesNoOwners(OsSource::new().unwrap())),
+                Box::new(|| Ok(helper_command())),
+                prefs,
+            )
+        });
+    let deadline = Instant::now() + DEADLINE;
+    while h.query_by_label_contains("needs root").is_none() {
+        assert!(Instant::now() < deadline, "the listener never showed");
+        std::thread::sleep(Duration::from_millis(50));
+        h.step();
+    }
+    assert!(h.query_by_label("helper active").is_none());
+    h.get_all_by_label("Show all processes…")
+        .next()
+        .expect("the button")
+        .click();
+    let pid = listener.id().to_string();
+    while h.query_by_label("helper active").is_none() || h.query_by_label(&pid).is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the owner never showed; needs root: {}",
+            h.query_by_label_contains("needs root").is_some()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        h.step();
+    }
+    assert!(h.query_by_label_contains("needs root").is_none());
+    assert!(h.query_by_label("Show all processes…").is_none());
+
+    drop(listener.stdin.take());
+    listener.wait().unwrap();
 }

@@ -8,7 +8,6 @@
 mod collector;
 mod fixed;
 mod generated;
-#[cfg(target_os = "linux")]
 pub mod helper;
 mod os;
 #[cfg(target_os = "linux")]
@@ -17,6 +16,7 @@ pub(crate) mod procfs;
 pub use collector::{Collector, Control};
 pub use fixed::FixedSource;
 pub use generated::{GeneratedSource, generated_poll};
+pub use helper::{HelperSource, HelperStatus, HelperSwitch};
 pub use os::OsSource;
 #[cfg(target_os = "linux")]
 pub use os::{DESTROY_FEED_BUFFER, DestroyFeed};

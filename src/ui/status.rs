@@ -16,6 +16,9 @@ pub(crate) struct StatusInput<'a> {
     pub snapshot: &'a Snapshot,
     pub prefs: &'a Prefs,
     pub paused: bool,
+    /// The privileged helper, where the window can start one, and how many sockets' owners
+    /// are hidden without it.
+    pub helper: Option<(&'a crate::collect::HelperStatus, usize)>,
 }
 
 pub(crate) fn status_ui(ui: &mut egui::Ui, input: &StatusInput<'_>) -> Vec<Action> {
@@ -96,6 +99,10 @@ fn readings_ui(ui: &mut egui::Ui, input: &StatusInput<'_>, actions: &mut Vec<Act
             snapshot.poll_duration.as_millis(),
             clock(snapshot.taken_at)
         ));
+    }
+    if let Some((status, hidden)) = input.helper {
+        ui.separator();
+        super::hint::helper_status_ui(ui, status, hidden, actions);
     }
     if let Some(error) = &snapshot.error {
         ui.separator();

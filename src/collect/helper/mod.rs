@@ -1,4 +1,4 @@
-//! Seeing every owner without running the window as root (Linux).
+//! Seeing every owner without running the window as root.
 //!
 //! Linux shows which process holds a socket only to that process's user and to root. Rather
 //! than run a whole GUI as root, the window starts `portscope helper` — the same binary — with
@@ -7,7 +7,8 @@
 //! lines. The two talk over the helper's standard input and output in versioned, length-framed
 //! JSON ([`protocol`]); the helper takes only `poll` and `stop` ([`serve`]); the window's side
 //! ([`client`]) reads on a thread of its own and fills the blanks on the collector thread
-//! ([`source`]).
+//! ([`source`]). The window offers it on Linux, where the helper also ends with the window
+//! (the kernel's parent-death signal).
 
 pub mod client;
 pub mod protocol;

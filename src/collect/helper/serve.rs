@@ -97,6 +97,7 @@ fn send(output: &mut impl Write, body: Body) -> io::Result<()> {
 
 /// Ask the kernel to end this process when the one that started it ends; false when that one
 /// has already ended (this process was handed to init) or the kernel refused.
+#[cfg(target_os = "linux")]
 fn die_with_parent() -> bool {
     // SAFETY: getppid and prctl(PR_SET_PDEATHSIG) only read and set this process's own state.
     unsafe {
@@ -111,6 +112,13 @@ fn die_with_parent() -> bool {
         // The parent may have died before the request: then the parent is another process.
         parent != 1 && libc::getppid() == parent
     }
+}
+
+/// Elsewhere no death signal: the helper ends when its input closes.
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent() -> bool {
+    // SAFETY: getppid only reads this process's own state.
+    unsafe { libc::getppid() != 1 }
 }
 
 #[cfg(test)]
