@@ -341,7 +341,10 @@ fn the_polkit_policy_allows_only_the_installed_helper() {
         assert!(policy.contains(wanted), "the policy lacks {wanted}");
     }
     assert_eq!(policy.matches("<action ").count(), 1);
-    assert!(!policy.contains(">yes<"), "the policy must never allow without a password");
+    assert!(
+        !policy.contains(">yes<"),
+        "the policy must never allow without a password"
+    );
 }
 
 /// The files a cargo-deb source names: a path, or a `*` in its last component.

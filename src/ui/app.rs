@@ -492,12 +492,10 @@ impl PortscopeApp {
             self.hidden_owners = HiddenOwners::of(&self.snapshot);
         }
         let helper = self.helper.as_ref().map(|switch| switch.status());
-        if !self.prefs.owners_hint_dismissed {
-            if self.hidden_owners.worth_a_hint() {
-                egui::Panel::top("owners_hint").show(ui, |ui| {
-                    actions.extend(hint_ui(ui, &self.hidden_owners, helper.as_ref()));
-                });
-            }
+        if !self.prefs.owners_hint_dismissed && self.hidden_owners.worth_a_hint() {
+            egui::Panel::top("owners_hint").show(ui, |ui| {
+                actions.extend(hint_ui(ui, &self.hidden_owners, helper.as_ref()));
+            });
         }
         if let Some(notice) = &self.notice {
             egui::Panel::top("notice").show(ui, |ui| {
