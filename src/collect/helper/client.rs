@@ -215,8 +215,11 @@ impl HelperClient {
         });
         let why = match status.and_then(|s| s.code()) {
             Some(126) => "the request for administrator rights was dismissed".to_owned(),
-            Some(127) => "administrator rights were refused (or no polkit agent is running to ask)"
-                .to_owned(),
+            Some(127) => format!(
+                "administrator rights were refused, or no polkit agent is running to ask for \
+                 them: run '{}' in a terminal instead",
+                super::AS_ROOT
+            ),
             Some(code) => format!("the helper {what} (exit code {code})"),
             None => format!("the helper {what}"),
         };

@@ -4,6 +4,7 @@
 //! thread; the window only flips [`HelperSwitch`] and reads its status.
 
 use std::collections::HashMap;
+use std::collections::btree_map::Entry;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -143,8 +144,6 @@ impl SocketSource for HelperSource {
                     self.switch.set(HelperStatus::Failed(why));
                 }
             }
-        } else if self.client.is_none() && self.switch.status() == HelperStatus::Starting {
-            self.switch.set(HelperStatus::Off);
         }
         Ok(poll)
     }
@@ -180,18 +179,24 @@ pub fn fill(poll: &mut Poll, owners: Owners) {
     }
     for process in owners.processes {
         let process: crate::model::ProcessInfo = process.into();
-        let known = poll.processes.entry(process.pid).or_insert(process.clone());
-        if known.start_time != process.start_time {
-            continue;
-        }
-        if known.exe.is_none() {
-            known.exe = process.exe;
-        }
-        if known.cmdline.is_empty() {
-            known.cmdline = process.cmdline;
-        }
-        if let (Some(uid), Some(user)) = (known.uid, known.user.as_ref()) {
+        if let (Some(uid), Some(user)) = (process.uid, process.user.as_ref()) {
             poll.users.entry(uid).or_insert_with(|| user.clone());
+        }
+        match poll.processes.entry(process.pid) {
+            Entry::Vacant(entry) => {
+                entry.insert(process);
+            }
+            // The same process (not a reused PID): it gains what only root could read.
+            Entry::Occupied(mut entry) if entry.get().start_time == process.start_time => {
+                let known = entry.get_mut();
+                if known.exe.is_none() {
+                    known.exe = process.exe;
+                }
+                if known.cmdline.is_empty() {
+                    known.cmdline = process.cmdline;
+                }
+            }
+            Entry::Occupied(_) => {}
         }
     }
 }
