@@ -492,7 +492,8 @@ impl PortscopeApp {
             self.hidden_owners = HiddenOwners::of(&self.snapshot);
         }
         let helper = self.helper.as_ref().map(|switch| switch.status());
-        if !self.prefs.owners_hint_dismissed && self.hidden_owners.worth_a_hint() {
+        let hint = !self.prefs.owners_hint_dismissed && self.hidden_owners.worth_a_hint();
+        if hint {
             egui::Panel::top("owners_hint").show(ui, |ui| {
                 actions.extend(hint_ui(ui, &self.hidden_owners, helper.as_ref()));
             });
@@ -519,9 +520,10 @@ impl PortscopeApp {
                     snapshot: &self.snapshot,
                     prefs: &self.prefs,
                     paused: self.paused,
+                    // The hint, when shown, has the button already.
                     helper: helper
                         .as_ref()
-                        .map(|status| (status, self.hidden_owners.sockets)),
+                        .map(|status| (status, if hint { 0 } else { self.hidden_owners.sockets })),
                 },
             ));
         });

@@ -106,18 +106,28 @@ pub(crate) fn show_all_processes_ui(
     if let Some(status) = helper {
         ui.label("or");
         show_all_button(ui, actions, status);
+        if *status != HelperStatus::Off {
+            helper_status_ui(ui, status);
+        }
     }
 }
 
 /// The button that starts the helper: disabled while it starts or runs.
-fn show_all_button(ui: &mut egui::Ui, actions: &mut Vec<Action>, status: &HelperStatus) {
+pub(crate) fn show_all_button(ui: &mut egui::Ui, actions: &mut Vec<Action>, status: &HelperStatus) {
     let idle = matches!(status, HelperStatus::Off | HelperStatus::Failed(_));
+    let mut about = "Ask for administrator rights (pkexec) and start portscope's helper, which \
+                     tells this window every socket's process; the window itself keeps running \
+                     as you"
+        .to_owned();
+    if let HelperStatus::Failed(why) = status {
+        about = format!(
+            "{about}.\n\nLast time: {}.",
+            crate::model::text::escape(why)
+        );
+    }
     if ui
         .add_enabled(idle, egui::Button::new(SHOW_ALL))
-        .on_hover_text(
-            "Ask for administrator rights (pkexec) and start portscope's helper, which tells \
-             this window every socket's process; the window itself keeps running as you",
-        )
+        .on_hover_text(about)
         .clicked()
     {
         actions.push(Action::ShowAllProcesses);
@@ -127,14 +137,9 @@ fn show_all_button(ui: &mut egui::Ui, actions: &mut Vec<Action>, status: &Helper
 /// The button's label.
 pub(crate) const SHOW_ALL: &str = "Show all processes…";
 
-/// The helper in the status bar: whether it runs, why it stopped, and the button to start it
-/// while some owners are hidden.
-pub(crate) fn helper_status_ui(
-    ui: &mut egui::Ui,
-    status: &HelperStatus,
-    hidden: usize,
-    actions: &mut Vec<Action>,
-) {
+/// The helper in the status bar: whether it runs, or why it stopped. (The button that starts
+/// it sits with the status bar's controls, which always have room.)
+pub(crate) fn helper_status_ui(ui: &mut egui::Ui, status: &HelperStatus) {
     match status {
         HelperStatus::Active => {
             ui.add(egui::Label::new("helper active").truncate())
@@ -142,11 +147,9 @@ pub(crate) fn helper_status_ui(
                     "portscope's helper runs with administrator rights and shows every \
                      socket's process; the window runs as you",
                 );
-            return;
         }
         HelperStatus::Starting => {
             ui.add(egui::Label::new("helper: waiting for administrator rights…").truncate());
-            return;
         }
         HelperStatus::Failed(why) => {
             // From the helper's pipe: shown escaped.
@@ -161,8 +164,5 @@ pub(crate) fn helper_status_ui(
             .on_hover_text(format!("{why}. portscope goes on with what it can see."));
         }
         HelperStatus::Off => {}
-    }
-    if hidden > 0 {
-        show_all_button(ui, actions, status);
     }
 }

@@ -29,6 +29,17 @@ pub(crate) fn status_ui(ui: &mut egui::Ui, input: &StatusInput<'_>) -> Vec<Actio
     ui.horizontal(|ui| {
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             controls_ui(ui, input, &mut actions);
+            // Offered while some owners are hidden and no helper runs.
+            if let Some((status, hidden)) = input.helper
+                && hidden > 0
+                && matches!(
+                    status,
+                    crate::collect::HelperStatus::Off | crate::collect::HelperStatus::Failed(_)
+                )
+            {
+                ui.separator();
+                super::hint::show_all_button(ui, &mut actions, status);
+            }
             ui.separator();
             ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
                 readings_ui(ui, input, &mut actions);
@@ -100,9 +111,11 @@ fn readings_ui(ui: &mut egui::Ui, input: &StatusInput<'_>, actions: &mut Vec<Act
             clock(snapshot.taken_at)
         ));
     }
-    if let Some((status, hidden)) = input.helper {
+    if let Some((status, _)) = input.helper
+        && *status != crate::collect::HelperStatus::Off
+    {
         ui.separator();
-        super::hint::helper_status_ui(ui, status, hidden, actions);
+        super::hint::helper_status_ui(ui, status);
     }
     if let Some(error) = &snapshot.error {
         ui.separator();
