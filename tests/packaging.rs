@@ -293,6 +293,7 @@ fn the_package_installs_every_asset_where_the_desktop_looks() {
         "usr/bin/portscope".to_owned(),
         "usr/share/applications/portscope.desktop".to_owned(),
         "usr/share/metainfo/io.github.portscope.portscope.metainfo.xml".to_owned(),
+        "usr/share/polkit-1/actions/io.github.portscope.portscope.policy".to_owned(),
         "usr/share/icons/hicolor/scalable/apps/portscope.svg".to_owned(),
         "usr/share/bash-completion/completions/portscope".to_owned(),
         "usr/share/zsh/vendor-completions/_portscope".to_owned(),
@@ -322,6 +323,28 @@ fn the_package_installs_every_asset_where_the_desktop_looks() {
             assert_eq!(format!("usr/share/icons/{rest}"), *target);
         }
     }
+}
+
+/// The polkit action lets `pkexec` run exactly the installed binary's helper, asking for an
+/// administrator's password once a while.
+#[test]
+fn the_polkit_policy_allows_only_the_installed_helper() {
+    let policy =
+        std::fs::read_to_string(repo().join("assets/io.github.portscope.portscope.policy"))
+            .unwrap();
+    for wanted in [
+        r#"<action id="io.github.portscope.portscope.helper">"#,
+        r#"<annotate key="org.freedesktop.policykit.exec.path">/usr/bin/portscope</annotate>"#,
+        r#"<annotate key="org.freedesktop.policykit.exec.argv1">helper</annotate>"#,
+        "<allow_active>auth_admin_keep</allow_active>",
+    ] {
+        assert!(policy.contains(wanted), "the policy lacks {wanted}");
+    }
+    assert_eq!(policy.matches("<action ").count(), 1);
+    assert!(
+        !policy.contains(">yes<"),
+        "the policy must never allow without a password"
+    );
 }
 
 /// The files a cargo-deb source names: a path, or a `*` in its last component.

@@ -31,6 +31,9 @@ _portscope() {
             portscope,help)
                 cmd="portscope__subcmd__help"
                 ;;
+            portscope,helper)
+                cmd="portscope__subcmd__helper"
+                ;;
             portscope,kill)
                 cmd="portscope__subcmd__kill"
                 ;;
@@ -58,6 +61,9 @@ _portscope() {
             portscope__subcmd__help,help)
                 cmd="portscope__subcmd__help__subcmd__help"
                 ;;
+            portscope__subcmd__help,helper)
+                cmd="portscope__subcmd__help__subcmd__helper"
+                ;;
             portscope__subcmd__help,kill)
                 cmd="portscope__subcmd__help__subcmd__kill"
                 ;;
@@ -77,7 +83,7 @@ _portscope() {
 
     case "${cmd}" in
         portscope)
-            opts="-h -V --generated --churn --help --version list who explain kill close check free watch help"
+            opts="-h -V --generated --churn --help --version list who explain kill close check free watch helper help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -167,7 +173,7 @@ _portscope() {
             return 0
             ;;
         portscope__subcmd__help)
-            opts="list who explain kill close check free watch help"
+            opts="list who explain kill close check free watch helper help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -250,6 +256,20 @@ _portscope() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        portscope__subcmd__help__subcmd__helper)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         portscope__subcmd__help__subcmd__kill)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -295,6 +315,20 @@ _portscope() {
         portscope__subcmd__help__subcmd__who)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        portscope__subcmd__helper)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

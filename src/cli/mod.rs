@@ -79,6 +79,11 @@ pub enum Command {
     /// Print every connection that opens or closes, one line each, until Ctrl+C — even one
     /// that lives a millisecond (Linux), with its final byte counts.
     Watch(WatchArgs),
+    /// Answer the window's polls with what only root may see (started by the window through
+    /// pkexec; not for direct use).
+    #[cfg(target_os = "linux")]
+    #[command(hide = true)]
+    Helper,
 }
 
 #[derive(Debug, Args)]
@@ -152,6 +157,10 @@ pub fn run(command: Command) -> ExitCode {
             Ok(_) => {}
         },
         _ => {}
+    }
+    #[cfg(target_os = "linux")]
+    if let Command::Helper = command {
+        return crate::collect::helper::serve::run();
     }
     let mut source = match OsSource::new() {
         Ok(s) => s,
@@ -227,6 +236,9 @@ pub fn run_with(
         Command::Free(args) => Ok(free::free(&args, &snap, out)?),
         // A stream of this machine's sockets, on its own source and standard output.
         Command::Watch(args) => Ok(watch::run(&args)),
+        // Privileged, on its own standard input and output.
+        #[cfg(target_os = "linux")]
+        Command::Helper => Ok(crate::collect::helper::serve::run()),
     }
 }
 

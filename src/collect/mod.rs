@@ -8,6 +8,7 @@
 mod collector;
 mod fixed;
 mod generated;
+pub mod helper;
 mod os;
 #[cfg(target_os = "linux")]
 pub(crate) mod procfs;
@@ -15,6 +16,7 @@ pub(crate) mod procfs;
 pub use collector::{Collector, Control};
 pub use fixed::FixedSource;
 pub use generated::{GeneratedSource, generated_poll};
+pub use helper::{HelperSource, HelperStatus, HelperSwitch};
 pub use os::OsSource;
 #[cfg(target_os = "linux")]
 pub use os::{DESTROY_FEED_BUFFER, DestroyFeed};

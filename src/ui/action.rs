@@ -63,6 +63,8 @@ pub(crate) enum Action {
     DismissNotice,
     /// Do not show the hint about owners that need root again.
     DismissOwnersHint,
+    /// Start the privileged helper that shows every owner.
+    ShowAllProcesses,
     /// Zoom the port bar to ports `lo..=hi`.
     ZoomBar(u16, u16),
 }

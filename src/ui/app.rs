@@ -26,7 +26,9 @@ use super::view::{ViewSpec, ViewState};
 use super::window::FitToScreen;
 use crate::act::dns::Resolver;
 use crate::act::free::{FreeSearch, find_free};
-use crate::collect::{Collector, Control, GeneratedSource, OsSource, SocketSource};
+use crate::collect::{
+    Collector, Control, GeneratedSource, HelperSource, HelperSwitch, OsSource, SocketSource,
+};
 use crate::knowledge::{PortKnowledge, Transport, parse_port};
 use crate::model::explain_now;
 use crate::model::history::ChangeTracker;
@@ -43,6 +45,8 @@ pub(crate) type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 pub struct PortscopeApp {
     prefs: Prefs,
     collector: Option<Collector>,
+    /// The privileged helper's switch, when the window polls the live machine (Linux).
+    helper: Option<Arc<HelperSwitch>>,
     /// The poll on screen, the view's: exactly what the OS said. The closed rows the table
     /// lists for a moment are apart from it, in the view.
     snapshot: Arc<Snapshot>,
@@ -113,7 +117,15 @@ impl PortscopeApp {
             Some(source) => Ok(Box::new(source) as Box<dyn SocketSource>),
             None => OsSource::new().map(|s| Box::new(s) as Box<dyn SocketSource>),
         };
+        // On Linux the live source can ask a privileged helper for the owners it cannot see.
+        let helped = cfg!(target_os = "linux") && generated.is_none();
         let mut app = match source {
+            Ok(source) if helped => Self::with_helper(
+                &cc.egui_ctx,
+                source,
+                Box::new(crate::collect::helper::pkexec_command),
+                loaded.prefs,
+            ),
             Ok(source) => Self::with_source(&cc.egui_ctx, source, loaded.prefs),
             Err(e) => {
                 let mut app = Self::from_snapshot(Snapshot::default(), loaded.prefs);
@@ -143,6 +155,22 @@ impl PortscopeApp {
         app
     }
 
+    /// The app polling `source`, which a privileged helper started by `launch` completes once
+    /// the user asks for it (*Show all processes…*): the window uses `pkexec`, tests start the
+    /// helper directly.
+    pub fn with_helper(
+        ctx: &egui::Context,
+        source: Box<dyn SocketSource>,
+        launch: crate::collect::helper::source::Launch,
+        prefs: Prefs,
+    ) -> Self {
+        let switch = Arc::new(HelperSwitch::default());
+        let source = HelperSource::with_launch(source, switch.clone(), launch);
+        let mut app = Self::with_source(ctx, Box::new(source), prefs);
+        app.helper = Some(switch);
+        app
+    }
+
     /// The app showing one fixed snapshot, with no collector (tests, screenshots).
     pub fn from_snapshot(snapshot: Snapshot, prefs: Prefs) -> Self {
         let (filter, filter_error) = match Filter::parse(&prefs.filter) {
@@ -153,6 +181,7 @@ impl PortscopeApp {
         PortscopeApp {
             prefs,
             collector: None,
+            helper: None,
             snapshot: snapshot.clone(),
             incoming: snapshot,
             view: ViewState::default(),
@@ -479,15 +508,15 @@ impl PortscopeApp {
             self.filter_widget = Some(filter_id);
             actions.extend(asked);
         });
-        if !self.prefs.owners_hint_dismissed {
-            if self.hidden_owners.seq != self.snapshot.seq {
-                self.hidden_owners = HiddenOwners::of(&self.snapshot);
-            }
-            if self.hidden_owners.worth_a_hint() {
-                egui::Panel::top("owners_hint").show(ui, |ui| {
-                    actions.extend(hint_ui(ui, &self.hidden_owners));
-                });
-            }
+        if self.hidden_owners.seq != self.snapshot.seq {
+            self.hidden_owners = HiddenOwners::of(&self.snapshot);
+        }
+        let helper = self.helper.as_ref().map(|switch| switch.status());
+        let hint = !self.prefs.owners_hint_dismissed && self.hidden_owners.worth_a_hint();
+        if hint {
+            egui::Panel::top("owners_hint").show(ui, |ui| {
+                actions.extend(hint_ui(ui, &self.hidden_owners, helper.as_ref()));
+            });
         }
         if let Some(notice) = &self.notice {
             egui::Panel::top("notice").show(ui, |ui| {
@@ -512,6 +541,10 @@ impl PortscopeApp {
                     prefs: &self.prefs,
                     paused: self.paused,
                     rates: self.timeline.rates(RATES_OVER),
+                    // The hint, when shown, has the button already.
+                    helper: helper
+                        .as_ref()
+                        .map(|status| (status, if hint { 0 } else { self.hidden_owners.sockets })),
                 },
             ));
         });
@@ -665,6 +698,15 @@ impl PortscopeApp {
                 Action::Control(control) => self.control(control),
                 Action::DismissNotice => self.notice = None,
                 Action::DismissOwnersHint => self.prefs.owners_hint_dismissed = true,
+                Action::ShowAllProcesses => {
+                    if let Some(switch) = &self.helper {
+                        switch.request();
+                    }
+                    // The collector starts it at its next poll: now.
+                    if let Some(collector) = &self.collector {
+                        collector.send(Control::RefreshNow);
+                    }
+                }
                 Action::ZoomBar(lo, hi) => {
                     self.bar.view = PortView::new(f64::from(lo), f64::from(hi) + 1.0);
                 }

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::action::Action;
+use crate::collect::HelperStatus;
 use crate::model::{NoOwnerReason, Owner, Snapshot};
 
 /// From this many sockets whose owner the viewer may not see, the hint is shown.
@@ -68,12 +69,16 @@ impl HiddenOwners {
 }
 
 /// The hint: what the blanks mean, how to see them, and a button to dismiss it for good.
-pub(crate) fn hint_ui(ui: &mut egui::Ui, hidden: &HiddenOwners) -> Vec<Action> {
+pub(crate) fn hint_ui(
+    ui: &mut egui::Ui,
+    hidden: &HiddenOwners,
+    helper: Option<&HelperStatus>,
+) -> Vec<Action> {
     let mut actions = Vec::new();
     ui.horizontal_wrapped(|ui| {
         // User names come from the system's user database: shown escaped, like everywhere.
         ui.label(crate::model::text::escape(&hidden.text()).into_owned());
-        show_all_processes_ui(ui, &mut actions);
+        show_all_processes_ui(ui, &mut actions, helper);
         if ui.button("Dismiss").clicked() {
             actions.push(Action::DismissOwnersHint);
         }
@@ -81,9 +86,13 @@ pub(crate) fn hint_ui(ui: &mut egui::Ui, hidden: &HiddenOwners) -> Vec<Action> {
     actions
 }
 
-/// How to see every owner from here. Today: the command that runs portscope as root, with a
-/// Copy button. A button that starts a privileged helper for the window belongs here.
-pub(crate) fn show_all_processes_ui(ui: &mut egui::Ui, _actions: &mut Vec<Action>) {
+/// How to see every owner from here: the command that runs portscope as root, with a Copy
+/// button, and where the window can start its privileged helper, the button that does.
+pub(crate) fn show_all_processes_ui(
+    ui: &mut egui::Ui,
+    actions: &mut Vec<Action>,
+    helper: Option<&HelperStatus>,
+) {
     ui.code(AS_ROOT);
     if ui
         .button("Copy")
@@ -93,5 +102,67 @@ pub(crate) fn show_all_processes_ui(ui: &mut egui::Ui, _actions: &mut Vec<Action
         .clicked()
     {
         ui.ctx().copy_text(AS_ROOT.to_owned());
+    }
+    if let Some(status) = helper {
+        ui.label("or");
+        show_all_button(ui, actions, status);
+        if *status != HelperStatus::Off {
+            helper_status_ui(ui, status);
+        }
+    }
+}
+
+/// The button that starts the helper: disabled while it starts or runs.
+pub(crate) fn show_all_button(ui: &mut egui::Ui, actions: &mut Vec<Action>, status: &HelperStatus) {
+    let idle = matches!(status, HelperStatus::Off | HelperStatus::Failed(_));
+    let mut about = "Ask for administrator rights (pkexec) and start portscope's helper, which \
+                     tells this window every socket's process; the window itself keeps running \
+                     as you"
+        .to_owned();
+    if let HelperStatus::Failed(why) = status {
+        about = format!(
+            "{about}.\n\nLast time: {}.",
+            crate::model::text::escape(why)
+        );
+    }
+    if ui
+        .add_enabled(idle, egui::Button::new(SHOW_ALL))
+        .on_hover_text(about)
+        .clicked()
+    {
+        actions.push(Action::ShowAllProcesses);
+    }
+}
+
+/// The button's label.
+pub(crate) const SHOW_ALL: &str = "Show all processes…";
+
+/// The helper in the status bar: whether it runs, or why it stopped. (The button that starts
+/// it sits with the status bar's controls, which always have room.)
+pub(crate) fn helper_status_ui(ui: &mut egui::Ui, status: &HelperStatus) {
+    match status {
+        HelperStatus::Active => {
+            ui.add(egui::Label::new("helper active").truncate())
+                .on_hover_text(
+                    "portscope's helper runs with administrator rights and shows every \
+                     socket's process; the window runs as you",
+                );
+        }
+        HelperStatus::Starting => {
+            ui.add(egui::Label::new("helper: waiting for administrator rights…").truncate());
+        }
+        HelperStatus::Failed(why) => {
+            // From the helper's pipe: shown escaped.
+            let why = crate::model::text::escape(why).into_owned();
+            ui.add(
+                egui::Label::new(
+                    egui::RichText::new(format!("helper stopped: {why}"))
+                        .color(ui.visuals().warn_fg_color),
+                )
+                .truncate(),
+            )
+            .on_hover_text(format!("{why}. portscope goes on with what it can see."));
+        }
+        HelperStatus::Off => {}
     }
 }

@@ -20,6 +20,9 @@ pub(crate) struct StatusInput<'a> {
     pub paused: bool,
     /// Connections opened and closed per second lately; `None` before two polls.
     pub rates: Option<Rates>,
+    /// The privileged helper, where the window can start one, and how many sockets' owners
+    /// are hidden without it.
+    pub helper: Option<(&'a crate::collect::HelperStatus, usize)>,
 }
 
 pub(crate) fn status_ui(ui: &mut egui::Ui, input: &StatusInput<'_>) -> Vec<Action> {
@@ -30,6 +33,17 @@ pub(crate) fn status_ui(ui: &mut egui::Ui, input: &StatusInput<'_>) -> Vec<Actio
     ui.horizontal(|ui| {
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             controls_ui(ui, input, &mut actions);
+            // Offered while some owners are hidden and no helper runs.
+            if let Some((status, hidden)) = input.helper
+                && hidden > 0
+                && matches!(
+                    status,
+                    crate::collect::HelperStatus::Off | crate::collect::HelperStatus::Failed(_)
+                )
+            {
+                ui.separator();
+                super::hint::show_all_button(ui, &mut actions, status);
+            }
             ui.separator();
             ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
                 readings_ui(ui, input, &mut actions);
@@ -116,6 +130,12 @@ fn readings_ui(ui: &mut egui::Ui, input: &StatusInput<'_>, actions: &mut Vec<Act
             snapshot.poll_duration.as_millis(),
             clock(snapshot.taken_at)
         ));
+    }
+    if let Some((status, _)) = input.helper
+        && *status != crate::collect::HelperStatus::Off
+    {
+        ui.separator();
+        super::hint::helper_status_ui(ui, status);
     }
     if let Some(error) = &snapshot.error {
         ui.separator();

@@ -1,0 +1,407 @@
+//! `portscope helper` end to end, without pkexec: the real binary started directly (the tests
+//! run as root), driven through the same client and source the window uses. Also what the two
+//! ends do with garbage on the pipe, and that the helper ends with the process that started it.
+//! Loopback only.
+
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::users::{NOBODY, as_nobody, is_root, python};
+use portscope::collect::helper::protocol::{self, Body, MAX_FRAME, Reply};
+use portscope::collect::helper::{HelperClient, HelperSource, HelperStatus, HelperSwitch, State};
+use portscope::collect::{CollectError, FixedSource, OsSource, Poll, SocketSource};
+use portscope::model::{Proto, SockState};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn helper_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_portscope"));
+    command.arg("helper");
+    command
+}
+
+/// The machine as a user who may see no process at all: every owner blank.
+struct SeesNoOwners(OsSource);
+
+impl SocketSource for SeesNoOwners {
+    fn poll(&mut self) -> Result<Poll, CollectError> {
+        let mut poll = self.0.poll()?;
+        for s in &mut poll.sockets {
+            s.pids = Default::default();
+        }
+        poll.processes.clear();
+        // Another user's view: every socket is someone else's.
+        poll.viewer = portscope::model::Viewer {
+            uid: Some(12345),
+            privileged: false,
+        };
+        Ok(poll)
+    }
+}
+
+/// A process of `nobody` listening on loopback, and its port.
+fn nobody_listener() -> (Child, u16) {
+    let mut child = as_nobody(&python())
+        .args([
+            "-c",
+            "import socket, sys\n\
+             s = socket.socket()\n\
+             s.bind(('127.0.0.1', 0))\n\
+             s.listen()\n\
+             print(s.getsockname()[1], flush=True)\n\
+             sys.stdin.read()\n",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line.trim().parse().unwrap())
+}
+
+#[test]
+fn the_helper_fills_in_the_process_of_another_users_socket() {
+    assert!(is_root(), "this test starts the helper as root directly");
+    let (mut listener, port) = nobody_listener();
+    let switch = Arc::new(HelperSwitch::default());
+    let mut source = HelperSource::with_launch(
+        Box::new(SeesNoOwners(OsSource::new().unwrap())),
+        switch.clone(),
+        Box::new(|| Ok(helper_command())),
+    );
+    let before = source.poll().unwrap();
+    assert_eq!(switch.status(), HelperStatus::Off);
+    assert!(!before.viewer.privileged);
+
+    switch.request();
+    let deadline = Instant::now() + DEADLINE;
+    let (socket, poll) = loop {
+        let poll = source.poll().unwrap();
+        let found = poll.sockets.iter().find(|s| {
+            s.proto == Proto::Tcp && s.state == SockState::Listen && s.local_port == port
+        });
+        if let Some(socket) = found
+            && !socket.pids.is_empty()
+        {
+            break (socket.clone(), poll);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no owner after {DEADLINE:?}; helper: {:?}",
+            switch.status()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(switch.status(), HelperStatus::Active);
+    assert!(poll.viewer.privileged);
+    assert_eq!(socket.uid, Some(NOBODY));
+    assert_eq!(socket.pids.to_vec(), vec![listener.id()]);
+    let process = &poll.processes[&listener.id()];
+    let python =
+        fs::canonicalize(fs::read_link(format!("/proc/{}/exe", listener.id())).unwrap()).unwrap();
+    assert_eq!(process.exe.as_deref().map(PathBuf::from), Some(python));
+    assert_eq!(process.uid, Some(NOBODY));
+    assert_eq!(process.cmdline.get(1).map(String::as_str), Some("-c"));
+
+    drop(listener.stdin.take());
+    listener.wait().unwrap();
+}
+
+#[test]
+fn a_helper_that_dies_is_reported_and_polls_go_on() {
+    // Says it is ready, then ends.
+    let dir = tempfile::tempdir().unwrap();
+    let ready = dir.path().join("ready");
+    let mut wire = Vec::new();
+    protocol::write_frame(
+        &mut wire,
+        &Reply {
+            v: protocol::VERSION,
+            body: Body::Ready { uid: 0 },
+        },
+    )
+    .unwrap();
+    fs::write(&ready, wire).unwrap();
+    let switch = Arc::new(HelperSwitch::default());
+    let mut source = HelperSource::with_launch(
+        Box::new(FixedSource::new(common::demo_poll())),
+        switch.clone(),
+        Box::new(move || {
+            let mut command = Command::new("cat");
+            command.arg(&ready);
+            Ok(command)
+        }),
+    );
+    switch.request();
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let poll = source.poll().expect("polls go on without the helper");
+        assert_eq!(poll.sockets.len(), common::demo_poll().sockets.len());
+        if let HelperStatus::Failed(why) = switch.status() {
+            assert!(why.contains("helper"), "{why}");
+            assert!(!poll.viewer.privileged);
+            break;
+        }
+        assert!(Instant::now() < deadline, "{:?}", switch.status());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A stand-in for the helper that writes exactly `bytes`, then does `then` (a shell command).
+fn fake_helper(dir: &tempfile::TempDir, bytes: &[u8], then: &str) -> HelperClient {
+    let file = dir.path().join("reply");
+    fs::write(&file, bytes).unwrap();
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(format!("cat \"$0\"; {then}"))
+        .arg(&file);
+    HelperClient::spawn(command).unwrap()
+}
+
+fn frame(body: &[u8]) -> Vec<u8> {
+    let mut out = (body.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(body);
+    out
+}
+
+#[test]
+fn the_client_turns_garbage_on_its_pipe_into_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each keeps its pipe open (it sleeps on), except the one whose frame the end of the
+    // stream cuts: a frame that stops coming while the pipe stays open is a helper that does
+    // not answer (below).
+    let cases: [(Vec<u8>, &str, &str); 4] = [
+        (
+            frame(b"\x1b]0;pwned\x07 not json"),
+            "exec sleep 30",
+            "not a version-1 message",
+        ),
+        (
+            (MAX_FRAME + 1).to_be_bytes().to_vec(),
+            "exec sleep 30",
+            "larger than",
+        ),
+        (
+            frame(br#"{"v":1,"kind":"ready","uid":0}"#)[..12].to_vec(),
+            "exit 0",
+            "cut short",
+        ),
+        (
+            frame(br#"{"v":7,"kind":"ready","uid":0}"#),
+            "exec sleep 30",
+            "version 7",
+        ),
+    ];
+    for (bytes, then, expected) in cases {
+        let mut client = fake_helper(&dir, &bytes, then);
+        match client.wait_ready(DEADLINE) {
+            State::Gone(why) => assert!(why.contains(expected), "{why:?} for {bytes:?}"),
+            other => panic!("{other:?} for {bytes:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_helper_that_does_not_answer_is_given_up_in_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let ready = frame(br#"{"v":1,"kind":"ready","uid":0}"#);
+    let mut client = fake_helper(&dir, &ready, "exec sleep 30");
+    assert_eq!(client.wait_ready(DEADLINE), &State::Active { uid: 0 });
+    client.ask().unwrap();
+    let started = Instant::now();
+    let why = client
+        .answer(Instant::now() + Duration::from_millis(300))
+        .unwrap_err();
+    assert!(why.contains("did not answer in time"), "{why}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(matches!(client.state(), State::Gone(_)));
+}
+
+/// The real helper, read from its standard output.
+struct Helper {
+    child: Child,
+}
+
+impl Helper {
+    fn start() -> Helper {
+        let child = helper_command()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut helper = Helper { child };
+        assert!(matches!(helper.read().body, Body::Ready { .. }));
+        helper
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(bytes).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    fn read(&mut self) -> Reply {
+        protocol::read_frame::<Reply>(self.child.stdout.as_mut().unwrap()).unwrap()
+    }
+
+    fn error(&mut self) -> String {
+        match self.read().body {
+            Body::Error { message } => message,
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    /// Its exit code, waiting at most the deadline.
+    fn exit_code(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "the helper did not exit");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_helper_refuses_garbage_and_stops_on_a_bad_length_or_a_cut_frame() {
+    let mut helper = Helper::start();
+    helper.write(&frame(b"\x00garbage"));
+    assert!(helper.error().contains("refused"));
+    helper.write(&frame(br#"{"v":1,"cmd":"sh","arg":"-c id"}"#));
+    assert!(helper.error().contains("refused"));
+    // Still answers.
+    helper.write(&frame(br#"{"v":1,"cmd":"poll"}"#));
+    assert!(matches!(helper.read().body, Body::Owners(_)));
+    helper.write(&u32::MAX.to_be_bytes());
+    assert!(helper.error().contains("larger than"));
+    assert_eq!(helper.exit_code(), Some(2));
+
+    let mut helper = Helper::start();
+    helper.write(&frame(br#"{"v":1,"cmd":"poll"}"#)[..7]);
+    drop(helper.child.stdin.take());
+    assert!(helper.error().contains("cut short"));
+    assert_eq!(helper.exit_code(), Some(2));
+
+    let mut helper = Helper::start();
+    drop(helper.child.stdin.take());
+    assert_eq!(helper.exit_code(), Some(0));
+}
+
+/// Whether process `pid` has ended (gone, or a zombie nobody reaped yet).
+fn ended(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[test]
+fn the_helper_ends_with_the_process_that_started_it() {
+    // A shell starts the helper on the shell's own input, which this test holds open: only the
+    // shell's death can end the helper.
+    let mut parent = Command::new("sh")
+        .arg("-c")
+        .arg("exec 3<&0; \"$0\" helper <&3 3<&- & echo $! >&2; exec sleep 60")
+        .arg(env!("CARGO_BIN_EXE_portscope"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(parent.stderr.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let helper: u32 = line.trim().parse().unwrap();
+    let ready = protocol::read_frame::<Reply>(parent.stdout.as_mut().unwrap()).unwrap();
+    assert!(matches!(ready.body, Body::Ready { .. }));
+    assert!(!ended(helper));
+
+    // `wait` would close the shell's input: keep it open.
+    let input = parent.stdin.take();
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    while !ended(helper) {
+        assert!(
+            Instant::now() < deadline,
+            "the helper outlived its parent by {DEADLINE:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(input);
+}
+
+#[test]
+fn show_all_processes_in_the_window_fills_in_the_owners() {
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+    use portscope::ui::{PortscopeApp, Prefs};
+
+    assert!(is_root(), "this test starts the helper as root directly");
+    let (mut listener, port) = nobody_listener();
+    let mut h = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .with_context_setup(portscope::ui::setup_context)
+        .build_ui_state(|ui, app: &mut PortscopeApp| app.ui(ui), {
+            let prefs = Prefs {
+                filter: format!("lport:{port}"),
+                ..Prefs::default()
+            };
+            PortscopeApp::with_helper(
+                &egui::Context::default(),
+                Box::new(SeesNoOwners(OsSource::new().unwrap())),
+                Box::new(|| Ok(helper_command())),
+                prefs,
+            )
+        });
+    let deadline = Instant::now() + DEADLINE;
+    while h.query_by_label_contains("needs root").is_none() {
+        assert!(Instant::now() < deadline, "the listener never showed");
+        std::thread::sleep(Duration::from_millis(50));
+        h.step();
+    }
+    assert!(h.query_by_label("helper active").is_none());
+    h.get_all_by_label("Show all processes…")
+        .next()
+        .expect("the button")
+        .click();
+    let pid = listener.id().to_string();
+    while h.query_by_label("helper active").is_none() || h.query_by_label(&pid).is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the owner never showed; needs root: {}",
+            h.query_by_label_contains("needs root").is_some()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        h.step();
+    }
+    assert!(h.query_by_label_contains("needs root").is_none());
+    assert!(h.query_by_label("Show all processes…").is_none());
+
+    drop(listener.stdin.take());
+    listener.wait().unwrap();
+}
