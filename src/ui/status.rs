@@ -46,6 +46,9 @@ pub(crate) fn status_ui(ui: &mut egui::Ui, input: &StatusInput<'_>) -> Vec<Actio
             }
             ui.separator();
             ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                // Readings that run out of room are cut at the controls' edge: drawn past it,
+                // even an elided label would lie over a button and take its clicks.
+                ui.set_clip_rect(ui.max_rect().intersect(ui.clip_rect()));
                 readings_ui(ui, input, &mut actions);
             });
         });
