@@ -98,13 +98,11 @@ impl RateTracker {
         let stats = stats.into_iter();
         let mut traffic =
             Traffic::with_capacity_and_hasher(stats.size_hint().0, Default::default());
-        let mut last = std::collections::HashMap::with_capacity_and_hasher(
-            traffic.capacity(),
-            Default::default(),
-        );
         for (cookie, now_stats) in stats {
-            let rate = self.last.get(&cookie).and_then(|(at, before)| {
-                let elapsed = now.saturating_duration_since(*at);
+            // Replaced in place: the map keeps its room from poll to poll.
+            let before = self.last.insert(cookie, (now, now_stats));
+            let rate = before.and_then(|(at, before)| {
+                let elapsed = now.saturating_duration_since(at);
                 Some(Rate {
                     down: per_second(before.bytes_received, now_stats.bytes_received, elapsed)?,
                     up: per_second(before.sent(), now_stats.sent(), elapsed)?,
@@ -117,9 +115,9 @@ impl RateTracker {
                     rate,
                 },
             );
-            last.insert(cookie, (now, now_stats));
         }
-        self.last = last;
+        // Connections this poll did not list are gone.
+        self.last.retain(|_, (at, _)| *at == now);
         traffic
     }
 }
