@@ -12,8 +12,7 @@
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -473,16 +472,7 @@ pub fn run_watch(plan: &Plan<'_>) -> ExitCode {
         }
     };
     let (wake, woken) = mpsc::channel::<()>();
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = Arc::clone(&stop);
-        if let Err(e) = ctrlc::set_handler(move || {
-            stop.store(true, Ordering::Relaxed);
-            let _ = wake.send(());
-        }) {
-            eprintln!("portscope: cannot catch Ctrl+C: {e}");
-        }
-    }
+    let stop = super::stop_on_ctrl_c(wake);
     let terminal = io::stdout().is_terminal();
     let stdout = io::stdout();
     let mut out = stdout.lock();

@@ -447,3 +447,20 @@ fn socket_line(s: &crate::model::Socket) -> String {
         None => format!("{} {} {}", s.proto, s.state, s.local_endpoint()),
     }
 }
+
+/// Ends a long-running command (`watch`, `list --watch`) on Ctrl+C: the flag returned is set
+/// and `wake` is sent, so a wait in progress ends at once and the command exits with 0.
+fn stop_on_ctrl_c(
+    wake: std::sync::mpsc::Sender<()>,
+) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&stop);
+    if let Err(e) = ctrlc::set_handler(move || {
+        flag.store(true, Ordering::Relaxed);
+        let _ = wake.send(());
+    }) {
+        eprintln!("portscope: cannot catch Ctrl+C: {e}");
+    }
+    stop
+}

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -398,16 +398,7 @@ pub fn run(args: &WatchArgs) -> ExitCode {
         }
     };
     let (wake, woken) = mpsc::channel::<()>();
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let (stop, wake) = (Arc::clone(&stop), wake.clone());
-        if let Err(e) = ctrlc::set_handler(move || {
-            stop.store(true, Ordering::Relaxed);
-            let _ = wake.send(());
-        }) {
-            eprintln!("portscope: cannot catch Ctrl+C: {e}");
-        }
-    }
+    let stop = super::stop_on_ctrl_c(wake.clone());
     let feed = Feed::start(args.event_buffer, wake);
     if let Some(why) = &feed.unavailable {
         eprintln!(
