@@ -1,5 +1,6 @@
 //! `portscope helper` end to end, without pkexec: the real binary started directly (the tests
-//! run as root), driven through the same client and source the window uses. Also what the two
+//! run as root), driven through the same client and source the window uses, and once with the
+//! window as `nobody` and a set-user-ID-root helper, as on a desktop. Also what the two
 //! ends do with garbage on the pipe, and that the helper ends with the process that started it.
 //! Loopback only.
 
@@ -404,4 +405,137 @@ fn show_all_processes_in_the_window_fills_in_the_owners() {
 
     drop(listener.stdin.take());
     listener.wait().unwrap();
+}
+
+/// The window's half of [`show_all_processes_as_an_unprivileged_user`]: run by that test as
+/// `nobody`, in a copy of this test binary, with the port and process to look for and the
+/// helper to start in its environment.
+#[test]
+#[ignore = "the unprivileged half of show_all_processes_as_an_unprivileged_user"]
+fn window_half_run_as_nobody() {
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+    use portscope::ui::{PortscopeApp, Prefs};
+
+    let (Ok(helper), Ok(port), Ok(pid)) = (
+        std::env::var("PORTSCOPE_TEST_HELPER"),
+        std::env::var("PORTSCOPE_TEST_PORT"),
+        std::env::var("PORTSCOPE_TEST_PID"),
+    ) else {
+        panic!("run by show_all_processes_as_an_unprivileged_user, not by hand");
+    };
+    // SAFETY: geteuid only reads the process's credentials.
+    assert_ne!(
+        unsafe { libc::geteuid() },
+        0,
+        "the window half must not be root"
+    );
+    let mut h = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .with_context_setup(portscope::ui::setup_context)
+        .build_ui_state(|ui, app: &mut PortscopeApp| app.ui(ui), {
+            let prefs = Prefs {
+                filter: format!("lport:{port}"),
+                ..Prefs::default()
+            };
+            PortscopeApp::with_helper(
+                &egui::Context::default(),
+                Box::new(OsSource::new().unwrap()),
+                Box::new(move || {
+                    let mut command = Command::new(&helper);
+                    command.arg("helper");
+                    Ok(command)
+                }),
+                prefs,
+            )
+        });
+    let deadline = Instant::now() + DEADLINE;
+    while h.query_by_label_contains("needs root").is_none() {
+        assert!(Instant::now() < deadline, "root's listener never showed");
+        std::thread::sleep(Duration::from_millis(50));
+        h.step();
+    }
+    assert!(h.query_by_label(&pid).is_none(), "seen without the helper");
+    h.get_all_by_label("Show all processes…")
+        .next()
+        .expect("the button")
+        .click();
+    while h.query_by_label("helper active").is_none() || h.query_by_label(&pid).is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the owner never showed; needs root: {}",
+            h.query_by_label_contains("needs root").is_some()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        h.step();
+    }
+    assert!(h.query_by_label_contains("needs root").is_none());
+}
+
+/// The window as `nobody`, the helper as root, the pipe between them as in a desktop session:
+/// the helper is a set-user-ID-root copy of portscope, which is what `pkexec` amounts to (a
+/// root process the user's window starts and talks to). The window half sees root's listener
+/// without an owner, clicks *Show all processes…*, and sees it.
+#[test]
+fn show_all_processes_as_an_unprivileged_user() {
+    use std::os::unix::fs::PermissionsExt;
+
+    assert!(
+        is_root(),
+        "this test makes a set-user-ID copy of the helper"
+    );
+    let shared = common::users::Shared::new("helper-suid");
+    let helper = shared.path("portscope");
+    fs::set_permissions(&helper, fs::Permissions::from_mode(0o4755)).unwrap();
+    let window = shared.path("window-half");
+    fs::copy(std::env::current_exe().unwrap(), &window).unwrap();
+    fs::set_permissions(&window, fs::Permissions::from_mode(0o755)).unwrap();
+
+    // Root's listener: what an unprivileged window cannot see the owner of.
+    let mut listener = Command::new(python())
+        .args([
+            "-c",
+            "import socket, sys\n\
+             s = socket.socket()\n\
+             s.bind(('127.0.0.1', 0))\n\
+             s.listen()\n\
+             print(s.getsockname()[1], flush=True)\n\
+             sys.stdin.read()\n",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(listener.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim().parse().unwrap();
+
+    let out = as_nobody(&window)
+        .args([
+            "--exact",
+            "window_half_run_as_nobody",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("PORTSCOPE_TEST_HELPER", &helper)
+        .env("PORTSCOPE_TEST_PORT", port.to_string())
+        .env("PORTSCOPE_TEST_PID", listener.id().to_string())
+        .env("HOME", shared.path(""))
+        .current_dir(shared.path(""))
+        .output()
+        .unwrap();
+    drop(listener.stdin.take());
+    listener.wait().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "the window half failed:\n{text}");
+    assert!(
+        text.contains("1 passed"),
+        "the window half did not run:\n{text}"
+    );
 }
