@@ -327,6 +327,7 @@ fn machine_with_a_server_at_risk() -> portscope::model::Snapshot {
         cookie: 0,
         recv_q: 0,
         send_q: 128,
+        netns: 0,
     });
     snap
 }

@@ -297,6 +297,7 @@ fn hostile_window() -> Harness<'static, PortscopeApp> {
         cookie: 0,
         recv_q: 0,
         send_q: 0,
+        netns: 0,
     });
     poll.processes.insert(
         31337,

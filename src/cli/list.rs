@@ -20,7 +20,7 @@ use anstyle::{AnsiColor, Style};
 use clap::{Args, ValueEnum};
 
 use super::table_text::{self, Cell, Column, Cut, Layout, Shrink};
-use crate::collect::{OsSource, SocketSource, snapshot_once};
+use crate::collect::{SocketSource, snapshot_once};
 use crate::model::export::{write_csv, write_json};
 use crate::model::text::escape;
 use crate::model::{
@@ -52,6 +52,10 @@ pub struct ListArgs {
     /// Only sockets with this port at either end.
     #[arg(short, long, value_name = "PORT", value_parser = super::port_arg, allow_negative_numbers = true)]
     pub port: Option<u16>,
+    /// Sockets of every network namespace (containers, 'ip netns'), not only portscope's own:
+    /// all of them as root, the namespaces of your own processes otherwise.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
     /// Sort by a column, ascending, or descending with ':desc' (e.g. 'port', 'pid:desc',
     /// 'process', 'rtt'). Default: by local port.
     #[arg(long, value_name = "COLUMN[:desc]", value_parser = sort_arg)]
@@ -403,13 +407,38 @@ pub fn write_text(
     rows: &[usize],
     layout: Layout,
 ) -> io::Result<()> {
+    let namespaces = snap.has_foreign_sockets();
     let cells: Vec<Vec<Cell>> = rows
         .iter()
         .filter_map(|i| snap.sockets.get(*i))
-        .map(|s| row_cells(snap, s))
+        .map(|s| {
+            let mut cells = row_cells(snap, s);
+            if namespaces {
+                let label = snap.foreign_netns(s).map_or(String::new(), |ns| ns.label());
+                cells.insert(1, Cell::plain(label));
+            }
+            cells
+        })
         .collect();
-    table_text::write_table(out, &TEXT_COLUMNS, &cells, layout)
+    if namespaces {
+        let mut columns = TEXT_COLUMNS.to_vec();
+        columns.insert(1, NETNS_COLUMN);
+        table_text::write_table(out, &columns, &cells, layout)
+    } else {
+        table_text::write_table(out, &TEXT_COLUMNS, &cells, layout)
+    }
 }
+
+/// With sockets of other network namespaces (`--all-namespaces`): which one, blank for
+/// portscope's own.
+const NETNS_COLUMN: Column = Column {
+    title: "NETNS",
+    shrink: Some(Shrink {
+        rank: 2,
+        min: 8,
+        cut: Cut::End,
+    }),
+};
 
 fn row_cells(snap: &Snapshot, s: &Socket) -> Vec<Cell> {
     let (process, command) = match snap.owner(s) {
@@ -463,8 +492,8 @@ fn state_style(state: SockState) -> Style {
 }
 
 /// `list --watch` on this machine: a table every interval until Ctrl+C or a closed pipe.
-pub fn run_watch(plan: &Plan<'_>) -> ExitCode {
-    let mut source = match OsSource::new() {
+pub fn run_watch(plan: &Plan<'_>, all_namespaces: bool) -> ExitCode {
+    let mut source = match super::source(all_namespaces) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("portscope: {e}");
@@ -626,6 +655,7 @@ mod tests {
             cookie: 0,
             recv_q: 0,
             send_q: 0,
+            netns: 0,
         });
         snap.processes.insert(
             4242,

@@ -153,7 +153,7 @@ pub fn run(command: Command) -> ExitCode {
                 eprintln!("portscope: {e}");
                 return ExitCode::from(2);
             }
-            Ok(plan) if args.watch => return list::run_watch(&plan),
+            Ok(plan) if args.watch => return list::run_watch(&plan, args.all_namespaces),
             Ok(_) => {}
         },
         _ => {}
@@ -162,7 +162,13 @@ pub fn run(command: Command) -> ExitCode {
     if let Command::Helper = command {
         return crate::collect::helper::serve::run();
     }
-    let mut source = match OsSource::new() {
+    // What is on a port, and what a port means, include containers' sockets.
+    let everywhere = match &command {
+        Command::List(args) => args.all_namespaces,
+        Command::Who { .. } | Command::Explain { .. } => true,
+        _ => false,
+    };
+    let mut source = match source(everywhere) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("portscope: {e}");
@@ -463,4 +469,13 @@ fn stop_on_ctrl_c(
         eprintln!("portscope: cannot catch Ctrl+C: {e}");
     }
     stop
+}
+
+/// The live machine: portscope's own network namespace, or every one this user may read.
+fn source(all_namespaces: bool) -> Result<OsSource, crate::collect::CollectError> {
+    if all_namespaces {
+        OsSource::all_namespaces()
+    } else {
+        OsSource::new()
+    }
 }

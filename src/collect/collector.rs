@@ -329,6 +329,7 @@ fn take(source: &mut dyn SocketSource, seq: u64, previous: Option<&Snapshot>) ->
                 viewer: p.viewer,
                 traffic: p.traffic.clone(),
                 drops: p.drops.clone(),
+                namespaces: p.namespaces.clone(),
             });
             let mut snap =
                 Snapshot::from_poll(seq, taken_at, duration, last_good.unwrap_or_default());
@@ -406,6 +407,7 @@ mod tests {
             cookie,
             recv_q: 0,
             send_q: 0,
+            netns: 0,
         };
         let (a, b) = (conn(40001, 1), conn(40002, 2));
         let pending = Arc::new(std::sync::Mutex::new(EndedBatch::default()));
@@ -526,6 +528,7 @@ mod tests {
                 cookie: 0,
                 recv_q: 0,
                 send_q: 0,
+                netns: 0,
             };
             Ok(Poll {
                 sockets: vec![socket],
@@ -589,6 +592,7 @@ mod tests {
             cookie: 0,
             recv_q: 0,
             send_q: 0,
+            netns: 0,
         });
         let failed = take(&mut source, 2, Some(&ok));
         assert!(

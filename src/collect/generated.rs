@@ -104,6 +104,7 @@ pub fn generated_poll(n: usize) -> Poll {
                 cookie: if udp { 0 } else { i as u64 + 1 },
                 recv_q: 0,
                 send_q: 0,
+                netns: 0,
             }
         })
         .collect();
@@ -136,6 +137,7 @@ pub fn generated_poll(n: usize) -> Poll {
         viewer: Default::default(),
         traffic,
         drops: Default::default(),
+        namespaces: Default::default(),
     }
 }
 

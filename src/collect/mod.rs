@@ -38,6 +38,8 @@ pub struct Poll {
     pub traffic: crate::model::traffic::Traffic,
     /// UDP sockets' drop counts, by cookie (Linux).
     pub drops: crate::model::traffic::Drops,
+    /// The network namespaces read, by inode (Linux).
+    pub namespaces: BTreeMap<u64, crate::model::netns::NetNs>,
 }
 
 /// Why a poll failed. Each carries advice for the user where there is any.
@@ -95,6 +97,7 @@ impl Snapshot {
             ended: Vec::new(),
             ended_lost: 0,
             ended_unavailable: None,
+            namespaces: poll.namespaces,
         }
     }
 }

@@ -207,6 +207,7 @@ mod tests {
             cookie: 0,
             recv_q: 0,
             send_q: 0,
+            netns: 0,
         }
     }
 

@@ -48,6 +48,8 @@ pub struct SocketRecord {
     pub retrans: Option<u32>,
     /// Datagrams a UDP socket dropped because its receive buffer was full (Linux).
     pub drops: Option<u32>,
+    /// The network namespace the socket lives in, by inode (Linux).
+    pub netns: Option<u64>,
 }
 
 impl SocketRecord {
@@ -93,6 +95,7 @@ impl SocketRecord {
             rtt_ms: stats.map(|t| f64::from(t.rtt_us) / 1000.0),
             retrans: stats.map(|t| t.retrans),
             drops: snap.drops(s),
+            netns: (s.netns != 0).then_some(s.netns),
         }
     }
 }
@@ -223,6 +226,7 @@ mod tests {
             cookie: 0,
             recv_q: 0,
             send_q: 0,
+            netns: 0,
         });
         snap.processes.insert(
             4242,

@@ -9,6 +9,7 @@ pub mod ephemeral_fill;
 mod explain;
 pub mod export;
 pub mod history;
+pub mod netns;
 mod owner;
 pub mod query;
 mod risk;
@@ -259,6 +260,9 @@ pub struct Socket {
     /// Bytes sent and not yet acknowledged by the peer (`Send-Q`); for a listener, the most
     /// connections that may wait to be accepted (its backlog).
     pub send_q: u32,
+    /// The network namespace the socket lives in, by its inode (Linux: what `readlink
+    /// /proc/PID/ns/net` shows as `net:[N]`); 0 where the system does not say.
+    pub netns: u64,
 }
 
 impl Socket {
@@ -521,6 +525,9 @@ pub struct Snapshot {
     /// Why this source announces no closed sockets (other systems, made-up tables, a sandbox
     /// that forbids it): closes are then found by polls alone. `None` where it does.
     pub ended_unavailable: Option<String>,
+    /// The network namespaces this poll read, by inode (Linux). Empty where the system has
+    /// none, or where only portscope's own was read and it was not asked which it is.
+    pub namespaces: BTreeMap<u64, netns::NetNs>,
 }
 
 impl Default for Snapshot {
@@ -542,6 +549,7 @@ impl Default for Snapshot {
             ended: Vec::new(),
             ended_lost: 0,
             ended_unavailable: None,
+            namespaces: BTreeMap::new(),
         }
     }
 }
@@ -735,6 +743,7 @@ mod tests {
             cookie: 0,
             recv_q: 0,
             send_q: 0,
+            netns: 0,
         };
         assert_eq!(socket.local_endpoint(), "[::ffff:127.0.0.1]:8443");
         assert_eq!(socket.bind_scope(), BindScope::Loopback);

@@ -373,6 +373,7 @@ mod tests {
             cookie: 0,
             recv_q: 0,
             send_q: 0,
+            netns: 0,
         }
     }
 
@@ -505,6 +506,7 @@ mod tests {
                     cookie: 0,
                     recv_q: 0,
                     send_q: 0,
+                    netns: 0,
                 }
             })
             .collect();

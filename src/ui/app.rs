@@ -115,7 +115,7 @@ impl PortscopeApp {
     ) -> Self {
         let source: Result<Box<dyn SocketSource>, _> = match generated {
             Some(source) => Ok(Box::new(source) as Box<dyn SocketSource>),
-            None => OsSource::new().map(|s| Box::new(s) as Box<dyn SocketSource>),
+            None => OsSource::all_namespaces().map(|s| Box::new(s) as Box<dyn SocketSource>),
         };
         // On Linux the live source can ask a privileged helper for the owners it cannot see.
         let helped = cfg!(target_os = "linux") && generated.is_none();

@@ -415,6 +415,7 @@ mod tests {
                 cookie: 0,
                 recv_q: 0,
                 send_q: 0,
+                netns: 0,
             })
             .collect();
         Arc::new(Snapshot {

@@ -36,6 +36,7 @@ fn socket(
         cookie: 0,
         recv_q: 0,
         send_q: 0,
+        netns: 0,
     }
 }
 
@@ -209,6 +210,7 @@ pub fn demo_poll() -> Poll {
         },
         traffic: Default::default(),
         drops: Default::default(),
+        namespaces: Default::default(),
     }
 }
 

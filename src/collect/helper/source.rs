@@ -256,6 +256,7 @@ mod tests {
             cookie,
             recv_q: 0,
             send_q: 0,
+            netns: 0,
         }
     }
 

@@ -1,17 +1,20 @@
 //! The live source on Linux: the kernel's socket table from our own sock_diag dump, owners
 //! from a cache kept between polls, and processes that change what they are noticed at once.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
 use std::time::Instant;
 use std::{panic, thread};
 
 use super::destroyed::{DestroyFeed, RECEIVE_BUFFER};
 use super::identity::Identities;
+use super::netns::{self, Namespaces};
 use super::owners::OwnerCache;
 use super::processes::{Look, Platform, Processes};
 use super::sock_diag::{self, Table};
 use crate::collect::{CollectError, Poll, SocketSource};
 use crate::model::ended::EndedBatch;
+use crate::model::netns::NetNs;
 use crate::model::traffic::RateTracker;
 use crate::model::{FastHash, Pids, Proto, Socket};
 
@@ -22,9 +25,18 @@ pub struct OsSource {
     owners: OwnerCache,
     identities: Identities,
     rates: RateTracker,
+    /// portscope's own network namespace (0 where `/proc` does not say).
+    own_netns: u64,
+    /// The other network namespaces, when asked to read them.
+    others: Option<Namespaces>,
 }
 
+/// Where the process table is, and where `ip netns` keeps its names.
+const PROC: &str = "/proc";
+const NAMED_NETNS: &str = "/run/netns";
+
 impl OsSource {
+    /// The sockets of portscope's own network namespace (what `ss` shows without `-N`).
     pub fn new() -> Result<Self, CollectError> {
         Ok(OsSource {
             ended: None,
@@ -32,17 +44,31 @@ impl OsSource {
             owners: OwnerCache::default(),
             identities: Identities::default(),
             rates: RateTracker::default(),
+            own_netns: netns::own().unwrap_or(0),
+            others: None,
+        })
+    }
+
+    /// The sockets of every network namespace this user may read: with privilege all of them
+    /// (containers, `ip netns`), without it those of the user's own processes.
+    pub fn all_namespaces() -> Result<Self, CollectError> {
+        Ok(OsSource {
+            others: Some(Namespaces::default()),
+            ..OsSource::new()?
         })
     }
 }
 
 impl SocketSource for OsSource {
     fn poll(&mut self) -> Result<Poll, CollectError> {
-        let Table {
-            sockets,
-            tcp,
-            udp_drops,
-        } = self.read_sockets()?;
+        let (
+            Table {
+                sockets,
+                tcp,
+                udp_drops,
+            },
+            namespaces,
+        ) = self.read_sockets()?;
         let traffic = self.rates.update(Instant::now(), tcp);
         let mut platform = Linux {
             owners: &mut self.owners,
@@ -51,6 +77,7 @@ impl SocketSource for OsSource {
         let mut poll = self.processes.describe(sockets, &mut platform);
         poll.traffic = traffic;
         poll.drops = udp_drops.into_iter().collect();
+        poll.namespaces = namespaces;
         Ok(poll)
     }
 
@@ -107,37 +134,44 @@ impl Platform for Linux<'_> {
 
 impl OsSource {
     /// The socket table, with owners from the cache.
-    fn read_sockets(&mut self) -> Result<Table, CollectError> {
-        let (sockets, pending) = if self.owners.full_scan_due() {
+    fn read_sockets(&mut self) -> Result<(Table, BTreeMap<u64, NetNs>), CollectError> {
+        let own = self.own_netns;
+        let others = &mut self.others;
+        let owners = &mut self.owners;
+        let (sockets, pending) = if owners.full_scan_due() {
             // Reading every process's open files and the socket table both take long on a busy
             // machine: do them at once.
             thread::scope(|scope| {
-                let dump = thread::Builder::new().spawn_scoped(scope, table);
-                let pending = self.owners.begin();
+                let dump = thread::Builder::new()
+                    .spawn_scoped(scope, || table_everywhere(own, others.as_mut()));
+                let pending = owners.begin();
                 let sockets = match dump {
                     Ok(thread) => thread.join().unwrap_or_else(|p| panic::resume_unwind(p)),
-                    Err(_) => table(),
+                    Err(_) => Err(CollectError::SocketTable(
+                        "cannot start the thread that reads the socket table".to_owned(),
+                    )),
                 };
                 (sockets, pending)
             })
         } else {
             // The socket table first: then every socket in it belongs to a process that the
             // listing in `begin` sees.
-            let sockets = table()?;
-            (Ok(sockets), self.owners.begin())
+            let sockets = table_everywhere(own, others.as_mut())?;
+            (Ok(sockets), owners.begin())
         };
+        let others = self.others.as_ref();
         let pending =
             pending.map_err(|e| CollectError::Processes(format!("cannot list /proc: {e}")))?;
-        let (mut dump, finished) = match sockets {
-            Ok(dump) => {
+        let ((mut dump, namespaces), finished) = match sockets {
+            Ok((dump, namespaces)) => {
                 let finished = self.owners.finish(
                     pending,
                     dump.sockets
                         .iter()
                         .filter_map(|s| Some((u64::from(s.inode?), s.cookie, s.uid?))),
-                    |inodes| closed_since(&dump.sockets, inodes),
+                    |inodes| closed_since(&dump.sockets, inodes, own, others),
                 );
-                (dump, finished)
+                ((dump, namespaces), finished)
             }
             Err(e) => {
                 let exited = self.owners.abandon(pending);
@@ -167,24 +201,82 @@ impl OsSource {
         }
         let exited = finished.exited;
         self.processes.forget(&exited);
-        Ok(dump)
+        Ok((dump, namespaces))
     }
 }
 
-/// Of the sockets with these inodes, those the kernel no longer has.
-fn closed_since(sockets: &[Socket], inodes: &[u64]) -> Vec<u64> {
+/// The socket table of portscope's own namespace, and of every other one when `others` is
+/// given, each socket marked with its namespace.
+fn table_everywhere(
+    own: u64,
+    others: Option<&mut Namespaces>,
+) -> Result<(Table, BTreeMap<u64, NetNs>), CollectError> {
+    let mut dump = table()?;
+    for s in &mut dump.sockets {
+        s.netns = own;
+    }
+    let mut namespaces = BTreeMap::new();
+    let Some(others) = others else {
+        return Ok((dump, namespaces));
+    };
+    let found = netns::list(Path::new(PROC), Path::new(NAMED_NETNS));
+    if own != 0 {
+        let pids = found.get(&own).map(|ns| ns.pids.as_slice()).unwrap_or(&[]);
+        namespaces.insert(
+            own,
+            NetNs {
+                inode: own,
+                own: true,
+                name: found.get(&own).and_then(|ns| ns.name.clone()),
+                pids: pids.iter().copied().take(NetNs::PIDS_KEPT).collect(),
+                processes: pids.len(),
+                read: Default::default(),
+            },
+        );
+    }
+    for read in others.read(own, &found) {
+        dump.sockets.extend(read.table.sockets);
+        dump.tcp.extend(read.table.tcp);
+        dump.udp_drops.extend(read.table.udp_drops);
+        namespaces.insert(read.netns.inode, read.netns);
+    }
+    Ok((dump, namespaces))
+}
+
+/// Of the sockets with these inodes, those the kernel no longer has: asked in each socket's
+/// own namespace. Sockets read without sock_diag (no cookie) are not asked about.
+fn closed_since(
+    sockets: &[Socket],
+    inodes: &[u64],
+    own: u64,
+    others: Option<&Namespaces>,
+) -> Vec<u64> {
     let wanted: HashSet<u64, FastHash> = inodes.iter().copied().collect();
-    let asked: Vec<&Socket> = sockets
-        .iter()
-        .filter(|s| {
-            s.inode
+    let mut by_namespace: BTreeMap<u64, Vec<&Socket>> = BTreeMap::new();
+    for s in sockets {
+        if s.cookie != 0
+            && s.inode
                 .is_some_and(|inode| wanted.contains(&u64::from(inode)))
-        })
-        .collect();
-    sock_diag::gone(&asked)
-        .into_iter()
-        .filter_map(|at| Some(u64::from(asked.get(at)?.inode?)))
-        .collect()
+        {
+            by_namespace.entry(s.netns).or_default().push(s);
+        }
+    }
+    let mut closed = Vec::new();
+    for (netns, asked) in by_namespace {
+        let gone = if netns == own {
+            sock_diag::gone(&asked)
+        } else {
+            match others.and_then(|o| o.netlink(netns)) {
+                Some(netlink) => sock_diag::gone_on(netlink, &asked),
+                None => continue,
+            }
+        };
+        closed.extend(
+            gone.into_iter()
+                .filter_map(|at| Some(u64::from(asked.get(at)?.inode?))),
+        );
+    }
+    closed
 }
 
 /// The socket table without owners, straight from the kernel: the owner cache finds those.
@@ -201,7 +293,19 @@ fn table() -> Result<Table, CollectError> {
     })
 }
 
-/// Asks the kernel to destroy one TCP socket (see [`sock_diag::destroy`]).
+/// Asks the kernel to destroy one TCP socket (see [`sock_diag::destroy`]), in the network
+/// namespace the socket lives in.
 pub fn destroy_socket(socket: &Socket) -> std::io::Result<()> {
-    sock_diag::destroy(socket)
+    let own = netns::own().unwrap_or(0);
+    if socket.netns == 0 || socket.netns == own {
+        return sock_diag::destroy(socket);
+    }
+    let found = netns::list(Path::new(PROC), Path::new(NAMED_NETNS));
+    let ns = found.get(&socket.netns).ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "its network namespace is gone, or this user may not see it",
+        )
+    })?;
+    sock_diag::destroy_on(&netns::open_inside(&ns.path)?, socket)
 }

@@ -18,6 +18,8 @@ mod destroyed;
 mod identity;
 #[cfg(target_os = "linux")]
 mod linux;
+#[cfg(target_os = "linux")]
+mod netns;
 #[cfg_attr(target_os = "linux", cfg(test))]
 mod netstat;
 #[cfg(not(target_os = "linux"))]
@@ -25,6 +27,8 @@ mod other;
 #[cfg(target_os = "linux")]
 mod owners;
 mod processes;
+#[cfg(target_os = "linux")]
+mod procnet;
 #[cfg(target_os = "linux")]
 mod sock_diag;
 

@@ -44,6 +44,7 @@ fn socket_from(info: SocketInfo) -> Socket {
                 cookie: 0,
                 recv_q: 0,
                 send_q: 0,
+                netns: 0,
             }
         }
         ProtocolSocketInfo::Udp(u) => Socket {
@@ -59,6 +60,7 @@ fn socket_from(info: SocketInfo) -> Socket {
             cookie: 0,
             recv_q: 0,
             send_q: 0,
+            netns: 0,
         },
     }
 }

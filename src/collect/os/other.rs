@@ -20,6 +20,11 @@ impl OsSource {
             polls: 0,
         })
     }
+
+    /// Other systems have one socket table: the same as [`OsSource::new`].
+    pub fn all_namespaces() -> Result<Self, CollectError> {
+        Self::new()
+    }
 }
 
 /// sysinfo's view of processes stands as it is.

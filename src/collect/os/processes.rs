@@ -232,6 +232,7 @@ impl Processes {
             viewer: self.viewer,
             traffic: Default::default(),
             drops: Default::default(),
+            namespaces: Default::default(),
         }
     }
 

@@ -96,7 +96,11 @@ pub struct Table {
 
 /// Every TCP and UDP socket of this network namespace, IPv4 and IPv6, without owners.
 pub fn dump_sockets() -> Result<Table, DumpError> {
-    let netlink = open_netlink().map_err(DumpError::Open)?;
+    dump_sockets_on(&open_netlink().map_err(DumpError::Open)?)
+}
+
+/// Every TCP and UDP socket of the network namespace `netlink` was opened in.
+pub fn dump_sockets_on(netlink: &NetlinkSocket) -> Result<Table, DumpError> {
     let mut buf = vec![0u8; RECV_BUFFER];
     let mut table = Table::default();
     for (seq, (proto, family, protocol, what)) in (1u32..).zip(DUMPS) {
@@ -128,7 +132,11 @@ pub fn dump_sockets() -> Result<Table, DumpError> {
 /// dump gave them). `Ok` means the kernel said yes, which it also says for some sockets it
 /// leaves alone: the caller checks the table again.
 pub fn destroy(socket: &Socket) -> io::Result<()> {
-    let netlink = open_netlink()?;
+    destroy_on(&open_netlink()?, socket)
+}
+
+/// [`destroy`] in the network namespace `netlink` was opened in.
+pub fn destroy_on(netlink: &NetlinkSocket, socket: &Socket) -> io::Result<()> {
     let mut request = one_socket_request(socket, NLM_F_REQUEST | NLM_F_ACK);
     request[TYPE_OFFSET..TYPE_OFFSET + 2].copy_from_slice(&SOCK_DESTROY.to_ne_bytes());
     netlink.send(&request, 0)?;
@@ -156,16 +164,21 @@ pub fn destroy(socket: &Socket) -> io::Result<()> {
 /// answer counts the socket as still there; so does every UDP socket (the kernel looks UDP
 /// sockets up as an arriving packet would, which does not name one socket exactly).
 pub fn gone(sockets: &[&Socket]) -> Vec<usize> {
-    let mut gone = Vec::new();
     if !sockets.iter().any(|s| s.proto == Proto::Tcp) {
-        return gone;
+        return Vec::new();
     }
-    let Ok(netlink) = open_netlink() else {
-        return gone;
-    };
+    match open_netlink() {
+        Ok(netlink) => gone_on(&netlink, sockets),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// [`gone`] in the network namespace `netlink` was opened in.
+pub fn gone_on(netlink: &NetlinkSocket, sockets: &[&Socket]) -> Vec<usize> {
+    let mut gone = Vec::new();
     let mut buf = vec![0u8; 8192];
     for (at, socket) in sockets.iter().enumerate() {
-        if socket.proto == Proto::Tcp && lookup(&netlink, &mut buf, socket) == Lookup::Gone {
+        if socket.proto == Proto::Tcp && lookup(netlink, &mut buf, socket) == Lookup::Gone {
             gone.push(at);
         }
     }
@@ -396,6 +409,7 @@ fn socket_from(proto: Proto, response: &InetResponse) -> Option<Socket> {
         cookie: u64::from_ne_bytes(id.cookie),
         recv_q: header.recv_queue,
         send_q: header.send_queue,
+        netns: 0,
     })
 }
 
@@ -463,7 +477,7 @@ fn tcp_stats(info: &[u8]) -> TcpStats {
 
 /// The kernel's state number as portscope names it. UDP uses two of the TCP numbers:
 /// `TCP_ESTABLISHED` for a connected socket and `TCP_CLOSE` for an unconnected one.
-fn state_of(proto: Proto, state: u8) -> SockState {
+pub(super) fn state_of(proto: Proto, state: u8) -> SockState {
     match (proto, state) {
         (Proto::Udp, 1) => SockState::Established,
         (Proto::Udp, 7) => SockState::Unconn,

@@ -30,6 +30,7 @@ pub(super) fn conn(port: u16, state: SockState, inode: u32, pids: &[u32]) -> Soc
         cookie: 0,
         recv_q: 0,
         send_q: 0,
+        netns: 0,
     }
 }
 
@@ -47,6 +48,7 @@ pub(super) fn listener(port: u16, inode: u32, pids: &[u32]) -> Socket {
         cookie: 0,
         recv_q: 0,
         send_q: 0,
+        netns: 0,
     }
 }
 
@@ -136,6 +138,7 @@ pub(super) fn population(n: usize, shift: usize, seq: u64) -> Arc<Snapshot> {
                 cookie: 0,
                 recv_q: 0,
                 send_q: 0,
+                netns: 0,
             }
         })
         .collect();

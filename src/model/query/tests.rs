@@ -38,6 +38,7 @@ fn socket(row: Row) -> Socket {
         cookie: 0,
         recv_q: 0,
         send_q: 0,
+        netns: 0,
     }
 }
 
@@ -245,6 +246,7 @@ fn ipv4_mapped_sockets_match_as_their_ipv4_addresses() {
         cookie: 0,
         recv_q: 0,
         send_q: 0,
+        netns: 0,
     };
     let mut s = Snapshot {
         sockets: vec![

@@ -28,6 +28,7 @@ fn socket(proto: Proto, port: u16, state: SockState) -> Socket {
         cookie: u64::from(port),
         recv_q: 0,
         send_q: 0,
+        netns: 0,
     }
 }
 

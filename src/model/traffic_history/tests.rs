@@ -49,6 +49,7 @@ fn socket(c: &Conn) -> Socket {
         cookie: c.cookie,
         recv_q: 0,
         send_q: 0,
+        netns: 0,
     }
 }
 

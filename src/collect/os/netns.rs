@@ -1,0 +1,200 @@
+//! Every network namespace of the machine (Linux), each read with the same sock_diag dump as
+//! portscope's own.
+//!
+//! The namespaces are found where the kernel shows them: `/proc/PID/ns/net` of every process
+//! (one per distinct inode) and the names `ip netns add` keeps under `/run/netns`. A sock_diag
+//! socket dumps the namespace it was opened in, so for each namespace one is opened once, from
+//! a short-lived thread that has moved into the namespace with `setns` (which needs
+//! `CAP_SYS_ADMIN`), and kept for the polls after. It keeps the namespace alive, so it is
+//! closed as soon as no process and no name refers to the namespace any more.
+//!
+//! Without that privilege a user may still read the namespaces of their own processes
+//! (rootless containers): the kernel's text tables under `/proc/PID/net` ([`super::procnet`]).
+//! Other users' namespaces are not readable: the kernel does not even say which namespace
+//! their processes are in.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::thread;
+
+use netlink_sys::Socket as NetlinkSocket;
+
+use super::procnet;
+use super::sock_diag::{self, Table};
+use crate::model::netns::{NetNs, NsRead};
+
+/// One namespace as the listing found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub inode: u64,
+    /// A file that refers to it: `/proc/PID/ns/net` or `/run/netns/NAME`.
+    pub path: PathBuf,
+    pub name: Option<String>,
+    /// Processes inside it, ascending.
+    pub pids: Vec<u32>,
+}
+
+/// The inode of portscope's own network namespace.
+pub fn own() -> io::Result<u64> {
+    Ok(fs::metadata("/proc/self/ns/net")?.ino())
+}
+
+/// Every namespace a process or a name refers to, that this user may see (a user without
+/// privilege sees only their own processes'). By inode.
+pub fn list(proc: &Path, named: &Path) -> BTreeMap<u64, Found> {
+    let mut found: BTreeMap<u64, Found> = BTreeMap::new();
+    if let Ok(entries) = fs::read_dir(proc) {
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let path = entry.path().join("ns/net");
+            // Other users' processes: the kernel does not say (without privilege). A
+            // process that exited meanwhile: nothing to say.
+            let Ok(meta) = fs::metadata(&path) else {
+                continue;
+            };
+            found
+                .entry(meta.ino())
+                .or_insert_with(|| Found {
+                    inode: meta.ino(),
+                    path,
+                    name: None,
+                    pids: Vec::new(),
+                })
+                .pids
+                .push(pid);
+        }
+    }
+    if let Ok(entries) = fs::read_dir(named) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = fs::metadata(&path) else {
+                continue;
+            };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let ns = found.entry(meta.ino()).or_insert_with(|| Found {
+                inode: meta.ino(),
+                path: path.clone(),
+                name: None,
+                pids: Vec::new(),
+            });
+            ns.name.get_or_insert(name);
+            if ns.pids.is_empty() {
+                ns.path = path;
+            }
+        }
+    }
+    for ns in found.values_mut() {
+        ns.pids.sort_unstable();
+    }
+    found
+}
+
+/// A sock_diag socket inside the namespace `path` refers to.
+pub fn open_inside(path: &Path) -> io::Result<NetlinkSocket> {
+    let file = fs::File::open(path)?;
+    // `setns` moves only the calling thread: a thread of its own, which ends right after.
+    thread::scope(|scope| {
+        let opened = thread::Builder::new()
+            .name("netns-open".to_owned())
+            .spawn_scoped(scope, || {
+                // SAFETY: `file` is an open namespace file for as long as the call runs;
+                // setns changes only this thread's namespace, and the thread ends after.
+                if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                sock_diag::open_netlink()
+            })?;
+        opened
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("opening a namespace's socket failed")))
+    })
+}
+
+/// The namespaces other than portscope's own, with a sock_diag socket kept open inside each
+/// that could be entered.
+#[derive(Default)]
+pub struct Namespaces {
+    inside: HashMap<u64, NetlinkSocket>,
+    /// Namespaces that could not be entered, and why (tried once each).
+    refused: HashMap<u64, String>,
+}
+
+/// One namespace's sockets, as read at one poll.
+pub struct Read {
+    pub netns: NetNs,
+    pub table: Table,
+}
+
+impl Namespaces {
+    /// Read every namespace in `found` but `own`: with sock_diag where it could be entered,
+    /// else from one of its processes' `/proc/PID/net` tables.
+    pub fn read(&mut self, own: u64, found: &BTreeMap<u64, Found>) -> Vec<Read> {
+        self.inside.retain(|inode, _| found.contains_key(inode));
+        self.refused.retain(|inode, _| found.contains_key(inode));
+        let mut reads = Vec::new();
+        for ns in found.values().filter(|ns| ns.inode != own) {
+            let mut netns = NetNs {
+                inode: ns.inode,
+                own: false,
+                name: ns.name.clone(),
+                pids: ns.pids.iter().copied().take(NetNs::PIDS_KEPT).collect(),
+                processes: ns.pids.len(),
+                read: NsRead::Dump,
+            };
+            if !self.inside.contains_key(&ns.inode) && !self.refused.contains_key(&ns.inode) {
+                match open_inside(&ns.path) {
+                    Ok(netlink) => {
+                        self.inside.insert(ns.inode, netlink);
+                    }
+                    Err(e) => {
+                        self.refused.insert(ns.inode, e.to_string());
+                    }
+                }
+            }
+            let table = match self.inside.get(&ns.inode) {
+                Some(netlink) => sock_diag::dump_sockets_on(netlink).map_err(|e| e.to_string()),
+                None => match ns.pids.first() {
+                    Some(&pid) => match procnet::read(pid) {
+                        Ok(sockets) => {
+                            netns.read = NsRead::ProcNet { pid };
+                            Ok(Table {
+                                sockets,
+                                ..Table::default()
+                            })
+                        }
+                        Err(e) => Err(e.to_string()),
+                    },
+                    None => Err(self
+                        .refused
+                        .get(&ns.inode)
+                        .cloned()
+                        .unwrap_or_else(|| "no process inside".to_owned())),
+                },
+            };
+            let mut table = table.unwrap_or_else(|why| {
+                netns.read = NsRead::Unread { why };
+                Table::default()
+            });
+            for s in &mut table.sockets {
+                s.netns = ns.inode;
+            }
+            reads.push(Read { netns, table });
+        }
+        reads
+    }
+
+    /// The sock_diag socket inside a namespace, if it could be entered.
+    pub fn netlink(&self, inode: u64) -> Option<&NetlinkSocket> {
+        self.inside.get(&inode)
+    }
+}

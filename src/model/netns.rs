@@ -1,0 +1,69 @@
+//! Network namespaces: the separate socket tables a Linux machine keeps (one per container,
+//! `ip netns`, sandbox), and how portscope read each.
+//!
+//! A socket opened inside a container lives in the container's network namespace: the host's
+//! socket table does not list it, and the same address and port may be in use in several
+//! namespaces at once. Every socket carries its namespace ([`super::Socket::netns`]); a
+//! snapshot says what it knows of each namespace it read.
+
+use serde::Serialize;
+
+/// One network namespace, as a poll found it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct NetNs {
+    /// Its inode: `net:[N]` in `readlink /proc/PID/ns/net`.
+    pub inode: u64,
+    /// portscope's own namespace (the one `ss` without `-N` shows).
+    pub own: bool,
+    /// The name `ip netns add` gave it (`/run/netns/NAME`).
+    pub name: Option<String>,
+    /// Processes seen inside it, ascending (at most [`NetNs::PIDS_KEPT`]).
+    pub pids: Vec<u32>,
+    /// How many processes portscope saw inside it.
+    pub processes: usize,
+    /// How its sockets were read.
+    pub read: NsRead,
+}
+
+/// How a namespace's sockets were read.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "how")]
+pub enum NsRead {
+    /// The kernel's sock_diag dump, from inside the namespace: every socket, with counters.
+    #[default]
+    Dump,
+    /// The kernel's text table of one of its processes (`/proc/PID/net/tcp` and the like):
+    /// every socket, without counters or cookies. What a user without privilege can read for
+    /// the namespaces of their own processes.
+    ProcNet { pid: u32 },
+    /// Not read: why.
+    Unread { why: String },
+}
+
+impl NetNs {
+    /// How many of a namespace's processes it keeps.
+    pub const PIDS_KEPT: usize = 8;
+
+    /// A short name for tables: the `ip netns` name, else `net:[N]`.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(name) => super::text::escape(name).into_owned(),
+            None => format!("net:[{}]", self.inode),
+        }
+    }
+}
+
+impl super::Snapshot {
+    /// The namespace a socket lives in, when it is not portscope's own: what tables show in
+    /// their namespace column. `None` for the own namespace and where the system does not say.
+    pub fn foreign_netns(&self, s: &super::Socket) -> Option<&NetNs> {
+        self.namespaces.get(&s.netns).filter(|ns| !ns.own)
+    }
+
+    /// Whether any socket lives outside portscope's own namespace: tables show a namespace
+    /// column only then.
+    pub fn has_foreign_sockets(&self) -> bool {
+        self.namespaces.values().any(|ns| !ns.own)
+            && self.sockets.iter().any(|s| self.foreign_netns(s).is_some())
+    }
+}
