@@ -103,7 +103,7 @@ pub(super) fn check(
     )?;
     for s in at_risk {
         writeln!(out)?;
-        writeln!(out, "{}", socket_line(s))?;
+        writeln!(out, "{}", socket_line(snap, s))?;
         writeln!(out, "  held by {}", escape(&owner_words(snap, s)))?;
         for command in remedy(s) {
             writeln!(out, "  {}:", command.purpose)?;

@@ -187,6 +187,8 @@ const SORT_NAMES: &[(&str, SortKey)] = &[
     ("rtt_ms", SortKey::Rtt),
     ("retrans", SortKey::Retrans),
     ("drops", SortKey::Drops),
+    ("netns", SortKey::Netns),
+    ("namespace", SortKey::Netns),
 ];
 
 /// Read `--sort`: a column name (any case, `-` or `_` or a space between words), then

@@ -313,7 +313,7 @@ fn explain_port(args: &ExplainArgs, snap: &Snapshot, out: &mut dyn Write) -> io:
             let s = &snap.sockets[*i];
             live.push_str(&format!(
                 "  {}\n    held by {}",
-                socket_line(s),
+                socket_line(snap, s),
                 escape(&owner_words(snap, s))
             ));
             if let (Some(addr), Some(port)) = (s.remote_addr, s.remote_port) {
@@ -427,22 +427,23 @@ fn write_who_text(
         for i in rows {
             let s = &snap.sockets[*i];
             if s.pids.contains(pid) {
-                writeln!(out, "  {}", socket_line(s))?;
+                writeln!(out, "  {}", socket_line(snap, s))?;
             }
         }
     }
     for i in rows {
         let s = &snap.sockets[*i];
         if let Owner::None(reason) = snap.owner(s) {
-            writeln!(out, "no process: {}", socket_line(s))?;
+            writeln!(out, "no process: {}", socket_line(snap, s))?;
             writeln!(out, "  {}", escape(&reason.explain()))?;
         }
     }
     Ok(())
 }
 
-fn socket_line(s: &crate::model::Socket) -> String {
-    match s.remote_addr {
+/// One socket in a line, with its network namespace when it is not portscope's own.
+fn socket_line(snap: &Snapshot, s: &crate::model::Socket) -> String {
+    let line = match s.remote_addr {
         Some(_) => format!(
             "{} {} {} -> {}",
             s.proto,
@@ -451,6 +452,10 @@ fn socket_line(s: &crate::model::Socket) -> String {
             s.remote_endpoint()
         ),
         None => format!("{} {} {}", s.proto, s.state, s.local_endpoint()),
+    };
+    match snap.foreign_netns(s) {
+        Some(ns) => format!("{line}  (network namespace {})", ns.label()),
+        None => line,
     }
 }
 

@@ -39,7 +39,7 @@ pub struct Poll {
     /// UDP sockets' drop counts, by cookie (Linux).
     pub drops: crate::model::traffic::Drops,
     /// The network namespaces read, by inode (Linux).
-    pub namespaces: BTreeMap<u64, crate::model::netns::NetNs>,
+    pub namespaces: BTreeMap<u32, crate::model::netns::NetNs>,
 }
 
 /// Why a poll failed. Each carries advice for the user where there is any.

@@ -333,6 +333,29 @@ pub const COLUMNS: &[Column] = &[
         sort: |snap, _, s| traffic_sort(snap.drops(s).map(u64::from)),
         search: None,
     },
+    // Shown only while some socket lives outside portscope's own network namespace
+    // ([`SortKey::applies`]); blank for those that do not.
+    Column {
+        key: SortKey::Netns,
+        title: "Namespace",
+        export: Some("netns"),
+        width: 110.0,
+        shown: true,
+        cell: |snap, s| match snap.foreign_netns(s) {
+            Some(ns) => Cell::Text(ns.label().into()),
+            None => Cell::Text("".into()),
+        },
+        sort: |snap, _, s| match snap.foreign_netns(s) {
+            Some(ns) => SortValue::Text(ns.label().into()),
+            None => SortValue::Text("".into()),
+        },
+        search: Some(|out, t, s| {
+            if let Some(ns) = t.snap.foreign_netns(s) {
+                out.push(' ');
+                out.push_str(&ns.label().to_lowercase());
+            }
+        }),
+    },
 ];
 
 /// A connection's number in its unit; empty where the kernel gave none (listeners, UDP,
@@ -366,6 +389,15 @@ impl SortKey {
     /// The column heading.
     pub fn title(self) -> &'static str {
         self.column().title
+    }
+
+    /// Whether the column says anything about this snapshot: the namespace column only
+    /// while some socket lives in another namespace than portscope's.
+    pub fn applies(self, snap: &Snapshot) -> bool {
+        match self {
+            SortKey::Netns => snap.has_foreign_sockets(),
+            _ => true,
+        }
     }
 }
 

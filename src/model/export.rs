@@ -49,7 +49,7 @@ pub struct SocketRecord {
     /// Datagrams a UDP socket dropped because its receive buffer was full (Linux).
     pub drops: Option<u32>,
     /// The network namespace the socket lives in, by inode (Linux).
-    pub netns: Option<u64>,
+    pub netns: Option<u32>,
 }
 
 impl SocketRecord {
@@ -146,6 +146,7 @@ pub fn write_csv(out: &mut dyn Write, snap: &Snapshot, rows: &[usize]) -> io::Re
         "rtt_ms",
         "retrans",
         "drops",
+        "netns",
     ])?;
     for r in records(snap, rows) {
         let join = |f: &dyn Fn(&ProcessRecord) -> String| {
@@ -171,6 +172,7 @@ pub fn write_csv(out: &mut dyn Write, snap: &Snapshot, rows: &[usize]) -> io::Re
             number(r.rtt_ms),
             number(r.retrans),
             number(r.drops),
+            number(r.netns),
         ])?;
     }
     w.flush()

@@ -262,7 +262,7 @@ pub struct Socket {
     pub send_q: u32,
     /// The network namespace the socket lives in, by its inode (Linux: what `readlink
     /// /proc/PID/ns/net` shows as `net:[N]`); 0 where the system does not say.
-    pub netns: u64,
+    pub netns: u32,
 }
 
 impl Socket {
@@ -527,7 +527,7 @@ pub struct Snapshot {
     pub ended_unavailable: Option<String>,
     /// The network namespaces this poll read, by inode (Linux). Empty where the system has
     /// none, or where only portscope's own was read and it was not asked which it is.
-    pub namespaces: BTreeMap<u64, netns::NetNs>,
+    pub namespaces: BTreeMap<u32, netns::NetNs>,
 }
 
 impl Default for Snapshot {

@@ -12,7 +12,7 @@ use serde::Serialize;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct NetNs {
     /// Its inode: `net:[N]` in `readlink /proc/PID/ns/net`.
-    pub inode: u64,
+    pub inode: u32,
     /// portscope's own namespace (the one `ss` without `-N` shows).
     pub own: bool,
     /// The name `ip netns add` gave it (`/run/netns/NAME`).
@@ -21,6 +21,8 @@ pub struct NetNs {
     pub pids: Vec<u32>,
     /// How many processes portscope saw inside it.
     pub processes: usize,
+    /// How many sockets were read from it.
+    pub sockets: usize,
     /// How its sockets were read.
     pub read: NsRead,
 }
@@ -63,7 +65,6 @@ impl super::Snapshot {
     /// Whether any socket lives outside portscope's own namespace: tables show a namespace
     /// column only then.
     pub fn has_foreign_sockets(&self) -> bool {
-        self.namespaces.values().any(|ns| !ns.own)
-            && self.sockets.iter().any(|s| self.foreign_netns(s).is_some())
+        self.namespaces.values().any(|ns| !ns.own && ns.sockets > 0)
     }
 }

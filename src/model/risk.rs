@@ -21,9 +21,11 @@ pub fn at_ephemeral_risk(s: &Socket, ephemeral: &EphemeralRange) -> bool {
 }
 
 impl Snapshot {
-    /// [`at_ephemeral_risk`] against this poll's ephemeral range.
+    /// [`at_ephemeral_risk`] against this poll's ephemeral range. The range is a setting of
+    /// each network namespace: a socket of another namespace (a container's) is not judged
+    /// by portscope's own.
     pub fn at_ephemeral_risk(&self, s: &Socket) -> bool {
-        at_ephemeral_risk(s, &self.ephemeral)
+        self.foreign_netns(s).is_none() && at_ephemeral_risk(s, &self.ephemeral)
     }
 
     /// The sockets at risk, in table order.
@@ -40,14 +42,18 @@ impl Snapshot {
             .len()
     }
 
-    /// Distinct local ports of the ephemeral range in use now, by any socket: how full the
-    /// range is.
+    /// Distinct local ports of the ephemeral range in use now, by any socket of portscope's
+    /// own network namespace: how full the range is.
     pub fn ephemeral_ports_in_use(&self) -> usize {
         // One bit a port: the explanation panel asks at every poll, on the UI thread, of a
         // table that can hold 100,000 sockets.
         let mut seen = vec![0u64; 1024];
         let mut count = 0;
-        for port in self.sockets.iter().map(|s| s.local_port) {
+        let own = self
+            .sockets
+            .iter()
+            .filter(|s| self.foreign_netns(s).is_none());
+        for port in own.map(|s| s.local_port) {
             let (word, bit) = (usize::from(port / 64), 1u64 << (port % 64));
             if self.ephemeral.contains(port) && seen[word] & bit == 0 {
                 seen[word] |= bit;

@@ -33,6 +33,7 @@ pub enum SortKey {
     Rtt,
     Retrans,
     Drops,
+    Netns,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -597,7 +597,13 @@ impl PortscopeApp {
                 let selected = self.selection.as_ref().map(|s| s.key);
                 actions.extend(groups_ui(ui, &mut self.groups, &self.view, selected));
             } else {
-                let columns = self.prefs.columns();
+                let snap = &self.view.data().snapshot;
+                let columns: Vec<crate::model::SortKey> = self
+                    .prefs
+                    .columns()
+                    .into_iter()
+                    .filter(|key| key.applies(snap))
+                    .collect();
                 let names = self
                     .prefs
                     .resolve_names

@@ -815,7 +815,12 @@ mod tests {
         prefs.show_column(SortKey::User, true);
         assert!(prefs.hidden_columns.is_empty());
         // The columns after User that are shown by default first, so that User is the last.
-        let after_user = [SortKey::RateDown, SortKey::RateUp, SortKey::Rtt];
+        let after_user = [
+            SortKey::RateDown,
+            SortKey::RateUp,
+            SortKey::Rtt,
+            SortKey::Netns,
+        ];
         for key in after_user.into_iter().chain(SortKey::ALL) {
             prefs.show_column(key, false);
         }

@@ -26,7 +26,7 @@ pub struct OsSource {
     identities: Identities,
     rates: RateTracker,
     /// portscope's own network namespace (0 where `/proc` does not say).
-    own_netns: u64,
+    own_netns: u32,
     /// The other network namespaces, when asked to read them.
     others: Option<Namespaces>,
 }
@@ -134,7 +134,7 @@ impl Platform for Linux<'_> {
 
 impl OsSource {
     /// The socket table, with owners from the cache.
-    fn read_sockets(&mut self) -> Result<(Table, BTreeMap<u64, NetNs>), CollectError> {
+    fn read_sockets(&mut self) -> Result<(Table, BTreeMap<u32, NetNs>), CollectError> {
         let own = self.own_netns;
         let others = &mut self.others;
         let owners = &mut self.owners;
@@ -208,9 +208,9 @@ impl OsSource {
 /// The socket table of portscope's own namespace, and of every other one when `others` is
 /// given, each socket marked with its namespace.
 fn table_everywhere(
-    own: u64,
+    own: u32,
     others: Option<&mut Namespaces>,
-) -> Result<(Table, BTreeMap<u64, NetNs>), CollectError> {
+) -> Result<(Table, BTreeMap<u32, NetNs>), CollectError> {
     let mut dump = table()?;
     for s in &mut dump.sockets {
         s.netns = own;
@@ -230,6 +230,7 @@ fn table_everywhere(
                 name: found.get(&own).and_then(|ns| ns.name.clone()),
                 pids: pids.iter().copied().take(NetNs::PIDS_KEPT).collect(),
                 processes: pids.len(),
+                sockets: dump.sockets.len(),
                 read: Default::default(),
             },
         );
@@ -248,11 +249,11 @@ fn table_everywhere(
 fn closed_since(
     sockets: &[Socket],
     inodes: &[u64],
-    own: u64,
+    own: u32,
     others: Option<&Namespaces>,
 ) -> Vec<u64> {
     let wanted: HashSet<u64, FastHash> = inodes.iter().copied().collect();
-    let mut by_namespace: BTreeMap<u64, Vec<&Socket>> = BTreeMap::new();
+    let mut by_namespace: BTreeMap<u32, Vec<&Socket>> = BTreeMap::new();
     for s in sockets {
         if s.cookie != 0
             && s.inode

@@ -30,7 +30,7 @@ use crate::model::netns::{NetNs, NsRead};
 /// One namespace as the listing found it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
-    pub inode: u64,
+    pub inode: u32,
     /// A file that refers to it: `/proc/PID/ns/net` or `/run/netns/NAME`.
     pub path: PathBuf,
     pub name: Option<String>,
@@ -39,14 +39,19 @@ pub struct Found {
 }
 
 /// The inode of portscope's own network namespace.
-pub fn own() -> io::Result<u64> {
-    Ok(fs::metadata("/proc/self/ns/net")?.ino())
+pub fn own() -> io::Result<u32> {
+    inode(&fs::metadata("/proc/self/ns/net")?)
+}
+
+/// A namespace file's inode: the kernel numbers namespaces with 32 bits.
+fn inode(meta: &fs::Metadata) -> io::Result<u32> {
+    u32::try_from(meta.ino()).map_err(|_| io::Error::other("a namespace number beyond 32 bits"))
 }
 
 /// Every namespace a process or a name refers to, that this user may see (a user without
 /// privilege sees only their own processes'). By inode.
-pub fn list(proc: &Path, named: &Path) -> BTreeMap<u64, Found> {
-    let mut found: BTreeMap<u64, Found> = BTreeMap::new();
+pub fn list(proc: &Path, named: &Path) -> BTreeMap<u32, Found> {
+    let mut found: BTreeMap<u32, Found> = BTreeMap::new();
     if let Ok(entries) = fs::read_dir(proc) {
         for entry in entries.flatten() {
             let Some(pid) = entry
@@ -59,13 +64,13 @@ pub fn list(proc: &Path, named: &Path) -> BTreeMap<u64, Found> {
             let path = entry.path().join("ns/net");
             // Other users' processes: the kernel does not say (without privilege). A
             // process that exited meanwhile: nothing to say.
-            let Ok(meta) = fs::metadata(&path) else {
+            let Some(ino) = fs::metadata(&path).ok().and_then(|m| inode(&m).ok()) else {
                 continue;
             };
             found
-                .entry(meta.ino())
+                .entry(ino)
                 .or_insert_with(|| Found {
-                    inode: meta.ino(),
+                    inode: ino,
                     path,
                     name: None,
                     pids: Vec::new(),
@@ -77,12 +82,12 @@ pub fn list(proc: &Path, named: &Path) -> BTreeMap<u64, Found> {
     if let Ok(entries) = fs::read_dir(named) {
         for entry in entries.flatten() {
             let path = entry.path();
-            let Ok(meta) = fs::metadata(&path) else {
+            let Some(ino) = fs::metadata(&path).ok().and_then(|m| inode(&m).ok()) else {
                 continue;
             };
             let name = entry.file_name().to_string_lossy().into_owned();
-            let ns = found.entry(meta.ino()).or_insert_with(|| Found {
-                inode: meta.ino(),
+            let ns = found.entry(ino).or_insert_with(|| Found {
+                inode: ino,
                 path: path.clone(),
                 name: None,
                 pids: Vec::new(),
@@ -124,9 +129,9 @@ pub fn open_inside(path: &Path) -> io::Result<NetlinkSocket> {
 /// that could be entered.
 #[derive(Default)]
 pub struct Namespaces {
-    inside: HashMap<u64, NetlinkSocket>,
+    inside: HashMap<u32, NetlinkSocket>,
     /// Namespaces that could not be entered, and why (tried once each).
-    refused: HashMap<u64, String>,
+    refused: HashMap<u32, String>,
 }
 
 /// One namespace's sockets, as read at one poll.
@@ -138,7 +143,7 @@ pub struct Read {
 impl Namespaces {
     /// Read every namespace in `found` but `own`: with sock_diag where it could be entered,
     /// else from one of its processes' `/proc/PID/net` tables.
-    pub fn read(&mut self, own: u64, found: &BTreeMap<u64, Found>) -> Vec<Read> {
+    pub fn read(&mut self, own: u32, found: &BTreeMap<u32, Found>) -> Vec<Read> {
         self.inside.retain(|inode, _| found.contains_key(inode));
         self.refused.retain(|inode, _| found.contains_key(inode));
         let mut reads = Vec::new();
@@ -149,6 +154,7 @@ impl Namespaces {
                 name: ns.name.clone(),
                 pids: ns.pids.iter().copied().take(NetNs::PIDS_KEPT).collect(),
                 processes: ns.pids.len(),
+                sockets: 0,
                 read: NsRead::Dump,
             };
             if !self.inside.contains_key(&ns.inode) && !self.refused.contains_key(&ns.inode) {
@@ -188,13 +194,14 @@ impl Namespaces {
             for s in &mut table.sockets {
                 s.netns = ns.inode;
             }
+            netns.sockets = table.sockets.len();
             reads.push(Read { netns, table });
         }
         reads
     }
 
     /// The sock_diag socket inside a namespace, if it could be entered.
-    pub fn netlink(&self, inode: u64) -> Option<&NetlinkSocket> {
+    pub fn netlink(&self, inode: u32) -> Option<&NetlinkSocket> {
         self.inside.get(&inode)
     }
 }

@@ -59,8 +59,8 @@ fn parse_line(proto: Proto, line: &str) -> Option<Socket> {
     let uid: u32 = fields.next()?.parse().ok()?;
     let _timeout = fields.next()?;
     let inode: u32 = fields.next()?.parse().ok()?;
-    let has_peer = !(remote_port == 0 && remote_addr.is_unspecified())
-        && !matches!(state, SockState::Listen | SockState::Bound);
+    let no_peer = remote_port == 0 && remote_addr.is_unspecified();
+    let has_peer = !no_peer && !matches!(state, SockState::Listen | SockState::Bound);
     Some(Socket {
         proto,
         local_addr,

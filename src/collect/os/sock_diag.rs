@@ -112,7 +112,7 @@ pub fn dump_sockets_on(netlink: &NetlinkSocket) -> Result<Table, DumpError> {
                 .map_err(|source| DumpError::Refused { what, source })?;
             let (sockets, tcp, drops) =
                 (table.sockets.len(), table.tcp.len(), table.udp_drops.len());
-            match read_dump(&netlink, &mut buf, proto, what, &mut table) {
+            match read_dump(netlink, &mut buf, proto, what, &mut table) {
                 // The crate reading the replies wants the whole `skmem`: a kernel with a
                 // shorter one is asked again without it. The failed dump was read to its end.
                 Err(DumpError::Decode { .. }) if extensions.contains(ExtensionFlags::SKMEMINFO) => {

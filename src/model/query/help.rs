@@ -60,6 +60,14 @@ pub const HELP: &[(&str, &str)] = &[
     ("pid:1234,5678", "held by process 1234 or 5678"),
     ("user:alice", "belongs to user alice"),
     ("user:0", "belongs to uid 0"),
+    (
+        "ns:other",
+        "in another network namespace than portscope's (a container's, ip netns); ns:own",
+    ),
+    (
+        "ns:blue",
+        "in the network namespace named blue (ip netns), or ns:4026532177 by number",
+    ),
     ("range:well-known", "local port 0–1023 (also: system)"),
     ("range:registered", "local port 1024–49151 (also: user)"),
     ("range:dynamic", "local port 49152–65535 (also: private)"),

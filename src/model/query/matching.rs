@@ -24,6 +24,8 @@ pub(super) enum Test {
     /// Lower-case part of a command line.
     Cmd(String),
     User(Vec<UserSel>),
+    /// The network namespace the socket lives in.
+    Netns(Vec<NsSel>),
     /// A number of the row compared with a bound (`rate:>100k`, `recvq:>0`).
     Measure(Metric, Cmp, u64),
     /// Lower-case text to find anywhere in the row.
@@ -43,6 +45,7 @@ impl Test {
             | Test::Scope(_)
             | Test::Pid(_)
             | Test::Measure(Metric::RecvQ | Metric::SendQ, ..) => 0,
+            Test::Netns(_) => 1,
             Test::Proc(_) | Test::User(_) | Test::Measure(..) => 1,
             Test::Cmd(_) => 2,
             Test::Text(_) => 3,
@@ -73,6 +76,7 @@ impl Test {
             Test::Proc(part) => processes(snap, s).any(|p| contains_folded(&p.name, part)),
             Test::Cmd(part) => processes(snap, s).any(|p| cmdline_contains(p, part)),
             Test::User(sels) => sels.iter().any(|sel| sel.matches(snap, s)),
+            Test::Netns(sels) => sels.iter().any(|sel| sel.matches(snap, s)),
             Test::Measure(metric, cmp, bound) => {
                 metric.value(snap, s).is_some_and(|v| cmp.holds(v, *bound))
             }
@@ -238,6 +242,29 @@ impl ProtoSel {
 pub(super) enum RangeSel {
     Iana(IanaRange),
     Ephemeral,
+}
+
+/// A network namespace: portscope's own, any other, one by inode, or by name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum NsSel {
+    Own,
+    Other,
+    Inode(u32),
+    /// Lower-case part of an `ip netns` name.
+    Name(String),
+}
+
+impl NsSel {
+    fn matches(&self, snap: &Snapshot, s: &Socket) -> bool {
+        let foreign = snap.foreign_netns(s);
+        match self {
+            NsSel::Own => foreign.is_none(),
+            NsSel::Other => foreign.is_some(),
+            NsSel::Inode(inode) => s.netns == *inode,
+            NsSel::Name(part) => foreign
+                .is_some_and(|ns| ns.name.as_deref().is_some_and(|n| contains_folded(n, part))),
+        }
+    }
 }
 
 /// A user name (lower case) or uid.

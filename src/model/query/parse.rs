@@ -3,7 +3,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use super::matching::{Cmp, Metric, Network, PortSpan, ProtoSel, RangeSel, Side, Test, UserSel};
+use super::matching::{
+    Cmp, Metric, Network, NsSel, PortSpan, ProtoSel, RangeSel, Side, Test, UserSel,
+};
 use super::{QueryError, Term};
 use crate::knowledge::IanaRange;
 use crate::model::{BindScope, Proto, SockState};
@@ -119,6 +121,7 @@ pub(super) enum Key {
     Proc,
     Cmd,
     User,
+    Netns,
     Measure(Metric),
 }
 
@@ -139,6 +142,8 @@ pub(super) const KEYS: &[(&str, Key)] = &[
     ("proc", Key::Proc),
     ("cmd", Key::Cmd),
     ("user", Key::User),
+    ("ns", Key::Netns),
+    ("netns", Key::Netns),
     ("rate", Key::Measure(Metric::Rate)),
     ("rtt", Key::Measure(Metric::Rtt)),
     ("retrans", Key::Measure(Metric::Retrans)),
@@ -148,7 +153,7 @@ pub(super) const KEYS: &[(&str, Key)] = &[
 ];
 
 pub(super) const KEY_LIST: &str = "port, lport, rport, ip, addr, laddr, raddr, proto, state, range, \
-    risk, scope, pid, proc, cmd, user, rate, rtt, retrans, recvq, sendq, drops";
+    risk, scope, pid, proc, cmd, user, ns, rate, rtt, retrans, recvq, sendq, drops";
 
 pub(super) fn parse_term(raw: &str) -> Result<Term, Problem> {
     // `-word` excludes; `--word` and a lone `-` are text (command-line options are common).
@@ -212,6 +217,7 @@ pub(super) fn parse_value(key: Key, name: &str, value: &str) -> Result<Test, Pro
             Key::Proc => "proc:nginx",
             Key::Cmd => "cmd:--config",
             Key::User => "user:root",
+            Key::Netns => "ns:other",
             Key::Measure(metric) => measure_example(metric),
         };
         return Err(Problem::new(
@@ -231,6 +237,19 @@ pub(super) fn parse_value(key: Key, name: &str, value: &str) -> Result<Test, Pro
         Key::Proc => Test::Proc(value.to_lowercase()),
         Key::Cmd => Test::Cmd(value.to_lowercase()),
         Key::Measure(metric) => parse_measure(metric, value)?,
+        Key::Netns => Test::Netns(list(value, |v| {
+            Ok(match v.to_ascii_lowercase().as_str() {
+                "own" | "host" => NsSel::Own,
+                "other" | "others" => NsSel::Other,
+                _ if digits(v) => NsSel::Inode(v.parse().map_err(|_| {
+                    Problem::new(
+                        format!("'{v}' is not a namespace number"),
+                        "as in ns:4026532177 (net:[N] in /proc/PID/ns/net)",
+                    )
+                })?),
+                lower => NsSel::Name(lower.to_owned()),
+            })
+        })?),
         Key::User => Test::User(list(value, |v| {
             Ok(UserSel {
                 name: v.to_lowercase(),
