@@ -337,3 +337,84 @@ fn a_user_without_privilege_sees_the_namespaces_of_their_own_processes() {
         "root's namespace"
     );
 }
+
+/// The demo table with its first socket moved into a namespace named `blue`.
+fn demo_with_a_namespace() -> portscope::model::Snapshot {
+    use portscope::model::netns::NetNs;
+    let mut snap = common::demo_snapshot();
+    for s in &mut snap.sockets {
+        s.netns = 1;
+    }
+    snap.sockets[0].netns = 2;
+    snap.namespaces = [
+        NetNs {
+            inode: 1,
+            own: true,
+            sockets: snap.sockets.len() - 1,
+            ..NetNs::default()
+        },
+        NetNs {
+            inode: 2,
+            name: Some("blue".to_owned()),
+            sockets: 1,
+            ..NetNs::default()
+        },
+    ]
+    .into_iter()
+    .map(|ns| (ns.inode, ns))
+    .collect();
+    snap
+}
+
+fn window(
+    snap: portscope::model::Snapshot,
+) -> egui_kittest::Harness<'static, portscope::ui::PortscopeApp> {
+    use portscope::ui::{PortscopeApp, Prefs};
+    let mut h = egui_kittest::Harness::builder()
+        .with_size([1600.0, 800.0])
+        .with_context_setup(portscope::ui::setup_context)
+        .build_ui_state(
+            |ui, app: &mut PortscopeApp| app.ui(ui),
+            PortscopeApp::from_snapshot(snap, Prefs::default()),
+        );
+    h.run();
+    h
+}
+
+#[test]
+fn the_window_says_which_namespace_a_socket_lives_in() {
+    use egui_kittest::kittest::Queryable;
+    // One host's table: no namespace column.
+    let h = window(common::demo_snapshot());
+    assert!(h.query_by_label("Namespace").is_none());
+
+    let snap = demo_with_a_namespace();
+    let port = snap.sockets[0].local_port;
+    let mut h = window(snap);
+    h.get_by_label("Namespace");
+    h.get_by_label("blue").click();
+    h.run();
+    // The explanation of its port says where the socket on it lives.
+    assert!(
+        h.query_by_label_contains("in namespace blue").is_some(),
+        "the explanation names the namespace"
+    );
+    assert!(
+        h.query_by_label_contains("blue (net:[2]), not portscope's own")
+            .is_some()
+    );
+    let filter = h.get_by_label("Filter");
+    filter.click();
+    filter.type_text("ns:blue");
+    h.run();
+    let ports: Vec<u16> = h.state().visible_rows().map(|s| s.local_port).collect();
+    assert_eq!(ports, [port]);
+    h.get_by_label("Clear").click();
+    h.run();
+    let filter = h.get_by_label("Filter");
+    filter.click();
+    filter.type_text("ns:own");
+    h.run();
+    assert!(h.state().visible_rows().all(|s| s.netns == 1));
+    assert_eq!(h.state().visible_rows().count(), 6);
+}

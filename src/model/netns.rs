@@ -46,6 +46,27 @@ impl NetNs {
     /// How many of a namespace's processes it keeps.
     pub const PIDS_KEPT: usize = 8;
 
+    /// A sentence for the details: which namespace, and how portscope read it.
+    pub fn description(&self) -> String {
+        let what = match &self.name {
+            Some(name) => format!("{} (net:[{}])", super::text::escape(name), self.inode),
+            None => format!("net:[{}]", self.inode),
+        };
+        let processes = match self.processes {
+            0 => "no process inside".to_owned(),
+            1 => "1 process inside".to_owned(),
+            n => format!("{n} processes inside"),
+        };
+        let read = match &self.read {
+            NsRead::Dump => "read from inside it".to_owned(),
+            NsRead::ProcNet { pid } => {
+                format!("read from /proc/{pid}/net (no counters without root)")
+            }
+            NsRead::Unread { why } => format!("not readable: {}", super::text::escape(why)),
+        };
+        format!("{what}, not portscope's own; {processes}; {read}")
+    }
+
     /// A short name for tables: the `ip netns` name, else `net:[N]`.
     pub fn label(&self) -> String {
         match &self.name {

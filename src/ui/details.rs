@@ -130,6 +130,9 @@ fn socket_ui(
                 };
                 field(ui, "Dropped", &dropped);
             }
+            if let Some(ns) = sel.seen_in.foreign_netns(s) {
+                field(ui, "Network namespace", &ns.description());
+            }
         });
     let transport = Some(Transport::from(s.proto));
     ui.horizontal(|ui| {

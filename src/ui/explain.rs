@@ -45,8 +45,13 @@ pub(crate) fn explanation_ui(ui: &mut Ui, k: &PortKnowledge, snap: &Snapshot) ->
     for s in on_port.iter().take(100) {
         // The kernel's text for an IPv4-mapped address, and what it is.
         let mapped = address_words(s.local_addr).map_or_else(String::new, |w| format!(" ({w})"));
+        // A socket of another network namespace (a container's) is on this port there, not
+        // here: say where.
+        let place = snap.foreign_netns(s).map_or_else(String::new, |ns| {
+            format!("  ·  in namespace {}", ns.label())
+        });
         let text = format!(
-            "{} {} {}{mapped} → {}  ·  {}  ·  {}",
+            "{} {} {}{mapped} → {}  ·  {}  ·  {}{place}",
             s.proto.label(),
             s.state,
             s.local_endpoint(),
