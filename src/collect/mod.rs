@@ -109,6 +109,33 @@ pub fn socket_table() -> Result<Vec<Socket>, CollectError> {
     os::socket_table()
 }
 
+/// The bare socket dumps of some network namespaces, each from a sock_diag socket opened
+/// inside it once (Linux): what a poll of every namespace builds on, for measuring what the
+/// rest of such a poll costs.
+#[cfg(target_os = "linux")]
+pub struct BareDumps(Vec<netlink_sys::Socket>);
+
+#[cfg(target_os = "linux")]
+impl BareDumps {
+    /// Enter each namespace (`/proc/PID/ns/net`, `/run/netns/NAME`) once.
+    pub fn open(paths: &[std::path::PathBuf]) -> std::io::Result<BareDumps> {
+        paths
+            .iter()
+            .map(|p| os::open_netns(p))
+            .collect::<std::io::Result<Vec<_>>>()
+            .map(BareDumps)
+    }
+
+    /// Dump each, one after the other; how many sockets they hold.
+    pub fn dump(&self) -> Result<usize, CollectError> {
+        let mut count = 0;
+        for netlink in &self.0 {
+            count += os::dump_on(netlink)?.len();
+        }
+        Ok(count)
+    }
+}
+
 /// Asks the kernel to destroy one TCP socket (Linux); see [`crate::act::close`].
 #[cfg(target_os = "linux")]
 pub fn destroy_socket(socket: &Socket) -> std::io::Result<()> {

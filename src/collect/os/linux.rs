@@ -280,6 +280,13 @@ fn closed_since(
     closed
 }
 
+/// The socket table of the namespace `netlink` was opened in, without owners.
+pub fn dump_on(netlink: &netlink_sys::Socket) -> Result<Vec<Socket>, CollectError> {
+    sock_diag::dump_sockets_on(netlink)
+        .map(|table| table.sockets)
+        .map_err(|e| CollectError::SocketTable(e.to_string()))
+}
+
 /// The socket table without owners, straight from the kernel: the owner cache finds those.
 pub fn socket_table() -> Result<Vec<Socket>, CollectError> {
     table().map(|table| table.sockets)

@@ -35,6 +35,8 @@ mod sock_diag;
 #[cfg(target_os = "linux")]
 pub use destroyed::{DestroyFeed, RECEIVE_BUFFER as DESTROY_FEED_BUFFER};
 #[cfg(target_os = "linux")]
-pub use linux::{OsSource, destroy_socket, socket_table};
+pub use linux::{OsSource, destroy_socket, dump_on, socket_table};
+#[cfg(target_os = "linux")]
+pub use netns::open_inside as open_netns;
 #[cfg(not(target_os = "linux"))]
 pub use other::OsSource;
