@@ -267,7 +267,12 @@ fn a_named_namespace_shows_by_its_name_and_the_filter_finds_it() {
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("PROTO  NETNS"), "{text}");
     assert_eq!(lines.len(), 6, "a heading and five sockets:\n{text}");
-    assert!(lines[1..].iter().all(|l| l.contains(&named.0)), "{text}");
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.contains(&format!("namespace {}", named.0))),
+        "{text}"
+    );
     assert!(
         text.contains(&format!("127.0.0.1:{}", inside.port)),
         "{text}"
@@ -280,7 +285,7 @@ fn a_named_namespace_shows_by_its_name_and_the_filter_finds_it() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains(&format!("(network namespace {})", named.0)),
+        text.contains(&format!("(in namespace {})", named.0)),
         "{text}"
     );
     assert!(text.contains(&format!("pid {}", inside.pid())), "{text}");
@@ -392,7 +397,7 @@ fn the_window_says_which_namespace_a_socket_lives_in() {
     let port = snap.sockets[0].local_port;
     let mut h = window(snap);
     h.get_by_label("Namespace");
-    h.get_by_label("blue").click();
+    h.get_by_label("namespace blue").click();
     h.run();
     // The explanation of its port says where the socket on it lives.
     assert!(
@@ -417,4 +422,12 @@ fn the_window_says_which_namespace_a_socket_lives_in() {
     h.run();
     assert!(h.state().visible_rows().all(|s| s.netns == 1));
     assert_eq!(h.state().visible_rows().count(), 6);
+    h.get_by_label("Clear").click();
+    h.run();
+
+    // Grouped: under each namespace, its processes.
+    h.get_by_label("Group by process").click();
+    h.run();
+    h.get_by_label("This machine's own namespace — 6 sockets");
+    h.get_by_label("In namespace blue — 1 socket");
 }

@@ -416,7 +416,7 @@ pub fn write_text(
         .map(|s| {
             let mut cells = row_cells(snap, s);
             if namespaces {
-                let label = snap.foreign_netns(s).map_or(String::new(), |ns| ns.label());
+                let label = snap.place(s).unwrap_or_default();
                 cells.insert(1, Cell::plain(label));
             }
             cells

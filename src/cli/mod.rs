@@ -453,8 +453,8 @@ fn socket_line(snap: &Snapshot, s: &crate::model::Socket) -> String {
         ),
         None => format!("{} {} {}", s.proto, s.state, s.local_endpoint()),
     };
-    match snap.foreign_netns(s) {
-        Some(ns) => format!("{line}  (network namespace {})", ns.label()),
+    match snap.place(s) {
+        Some(place) => format!("{line}  (in {place})"),
         None => line,
     }
 }

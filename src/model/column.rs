@@ -341,18 +341,12 @@ pub const COLUMNS: &[Column] = &[
         export: Some("netns"),
         width: 110.0,
         shown: true,
-        cell: |snap, s| match snap.foreign_netns(s) {
-            Some(ns) => Cell::Text(ns.label().into()),
-            None => Cell::Text("".into()),
-        },
-        sort: |snap, _, s| match snap.foreign_netns(s) {
-            Some(ns) => SortValue::Text(ns.label().into()),
-            None => SortValue::Text("".into()),
-        },
+        cell: |snap, s| Cell::Text(snap.place(s).unwrap_or_default().into()),
+        sort: |snap, _, s| SortValue::Text(snap.place(s).unwrap_or_default().into()),
         search: Some(|out, t, s| {
-            if let Some(ns) = t.snap.foreign_netns(s) {
+            if let Some(place) = t.snap.place(s) {
                 out.push(' ');
-                out.push_str(&ns.label().to_lowercase());
+                out.push_str(&place.to_lowercase());
             }
         }),
     },

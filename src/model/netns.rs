@@ -83,6 +83,13 @@ impl super::Snapshot {
         self.namespaces.get(&s.netns).filter(|ns| !ns.own)
     }
 
+    /// Where a socket lives, when not in portscope's own namespace: a few words naming the
+    /// namespace, for tables and groups. `None` for the own namespace.
+    pub fn place(&self, s: &super::Socket) -> Option<String> {
+        self.foreign_netns(s)
+            .map(|ns| format!("namespace {}", ns.label()))
+    }
+
     /// Whether any socket lives outside portscope's own namespace: tables show a namespace
     /// column only then.
     pub fn has_foreign_sockets(&self) -> bool {

@@ -47,9 +47,9 @@ pub(crate) fn explanation_ui(ui: &mut Ui, k: &PortKnowledge, snap: &Snapshot) ->
         let mapped = address_words(s.local_addr).map_or_else(String::new, |w| format!(" ({w})"));
         // A socket of another network namespace (a container's) is on this port there, not
         // here: say where.
-        let place = snap.foreign_netns(s).map_or_else(String::new, |ns| {
-            format!("  ·  in namespace {}", ns.label())
-        });
+        let place = snap
+            .place(s)
+            .map_or_else(String::new, |place| format!("  ·  in {place}"));
         let text = format!(
             "{} {} {}{mapped} → {}  ·  {}  ·  {}{place}",
             s.proto.label(),
