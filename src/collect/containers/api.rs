@@ -365,9 +365,13 @@ impl Conn {
                     .to_vec())
             }
             Framing::UntilClose => {
-                while self.fill()? {
-                    if self.buf.len() - start > max {
+                // The head's reads may have brought the whole body already.
+                loop {
+                    if self.buf.len().saturating_sub(start) > max {
                         return Err(ApiError::TooLarge(max));
+                    }
+                    if !self.fill()? {
+                        break;
                     }
                 }
                 Ok(self.buf.get(start..).unwrap_or_default().to_vec())

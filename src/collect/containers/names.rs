@@ -379,9 +379,11 @@ mod tests {
 
     #[test]
     fn get_never_waits_for_the_api() {
+        let (started_tx, started) = mpsc::channel::<()>();
         let (release_tx, release_rx) = mpsc::channel::<()>();
-        let release_rx = Mutex::new(release_rx);
+        let (started_tx, release_rx) = (Mutex::new(started_tx), Mutex::new(release_rx));
         let lister = move |_: &[u32]| {
+            let _ = started_tx.lock().unwrap().send(());
             // Blocks like a hung daemon, for at most the deadline.
             let _ = release_rx.lock().unwrap().recv_timeout(DEADLINE);
             Listing {
@@ -391,9 +393,14 @@ mod tests {
             }
         };
         let (names, refreshed) = names(lister, Arc::new(Instant::now));
+        assert_eq!(names.get(&docker(ID)), None);
+        // The query is under way and hangs: asking again answers at once.
+        started.recv_timeout(DEADLINE).unwrap();
         let start = Instant::now();
         for _ in 0..100 {
             assert_eq!(names.get(&docker(ID)), None);
+            assert_eq!(names.containers(), []);
+            assert_eq!(names.status(), None);
         }
         assert!(
             start.elapsed() < Duration::from_secs(1),
