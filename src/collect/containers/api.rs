@@ -78,13 +78,20 @@ impl Endpoint {
         endpoints
     }
 
-    /// A rootless Podman's socket for user `uid` (`/run/user/UID/podman/podman.sock`), where a
-    /// container's control group names its user.
-    pub fn rootless_podman(uid: u32) -> Endpoint {
-        Endpoint {
-            runtime: Runtime::Podman,
-            path: PathBuf::from(format!("/run/user/{uid}/podman/podman.sock")),
-        }
+    /// The sockets of user `uid`'s rootless runtimes (`/run/user/UID/docker.sock`,
+    /// `/run/user/UID/podman/podman.sock`), where a container's control group names its user.
+    pub fn rootless(uid: u32) -> [Endpoint; 2] {
+        let dir = PathBuf::from(format!("/run/user/{uid}"));
+        [
+            Endpoint {
+                runtime: Runtime::Docker,
+                path: dir.join("docker.sock"),
+            },
+            Endpoint {
+                runtime: Runtime::Podman,
+                path: dir.join("podman/podman.sock"),
+            },
+        ]
     }
 }
 
@@ -173,7 +180,7 @@ pub enum ApiError {
     Refused(PathBuf),
     #[error("cannot connect to {}: {reason}", path.display())]
     Connect { path: PathBuf, reason: String },
-    #[error("no answer within {} ms", .0.as_millis())]
+    #[error("no answer within {}", seconds(*.0))]
     TimedOut(Duration),
     #[error("connection failed: {0}")]
     Io(String),
@@ -473,6 +480,16 @@ fn error_message(body: &[u8], reason: &str) -> String {
 
 fn truncate(text: &str) -> String {
     text.chars().take(MAX_MESSAGE).collect()
+}
+
+/// A timeout as people say it: `2 s`, `300 ms`.
+fn seconds(timeout: Duration) -> String {
+    let ms = timeout.as_millis();
+    if ms.is_multiple_of(1000) {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{ms} ms")
+    }
 }
 
 fn is_timeout(e: &io::Error) -> bool {
@@ -810,6 +827,18 @@ mod tests {
         assert_eq!(error_message(b"<html>", "Not Found"), "Not Found");
         let long = format!(r#"{{"message":"{}"}}"#, "x".repeat(1000));
         assert_eq!(error_message(long.as_bytes(), "").len(), MAX_MESSAGE);
+    }
+
+    #[test]
+    fn timeouts_read_as_people_say_them() {
+        assert_eq!(
+            ApiError::TimedOut(Duration::from_secs(2)).to_string(),
+            "no answer within 2 s"
+        );
+        assert_eq!(
+            ApiError::TimedOut(Duration::from_millis(300)).to_string(),
+            "no answer within 300 ms"
+        );
     }
 
     #[test]

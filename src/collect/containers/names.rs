@@ -46,7 +46,7 @@ pub struct Listing {
 /// closure.
 pub trait ListContainers: Send + Sync + 'static {
     /// Every running container. `users` are the rootless containers' owners seen so far, whose
-    /// own Podman sockets are worth asking too. May block; it runs on the background thread.
+    /// own Docker and Podman sockets are worth asking too. May block; it runs on the background thread.
     fn list(&self, users: &[u32]) -> Listing;
 }
 
@@ -79,8 +79,7 @@ impl RuntimeApis {
 impl ListContainers for RuntimeApis {
     fn list(&self, users: &[u32]) -> Listing {
         let mut endpoints = self.endpoints.clone();
-        for user in users {
-            let rootless = Endpoint::rootless_podman(*user);
+        for rootless in users.iter().flat_map(|user| Endpoint::rootless(*user)) {
             if !endpoints.contains(&rootless) {
                 endpoints.push(rootless);
             }
@@ -131,7 +130,7 @@ struct Shared {
 
 #[derive(Default)]
 struct State {
-    containers: Vec<ContainerInfo>,
+    containers: Arc<[ContainerInfo]>,
     errors: Vec<String>,
     /// When the last refresh was asked for.
     requested_at: Option<Instant>,
@@ -217,7 +216,7 @@ impl ContainerNames {
 
     /// Every container known at the last refresh: what a forward is matched against
     /// ([`super::forward::container_for`]). Never waits; starts a refresh when the cache is old.
-    pub fn containers(&self) -> Vec<ContainerInfo> {
+    pub fn containers(&self) -> Arc<[ContainerInfo]> {
         let now = (self.shared.clock)();
         let mut state = self.shared.lock();
         if state
@@ -229,7 +228,7 @@ impl ContainerNames {
             self.start(&mut state);
             self.shared.work.notify_one();
         }
-        state.containers.clone()
+        Arc::clone(&state.containers)
     }
 
     /// Why the APIs could not be asked at the last refresh, for the status bar; `None` when all
@@ -298,7 +297,7 @@ impl Shared {
             {
                 let mut state = self.lock();
                 if listing.answered {
-                    state.containers = listing.containers;
+                    state.containers = listing.containers.into();
                 }
                 state.errors = listing.errors;
                 state.refreshes += 1;
@@ -399,7 +398,7 @@ mod tests {
         let start = Instant::now();
         for _ in 0..100 {
             assert_eq!(names.get(&docker(ID)), None);
-            assert_eq!(names.containers(), []);
+            assert!(names.containers().is_empty());
             assert_eq!(names.status(), None);
         }
         assert!(
@@ -503,7 +502,7 @@ mod tests {
     }
 
     #[test]
-    fn rootless_podman_owners_are_handed_to_the_lister() {
+    fn rootless_owners_are_handed_to_the_lister() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let record = Arc::clone(&seen);
         let (names, refreshed) = names(
