@@ -514,3 +514,68 @@ fn the_name_cache_says_why_an_api_failed() {
         Some("Docker API: no answer within 300 ms")
     );
 }
+
+/// A control group made by the test where a runtime would make it, removed when dropped with
+/// the process moved into it.
+struct Group {
+    dirs: Vec<PathBuf>,
+    child: std::process::Child,
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for dir in self.dirs.iter().rev() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+#[test]
+fn a_real_process_in_a_docker_named_group_is_in_that_container() {
+    // Docker's cgroup v1 layout, `/docker/<id>` under a controller, made by hand: needs root
+    // and a writable v1 `pids` hierarchy, as on this test machine.
+    let hierarchy = PathBuf::from("/sys/fs/cgroup/pids");
+    if !common::users::is_root() || !hierarchy.join("cgroup.procs").exists() {
+        eprintln!("skipped: needs root and a cgroup v1 pids hierarchy");
+        return;
+    }
+    let id = format!("{:032x}{:032x}", std::process::id(), 0x5eed_u128 << 64);
+    let child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut group = Group {
+        dirs: Vec::new(),
+        child,
+    };
+    let mut dir = hierarchy;
+    for part in ["docker", id.as_str()] {
+        dir.push(part);
+        if !dir.exists() {
+            if let Err(e) = std::fs::create_dir(&dir) {
+                eprintln!("skipped: cannot make {}: {e}", dir.display());
+                return;
+            }
+            group.dirs.push(dir.clone());
+        }
+    }
+    std::fs::write(dir.join("cgroup.procs"), pid.to_string()).unwrap();
+    let found = portscope::collect::containers::read_container(pid);
+    // Out of the group again before it is removed.
+    let _ = group.child.kill();
+    let _ = group.child.wait();
+    assert_eq!(
+        found,
+        Some(ContainerRef {
+            runtime: Runtime::Docker,
+            id: id.clone(),
+            pod: None,
+            user: None,
+        })
+    );
+    assert_eq!(found.unwrap().short_id(), &id[..12]);
+    assert_eq!(portscope::collect::containers::read_container(pid), None);
+}
