@@ -6,6 +6,7 @@
 //! whole snapshots; the UI thread never waits for the OS.
 
 mod collector;
+pub mod containers;
 mod fixed;
 mod generated;
 pub mod helper;
