@@ -265,7 +265,7 @@ fn a_named_namespace_shows_by_its_name_and_the_filter_finds_it() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].starts_with("PROTO  NETNS"), "{text}");
+    assert!(lines[0].starts_with("PROTO  CONTAINER"), "{text}");
     assert_eq!(lines.len(), 6, "a heading and five sockets:\n{text}");
     assert!(
         lines[1..]
@@ -391,12 +391,12 @@ fn the_window_says_which_namespace_a_socket_lives_in() {
     use egui_kittest::kittest::Queryable;
     // One host's table: no namespace column.
     let h = window(common::demo_snapshot());
-    assert!(h.query_by_label("Namespace").is_none());
+    assert!(h.query_by_label("Container").is_none());
 
     let snap = demo_with_a_namespace();
     let port = snap.sockets[0].local_port;
     let mut h = window(snap);
-    h.get_by_label("Namespace");
+    h.get_by_label("Container");
     h.get_by_label("namespace blue").click();
     h.run();
     // The explanation of its port says where the socket on it lives.

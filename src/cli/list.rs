@@ -187,6 +187,7 @@ const SORT_NAMES: &[(&str, SortKey)] = &[
     ("rtt_ms", SortKey::Rtt),
     ("retrans", SortKey::Retrans),
     ("drops", SortKey::Drops),
+    ("container", SortKey::Netns),
     ("netns", SortKey::Netns),
     ("namespace", SortKey::Netns),
 ];
@@ -409,7 +410,7 @@ pub fn write_text(
     rows: &[usize],
     layout: Layout,
 ) -> io::Result<()> {
-    let namespaces = snap.has_foreign_sockets();
+    let namespaces = snap.has_places();
     let cells: Vec<Vec<Cell>> = rows
         .iter()
         .filter_map(|i| snap.sockets.get(*i))
@@ -431,10 +432,10 @@ pub fn write_text(
     }
 }
 
-/// With sockets of other network namespaces (`--all-namespaces`): which one, blank for
-/// portscope's own.
+/// With sockets in containers or other network namespaces: which, blank for those of this
+/// machine itself.
 const NETNS_COLUMN: Column = Column {
-    title: "NETNS",
+    title: "CONTAINER",
     shrink: Some(Shrink {
         rank: 2,
         min: 8,

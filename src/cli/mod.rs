@@ -428,6 +428,9 @@ fn write_who_text(
             let s = &snap.sockets[*i];
             if s.pids.contains(pid) {
                 writeln!(out, "  {}", socket_line(snap, s))?;
+                for published in snap.published_on(s) {
+                    writeln!(out, "    {}", published.text)?;
+                }
             }
         }
     }
@@ -478,9 +481,11 @@ fn stop_on_ctrl_c(
 
 /// The live machine: portscope's own network namespace, or every one this user may read.
 fn source(all_namespaces: bool) -> Result<OsSource, crate::collect::CollectError> {
-    if all_namespaces {
+    let source = if all_namespaces {
         OsSource::all_namespaces()
     } else {
         OsSource::new()
-    }
+    };
+    // A command may wait a moment for the containers' names.
+    source.map(OsSource::waiting_for_names)
 }

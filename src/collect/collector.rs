@@ -330,6 +330,8 @@ fn take(source: &mut dyn SocketSource, seq: u64, previous: Option<&Snapshot>) ->
                 traffic: p.traffic.clone(),
                 drops: p.drops.clone(),
                 namespaces: p.namespaces.clone(),
+                containers: p.containers.clone(),
+                published: p.published.clone(),
             });
             let mut snap =
                 Snapshot::from_poll(seq, taken_at, duration, last_good.unwrap_or_default());

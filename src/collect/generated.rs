@@ -138,6 +138,8 @@ pub fn generated_poll(n: usize) -> Poll {
         traffic,
         drops: Default::default(),
         namespaces: Default::default(),
+        containers: Default::default(),
+        published: Default::default(),
     }
 }
 

@@ -41,6 +41,10 @@ pub struct Poll {
     pub drops: crate::model::traffic::Drops,
     /// The network namespaces read, by inode (Linux).
     pub namespaces: BTreeMap<u32, crate::model::netns::NetNs>,
+    /// The container of each owning process that is in one, by PID (Linux).
+    pub containers: BTreeMap<u32, crate::model::container::Container>,
+    /// What each forwarder process publishes, by PID.
+    pub published: BTreeMap<u32, Vec<crate::model::container::Published>>,
 }
 
 /// Why a poll failed. Each carries advice for the user where there is any.
@@ -99,6 +103,8 @@ impl Snapshot {
             ended_lost: 0,
             ended_unavailable: None,
             namespaces: poll.namespaces,
+            containers: poll.containers,
+            published: poll.published,
         }
     }
 }

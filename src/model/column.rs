@@ -333,13 +333,13 @@ pub const COLUMNS: &[Column] = &[
         sort: |snap, _, s| traffic_sort(snap.drops(s).map(u64::from)),
         search: None,
     },
-    // Shown only while some socket lives outside portscope's own network namespace
-    // ([`SortKey::applies`]); blank for those that do not.
+    // The container (or other network namespace) a socket lives in, shown only while some
+    // socket does ([`SortKey::applies`]); blank for those of this machine itself.
     Column {
         key: SortKey::Netns,
-        title: "Namespace",
-        export: Some("netns"),
-        width: 110.0,
+        title: "Container",
+        export: Some("container"),
+        width: 150.0,
         shown: true,
         cell: |snap, s| Cell::Text(snap.place(s).unwrap_or_default().into()),
         sort: |snap, _, s| SortValue::Text(snap.place(s).unwrap_or_default().into()),
@@ -385,11 +385,11 @@ impl SortKey {
         self.column().title
     }
 
-    /// Whether the column says anything about this snapshot: the namespace column only
-    /// while some socket lives in another namespace than portscope's.
+    /// Whether the column says anything about this snapshot: the container column only while
+    /// some socket lives in a container or another namespace than portscope's.
     pub fn applies(self, snap: &Snapshot) -> bool {
         match self {
-            SortKey::Netns => snap.has_foreign_sockets(),
+            SortKey::Netns => snap.has_places(),
             _ => true,
         }
     }

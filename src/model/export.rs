@@ -50,6 +50,8 @@ pub struct SocketRecord {
     pub drops: Option<u32>,
     /// The network namespace the socket lives in, by inode (Linux).
     pub netns: Option<u32>,
+    /// The container of its process or namespace (Linux).
+    pub container: Option<super::container::Container>,
 }
 
 impl SocketRecord {
@@ -96,6 +98,7 @@ impl SocketRecord {
             retrans: stats.map(|t| t.retrans),
             drops: snap.drops(s),
             netns: (s.netns != 0).then_some(s.netns),
+            container: snap.container_of(s).cloned(),
         }
     }
 }
@@ -147,6 +150,7 @@ pub fn write_csv(out: &mut dyn Write, snap: &Snapshot, rows: &[usize]) -> io::Re
         "retrans",
         "drops",
         "netns",
+        "container",
     ])?;
     for r in records(snap, rows) {
         let join = |f: &dyn Fn(&ProcessRecord) -> String| {
@@ -173,6 +177,12 @@ pub fn write_csv(out: &mut dyn Write, snap: &Snapshot, rows: &[usize]) -> io::Re
             number(r.retrans),
             number(r.drops),
             number(r.netns),
+            no_formula(
+                r.container
+                    .as_ref()
+                    .map(|c| c.name.clone().unwrap_or_else(|| c.short_id().to_owned()))
+                    .unwrap_or_default(),
+            ),
         ])?;
     }
     w.flush()

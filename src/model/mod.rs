@@ -4,6 +4,7 @@
 //! only read it, so both show the same thing and tests can build snapshots by hand.
 
 pub mod column;
+pub mod container;
 pub mod ended;
 pub mod ephemeral_fill;
 mod explain;
@@ -528,6 +529,10 @@ pub struct Snapshot {
     /// The network namespaces this poll read, by inode (Linux). Empty where the system has
     /// none, or where only portscope's own was read and it was not asked which it is.
     pub namespaces: BTreeMap<u32, netns::NetNs>,
+    /// The container each owning process is in, by PID (Linux; only those in one).
+    pub containers: BTreeMap<u32, container::Container>,
+    /// The ports each forwarder process publishes to containers, by PID.
+    pub published: BTreeMap<u32, Vec<container::Published>>,
 }
 
 impl Default for Snapshot {
@@ -550,6 +555,8 @@ impl Default for Snapshot {
             ended_lost: 0,
             ended_unavailable: None,
             namespaces: BTreeMap::new(),
+            containers: BTreeMap::new(),
+            published: BTreeMap::new(),
         }
     }
 }

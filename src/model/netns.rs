@@ -25,6 +25,8 @@ pub struct NetNs {
     pub sockets: usize,
     /// How its sockets were read.
     pub read: NsRead,
+    /// The container its processes are in, if they are in one.
+    pub container: Option<super::container::Container>,
 }
 
 /// How a namespace's sockets were read.
@@ -83,16 +85,20 @@ impl super::Snapshot {
         self.namespaces.get(&s.netns).filter(|ns| !ns.own)
     }
 
-    /// Where a socket lives, when not in portscope's own namespace: a few words naming the
-    /// namespace, for tables and groups. `None` for the own namespace.
+    /// Where a socket lives, when that is not simply this machine: the container of its
+    /// process or namespace, else its namespace when not portscope's own. A few words for
+    /// tables, groups and explanations; `None` for the own namespace outside containers.
     pub fn place(&self, s: &super::Socket) -> Option<String> {
+        if let Some(container) = self.container_of(s) {
+            return Some(format!("container {}", container.label()));
+        }
         self.foreign_netns(s)
             .map(|ns| format!("namespace {}", ns.label()))
     }
 
-    /// Whether any socket lives outside portscope's own namespace: tables show a namespace
-    /// column only then.
-    pub fn has_foreign_sockets(&self) -> bool {
-        self.namespaces.values().any(|ns| !ns.own && ns.sockets > 0)
+    /// Whether any socket has a [`place`](Self::place): tables show their container column
+    /// only then.
+    pub fn has_places(&self) -> bool {
+        !self.containers.is_empty() || self.namespaces.values().any(|ns| !ns.own && ns.sockets > 0)
     }
 }

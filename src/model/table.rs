@@ -33,6 +33,7 @@ pub enum SortKey {
     Rtt,
     Retrans,
     Drops,
+    /// The container or network namespace a socket lives in.
     Netns,
 }
 

@@ -130,10 +130,22 @@ fn socket_ui(
                 };
                 field(ui, "Dropped", &dropped);
             }
+            if let Some(c) = sel.seen_in.container_of(s) {
+                field(ui, "Container", &c.description());
+            }
             if let Some(ns) = sel.seen_in.foreign_netns(s) {
                 field(ui, "Network namespace", &ns.description());
             }
         });
+    // A forwarder's port: where it leads, and the socket there.
+    for published in sel.seen_in.published_on(s) {
+        ui.add(egui::Label::new(format!("{}.", published.text)).wrap());
+        if let Some(target) = live.forwarded_to(published)
+            && ui.link("Show the container's socket").clicked()
+        {
+            select = Some(target.clone());
+        }
+    }
     let transport = Some(Transport::from(s.proto));
     ui.horizontal(|ui| {
         let local = (s.local_port, transport);

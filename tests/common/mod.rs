@@ -211,6 +211,8 @@ pub fn demo_poll() -> Poll {
         traffic: Default::default(),
         drops: Default::default(),
         namespaces: Default::default(),
+        containers: Default::default(),
+        published: Default::default(),
     }
 }
 

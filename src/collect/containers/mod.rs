@@ -16,11 +16,13 @@
 //! Nothing here touches the window, the model's sockets or the collector: those ask.
 
 pub mod api;
+pub mod attribute;
 pub mod cgroup;
 pub mod forward;
 pub mod names;
 
 pub use api::{ApiError, ContainerInfo, Endpoint, PublishedPort, list_containers};
+pub use attribute::Attribution;
 pub use cgroup::{ContainerRef, Runtime, read_container};
 pub use forward::{Forward, Forwarder, Forwarding, forwarding};
 pub use names::ContainerNames;

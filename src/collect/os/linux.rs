@@ -12,6 +12,7 @@ use super::netns::{self, Namespaces};
 use super::owners::OwnerCache;
 use super::processes::{Look, Platform, Processes};
 use super::sock_diag::{self, Table};
+use crate::collect::containers::Attribution;
 use crate::collect::{CollectError, Poll, SocketSource};
 use crate::model::ended::EndedBatch;
 use crate::model::netns::NetNs;
@@ -29,6 +30,8 @@ pub struct OsSource {
     own_netns: u32,
     /// The other network namespaces, when asked to read them.
     others: Option<Namespaces>,
+    /// Which containers the owners and namespaces are in.
+    containers: Attribution,
 }
 
 /// Where the process table is, and where `ip netns` keeps its names.
@@ -46,7 +49,15 @@ impl OsSource {
             rates: RateTracker::default(),
             own_netns: netns::own().unwrap_or(0),
             others: None,
+            containers: Attribution::cached(),
         })
+    }
+
+    /// Ask the container runtimes' APIs for names during each poll (a one-shot command may
+    /// wait for them; the window never does).
+    pub fn waiting_for_names(mut self) -> Self {
+        self.containers = Attribution::waiting();
+        self
     }
 
     /// The sockets of every network namespace this user may read: with privilege all of them
@@ -78,6 +89,7 @@ impl SocketSource for OsSource {
         poll.traffic = traffic;
         poll.drops = udp_drops.into_iter().collect();
         poll.namespaces = namespaces;
+        self.containers.attribute(&mut poll);
         Ok(poll)
     }
 
@@ -232,6 +244,7 @@ fn table_everywhere(
                 processes: pids.len(),
                 sockets: dump.sockets.len(),
                 read: Default::default(),
+                container: None,
             },
         );
     }

@@ -156,6 +156,7 @@ impl Namespaces {
                 processes: ns.pids.len(),
                 sockets: 0,
                 read: NsRead::Dump,
+                container: None,
             };
             if !self.inside.contains_key(&ns.inode) && !self.refused.contains_key(&ns.inode) {
                 match open_inside(&ns.path) {

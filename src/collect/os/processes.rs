@@ -233,6 +233,8 @@ impl Processes {
             traffic: Default::default(),
             drops: Default::default(),
             namespaces: Default::default(),
+            containers: Default::default(),
+            published: Default::default(),
         }
     }
 

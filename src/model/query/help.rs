@@ -65,6 +65,10 @@ pub const HELP: &[(&str, &str)] = &[
         "in another network namespace than portscope's (a container's, ip netns); ns:own",
     ),
     (
+        "container:web",
+        "in a container whose name contains web (or whose ID starts so; container:docker)",
+    ),
+    (
         "ns:blue",
         "in the network namespace named blue (ip netns), or ns:4026532177 by number",
     ),

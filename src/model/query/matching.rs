@@ -26,6 +26,9 @@ pub(super) enum Test {
     User(Vec<UserSel>),
     /// The network namespace the socket lives in.
     Netns(Vec<NsSel>),
+    /// The container of the socket's process or namespace: lower-case part of its name, start
+    /// of its ID, or its runtime.
+    Container(Vec<String>),
     /// A number of the row compared with a bound (`rate:>100k`, `recvq:>0`).
     Measure(Metric, Cmp, u64),
     /// Lower-case text to find anywhere in the row.
@@ -45,7 +48,7 @@ impl Test {
             | Test::Scope(_)
             | Test::Pid(_)
             | Test::Measure(Metric::RecvQ | Metric::SendQ, ..) => 0,
-            Test::Netns(_) => 1,
+            Test::Netns(_) | Test::Container(_) => 1,
             Test::Proc(_) | Test::User(_) | Test::Measure(..) => 1,
             Test::Cmd(_) => 2,
             Test::Text(_) => 3,
@@ -77,6 +80,13 @@ impl Test {
             Test::Cmd(part) => processes(snap, s).any(|p| cmdline_contains(p, part)),
             Test::User(sels) => sels.iter().any(|sel| sel.matches(snap, s)),
             Test::Netns(sels) => sels.iter().any(|sel| sel.matches(snap, s)),
+            Test::Container(parts) => snap.container_of(s).is_some_and(|c| {
+                parts.iter().any(|part| {
+                    c.name.as_deref().is_some_and(|n| contains_folded(n, part))
+                        || c.id.to_ascii_lowercase().starts_with(part.as_str())
+                        || c.runtime.eq_ignore_ascii_case(part)
+                })
+            }),
             Test::Measure(metric, cmp, bound) => {
                 metric.value(snap, s).is_some_and(|v| cmp.holds(v, *bound))
             }

@@ -122,6 +122,7 @@ pub(super) enum Key {
     Cmd,
     User,
     Netns,
+    Container,
     Measure(Metric),
 }
 
@@ -144,6 +145,7 @@ pub(super) const KEYS: &[(&str, Key)] = &[
     ("user", Key::User),
     ("ns", Key::Netns),
     ("netns", Key::Netns),
+    ("container", Key::Container),
     ("rate", Key::Measure(Metric::Rate)),
     ("rtt", Key::Measure(Metric::Rtt)),
     ("retrans", Key::Measure(Metric::Retrans)),
@@ -153,7 +155,7 @@ pub(super) const KEYS: &[(&str, Key)] = &[
 ];
 
 pub(super) const KEY_LIST: &str = "port, lport, rport, ip, addr, laddr, raddr, proto, state, range, \
-    risk, scope, pid, proc, cmd, user, ns, rate, rtt, retrans, recvq, sendq, drops";
+    risk, scope, pid, proc, cmd, user, ns, container, rate, rtt, retrans, recvq, sendq, drops";
 
 pub(super) fn parse_term(raw: &str) -> Result<Term, Problem> {
     // `-word` excludes; `--word` and a lone `-` are text (command-line options are common).
@@ -218,6 +220,7 @@ pub(super) fn parse_value(key: Key, name: &str, value: &str) -> Result<Test, Pro
             Key::Cmd => "cmd:--config",
             Key::User => "user:root",
             Key::Netns => "ns:other",
+            Key::Container => "container:web",
             Key::Measure(metric) => measure_example(metric),
         };
         return Err(Problem::new(
@@ -250,6 +253,7 @@ pub(super) fn parse_value(key: Key, name: &str, value: &str) -> Result<Test, Pro
                 lower => NsSel::Name(lower.to_owned()),
             })
         })?),
+        Key::Container => Test::Container(list(value, |v| Ok(v.to_lowercase()))?),
         Key::User => Test::User(list(value, |v| {
             Ok(UserSel {
                 name: v.to_lowercase(),
