@@ -151,7 +151,7 @@ fn portscope(docker: &FakeDocker, runtime_dir: &Path) -> Command {
 #[test]
 fn a_containers_sockets_carry_its_name_and_its_proxy_says_where_it_forwards() {
     assert!(is_root(), "this test makes a namespace and a control group");
-    let id = format!("{:032x}{:032x}", std::process::id(), 0xc0ffee_u128);
+    let id = format!("c0ffee{:010x}{:048x}", std::process::id(), 0);
     // The container: a listener on port 80 of its own namespace.
     let mut inside = Command::new("unshare");
     inside.args([
@@ -369,4 +369,55 @@ fn the_window_leads_from_a_proxy_to_its_containers_socket() {
     let selected = h.state().selected().expect("a selection");
     assert_eq!((selected.local_port, selected.netns), (80, 2));
     h.get_by_label_contains("web (Docker, ID abababababab), image nginx:test");
+}
+
+/// Without privilege another user's container keeps its sockets out of sight: `list -A` says
+/// so, naming the container, instead of leaving the reader to think there are none.
+#[test]
+fn a_user_without_privilege_is_told_which_containers_need_root() {
+    use common::users::{Shared, as_nobody};
+
+    assert!(is_root(), "this test makes a namespace and a control group");
+    let shared = Shared::new("hidden-container");
+    let id = format!("41dde0{:010x}{:048x}", std::process::id(), 0);
+    let mut inside = Command::new("unshare");
+    inside.args([
+        "-n",
+        "sh",
+        "-c",
+        "ip link set lo up && exec python3 -c \"$0\"",
+        "import socket, sys\n\
+         s = socket.socket(); s.bind(('0.0.0.0', 80)); s.listen()\n\
+         print('ready', flush=True)\n\
+         sys.stdin.read()\n",
+    ]);
+    let (container, _) = Running::start(inside);
+    let group = Group::docker(&id, container.0.id());
+
+    let out = as_nobody(&shared.path("portscope"))
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args(["list", "-A", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("sockets need root"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{} (Docker)", &id[..12])),
+        "{stderr}"
+    );
+    let records: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(records.iter().all(|r| r["container"]["id"] != id.as_str()));
+
+    // As root, the container's sockets are there and nothing is said to be missing.
+    let out = Command::new(env!("CARGO_BIN_EXE_portscope"))
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args(["list", "-A", "--json", &format!("container:{}", &id[..12])])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("need root"));
+    let records: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(records.len(), 1);
+    drop(container);
+    drop(group);
 }

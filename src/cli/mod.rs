@@ -210,6 +210,13 @@ pub fn run_with(
         Command::List(args) => match list::Plan::new(&args) {
             Ok(plan) => {
                 plan.write(&snap, out)?;
+                if !snap.hidden_containers.is_empty() {
+                    eprintln!(
+                        "portscope: not listed: {}. {}",
+                        snap.hidden_containers_words(),
+                        snap.hidden_containers_explained()
+                    );
+                }
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => {

@@ -332,6 +332,7 @@ fn take(source: &mut dyn SocketSource, seq: u64, previous: Option<&Snapshot>) ->
                 namespaces: p.namespaces.clone(),
                 containers: p.containers.clone(),
                 published: p.published.clone(),
+                hidden_containers: p.hidden_containers.clone(),
             });
             let mut snap =
                 Snapshot::from_poll(seq, taken_at, duration, last_good.unwrap_or_default());

@@ -140,6 +140,7 @@ pub fn generated_poll(n: usize) -> Poll {
         namespaces: Default::default(),
         containers: Default::default(),
         published: Default::default(),
+        hidden_containers: Default::default(),
     }
 }
 

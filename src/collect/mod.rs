@@ -45,6 +45,9 @@ pub struct Poll {
     pub containers: BTreeMap<u32, crate::model::container::Container>,
     /// What each forwarder process publishes, by PID.
     pub published: BTreeMap<u32, Vec<crate::model::container::Published>>,
+    /// Containers whose network namespaces this user may not read (other users'): their
+    /// sockets are not in the poll.
+    pub hidden_containers: Vec<crate::model::container::Container>,
 }
 
 /// Why a poll failed. Each carries advice for the user where there is any.
@@ -105,6 +108,7 @@ impl Snapshot {
             namespaces: poll.namespaces,
             containers: poll.containers,
             published: poll.published,
+            hidden_containers: poll.hidden_containers,
         }
     }
 }

@@ -45,7 +45,7 @@ impl Container {
                 self.short_id()
             ),
             None => format!(
-                "{} container {} (its name is not known: the runtime's API could not be asked)",
+                "{} container {} (no runtime API portscope could ask names it)",
                 self.runtime,
                 escape(self.short_id())
             ),
@@ -86,6 +86,30 @@ impl super::Snapshot {
             .iter()
             .find_map(|pid| self.containers.get(pid))
             .or_else(|| self.foreign_netns(s)?.container.as_ref())
+    }
+
+    /// A few words on [`Snapshot::hidden_containers`](super::Snapshot::hidden_containers):
+    /// `2 containers' sockets need root`.
+    pub fn hidden_containers_words(&self) -> String {
+        match self.hidden_containers.len() {
+            1 => "1 container's sockets need root".to_owned(),
+            n => format!("{n} containers' sockets need root"),
+        }
+    }
+
+    /// Which containers, and why their sockets are not listed.
+    pub fn hidden_containers_explained(&self) -> String {
+        let names: Vec<String> = self
+            .hidden_containers
+            .iter()
+            .map(Container::label)
+            .collect();
+        format!(
+            "Containers of other users keep their sockets in network namespaces that only root \
+             may read: {}. Run portscope as root (sudo portscope, or sudo portscope list -A) \
+             to see their sockets.",
+            names.join(", ")
+        )
     }
 
     /// What the forwarder holding `s` does with it: the ports it publishes on `s`'s port.

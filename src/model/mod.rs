@@ -533,6 +533,9 @@ pub struct Snapshot {
     pub containers: BTreeMap<u32, container::Container>,
     /// The ports each forwarder process publishes to containers, by PID.
     pub published: BTreeMap<u32, Vec<container::Published>>,
+    /// Containers whose network namespaces this user may not read (other users', without
+    /// root): their sockets are not in the table.
+    pub hidden_containers: Vec<container::Container>,
 }
 
 impl Default for Snapshot {
@@ -557,6 +560,7 @@ impl Default for Snapshot {
             namespaces: BTreeMap::new(),
             containers: BTreeMap::new(),
             published: BTreeMap::new(),
+            hidden_containers: Vec::new(),
         }
     }
 }

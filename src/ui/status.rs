@@ -84,6 +84,17 @@ fn readings_ui(ui: &mut egui::Ui, input: &StatusInput<'_>, actions: &mut Vec<Act
             actions.push(Action::SetFilter(RISK_FILTER.to_owned()));
         }
     }
+    if !snapshot.hidden_containers.is_empty() {
+        ui.separator();
+        ui.add(
+            egui::Label::new(
+                egui::RichText::new(snapshot.hidden_containers_words())
+                    .color(ui.visuals().warn_fg_color),
+            )
+            .truncate(),
+        )
+        .on_hover_text(snapshot.hidden_containers_explained());
+    }
     let total = snapshot.total_rate();
     ui.separator();
     ui.add(

@@ -213,6 +213,7 @@ pub fn demo_poll() -> Poll {
         namespaces: Default::default(),
         containers: Default::default(),
         published: Default::default(),
+        hidden_containers: Default::default(),
     }
 }
 

@@ -28,6 +28,8 @@ enum Names {
 pub struct Attribution {
     /// PID → its start time and container, as last read.
     refs: HashMap<u32, (Option<u64>, Option<ContainerRef>)>,
+    /// The same for processes whose network namespace this user may not see.
+    hidden: HashMap<u32, Option<ContainerRef>>,
     names: Names,
     /// Why the APIs could not be asked at the last poll that asked (waiting mode).
     status: Option<String>,
@@ -38,6 +40,7 @@ impl Attribution {
     pub fn cached() -> Attribution {
         Attribution {
             refs: HashMap::new(),
+            hidden: HashMap::new(),
             names: Names::Cached(None),
             status: None,
         }
@@ -47,6 +50,7 @@ impl Attribution {
     pub fn waiting() -> Attribution {
         Attribution {
             refs: HashMap::new(),
+            hidden: HashMap::new(),
             names: Names::Waiting(RuntimeApis::discover()),
             status: None,
         }
@@ -60,8 +64,17 @@ impl Attribution {
         }
     }
 
-    /// Fill `poll.containers`, each namespace's container and `poll.published`.
-    pub fn attribute(&mut self, poll: &mut Poll) {
+    /// Fill `poll.containers`, each namespace's container and `poll.published`; and
+    /// `poll.hidden_containers` from the processes `hidden` (those whose network namespace this
+    /// user may not see: other users' containers keep their sockets from them).
+    pub fn attribute(&mut self, poll: &mut Poll, hidden: &[u32]) {
+        let hidden_now: BTreeSet<u32> = hidden.iter().copied().collect();
+        self.hidden.retain(|pid, _| hidden_now.contains(pid));
+        for &pid in hidden {
+            self.hidden
+                .entry(pid)
+                .or_insert_with(|| read_container(pid));
+        }
         let owners: BTreeSet<u32> = poll
             .sockets
             .iter()
@@ -92,13 +105,16 @@ impl Attribution {
                 Some((*pid, forward::forwarding(&p.name, &p.cmdline)?))
             })
             .collect();
-        let refs: Vec<ContainerRef> = self
-            .refs
+        let visible: BTreeSet<ContainerRef> =
+            self.refs.values().filter_map(|(_, r)| r.clone()).collect();
+        let unseen: BTreeSet<ContainerRef> = self
+            .hidden
             .values()
-            .filter_map(|(_, r)| r.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
+            .flatten()
+            .filter(|r| !visible.contains(*r))
+            .cloned()
             .collect();
+        let refs: Vec<ContainerRef> = visible.iter().chain(&unseen).cloned().collect();
         if refs.is_empty() && forwarders.is_empty() {
             return;
         }
@@ -117,6 +133,7 @@ impl Attribution {
                 poll.containers.insert(pid, describe(r));
             }
         }
+        poll.hidden_containers = unseen.iter().map(describe).collect();
         for ns in poll.namespaces.values_mut().filter(|ns| !ns.own) {
             ns.container = ns
                 .pids

@@ -79,6 +79,7 @@ impl SocketSource for OsSource {
                 udp_drops,
             },
             namespaces,
+            hidden,
         ) = self.read_sockets()?;
         let traffic = self.rates.update(Instant::now(), tcp);
         let mut platform = Linux {
@@ -89,7 +90,7 @@ impl SocketSource for OsSource {
         poll.traffic = traffic;
         poll.drops = udp_drops.into_iter().collect();
         poll.namespaces = namespaces;
-        self.containers.attribute(&mut poll);
+        self.containers.attribute(&mut poll, &hidden);
         Ok(poll)
     }
 
@@ -146,7 +147,7 @@ impl Platform for Linux<'_> {
 
 impl OsSource {
     /// The socket table, with owners from the cache.
-    fn read_sockets(&mut self) -> Result<(Table, BTreeMap<u32, NetNs>), CollectError> {
+    fn read_sockets(&mut self) -> Result<Everywhere, CollectError> {
         let own = self.own_netns;
         let others = &mut self.others;
         let owners = &mut self.owners;
@@ -174,8 +175,8 @@ impl OsSource {
         let others = self.others.as_ref();
         let pending =
             pending.map_err(|e| CollectError::Processes(format!("cannot list /proc: {e}")))?;
-        let ((mut dump, namespaces), finished) = match sockets {
-            Ok((dump, namespaces)) => {
+        let ((mut dump, namespaces, hidden), finished) = match sockets {
+            Ok((dump, namespaces, hidden)) => {
                 let finished = self.owners.finish(
                     pending,
                     dump.sockets
@@ -183,7 +184,7 @@ impl OsSource {
                         .filter_map(|s| Some((u64::from(s.inode?), s.cookie, s.uid?))),
                     |inodes| closed_since(&dump.sockets, inodes, own, others),
                 );
-                ((dump, namespaces), finished)
+                ((dump, namespaces, hidden), finished)
             }
             Err(e) => {
                 let exited = self.owners.abandon(pending);
@@ -213,25 +214,22 @@ impl OsSource {
         }
         let exited = finished.exited;
         self.processes.forget(&exited);
-        Ok((dump, namespaces))
+        Ok((dump, namespaces, hidden))
     }
 }
 
 /// The socket table of portscope's own namespace, and of every other one when `others` is
 /// given, each socket marked with its namespace.
-fn table_everywhere(
-    own: u32,
-    others: Option<&mut Namespaces>,
-) -> Result<(Table, BTreeMap<u32, NetNs>), CollectError> {
+fn table_everywhere(own: u32, others: Option<&mut Namespaces>) -> Result<Everywhere, CollectError> {
     let mut dump = table()?;
     for s in &mut dump.sockets {
         s.netns = own;
     }
     let mut namespaces = BTreeMap::new();
     let Some(others) = others else {
-        return Ok((dump, namespaces));
+        return Ok((dump, namespaces, Vec::new()));
     };
-    let found = netns::list(Path::new(PROC), Path::new(NAMED_NETNS));
+    let (found, hidden) = netns::list(Path::new(PROC), Path::new(NAMED_NETNS));
     if own != 0 {
         let pids = found.get(&own).map(|ns| ns.pids.as_slice()).unwrap_or(&[]);
         namespaces.insert(
@@ -254,8 +252,12 @@ fn table_everywhere(
         dump.udp_drops.extend(read.table.udp_drops);
         namespaces.insert(read.netns.inode, read.netns);
     }
-    Ok((dump, namespaces))
+    Ok((dump, namespaces, hidden))
 }
+
+/// Every namespace's sockets, what is known of each namespace, and the processes whose
+/// namespace this user may not see.
+type Everywhere = (Table, BTreeMap<u32, NetNs>, Vec<u32>);
 
 /// Of the sockets with these inodes, those the kernel no longer has: asked in each socket's
 /// own namespace. Sockets read without sock_diag (no cookie) are not asked about.
@@ -321,7 +323,7 @@ pub fn destroy_socket(socket: &Socket) -> std::io::Result<()> {
     if socket.netns == 0 || socket.netns == own {
         return sock_diag::destroy(socket);
     }
-    let found = netns::list(Path::new(PROC), Path::new(NAMED_NETNS));
+    let (found, _) = netns::list(Path::new(PROC), Path::new(NAMED_NETNS));
     let ns = found.get(&socket.netns).ok_or_else(|| {
         std::io::Error::new(
             std::io::ErrorKind::NotFound,

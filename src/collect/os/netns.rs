@@ -49,9 +49,11 @@ fn inode(meta: &fs::Metadata) -> io::Result<u32> {
 }
 
 /// Every namespace a process or a name refers to, that this user may see (a user without
-/// privilege sees only their own processes'). By inode.
-pub fn list(proc: &Path, named: &Path) -> BTreeMap<u32, Found> {
+/// privilege sees only their own processes'), by inode; and the processes whose namespace
+/// this user may not see.
+pub fn list(proc: &Path, named: &Path) -> (BTreeMap<u32, Found>, Vec<u32>) {
     let mut found: BTreeMap<u32, Found> = BTreeMap::new();
+    let mut hidden = Vec::new();
     if let Ok(entries) = fs::read_dir(proc) {
         for entry in entries.flatten() {
             let Some(pid) = entry
@@ -64,8 +66,18 @@ pub fn list(proc: &Path, named: &Path) -> BTreeMap<u32, Found> {
             let path = entry.path().join("ns/net");
             // Other users' processes: the kernel does not say (without privilege). A
             // process that exited meanwhile: nothing to say.
-            let Some(ino) = fs::metadata(&path).ok().and_then(|m| inode(&m).ok()) else {
-                continue;
+            let ino = match fs::metadata(&path) {
+                Ok(meta) => inode(&meta),
+                Err(e) => Err(e),
+            };
+            let ino = match ino {
+                Ok(ino) => ino,
+                Err(e) => {
+                    if e.kind() == io::ErrorKind::PermissionDenied {
+                        hidden.push(pid);
+                    }
+                    continue;
+                }
             };
             found
                 .entry(ino)
@@ -101,7 +113,7 @@ pub fn list(proc: &Path, named: &Path) -> BTreeMap<u32, Found> {
     for ns in found.values_mut() {
         ns.pids.sort_unstable();
     }
-    found
+    (found, hidden)
 }
 
 /// A sock_diag socket inside the namespace `path` refers to.

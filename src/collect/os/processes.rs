@@ -235,6 +235,7 @@ impl Processes {
             namespaces: Default::default(),
             containers: Default::default(),
             published: Default::default(),
+            hidden_containers: Default::default(),
         }
     }
 
