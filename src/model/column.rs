@@ -69,6 +69,23 @@ pub const COLUMNS: &[Column] = &[
             out.push_str(s.proto.as_str());
         }),
     },
+    // The container (or other network namespace) a socket lives in, shown only while some
+    // socket does ([`SortKey::applies`]); blank for those of this machine itself.
+    Column {
+        key: SortKey::Netns,
+        title: "Container",
+        export: Some("container"),
+        width: 150.0,
+        shown: true,
+        cell: |snap, s| Cell::Text(snap.place(s).unwrap_or_default().into()),
+        sort: |snap, _, s| SortValue::Text(snap.place(s).unwrap_or_default().into()),
+        search: Some(|out, t, s| {
+            if let Some(place) = t.snap.place(s) {
+                out.push(' ');
+                out.push_str(&place.to_lowercase());
+            }
+        }),
+    },
     Column {
         key: SortKey::LocalAddr,
         title: "Local address",
@@ -332,23 +349,6 @@ pub const COLUMNS: &[Column] = &[
         cell: |snap, s| traffic_cell(snap.drops(s).map(u64::from), |n| n.to_string()),
         sort: |snap, _, s| traffic_sort(snap.drops(s).map(u64::from)),
         search: None,
-    },
-    // The container (or other network namespace) a socket lives in, shown only while some
-    // socket does ([`SortKey::applies`]); blank for those of this machine itself.
-    Column {
-        key: SortKey::Netns,
-        title: "Container",
-        export: Some("container"),
-        width: 150.0,
-        shown: true,
-        cell: |snap, s| Cell::Text(snap.place(s).unwrap_or_default().into()),
-        sort: |snap, _, s| SortValue::Text(snap.place(s).unwrap_or_default().into()),
-        search: Some(|out, t, s| {
-            if let Some(place) = t.snap.place(s) {
-                out.push(' ');
-                out.push_str(&place.to_lowercase());
-            }
-        }),
     },
 ];
 

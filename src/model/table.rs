@@ -16,6 +16,8 @@ use super::{FastHash, Snapshot, Socket, Toggles};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum SortKey {
     Proto,
+    /// The container or network namespace a socket lives in.
+    Netns,
     LocalAddr,
     LocalPort,
     RemoteAddr,
@@ -33,8 +35,6 @@ pub enum SortKey {
     Rtt,
     Retrans,
     Drops,
-    /// The container or network namespace a socket lives in.
-    Netns,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
