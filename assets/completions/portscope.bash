@@ -363,7 +363,7 @@ _portscope() {
             return 0
             ;;
         portscope__subcmd__list)
-            opts="-l -t -u -p -h --json --csv --listening --tcp --udp --port --sort --color --no-header --watch --interval --width --help"
+            opts="-l -t -u -p -A -h --json --csv --listening --tcp --udp --port --all-namespaces --sort --color --no-header --watch --interval --width --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -50,6 +50,7 @@ complete -c portscope -n "__fish_portscope_using_subcommand list" -l csv -d 'Pri
 complete -c portscope -n "__fish_portscope_using_subcommand list" -s l -l listening -d 'Only listening TCP sockets and unconnected UDP sockets'
 complete -c portscope -n "__fish_portscope_using_subcommand list" -s t -l tcp -d 'Only TCP sockets'
 complete -c portscope -n "__fish_portscope_using_subcommand list" -s u -l udp -d 'Only UDP sockets'
+complete -c portscope -n "__fish_portscope_using_subcommand list" -s A -l all-namespaces -d 'Sockets of every network namespace (containers, \'ip netns\'), not only portscope\'s own: all of them as root, the namespaces of your own processes otherwise'
 complete -c portscope -n "__fish_portscope_using_subcommand list" -l no-header -d 'Leave out the heading row of the table'
 complete -c portscope -n "__fish_portscope_using_subcommand list" -l watch -d 'Redraw the table every interval until Ctrl+C (when not a terminal: one table per interval, separated by a blank line)'
 complete -c portscope -n "__fish_portscope_using_subcommand list" -s h -l help -d 'Print help'
