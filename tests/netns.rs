@@ -431,3 +431,45 @@ fn the_window_says_which_namespace_a_socket_lives_in() {
     h.get_by_label("This machine's own namespace — 6 sockets");
     h.get_by_label("In namespace blue — 1 socket");
 }
+
+#[test]
+fn a_connection_in_another_namespace_is_closed_in_that_namespace() {
+    use portscope::collect::{OsSource, SocketSource};
+    use portscope::model::{Proto, SockState};
+
+    assert!(is_root(), "closing a connection needs root");
+    let inside = Inside::start(unshare());
+    let netns = inside.netns() as u32;
+    let mut source = OsSource::all_namespaces().unwrap();
+    let poll = source.poll().unwrap();
+    let connection = poll
+        .sockets
+        .iter()
+        .find(|s| {
+            s.netns == netns
+                && s.proto == Proto::Tcp
+                && s.state == SockState::Established
+                && s.local_port == inside.port
+        })
+        .expect("the namespace's accepted connection")
+        .clone();
+    portscope::act::close::close(&connection).expect("closed, and checked in its namespace");
+    assert!(
+        portscope::act::close::ss_command(&connection).contains(&format!(
+            "nsenter --net=/proc/{}/ns/net ss -K",
+            inside.pid()
+        ))
+    );
+    let left = ss_inside(inside.pid());
+    assert!(
+        !left
+            .iter()
+            .any(|r| r.proto == "tcp" && r.state == "ESTABLISHED" && r.local.1 == inside.port),
+        "still there: {left:#?}"
+    );
+    // The listener and the UDP sockets are untouched.
+    assert!(
+        left.iter()
+            .any(|r| r.state == "LISTEN" && r.local.1 == inside.port)
+    );
+}

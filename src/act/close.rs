@@ -81,14 +81,22 @@ pub fn closable(socket: &Socket) -> Result<(), CloseError> {
 }
 
 /// The `ss` command that closes this one socket, for a user who can run it as root.
+/// A socket of another network namespace is closed from inside it (`nsenter`, through one of
+/// the processes holding it).
 pub fn ss_command(socket: &Socket) -> String {
     let local = crate::model::endpoint(socket.local_addr, Some(socket.local_port));
+    let enter = match (crate::collect::own_netns(), socket.pids.first()) {
+        (Some(own), Some(pid)) if socket.netns != 0 && socket.netns != own => {
+            format!("nsenter --net=/proc/{pid}/ns/net ")
+        }
+        _ => String::new(),
+    };
     match (socket.remote_addr, socket.remote_port) {
         (Some(addr), Some(port)) => format!(
-            "sudo ss -K -t src {local} dst {}",
+            "sudo {enter}ss -K -t src {local} dst {}",
             crate::model::endpoint(addr, Some(port))
         ),
-        _ => format!("sudo ss -K -tl src {local}"),
+        _ => format!("sudo {enter}ss -K -tl src {local}"),
     }
 }
 
@@ -114,21 +122,12 @@ mod imp {
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Err(CloseError::Gone),
             Err(e) => return Err(CloseError::Os(e)),
         }
-        let table = crate::collect::socket_table().map_err(|e| CloseError::Os(io_error(e)))?;
-        let still_there = table.iter().any(|s| {
-            s.cookie == socket.cookie
-                && s.local_port == socket.local_port
-                && s.remote_port == socket.remote_port
-        });
-        if still_there {
-            Err(CloseError::StillThere)
-        } else {
+        // One exact lookup, in the socket's own namespace.
+        if crate::collect::socket_gone(socket) {
             Ok(())
+        } else {
+            Err(CloseError::StillThere)
         }
-    }
-
-    fn io_error(e: crate::collect::CollectError) -> std::io::Error {
-        std::io::Error::other(e.to_string())
     }
 }
 

@@ -147,6 +147,25 @@ impl BareDumps {
     }
 }
 
+/// Whether the kernel no longer has this TCP socket (by addresses and cookie), asked in the
+/// socket's own network namespace (Linux). A lookup that fails counts as still there.
+#[cfg(target_os = "linux")]
+pub fn socket_gone(socket: &Socket) -> bool {
+    os::socket_gone(socket)
+}
+
+/// portscope's own network namespace, by inode (Linux).
+pub fn own_netns() -> Option<u32> {
+    #[cfg(target_os = "linux")]
+    {
+        os::own_netns()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
 /// Asks the kernel to destroy one TCP socket (Linux); see [`crate::act::close`].
 #[cfg(target_os = "linux")]
 pub fn destroy_socket(socket: &Socket) -> std::io::Result<()> {

@@ -319,9 +319,31 @@ fn table() -> Result<Table, CollectError> {
 /// Asks the kernel to destroy one TCP socket (see [`sock_diag::destroy`]), in the network
 /// namespace the socket lives in.
 pub fn destroy_socket(socket: &Socket) -> std::io::Result<()> {
+    match netlink_for(socket)? {
+        Some(netlink) => sock_diag::destroy_on(&netlink, socket),
+        None => sock_diag::destroy(socket),
+    }
+}
+
+/// Whether the kernel no longer has `socket`: one exact lookup in its namespace.
+pub fn socket_gone(socket: &Socket) -> bool {
+    match netlink_for(socket) {
+        Ok(Some(netlink)) => !sock_diag::gone_on(&netlink, &[socket]).is_empty(),
+        Ok(None) => !sock_diag::gone(&[socket]).is_empty(),
+        Err(_) => false,
+    }
+}
+
+/// portscope's own network namespace.
+pub fn own_netns() -> Option<u32> {
+    netns::own().ok()
+}
+
+/// A sock_diag socket inside the namespace `socket` lives in; `None` for portscope's own.
+fn netlink_for(socket: &Socket) -> std::io::Result<Option<netlink_sys::Socket>> {
     let own = netns::own().unwrap_or(0);
     if socket.netns == 0 || socket.netns == own {
-        return sock_diag::destroy(socket);
+        return Ok(None);
     }
     let (found, _) = netns::list(Path::new(PROC), Path::new(NAMED_NETNS));
     let ns = found.get(&socket.netns).ok_or_else(|| {
@@ -330,5 +352,5 @@ pub fn destroy_socket(socket: &Socket) -> std::io::Result<()> {
             "its network namespace is gone, or this user may not see it",
         )
     })?;
-    sock_diag::destroy_on(&netns::open_inside(&ns.path)?, socket)
+    netns::open_inside(&ns.path).map(Some)
 }

@@ -35,7 +35,7 @@ mod sock_diag;
 #[cfg(target_os = "linux")]
 pub use destroyed::{DestroyFeed, RECEIVE_BUFFER as DESTROY_FEED_BUFFER};
 #[cfg(target_os = "linux")]
-pub use linux::{OsSource, destroy_socket, dump_on, socket_table};
+pub use linux::{OsSource, destroy_socket, dump_on, own_netns, socket_gone, socket_table};
 #[cfg(target_os = "linux")]
 pub use netns::open_inside as open_netns;
 #[cfg(not(target_os = "linux"))]
