@@ -10,20 +10,20 @@ mod fixed;
 mod generated;
 pub mod helper;
 mod os;
-#[cfg(unix)]
-pub mod remote;
 #[cfg(target_os = "linux")]
 pub(crate) mod procfs;
+#[cfg(unix)]
+pub mod remote;
 
 pub use collector::{Collector, Control};
 pub use fixed::FixedSource;
 pub use generated::{GeneratedSource, generated_poll};
 pub use helper::{HelperSource, HelperStatus, HelperSwitch};
 pub use os::OsSource;
-#[cfg(unix)]
-pub use remote::RemoteSource;
 #[cfg(target_os = "linux")]
 pub use os::{DESTROY_FEED_BUFFER, DestroyFeed};
+#[cfg(unix)]
+pub use remote::RemoteSource;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};

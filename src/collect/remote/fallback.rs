@@ -272,13 +272,17 @@ fn pid_fd(text: &str) -> Option<(u32, usize)> {
     Some((pid, n + 4 + m + 1))
 }
 
-/// Which owners the host's `ss` could not show, in a sentence, when the SSH user is not root.
-pub fn owners_note(viewer: &Viewer) -> Option<String> {
-    (!viewer.privileged).then(|| {
-        "portscope is not installed there: read with ss, which shows only the SSH user's own \
-         processes without root (install portscope there, or allow `sudo -n ss` for the user)"
-            .to_owned()
-    })
+/// What the host's line says in this mode: that it is read with `ss`, and, when the SSH
+/// user is not root, which owners `ss` could not show.
+pub fn mode_note(viewer: &Viewer) -> String {
+    let mut note = "portscope is not installed there: read with ss".to_owned();
+    if !viewer.privileged {
+        note.push_str(
+            ", which shows only the SSH user's own processes without root (install \
+             portscope there, or allow `sudo -n ss` for the user)",
+        );
+    }
+    note
 }
 
 #[cfg(test)]
@@ -294,8 +298,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.state, SockState::Listen);
-        assert_eq!((s.local_port, s.remote_addr, s.remote_port), (44505, None, None));
-        assert_eq!((s.inode, s.cookie, s.uid), (Some(1900213), 0x7fa08, Some(0)));
+        assert_eq!(
+            (s.local_port, s.remote_addr, s.remote_port),
+            (44505, None, None)
+        );
+        assert_eq!(
+            (s.inode, s.cookie, s.uid),
+            (Some(1900213), 0x7fa08, Some(0))
+        );
         assert_eq!(procs, [(19856, "python3".to_owned())]);
         let (s, _) = parse_line(
             "udp UNCONN 0 0 [::1]:33513 [::]:* users:((\"a b\",pid=1,fd=6),(\"x\",pid=2,fd=4)) \
@@ -313,16 +323,33 @@ mod tests {
         let (s, _) = parse_line("tcp UNCONN 0 0 *:8080 *:* ino:7 sk:3 <->").unwrap();
         assert_eq!(s.state, SockState::Bound);
         assert!(s.local_addr.is_unspecified());
-        let (s, _) =
-            parse_line("udp UNCONN 0 0 [fe80::1]%eth0:546 [::]:* ino:1 sk:2 <->").unwrap();
+        let (s, _) = parse_line("udp UNCONN 0 0 [fe80::1]%eth0:546 [::]:* ino:1 sk:2 <->").unwrap();
         assert_eq!(s.local_addr, "fe80::1".parse::<IpAddr>().unwrap());
         let (s, _) = parse_line("udp UNCONN 0 0 0.0.0.0%lo:53 0.0.0.0:* ino:1 sk:2").unwrap();
         assert_eq!((s.local_port, s.local_addr.is_unspecified()), (53, true));
-        for state in ["SYN-SENT", "SYN-RECV", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING", "LAST-ACK"] {
+        for state in [
+            "SYN-SENT",
+            "SYN-RECV",
+            "FIN-WAIT-1",
+            "FIN-WAIT-2",
+            "CLOSE-WAIT",
+            "CLOSING",
+            "LAST-ACK",
+        ] {
             let line = format!("tcp {state} 0 0 127.0.0.1:1 127.0.0.1:2 ino:0 sk:1");
-            assert_ne!(parse_line(&line).unwrap().0.state, SockState::Unknown, "{state}");
+            assert_ne!(
+                parse_line(&line).unwrap().0.state,
+                SockState::Unknown,
+                "{state}"
+            );
         }
-        for garbage in ["", "tcp", "sctp LISTEN 0 0 a:1 b:2", "tcp ESTAB x 0 1.2.3.4:1 1.2.3.4:2", "tcp WEIRD 0 0 1.2.3.4:1 *:*"] {
+        for garbage in [
+            "",
+            "tcp",
+            "sctp LISTEN 0 0 a:1 b:2",
+            "tcp ESTAB x 0 1.2.3.4:1 1.2.3.4:2",
+            "tcp WEIRD 0 0 1.2.3.4:1 *:*",
+        ] {
             assert!(parse_line(garbage).is_none(), "{garbage}");
         }
     }
@@ -351,11 +378,24 @@ mod tests {
         let parsed = parse_output(&text, m).unwrap();
         assert_eq!(parsed.poll.sockets.len(), 1);
         assert_eq!(parsed.skipped, 1);
-        assert_eq!(parsed.ephemeral.as_ref().map(|r| (r.start, r.end)), Some((32768, 60999)));
-        assert_eq!(parsed.poll.users.get(&1000).map(String::as_str), Some("alice"));
+        assert_eq!(
+            parsed.ephemeral.as_ref().map(|r| (r.start, r.end)),
+            Some((32768, 60999))
+        );
+        assert_eq!(
+            parsed.poll.users.get(&1000).map(String::as_str),
+            Some("alice")
+        );
         assert_eq!(parsed.poll.processes[&5].user.as_deref(), Some("alice"));
         assert!(!parsed.poll.viewer.privileged);
-        assert!(owners_note(&parsed.poll.viewer).is_some_and(|n| n.contains("sudo -n")));
+        assert!(mode_note(&parsed.poll.viewer).contains("sudo -n"));
+        assert!(
+            !mode_note(&Viewer {
+                uid: Some(0),
+                privileged: true
+            })
+            .contains("sudo")
+        );
         assert!(parse_output("only ss\n", m).is_none());
     }
 

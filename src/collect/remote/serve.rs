@@ -227,7 +227,11 @@ mod tests {
         assert!(matches!(&got[0], Body::Hello(h) if h.portscope == env!("CARGO_PKG_VERSION")));
         assert!(matches!(&got[1], Body::Full(f) if f.sockets.len() == 1 && f.seq == 1));
         // A heartbeat when a poll changes nothing, before the stop is read or after.
-        assert!(got[2..].iter().all(|b| matches!(b, Body::Delta(d) if d.is_empty())));
+        assert!(
+            got[2..]
+                .iter()
+                .all(|b| matches!(b, Body::Delta(d) if d.is_empty()))
+        );
     }
 
     #[test]
@@ -244,7 +248,12 @@ mod tests {
         let (done, finished) = mpsc::channel();
         thread::spawn(move || {
             let mut output = Vec::new();
-            let code = serve(input, &mut output, FixedSource::new(one_listener()), INTERVAL);
+            let code = serve(
+                input,
+                &mut output,
+                FixedSource::new(one_listener()),
+                INTERVAL,
+            );
             let _ = done.send((code, output));
         });
         // Still serving while the input is open...

@@ -95,7 +95,10 @@ impl Ssh {
         option("ServerAliveCountMax=3".into());
         option("ConnectTimeout=10".into());
         command.arg("--").arg(host).arg(remote);
-        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         command
     }
 }
@@ -123,9 +126,13 @@ pub enum HostError {
     Unreachable(String),
     #[error("the connection was refused (no SSH server at that address and port)")]
     Refused,
-    #[error("authentication failed: ssh has no key the server accepts (ssh-add, or IdentityFile in ~/.ssh/config)")]
+    #[error(
+        "authentication failed: ssh has no key the server accepts (ssh-add, or IdentityFile in ~/.ssh/config)"
+    )]
     AuthFailed,
-    #[error("its host key has CHANGED since it was recorded in known_hosts: check with its administrator before removing the old key")]
+    #[error(
+        "its host key has CHANGED since it was recorded in known_hosts: check with its administrator before removing the old key"
+    )]
     HostKeyChanged,
     #[error("its host key is not known: connect once with `ssh` to check and accept it")]
     HostKeyUnknown,
@@ -177,7 +184,10 @@ pub fn classify(code: Option<i32>, stderr: &str) -> HostError {
     } else {
         let line = last_line(stderr);
         HostError::Ssh(if line.is_empty() {
-            format!("exit code {}", code.map_or("none".to_owned(), |c| c.to_string()))
+            format!(
+                "exit code {}",
+                code.map_or("none".to_owned(), |c| c.to_string())
+            )
         } else {
             line
         })
@@ -186,7 +196,11 @@ pub fn classify(code: Option<i32>, stderr: &str) -> HostError {
 
 /// The last line that says something, escaped and cut short.
 fn last_line(text: &str) -> String {
-    let line = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
     let line: String = line.trim().chars().take(300).collect();
     escape(&line).into_owned()
 }
@@ -537,7 +551,10 @@ impl Worker {
             if left.is_zero() {
                 return Ok(());
             }
-            match self.received.recv_timeout(left.min(Duration::from_millis(200))) {
+            match self
+                .received
+                .recv_timeout(left.min(Duration::from_millis(200)))
+            {
                 Ok(Event::Stop) | Err(RecvTimeoutError::Disconnected) => return Err(()),
                 Ok(Event::Control(Control::Refresh)) => return Ok(()),
                 _ => {}
@@ -765,7 +782,7 @@ impl Worker {
             };
             self.end_child();
             backoff.succeeded();
-            let note = fallback::owners_note(&parsed.poll.viewer);
+            let note = Some(fallback::mode_note(&parsed.poll.viewer));
             self.publish(|s| {
                 s.status.mode = Mode::Fallback;
                 s.status.note = note;
@@ -802,13 +819,21 @@ mod tests {
                 "root@127.0.0.1: Permission denied (publickey,password,keyboard-interactive).\r\n",
                 HostError::AuthFailed,
             ),
-            (Some(255), "Host key verification failed.\r\n", HostError::HostKeyUnknown),
+            (
+                Some(255),
+                "Host key verification failed.\r\n",
+                HostError::HostKeyUnknown,
+            ),
             (
                 Some(255),
                 "@@@@@@@@\r\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\r\nHost key verification failed.\r\n",
                 HostError::HostKeyChanged,
             ),
-            (Some(127), "bash: line 1: portscope: command not found\n", HostError::NotInstalled),
+            (
+                Some(127),
+                "bash: line 1: portscope: command not found\n",
+                HostError::NotInstalled,
+            ),
             (Some(127), "", HostError::NotInstalled),
             (
                 Some(255),
@@ -818,7 +843,10 @@ mod tests {
         ] {
             assert_eq!(classify(code, stderr), want, "{stderr}");
         }
-        match classify(Some(255), "ssh: Could not resolve hostname nowhere.invalid: Name or service not known\r\n") {
+        match classify(
+            Some(255),
+            "ssh: Could not resolve hostname nowhere.invalid: Name or service not known\r\n",
+        ) {
             HostError::Unreachable(why) => assert!(why.contains("nowhere.invalid"), "{why}"),
             other => panic!("{other:?}"),
         }
@@ -843,7 +871,11 @@ mod tests {
         let start = Instant::now();
         let limit = Duration::from_secs(15);
         assert!(!stalled(start, start + limit, limit));
-        assert!(stalled(start, start + limit + Duration::from_millis(1), limit));
+        assert!(stalled(
+            start,
+            start + limit + Duration::from_millis(1),
+            limit
+        ));
         // A clock that went back is no stall.
         assert!(!stalled(start + limit, start, limit));
     }

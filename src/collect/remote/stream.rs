@@ -160,7 +160,9 @@ impl Delta {
 #[serde(tag = "cmd", rename_all = "lowercase")]
 pub enum Control {
     /// Poll every `ms` milliseconds.
-    Interval { ms: u64 },
+    Interval {
+        ms: u64,
+    },
     /// Poll now and send a whole table.
     Refresh,
     Pause,
@@ -544,7 +546,10 @@ fn delta(old: &Table, new: &Table, seq: u64) -> Option<Delta> {
         .collect();
     d.users = (old.users != new.users).then(|| users_list(&new.users));
     d.viewer = (old.viewer != new.viewer).then(|| new.viewer.into());
-    d.ephemeral = new.ephemeral.clone().filter(|_| old.ephemeral != new.ephemeral);
+    d.ephemeral = new
+        .ephemeral
+        .clone()
+        .filter(|_| old.ephemeral != new.ephemeral);
     Some(d)
 }
 
@@ -682,9 +687,9 @@ pub fn read_hello(input: &mut impl Read) -> Result<Result<Hello, OtherVersion>, 
     }
     match protocol::parse_versioned::<Message>(&body, VERSION)?.body {
         Body::Hello(hello) => Ok(Ok(hello)),
-        Body::Error { message } => Err(FrameError::Malformed(format!(
-            "the server said: {message}"
-        ))),
+        Body::Error { message } => {
+            Err(FrameError::Malformed(format!("the server said: {message}")))
+        }
         _ => Err(FrameError::Malformed(
             "the stream did not start with hello".to_owned(),
         )),

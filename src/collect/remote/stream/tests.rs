@@ -6,8 +6,8 @@ use super::*;
 
 fn socket(i: u32, cookie: u64, state: SockState) -> Socket {
     Socket {
-        proto: if i % 3 == 0 { Proto::Udp } else { Proto::Tcp },
-        local_addr: if i % 2 == 0 {
+        proto: if i.is_multiple_of(3) { Proto::Udp } else { Proto::Tcp },
+        local_addr: if i.is_multiple_of(2) {
             IpAddr::V4(Ipv4Addr::LOCALHOST)
         } else {
             IpAddr::V6(Ipv6Addr::LOCALHOST)
@@ -41,7 +41,10 @@ fn process(pid: u32, name: &str) -> ProcessInfo {
 fn table(sockets: Vec<Socket>, names: &[(u32, &str)]) -> Table {
     let poll = Poll {
         sockets,
-        processes: names.iter().map(|(pid, n)| (*pid, process(*pid, n))).collect(),
+        processes: names
+            .iter()
+            .map(|(pid, n)| (*pid, process(*pid, n)))
+            .collect(),
         users: [(1000, "alice".to_owned())].into(),
         viewer: Viewer {
             uid: Some(1000),
@@ -49,11 +52,14 @@ fn table(sockets: Vec<Socket>, names: &[(u32, &str)]) -> Table {
         },
         ..Poll::default()
     };
-    Table::from_poll(poll, Some(Range {
-        start: 32768,
-        end: 60999,
-        reserved: vec![(40000, 40010)],
-    }))
+    Table::from_poll(
+        poll,
+        Some(Range {
+            start: 32768,
+            end: 60999,
+            reserved: vec![(40000, 40010)],
+        }),
+    )
 }
 
 /// Every frame goes through the wire: encoded, framed, read back, applied.
@@ -73,7 +79,9 @@ fn through_wire(encoder: &mut Encoder, mirror: &mut Mirror, t: Table) -> usize {
 fn a_delta_applied_to_the_last_table_gives_the_servers_poll() {
     let (mut encoder, mut mirror) = (Encoder::default(), Mirror::default());
     let first = table(
-        (0..50).map(|i| socket(i, 1 + u64::from(i), SockState::Listen)).collect(),
+        (0..50)
+            .map(|i| socket(i, 1 + u64::from(i), SockState::Listen))
+            .collect(),
         &[(100, "nginx"), (101, "sshd"), (102, "gone")],
     );
     through_wire(&mut encoder, &mut mirror, first.clone());
@@ -83,7 +91,10 @@ fn a_delta_applied_to_the_last_table_gives_the_servers_poll() {
     sockets.push(socket(77, 500, SockState::Established));
     sockets[0].state = SockState::CloseWait;
     sockets[1].recv_q = 9;
-    let mut second = table(sockets, &[(100, "nginx: worker"), (101, "sshd"), (103, "new")]);
+    let mut second = table(
+        sockets,
+        &[(100, "nginx: worker"), (101, "sshd"), (103, "new")],
+    );
     second.users.insert(0, "root".to_owned());
     let bytes = through_wire(&mut encoder, &mut mirror, second.clone());
     assert_eq!(mirror.table(), Some(&second));
@@ -97,7 +108,10 @@ fn a_delta_applied_to_the_last_table_gives_the_servers_poll() {
 #[test]
 fn sockets_without_cookies_go_by_their_addresses_and_repeated_keys_go_whole() {
     let (mut encoder, mut mirror) = (Encoder::default(), Mirror::default());
-    let first = table((0..10).map(|i| socket(i, 0, SockState::Listen)).collect(), &[]);
+    let first = table(
+        (0..10).map(|i| socket(i, 0, SockState::Listen)).collect(),
+        &[],
+    );
     through_wire(&mut encoder, &mut mirror, first.clone());
     let mut sockets = first.sockets[2..].to_vec();
     sockets.push(socket(20, 0, SockState::Listen));
@@ -164,7 +178,10 @@ fn truncated_corrupt_and_other_version_frames_are_errors() {
     write_message(&mut wire, Body::Control(Control::Refresh)).unwrap();
     for cut in 1..wire.len() {
         let err = read_message(&mut &wire[..cut]).unwrap_err();
-        assert!(matches!(err, FrameError::Truncated { .. }), "{cut}: {err:?}");
+        assert!(
+            matches!(err, FrameError::Truncated { .. }),
+            "{cut}: {err:?}"
+        );
     }
     assert!(matches!(
         read_message(&mut &[][..]),
