@@ -6,7 +6,11 @@ use super::*;
 
 fn socket(i: u32, cookie: u64, state: SockState) -> Socket {
     Socket {
-        proto: if i.is_multiple_of(3) { Proto::Udp } else { Proto::Tcp },
+        proto: if i.is_multiple_of(3) {
+            Proto::Udp
+        } else {
+            Proto::Tcp
+        },
         local_addr: if i.is_multiple_of(2) {
             IpAddr::V4(Ipv4Addr::LOCALHOST)
         } else {
