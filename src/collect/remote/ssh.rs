@@ -144,7 +144,7 @@ pub enum HostError {
     OtherVersion(OtherVersion),
     #[error("the server took the connection and never answered as SSH (timed out)")]
     NoBanner,
-    #[error("the stream stopped: nothing came for {} s", .0.as_secs())]
+    #[error("the stream stopped: nothing came for {:?}", .0)]
     Stalled(Duration),
     #[error("the stream broke: {0}")]
     Protocol(String),
@@ -897,5 +897,56 @@ mod tests {
         assert!(args.contains(&"ControlPath=/run/user/1000/portscope-%C".to_owned()));
         let dashes = args.iter().position(|a| a == "--").unwrap();
         assert_eq!(&args[dashes + 1..], ["-oProxyCommand=evil", SERVE]);
+    }
+
+    /// A "host" that says hello and then nothing: the source ends it and says the stream
+    /// stopped, within its limit (3 intervals here), and tries again later.
+    #[test]
+    fn a_stream_that_stops_moving_is_ended_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let hello = dir.path().join("hello");
+        let mut wire = Vec::new();
+        stream::write_message(
+            &mut wire,
+            Body::Hello(super::super::serve::hello(&EphemeralRange::linux_default())),
+        )
+        .unwrap();
+        std::fs::write(&hello, wire).unwrap();
+        // `sh -c SCRIPT sh <ssh options> -- host command`: the options are its arguments.
+        let ssh = Ssh {
+            program: "sh".into(),
+            prefix: vec![
+                "-c".into(),
+                format!("cat '{}'; exec sleep 60", hello.display()).into(),
+                "sh".into(),
+            ],
+            control_dir: None,
+        };
+        let timeouts = Timeouts {
+            hello: Duration::from_secs(10),
+            stalled: Duration::from_millis(100),
+            poll: Duration::from_millis(10),
+        };
+        let interval = Duration::from_millis(300);
+        let start = Instant::now();
+        let mut source = RemoteSource::start("quiet", ssh, interval, timeouts);
+        let deadline = start + Duration::from_secs(10);
+        let error = loop {
+            if let Some(error) = source.status().error {
+                break error;
+            }
+            assert!(Instant::now() < deadline, "no stall reported");
+            thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(error, HostError::Stalled(interval * 3));
+        assert!(start.elapsed() >= interval * 3);
+        let status = source.status();
+        assert_eq!(status.mode, Mode::Stream);
+        assert!(status.hello.is_some() && status.retry_at.is_some());
+        let message = source.poll().unwrap_err().to_string();
+        assert!(
+            message.contains("quiet: the stream stopped: nothing came for 900ms; trying again in"),
+            "{message}"
+        );
     }
 }
