@@ -368,3 +368,21 @@ fn each_failing_host_says_why_alone_within_the_timeout() {
     drop(sshd);
     let _ = held.join();
 }
+
+#[test]
+fn a_host_that_looks_like_an_option_is_refused_before_ssh_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let touched = dir.path().join("touched");
+    let output = Command::new(env!("CARGO_BIN_EXE_portscope"))
+        .args(["list", "--json"])
+        .arg(format!("--host=-oProxyCommand=touch {}", touched.display()))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("is not a host"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!touched.exists());
+}

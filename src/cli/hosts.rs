@@ -37,7 +37,7 @@ pub fn run(plan: &Plan<'_>, hosts: &[String]) -> ExitCode {
     let within = timeouts.hello + Duration::from_secs(5);
     let mut failed = false;
     let mut snaps: Vec<(&str, Snapshot)> = Vec::new();
-    for mut source in sources {
+    for (name, mut source) in hosts.iter().zip(sources) {
         let host = escape(source.host()).into_owned();
         let result = source
             .wait_first(within)
@@ -51,11 +51,7 @@ pub fn run(plan: &Plan<'_>, hosts: &[String]) -> ExitCode {
                 {
                     eprintln!("portscope: {host}: {note}");
                 }
-                let name = hosts
-                    .iter()
-                    .find(|h| h.as_str() == source.host())
-                    .map_or("", String::as_str);
-                snaps.push((name, snap));
+                snaps.push((name.as_str(), snap));
             }
             Err(e) => {
                 failed = true;

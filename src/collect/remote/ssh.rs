@@ -273,7 +273,8 @@ pub enum Mode {
     Fallback,
 }
 
-/// A host's line: how it is read, its facts, and what went wrong last.
+/// A host's line: how it is read, its facts, and what went wrong last. The hello's text
+/// (hostname, kernel) is the host's: escape it wherever it is shown.
 #[derive(Clone, Debug)]
 pub struct HostStatus {
     pub host: String,
@@ -319,6 +320,7 @@ pub struct RemoteSource {
     events: Sender<Event>,
     stop: Arc<AtomicBool>,
     timeouts: Timeouts,
+    clock: Arc<dyn Clock>,
 }
 
 impl RemoteSource {
@@ -358,7 +360,7 @@ impl RemoteSource {
             ssh,
             interval,
             timeouts,
-            clock,
+            clock: clock.clone(),
             shared: shared.clone(),
             events: events.clone(),
             received,
@@ -379,6 +381,7 @@ impl RemoteSource {
             events,
             stop,
             timeouts,
+            clock,
         }
     }
 
@@ -423,7 +426,10 @@ impl RemoteSource {
 
     fn message(&self, error: &HostError, retry_at: Option<Instant>) -> String {
         let retry = retry_at.map_or(String::new(), |at| {
-            let secs = at.saturating_duration_since(Instant::now()).as_secs();
+            let secs = at
+                .saturating_duration_since(self.clock.now())
+                .as_secs_f64()
+                .ceil();
             format!("; trying again in {secs} s")
         });
         format!("{}: {error}{retry}", escape(&self.host))
@@ -463,7 +469,7 @@ impl SocketSource for RemoteSource {
         }
         s.poll
             .clone()
-            .ok_or_else(|| CollectError::SocketTable(format!("{}: connecting", self.host)))
+            .ok_or_else(|| CollectError::SocketTable(format!("{}: connecting", escape(&self.host))))
     }
 
     /// The host's range, as it said; until it has, Linux's documented default.
@@ -679,7 +685,12 @@ impl Worker {
                             s.ephemeral = Some(range);
                         });
                     }
-                    Ok(Err(other)) => return End::Failed(HostError::OtherVersion(other)),
+                    Ok(Err(other)) => {
+                        return End::Failed(HostError::OtherVersion(OtherVersion {
+                            portscope: other.portscope.map(|p| escape(&p).into_owned()),
+                            ..other
+                        }));
+                    }
                     Err(_) => return End::Failed(self.why_ended()),
                 },
                 Ok(Event::Frame(g, frame)) if g == generation => {
@@ -702,7 +713,10 @@ impl Worker {
                         Ok(Body::Hello(_) | Body::Control(_)) => {}
                         Err(FrameError::Closed) => return End::Failed(self.why_ended()),
                         Err(e) if e.in_step() => {}
-                        Err(e) => return End::Failed(HostError::Protocol(e.to_string())),
+                        Err(e) => {
+                            let why = escape(&e.to_string()).into_owned();
+                            return End::Failed(HostError::Protocol(why));
+                        }
                     }
                 }
                 Ok(_) => {}
@@ -899,29 +913,67 @@ mod tests {
         assert_eq!(&args[dashes + 1..], ["-oProxyCommand=evil", SERVE]);
     }
 
+    /// An "ssh" that writes `wire` and then waits: `sh -c SCRIPT sh <ssh options> -- host
+    /// command` (the options become the script's unused arguments).
+    fn fake_host(wire: &[u8]) -> (tempfile::TempDir, Ssh) {
+        let dir = tempfile::tempdir().unwrap();
+        let frames = dir.path().join("frames");
+        std::fs::write(&frames, wire).unwrap();
+        let ssh = Ssh {
+            program: "sh".into(),
+            prefix: vec![
+                "-c".into(),
+                format!("cat '{}'; exec sleep 60", frames.display()).into(),
+                "sh".into(),
+            ],
+            control_dir: None,
+        };
+        (dir, ssh)
+    }
+
+    fn first_error(source: &RemoteSource) -> HostError {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(error) = source.status().error {
+                return error;
+            }
+            assert!(Instant::now() < deadline, "no failure reported");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn a_host_of_another_stream_version_is_too_old_or_too_new() {
+        let body = br#"{"v":2,"kind":"hello","portscope":"9.9.9\u001b[2J","hostname":"x"}"#;
+        let mut wire = (body.len() as u32).to_be_bytes().to_vec();
+        wire.extend_from_slice(body);
+        let (_dir, ssh) = fake_host(&wire);
+        let mut source = RemoteSource::start(
+            "old",
+            ssh,
+            super::super::serve::INTERVAL,
+            Timeouts::default(),
+        );
+        assert!(matches!(first_error(&source), HostError::OtherVersion(_)));
+        let message = source.poll().unwrap_err().to_string();
+        assert!(
+            message
+                .contains(r"old: its portscope (9.9.9\e[2J) speaks stream version 2, this one 1"),
+            "{message}"
+        );
+    }
+
     /// A "host" that says hello and then nothing: the source ends it and says the stream
     /// stopped, within its limit (3 intervals here), and tries again later.
     #[test]
     fn a_stream_that_stops_moving_is_ended_and_reported() {
-        let dir = tempfile::tempdir().unwrap();
-        let hello = dir.path().join("hello");
         let mut wire = Vec::new();
         stream::write_message(
             &mut wire,
             Body::Hello(super::super::serve::hello(&EphemeralRange::linux_default())),
         )
         .unwrap();
-        std::fs::write(&hello, wire).unwrap();
-        // `sh -c SCRIPT sh <ssh options> -- host command`: the options are its arguments.
-        let ssh = Ssh {
-            program: "sh".into(),
-            prefix: vec![
-                "-c".into(),
-                format!("cat '{}'; exec sleep 60", hello.display()).into(),
-                "sh".into(),
-            ],
-            control_dir: None,
-        };
+        let (_dir, ssh) = fake_host(&wire);
         let timeouts = Timeouts {
             hello: Duration::from_secs(10),
             stalled: Duration::from_millis(100),
@@ -930,15 +982,7 @@ mod tests {
         let interval = Duration::from_millis(300);
         let start = Instant::now();
         let mut source = RemoteSource::start("quiet", ssh, interval, timeouts);
-        let deadline = start + Duration::from_secs(10);
-        let error = loop {
-            if let Some(error) = source.status().error {
-                break error;
-            }
-            assert!(Instant::now() < deadline, "no stall reported");
-            thread::sleep(Duration::from_millis(20));
-        };
-        assert_eq!(error, HostError::Stalled(interval * 3));
+        assert_eq!(first_error(&source), HostError::Stalled(interval * 3));
         assert!(start.elapsed() >= interval * 3);
         let status = source.status();
         assert_eq!(status.mode, Mode::Stream);
