@@ -17,6 +17,14 @@ use serde_json::Value;
 
 const SSHD: &str = "/usr/sbin/sshd";
 
+/// One test at a time: a process that another test forks holds this process's sockets until
+/// it execs, and would show as their owner in one listing and not in the other.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 struct Sshd {
     dir: tempfile::TempDir,
     child: Child,
@@ -249,6 +257,7 @@ fn stderr(output: &Output) -> String {
 
 #[test]
 fn a_host_lists_what_this_machine_lists_with_owners() {
+    let _serial = one_at_a_time();
     let sshd = Sshd::start(true);
     let sockets_here = population();
     let mine = sockets_here.filter.clone();
@@ -278,6 +287,7 @@ fn a_host_lists_what_this_machine_lists_with_owners() {
 
 #[test]
 fn without_portscope_there_the_host_is_read_with_ss() {
+    let _serial = one_at_a_time();
     let sshd = Sshd::start(false);
     let sockets_here = population();
     let mine = sockets_here.filter.clone();
@@ -313,6 +323,7 @@ fn without_portscope_there_the_host_is_read_with_ss() {
 
 #[test]
 fn each_failing_host_says_why_alone_within_the_timeout() {
+    let _serial = one_at_a_time();
     let sshd = Sshd::start(true);
     // A server that takes the connection and never says a word.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -335,17 +346,24 @@ fn each_failing_host_says_why_alone_within_the_timeout() {
         )
     };
     let known = sshd.path("known_hosts").display().to_string();
+    // known_hosts that holds another key for this server: as if its key had changed.
+    let other_key = std::fs::read_to_string(sshd.path("wrong_key.pub")).unwrap();
+    let changed = sshd.path("changed_known_hosts");
+    std::fs::write(&changed, format!("[127.0.0.1]:{} {other_key}", sshd.port)).unwrap();
+    let changed = changed.display().to_string();
     sshd.write_config(&[
         ("wrongkey", common(sshd.port, "wrong_key", &known)),
         ("closed", common(free_port(), "user_key", &known)),
         ("silent", common(silent_port, "user_key", &known)),
         ("unknownkey", common(sshd.port, "user_key", "/dev/null")),
+        ("changedkey", common(sshd.port, "user_key", &changed)),
     ]);
     for (host, why) in [
         ("wrongkey", "authentication failed"),
         ("closed", "connection was refused"),
         ("silent", "never answered as SSH"),
         ("unknownkey", "host key is not known"),
+        ("changedkey", "host key has CHANGED"),
     ] {
         let (out, took) = sshd.portscope(&["list", "--host", "good", "--host", host, "--json"]);
         assert_eq!(out.status.code(), Some(1), "{host}: {}", stderr(&out));
@@ -371,6 +389,7 @@ fn each_failing_host_says_why_alone_within_the_timeout() {
 
 #[test]
 fn a_host_that_looks_like_an_option_is_refused_before_ssh_runs() {
+    let _serial = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let touched = dir.path().join("touched");
     let output = Command::new(env!("CARGO_BIN_EXE_portscope"))
