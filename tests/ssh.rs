@@ -405,3 +405,64 @@ fn a_host_that_looks_like_an_option_is_refused_before_ssh_runs() {
     );
     assert!(!touched.exists());
 }
+
+/// The window's way: a `RemoteSource` on a collector thread, like the local source. Changes
+/// on the host come through as the stream's deltas.
+#[test]
+fn a_remote_source_on_a_collector_follows_the_host() {
+    use portscope::collect::remote::{Mode, RemoteSource, Ssh, Timeouts};
+    use portscope::collect::{Collector, SocketSource};
+    use portscope::knowledge::EphemeralRange;
+    let _serial = one_at_a_time();
+    let sshd = Sshd::start(true);
+    let ssh = Ssh {
+        program: "ssh".into(),
+        prefix: ["-F", sshd.path("ssh_config").to_str().unwrap()]
+            .into_iter()
+            .chain(["-o", "ControlMaster=no"])
+            .map(Into::into)
+            .collect(),
+        control_dir: None,
+    };
+    let interval = Duration::from_millis(250);
+    let source = RemoteSource::start("good", ssh, interval, Timeouts::default());
+    source
+        .wait_first(Duration::from_secs(20))
+        .expect("the host answers");
+    let status = source.status();
+    assert_eq!(status.mode, Mode::Stream);
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(status.hello.unwrap().hostname, hostname.trim());
+    let mut source = source;
+    let live = EphemeralRange::read_live();
+    let range = source.ephemeral_range();
+    assert_eq!((range.start, range.end), (live.start, live.end));
+
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = udp.local_addr().unwrap().port();
+    let collector = Collector::spawn(Box::new(source), interval, || {}).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let has_it = |want: bool| loop {
+        assert!(
+            Instant::now() < deadline,
+            "the host's table never {} port {port}",
+            if want { "showed" } else { "lost" }
+        );
+        if let Some(snap) = collector.wait(Duration::from_millis(500))
+            && snap.error.is_none()
+            && snap
+                .sockets_on_port(port)
+                .any(|s| s.pids.contains(&std::process::id()))
+                == want
+        {
+            return snap;
+        }
+    };
+    let snap = has_it(true);
+    assert_eq!(
+        (snap.ephemeral.start, snap.ephemeral.end),
+        (live.start, live.end)
+    );
+    drop(udp);
+    has_it(false);
+}
