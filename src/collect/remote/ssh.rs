@@ -691,7 +691,13 @@ impl Worker {
                             ..other
                         }));
                     }
-                    Err(_) => return End::Failed(self.why_ended()),
+                    Err(FrameError::Closed) => return End::Failed(self.why_ended()),
+                    Err(e) => {
+                        let why = escape(&e.to_string()).into_owned();
+                        return End::Failed(HostError::Protocol(format!(
+                            "{why} (does the login shell print to standard output?)"
+                        )));
+                    }
                 },
                 Ok(Event::Frame(g, frame)) if g == generation => {
                     last = self.clock.now();
@@ -939,6 +945,17 @@ mod tests {
             }
             assert!(Instant::now() < deadline, "no failure reported");
             thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn a_login_that_prints_before_the_stream_is_a_broken_stream() {
+        let (_dir, ssh) = fake_host(b"Welcome to the server!\n");
+        let interval = super::super::serve::INTERVAL;
+        let source = RemoteSource::start("chatty", ssh, interval, Timeouts::default());
+        match first_error(&source) {
+            HostError::Protocol(why) => assert!(why.contains("login shell"), "{why}"),
+            other => panic!("{other:?}"),
         }
     }
 
