@@ -609,7 +609,7 @@ fn command_line_port_arguments_parse_or_say_why() {
                             Some(Sub::List(a)) => a.port,
                             Some(Sub::Kill(a)) => Some(a.port),
                             Some(Sub::Free(a)) => a.near,
-                            Some(Sub::Check(_) | Sub::Helper) => None,
+                            Some(Sub::Check(_) | Sub::Helper | Sub::Serve(_)) => None,
                             Some(Sub::Close(a)) => match a.target {
                                 portscope::cli::CloseTarget::Port(port) => Some(port),
                                 // One end, ADDR:PORT: what std reads as a socket address.

@@ -40,6 +40,9 @@ _portscope() {
             portscope,list)
                 cmd="portscope__subcmd__list"
                 ;;
+            portscope,serve)
+                cmd="portscope__subcmd__serve"
+                ;;
             portscope,watch)
                 cmd="portscope__subcmd__watch"
                 ;;
@@ -70,6 +73,9 @@ _portscope() {
             portscope__subcmd__help,list)
                 cmd="portscope__subcmd__help__subcmd__list"
                 ;;
+            portscope__subcmd__help,serve)
+                cmd="portscope__subcmd__help__subcmd__serve"
+                ;;
             portscope__subcmd__help,watch)
                 cmd="portscope__subcmd__help__subcmd__watch"
                 ;;
@@ -83,7 +89,7 @@ _portscope() {
 
     case "${cmd}" in
         portscope)
-            opts="-h -V --generated --churn --help --version list who explain kill close check free watch helper help"
+            opts="-h -V --generated --churn --help --version list who explain kill close check free watch helper serve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -173,7 +179,7 @@ _portscope() {
             return 0
             ;;
         portscope__subcmd__help)
-            opts="list who explain kill close check free watch helper help"
+            opts="list who explain kill close check free watch helper serve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -298,6 +304,20 @@ _portscope() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        portscope__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         portscope__subcmd__help__subcmd__watch)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -363,7 +383,7 @@ _portscope() {
             return 0
             ;;
         portscope__subcmd__list)
-            opts="-l -t -u -p -A -h --json --csv --listening --tcp --udp --port --all-namespaces --sort --color --no-header --watch --interval --width --help"
+            opts="-l -t -u -p -A -h --json --csv --listening --tcp --udp --port --all-namespaces --sort --color --no-header --watch --interval --host --width --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -389,7 +409,29 @@ _portscope() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --width)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        portscope__subcmd__serve)
+            opts="-h --stdio --interval --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --interval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -21,7 +21,7 @@ use clap::{Args, ValueEnum};
 
 use super::table_text::{self, Cell, Column, Cut, Layout, Shrink};
 use crate::collect::{SocketSource, snapshot_once};
-use crate::model::export::{write_csv, write_json};
+use crate::model::export::{HostRows, write_csv, write_csv_hosts, write_json, write_json_hosts};
 use crate::model::text::escape;
 use crate::model::{
     Owner, Query, Snapshot, SockState, Socket, SortDir, SortKey, SortSpec, Toggles,
@@ -73,6 +73,11 @@ pub struct ListArgs {
     /// With --watch: seconds between tables.
     #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = super::watch::interval_arg, requires = "watch")]
     pub interval: Duration,
+    /// List this host's sockets instead, over ssh (user@server, or an alias from
+    /// ~/.ssh/config; repeat for several). Every record gets a 'host' field. Runs
+    /// 'portscope serve --stdio' there, or reads 'ss' where portscope is not installed.
+    #[arg(long = "host", value_name = "[USER@]HOST", conflicts_with = "watch")]
+    pub hosts: Vec<String>,
     /// The width to fit the table in, as if the terminal were that wide (for tests).
     #[arg(long, value_name = "COLUMNS", hide = true)]
     pub width: Option<usize>,
@@ -253,7 +258,7 @@ impl<'a> Plan<'a> {
     }
 
     /// The rows of `snap` to show, in order.
-    fn rows(&self, snap: &Snapshot) -> Vec<usize> {
+    pub(super) fn rows(&self, snap: &Snapshot) -> Vec<usize> {
         let mut rows = sorted_rows_with(snap, self.sort, &self.query, &self.toggles);
         if let Some(p) = self.args.port {
             rows.retain(|i| {
@@ -292,6 +297,24 @@ impl<'a> Plan<'a> {
             write_csv(out, snap, &rows)
         } else {
             write_text(out, snap, &rows, self.layout())
+        }
+    }
+
+    /// Write one listing of several hosts' snapshots: one array or table, each record with
+    /// its host, the hosts in the order given, each one's rows sorted.
+    pub fn write_hosts(&self, hosts: &[(&str, &Snapshot)], out: &mut dyn Write) -> io::Result<()> {
+        let rows: Vec<Vec<usize>> = hosts.iter().map(|(_, snap)| self.rows(snap)).collect();
+        let parts: Vec<HostRows<'_>> = hosts
+            .iter()
+            .zip(&rows)
+            .map(|((host, snap), rows)| (*host, *snap, rows.as_slice()))
+            .collect();
+        if self.args.json {
+            write_json_hosts(out, &parts)
+        } else if self.args.csv {
+            write_csv_hosts(out, &parts)
+        } else {
+            write_text_hosts(out, &parts, self.layout())
         }
     }
 
@@ -442,6 +465,36 @@ const NETNS_COLUMN: Column = Column {
         cut: Cut::End,
     }),
 };
+
+/// The aligned table of several hosts: a HOST column first.
+pub fn write_text_hosts(
+    out: &mut dyn Write,
+    parts: &[HostRows<'_>],
+    layout: Layout,
+) -> io::Result<()> {
+    let host = Column {
+        title: "HOST",
+        shrink: Some(Shrink {
+            rank: 2,
+            min: 8,
+            cut: Cut::End,
+        }),
+    };
+    let columns: Vec<Column> = std::iter::once(host).chain(TEXT_COLUMNS).collect();
+    let cells: Vec<Vec<Cell>> = parts
+        .iter()
+        .flat_map(|(name, snap, rows)| {
+            rows.iter()
+                .filter_map(|i| snap.sockets.get(*i))
+                .map(move |s| {
+                    let mut cells = vec![Cell::plain(escape(name).into_owned())];
+                    cells.extend(row_cells(snap, s));
+                    cells
+                })
+        })
+        .collect();
+    table_text::write_table(out, &columns, &cells, layout)
+}
 
 fn row_cells(snap: &Snapshot, s: &Socket) -> Vec<Cell> {
     let (process, command) = match snap.owner(s) {

@@ -16,6 +16,8 @@ use clap::{Args, Parser, Subcommand};
 mod act;
 mod check;
 mod free;
+#[cfg(unix)]
+mod hosts;
 mod list;
 mod table_text;
 mod watch;
@@ -84,6 +86,21 @@ pub enum Command {
     #[cfg(target_os = "linux")]
     #[command(hide = true)]
     Helper,
+    /// Stream this machine's sockets on standard output, framed, for a portscope that reads
+    /// this host over ssh (`list --host`); controls come on standard input.
+    #[cfg(unix)]
+    #[command(hide = true)]
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Write to standard output and read controls from standard input (the only transport).
+    #[arg(long, required = true)]
+    pub stdio: bool,
+    /// Seconds between polls (the reader may change it).
+    #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = watch::interval_arg)]
+    pub interval: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -154,6 +171,8 @@ pub fn run(command: Command) -> ExitCode {
                 return ExitCode::from(2);
             }
             Ok(plan) if args.watch => return list::run_watch(&plan, args.all_namespaces),
+            #[cfg(unix)]
+            Ok(plan) if !args.hosts.is_empty() => return hosts::run(&plan, &args.hosts),
             Ok(_) => {}
         },
         _ => {}
@@ -161,6 +180,10 @@ pub fn run(command: Command) -> ExitCode {
     #[cfg(target_os = "linux")]
     if let Command::Helper = command {
         return crate::collect::helper::serve::run();
+    }
+    #[cfg(unix)]
+    if let Command::Serve(args) = &command {
+        return crate::collect::remote::serve::run(args.interval);
     }
     // What is on a port, and what a port means, include containers' sockets.
     let everywhere = match &command {
@@ -252,6 +275,8 @@ pub fn run_with(
         // Privileged, on its own standard input and output.
         #[cfg(target_os = "linux")]
         Command::Helper => Ok(crate::collect::helper::serve::run()),
+        #[cfg(unix)]
+        Command::Serve(args) => Ok(crate::collect::remote::serve::run(args.interval)),
     }
 }
 

@@ -13,6 +13,8 @@ pub mod helper;
 mod os;
 #[cfg(target_os = "linux")]
 pub(crate) mod procfs;
+#[cfg(unix)]
+pub mod remote;
 
 pub use collector::{Collector, Control};
 pub use fixed::FixedSource;
@@ -21,6 +23,8 @@ pub use helper::{HelperSource, HelperStatus, HelperSwitch};
 pub use os::OsSource;
 #[cfg(target_os = "linux")]
 pub use os::{DESTROY_FEED_BUFFER, DestroyFeed};
+#[cfg(unix)]
+pub use remote::RemoteSource;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};

@@ -109,15 +109,44 @@ fn records<'a>(snap: &'a Snapshot, rows: &'a [usize]) -> impl Iterator<Item = So
         .map(|s| SocketRecord::new(snap, s))
 }
 
+/// A socket record with the host it was read on (`list --host`): `host` first, then the
+/// record's fields.
+#[derive(Serialize)]
+pub struct HostRecord<'a> {
+    pub host: &'a str,
+    #[serde(flatten)]
+    pub record: SocketRecord,
+}
+
+/// One host's part of a listing: its name, its snapshot, the rows to write.
+pub type HostRows<'a> = (&'a str, &'a Snapshot, &'a [usize]);
+
 /// One JSON array of socket records, written record by record through a buffer (serde_json
 /// writes token by token: into a concrete buffer those are inlined copies, into `dyn Write`
 /// each is a call). Values are raw: the encoder escapes control characters itself.
 pub fn write_json(out: &mut dyn Write, snap: &Snapshot, rows: &[usize]) -> io::Result<()> {
+    write_json_of(out, rows.len(), records(snap, rows))
+}
+
+/// One JSON array of the records of several hosts, each with its `host`.
+pub fn write_json_hosts(out: &mut dyn Write, parts: &[HostRows<'_>]) -> io::Result<()> {
+    let len = parts.iter().map(|(_, _, rows)| rows.len()).sum();
+    let records = parts.iter().flat_map(|(host, snap, rows)| {
+        records(snap, rows).map(|record| HostRecord { host, record })
+    });
+    write_json_of(out, len, records)
+}
+
+fn write_json_of(
+    out: &mut dyn Write,
+    len: usize,
+    records: impl Iterator<Item = impl Serialize>,
+) -> io::Result<()> {
     use serde::ser::{SerializeSeq, Serializer};
     let mut buffered = io::BufWriter::with_capacity(64 * 1024, out);
     let mut json = serde_json::Serializer::pretty(&mut buffered);
-    let mut list = json.serialize_seq(Some(rows.len()))?;
-    for record in records(snap, rows) {
+    let mut list = json.serialize_seq(Some(len))?;
+    for record in records {
         list.serialize_element(&record)?;
     }
     list.end()?;
@@ -125,67 +154,86 @@ pub fn write_json(out: &mut dyn Write, snap: &Snapshot, rows: &[usize]) -> io::R
     buffered.flush()
 }
 
+/// The CSV header.
+const CSV_HEADER: [&str; 21] = [
+    "proto",
+    "local_addr",
+    "local_port",
+    "remote_addr",
+    "remote_port",
+    "state",
+    "pids",
+    "processes",
+    "user",
+    "cmdline",
+    "owner_note",
+    "cookie",
+    "recv_q",
+    "send_q",
+    "bytes_sent",
+    "bytes_received",
+    "rtt_ms",
+    "retrans",
+    "drops",
+    "netns",
+    "container",
+];
+
 /// CSV with a header row. Several processes or PIDs in one cell are separated by `;`. Text
 /// cells keep their raw value but never start a formula ([`no_formula`]).
 pub fn write_csv(out: &mut dyn Write, snap: &Snapshot, rows: &[usize]) -> io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record([
-        "proto",
-        "local_addr",
-        "local_port",
-        "remote_addr",
-        "remote_port",
-        "state",
-        "pids",
-        "processes",
-        "user",
-        "cmdline",
-        "owner_note",
-        "cookie",
-        "recv_q",
-        "send_q",
-        "bytes_sent",
-        "bytes_received",
-        "rtt_ms",
-        "retrans",
-        "drops",
-        "netns",
-        "container",
-    ])?;
+    w.write_record(CSV_HEADER)?;
     for r in records(snap, rows) {
-        let join = |f: &dyn Fn(&ProcessRecord) -> String| {
-            r.processes.iter().map(f).collect::<Vec<_>>().join(";")
-        };
-        w.write_record([
-            r.proto.as_str().to_owned(),
-            r.local_addr.to_string(),
-            r.local_port.to_string(),
-            r.remote_addr.map(|a| a.to_string()).unwrap_or_default(),
-            r.remote_port.map(|p| p.to_string()).unwrap_or_default(),
-            r.state.as_str().to_owned(),
-            join(&|p| p.pid.to_string()),
-            no_formula(join(&|p| p.name.clone().unwrap_or_default())),
-            no_formula(r.user.clone().unwrap_or_default()),
-            no_formula(join(&|p| p.cmdline.join(" "))),
-            no_formula(r.owner_note.clone().unwrap_or_default()),
-            number(r.cookie),
-            number(r.recv_q),
-            number(r.send_q),
-            number(r.bytes_sent),
-            number(r.bytes_received),
-            number(r.rtt_ms),
-            number(r.retrans),
-            number(r.drops),
-            number(r.netns),
-            no_formula(
-                r.container
-                    .as_ref()
-                    .map(|c| c.name.clone().unwrap_or_else(|| c.short_id().to_owned()))
-                    .unwrap_or_default(),
-            ),
-        ])?;
+        w.write_record(csv_cells(&r))?;
     }
     w.flush()
+}
+
+/// CSV of several hosts: a `host` column first, then [`write_csv`]'s.
+pub fn write_csv_hosts(out: &mut dyn Write, parts: &[HostRows<'_>]) -> io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(std::iter::once("host").chain(CSV_HEADER))?;
+    for (host, snap, rows) in parts {
+        for r in records(snap, rows) {
+            w.write_record(std::iter::once(no_formula((*host).to_owned())).chain(csv_cells(&r)))?;
+        }
+    }
+    w.flush()
+}
+
+fn csv_cells(r: &SocketRecord) -> [String; 21] {
+    let join = |f: &dyn Fn(&ProcessRecord) -> String| {
+        r.processes.iter().map(f).collect::<Vec<_>>().join(";")
+    };
+    [
+        r.proto.as_str().to_owned(),
+        r.local_addr.to_string(),
+        r.local_port.to_string(),
+        r.remote_addr.map(|a| a.to_string()).unwrap_or_default(),
+        r.remote_port.map(|p| p.to_string()).unwrap_or_default(),
+        r.state.as_str().to_owned(),
+        join(&|p| p.pid.to_string()),
+        no_formula(join(&|p| p.name.clone().unwrap_or_default())),
+        no_formula(r.user.clone().unwrap_or_default()),
+        no_formula(join(&|p| p.cmdline.join(" "))),
+        no_formula(r.owner_note.clone().unwrap_or_default()),
+        number(r.cookie),
+        number(r.recv_q),
+        number(r.send_q),
+        number(r.bytes_sent),
+        number(r.bytes_received),
+        number(r.rtt_ms),
+        number(r.retrans),
+        number(r.drops),
+        number(r.netns),
+        no_formula(
+            r.container
+                .as_ref()
+                .map(|c| c.name.clone().unwrap_or_else(|| c.short_id().to_owned()))
+                .unwrap_or_default(),
+        ),
+    ]
 }
 
 /// A number's cell, empty when there is none.

@@ -154,6 +154,12 @@ pub fn write_frame(out: &mut impl Write, message: &impl Serialize) -> io::Result
 pub fn read_frame<T: for<'de> Deserialize<'de> + Versioned>(
     input: &mut impl Read,
 ) -> Result<T, FrameError> {
+    parse_versioned(&read_body(input)?, VERSION)
+}
+
+/// Read one frame's bytes: its length, then that many bytes. Shared by every framed stream of
+/// portscope (the helper's pipe, `serve --stdio`).
+pub fn read_body(input: &mut impl Read) -> Result<Vec<u8>, FrameError> {
     let mut len = [0u8; 4];
     let got = read_full(input, &mut len)?;
     if got == 0 {
@@ -172,22 +178,28 @@ pub fn read_frame<T: for<'de> Deserialize<'de> + Versioned>(
     if got < expected {
         return Err(FrameError::Truncated { got, expected });
     }
+    Ok(body)
+}
+
+/// A frame's bytes as a `T`, when they are a message of `version`.
+pub fn parse_versioned<T: for<'de> Deserialize<'de>>(
+    body: &[u8],
+    version: u32,
+) -> Result<T, FrameError> {
     // Only the version first: a message of another version need not parse as this one's.
     #[derive(Deserialize)]
     struct Version {
         v: u32,
     }
-    let version: Version =
-        serde_json::from_slice(&body).map_err(|e| FrameError::Malformed(e.to_string()))?;
-    if version.v != VERSION {
+    let found: Version =
+        serde_json::from_slice(body).map_err(|e| FrameError::Malformed(e.to_string()))?;
+    if found.v != version {
         return Err(FrameError::Malformed(format!(
-            "version {} (this portscope speaks {VERSION})",
-            version.v
+            "version {} (this portscope speaks {version})",
+            found.v
         )));
     }
-    let message: T =
-        serde_json::from_slice(&body).map_err(|e| FrameError::Malformed(e.to_string()))?;
-    Ok(message)
+    serde_json::from_slice(body).map_err(|e| FrameError::Malformed(e.to_string()))
 }
 
 /// Messages that carry the protocol's version.

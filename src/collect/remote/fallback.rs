@@ -1,0 +1,434 @@
+//! A host without portscope: its table read from `ss` over the same SSH connection.
+//!
+//! One command prints `ss -tanupeHO` (TCP and UDP, every state, numbers, processes, the
+//! kernel's uid, inode and cookie, no header, one line per socket), then the ephemeral range,
+//! the user table and the remote user's uid, each section after a marker line chosen at random
+//! for each run (a process name may hold a newline and a line of its own choosing, never one
+//! it cannot guess).
+//!
+//! Everything in `ss`'s output is read as hostile: process names are printed raw inside
+//! `users:(("name",pid=1,fd=3),…)` and may hold quotes, parentheses, commas and spaces, so a
+//! name ends only where `",pid=N,fd=N)` is followed by the next entry or the list's end. A line
+//! that does not parse is skipped and counted, never a panic. Without root, `ss -p` shows only
+//! the SSH user's own processes: other users' sockets come without owners, and the host's
+//! line says so (and that `sudo -n ss` can be allowed for the user).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::collect::Poll;
+use crate::knowledge::{EphemeralRange, parse_port_range};
+use crate::model::{Pids, ProcessInfo, Proto, SockState, Socket, Viewer};
+
+/// The command run on the host, its sections after `marker`.
+pub fn command(marker: &str) -> String {
+    format!(
+        "command -v ss >/dev/null 2>&1 || exit 127; ss -tanupeHO; echo {marker}; \
+         cat /proc/sys/net/ipv4/ip_local_port_range; echo {marker}; getent passwd; \
+         echo {marker}; id -u"
+    )
+}
+
+/// A marker no process on the host can guess.
+pub fn new_marker() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    let a = h.finish();
+    h.write_u64(a);
+    format!("--portscope-{a:016x}{:016x}--", h.finish())
+}
+
+/// What one run of [`command`] gave.
+#[derive(Clone, Debug, Default)]
+pub struct Parsed {
+    pub poll: Poll,
+    pub ephemeral: Option<EphemeralRange>,
+    /// Lines of `ss` that did not parse.
+    pub skipped: usize,
+}
+
+/// Read the output of [`command`]; `None` when its sections are not all there.
+pub fn parse_output(text: &str, marker: &str) -> Option<Parsed> {
+    let mut sections = text.split('\n').collect::<Vec<_>>();
+    // The last three markers: what comes before the first of them is ss's.
+    let marks: Vec<usize> = sections
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.trim_end() == marker)
+        .map(|(i, _)| i)
+        .collect();
+    let [.., m1, m2, m3] = marks[..] else {
+        return None;
+    };
+    let id = sections.split_off(m3);
+    let passwd = sections.split_off(m2);
+    let range = sections.split_off(m1);
+    let mut parsed = Parsed::default();
+    for line in &sections {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match parse_line(line) {
+            Some((socket, procs)) => {
+                for (pid, name) in procs {
+                    parsed.poll.processes.entry(pid).or_insert(ProcessInfo {
+                        pid,
+                        name,
+                        exe: None,
+                        cmdline: Vec::new(),
+                        uid: socket.uid,
+                        user: None,
+                        parent_pid: None,
+                        start_time: None,
+                    });
+                }
+                parsed.poll.sockets.push(socket);
+            }
+            None => parsed.skipped += 1,
+        }
+    }
+    parsed.ephemeral = range
+        .get(1)
+        .and_then(|l| parse_port_range(l).ok())
+        .map(|(start, end)| EphemeralRange {
+            start,
+            end,
+            reserved: Vec::new(),
+            source: crate::knowledge::EphemeralSource::Live {
+                path: crate::knowledge::LINUX_PORT_RANGE_PATH,
+                reserved_error: Some("not read by the ss fallback".to_owned()),
+            },
+        });
+    parsed.poll.users = passwd[1..].iter().filter_map(|l| passwd_line(l)).collect();
+    let uid = id.get(1).and_then(|l| l.trim().parse::<u32>().ok());
+    parsed.poll.viewer = Viewer {
+        uid,
+        privileged: uid == Some(0),
+    };
+    for p in parsed.poll.processes.values_mut() {
+        p.user = p.uid.and_then(|uid| parsed.poll.users.get(&uid).cloned());
+    }
+    Some(parsed)
+}
+
+/// `name:x:uid:…` as (uid, name).
+fn passwd_line(line: &str) -> Option<(u32, String)> {
+    let mut fields = line.split(':');
+    let name = fields.next()?;
+    let uid = fields.nth(1)?.parse().ok()?;
+    (!name.is_empty()).then(|| (uid, name.to_owned()))
+}
+
+/// One line of `ss -tanupeHO`: the socket and the (pid, name) of its processes.
+pub fn parse_line(line: &str) -> Option<(Socket, Vec<(u32, String)>)> {
+    let mut rest = line.trim_start();
+    let mut field = || -> Option<&str> {
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let (word, after) = rest.split_at(end);
+        rest = after.trim_start();
+        (!word.is_empty()).then_some(word)
+    };
+    let proto = match field()? {
+        "tcp" => Proto::Tcp,
+        "udp" => Proto::Udp,
+        _ => return None,
+    };
+    let state = state(proto, field()?)?;
+    let recv_q = field()?.parse().ok()?;
+    let send_q = field()?.parse().ok()?;
+    let (local_addr, local_port) = endpoint(field()?)?;
+    let (remote_addr, remote_port) = endpoint(field()?)?;
+    let connected = remote_port.is_some_and(|p| p != 0) || !remote_addr.is_unspecified();
+    // The process list first (names may hold anything), then the words around it.
+    let (before, procs, after) = match rest.find("users:((") {
+        Some(at) => {
+            let (procs, end) = users(&rest[at + "users:(".len()..])?;
+            (&rest[..at], procs, &rest[at + "users:(".len() + end..])
+        }
+        None => (rest, Vec::new(), ""),
+    };
+    let mut uid = None;
+    let mut inode = None;
+    let mut cookie = 0;
+    for word in before.split_whitespace().chain(after.split_whitespace()) {
+        if let Some(n) = word.strip_prefix("uid:") {
+            uid = n.parse().ok();
+        } else if let Some(n) = word.strip_prefix("ino:") {
+            inode = n.parse().ok();
+        } else if let Some(n) = word.strip_prefix("sk:") {
+            cookie = u64::from_str_radix(n, 16).unwrap_or(0);
+        }
+    }
+    // ss leaves out a uid of 0 (root) for sockets that have a file.
+    if uid.is_none() && inode.is_some_and(|i| i != 0) {
+        uid = Some(0);
+    }
+    let mut pids: Vec<u32> = procs.iter().map(|(pid, _)| *pid).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    let socket = Socket {
+        proto,
+        local_addr,
+        local_port: local_port.unwrap_or(0),
+        remote_addr: connected.then_some(remote_addr),
+        remote_port: remote_port.filter(|_| connected),
+        state,
+        pids: Pids::from(pids),
+        uid,
+        inode,
+        cookie,
+        recv_q,
+        send_q,
+        netns: 0,
+    };
+    Some((socket, procs))
+}
+
+/// A state as `ss` names it.
+fn state(proto: Proto, name: &str) -> Option<SockState> {
+    Some(match name {
+        "LISTEN" => SockState::Listen,
+        "ESTAB" => SockState::Established,
+        "SYN-SENT" => SockState::SynSent,
+        "SYN-RECV" => SockState::SynReceived,
+        "FIN-WAIT-1" => SockState::FinWait1,
+        "FIN-WAIT-2" => SockState::FinWait2,
+        "CLOSE-WAIT" => SockState::CloseWait,
+        "CLOSING" => SockState::Closing,
+        "LAST-ACK" => SockState::LastAck,
+        "TIME-WAIT" => SockState::TimeWait,
+        "UNCONN" if proto == Proto::Udp => SockState::Unconn,
+        "UNCONN" => SockState::Bound,
+        "CLOSED" => SockState::Closed,
+        "UNKNOWN" => SockState::Unknown,
+        _ => return None,
+    })
+}
+
+/// `127.0.0.1:80`, `[::1]:22`, `*:*`, `0.0.0.0%lo:53`, `[fe80::1]%eth0:546`,
+/// `[fe80::1%eth0]:546`: the address (unspecified for `*`) and port (`None` for `*`).
+fn endpoint(text: &str) -> Option<(IpAddr, Option<u16>)> {
+    let (host, port) = text.rsplit_once(':')?;
+    let port = match port {
+        "*" => None,
+        p => Some(p.parse().ok()?),
+    };
+    let host = host.split('%').next()?;
+    let addr = match host {
+        "*" => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        h if h.starts_with('[') => {
+            let inner = h.strip_prefix('[')?;
+            let inner = inner.strip_suffix(']').unwrap_or(inner);
+            IpAddr::V6(inner.parse::<Ipv6Addr>().ok()?)
+        }
+        h => IpAddr::V4(h.parse().ok()?),
+    };
+    Some((addr, port))
+}
+
+/// The entries of `(("name",pid=1,fd=3),("x",pid=2,fd=4))` (given from its second `(`):
+/// each (pid, name), and where the list ends in `text`.
+fn users(text: &str) -> Option<(Vec<(u32, String)>, usize)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    loop {
+        let entry = text.get(at..)?.strip_prefix("(\"")?;
+        at += 2;
+        // The name ends at the first `",pid=N,fd=N)` followed by `,(` or `)`.
+        let mut search = 0;
+        let (name_len, pid, tail) = loop {
+            let found = search + entry.get(search..)?.find("\",pid=")?;
+            if let Some((pid, tail)) = pid_fd(&entry[found + 6..])
+                && (entry[found + 6 + tail..].starts_with(",(\"")
+                    || entry[found + 6 + tail..].starts_with(')'))
+            {
+                break (found, pid, found + 6 + tail);
+            }
+            search = found + 1;
+        };
+        out.push((pid, entry[..name_len].to_owned()));
+        at += tail;
+        match text.as_bytes().get(at)? {
+            b',' => at += 1,
+            b')' => return Some((out, at + 1)),
+            _ => return None,
+        }
+    }
+}
+
+/// `N,fd=N)`: the pid and the length read.
+fn pid_fd(text: &str) -> Option<(u32, usize)> {
+    let digits = |t: &str| t.bytes().take_while(u8::is_ascii_digit).count();
+    let n = digits(text);
+    let pid = text.get(..n)?.parse().ok()?;
+    let rest = text.get(n..)?.strip_prefix(",fd=")?;
+    let m = digits(rest);
+    if m == 0 || !rest.get(m..)?.starts_with(')') {
+        return None;
+    }
+    Some((pid, n + 4 + m + 1))
+}
+
+/// What the host's line says in this mode: that it is read with `ss`, and, when the SSH
+/// user is not root, which owners `ss` could not show.
+pub fn mode_note(viewer: &Viewer) -> String {
+    let mut note = "portscope is not installed there: read with ss".to_owned();
+    if !viewer.privileged {
+        note.push_str(
+            ", which shows only the SSH user's own processes without root (install \
+             portscope there, or allow `sudo -n ss` for the user)",
+        );
+    }
+    note
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn lines_of_every_kind_parse() {
+        let (s, procs) = parse_line(
+            "tcp LISTEN 0      128    127.0.0.1:44505   0.0.0.0:*     \
+             users:((\"python3\",pid=19856,fd=3)) ino:1900213 sk:7fa08 cgroup:/ <->",
+        )
+        .unwrap();
+        assert_eq!(s.state, SockState::Listen);
+        assert_eq!(
+            (s.local_port, s.remote_addr, s.remote_port),
+            (44505, None, None)
+        );
+        assert_eq!(
+            (s.inode, s.cookie, s.uid),
+            (Some(1900213), 0x7fa08, Some(0))
+        );
+        assert_eq!(procs, [(19856, "python3".to_owned())]);
+        let (s, _) = parse_line(
+            "udp UNCONN 0 0 [::1]:33513 [::]:* users:((\"a b\",pid=1,fd=6),(\"x\",pid=2,fd=4)) \
+             uid:1000 ino:5 sk:1 v6only:1 <->",
+        )
+        .unwrap();
+        assert_eq!(s.state, SockState::Unconn);
+        assert_eq!(s.local_addr, "::1".parse::<IpAddr>().unwrap());
+        assert_eq!(s.pids.as_slice(), [1, 2]);
+        assert_eq!(s.uid, Some(1000));
+        let (s, procs) = parse_line("tcp TIME-WAIT 0 0 [::ffff:127.0.0.1]:80 [::ffff:127.0.0.1]:5000 timer:(timewait,59sec,0) ino:0 sk:9 <->").unwrap();
+        assert_eq!(s.state, SockState::TimeWait);
+        assert_eq!(s.remote_port, Some(5000));
+        assert!(procs.is_empty() && s.uid.is_none());
+        let (s, _) = parse_line("tcp UNCONN 0 0 *:8080 *:* ino:7 sk:3 <->").unwrap();
+        assert_eq!(s.state, SockState::Bound);
+        assert!(s.local_addr.is_unspecified());
+        let (s, _) = parse_line("udp UNCONN 0 0 [fe80::1]%eth0:546 [::]:* ino:1 sk:2 <->").unwrap();
+        assert_eq!(s.local_addr, "fe80::1".parse::<IpAddr>().unwrap());
+        let (s, _) = parse_line("udp UNCONN 0 0 0.0.0.0%lo:53 0.0.0.0:* ino:1 sk:2").unwrap();
+        assert_eq!((s.local_port, s.local_addr.is_unspecified()), (53, true));
+        for state in [
+            "SYN-SENT",
+            "SYN-RECV",
+            "FIN-WAIT-1",
+            "FIN-WAIT-2",
+            "CLOSE-WAIT",
+            "CLOSING",
+            "LAST-ACK",
+        ] {
+            let line = format!("tcp {state} 0 0 127.0.0.1:1 127.0.0.1:2 ino:0 sk:1");
+            assert_ne!(
+                parse_line(&line).unwrap().0.state,
+                SockState::Unknown,
+                "{state}"
+            );
+        }
+        for garbage in [
+            "",
+            "tcp",
+            "sctp LISTEN 0 0 a:1 b:2",
+            "tcp ESTAB x 0 1.2.3.4:1 1.2.3.4:2",
+            "tcp WEIRD 0 0 1.2.3.4:1 *:*",
+        ] {
+            assert!(parse_line(garbage).is_none(), "{garbage}");
+        }
+    }
+
+    #[test]
+    fn names_with_quotes_parentheses_and_fake_fields_stay_names() {
+        let line = r#"tcp ESTAB 0 0 127.0.0.1:1 127.0.0.1:2 users:(("a\"),(\"b",pid=9,fd=1) uid:0",pid=7,fd=3),("x) y",pid=8,fd=4)) uid:1000 ino:5 sk:a"#;
+        let (s, procs) = parse_line(line).unwrap();
+        assert_eq!(
+            procs,
+            [
+                (7, r#"a\"),(\"b",pid=9,fd=1) uid:0"#.to_owned()),
+                (8, "x) y".to_owned())
+            ]
+        );
+        assert_eq!(s.uid, Some(1000));
+        assert_eq!(s.pids.as_slice(), [7, 8]);
+    }
+
+    #[test]
+    fn the_sections_follow_the_last_markers() {
+        let m = "--m--";
+        let text = format!(
+            "tcp LISTEN 0 1 127.0.0.1:22 0.0.0.0:* users:((\"sshd\",pid=5,fd=3)) uid:1000 ino:1 sk:1\nnot a line\n{m}\n32768\t60999\n{m}\nroot:x:0:0::/:/bin/sh\nalice:x:1000:1000::/:/bin/sh\nbad\n{m}\n1000\n"
+        );
+        let parsed = parse_output(&text, m).unwrap();
+        assert_eq!(parsed.poll.sockets.len(), 1);
+        assert_eq!(parsed.skipped, 1);
+        assert_eq!(
+            parsed.ephemeral.as_ref().map(|r| (r.start, r.end)),
+            Some((32768, 60999))
+        );
+        assert_eq!(
+            parsed.poll.users.get(&1000).map(String::as_str),
+            Some("alice")
+        );
+        assert_eq!(parsed.poll.processes[&5].user.as_deref(), Some("alice"));
+        assert!(!parsed.poll.viewer.privileged);
+        assert!(mode_note(&parsed.poll.viewer).contains("sudo -n"));
+        assert!(
+            !mode_note(&Viewer {
+                uid: Some(0),
+                privileged: true
+            })
+            .contains("sudo")
+        );
+        assert!(parse_output("only ss\n", m).is_none());
+    }
+
+    proptest! {
+        /// Any name ss may print (comm: up to 15 bytes of anything but NUL) comes back as it
+        /// was, with its pid, whatever comes around it.
+        #[test]
+        fn any_process_names_parse_back(
+            names in prop::collection::vec("[^\u{0}\n]{0,15}", 1..4),
+            pids in prop::collection::vec(1u32..4_000_000, 4),
+        ) {
+            let entries: Vec<String> = names
+                .iter()
+                .zip(&pids)
+                .map(|(n, p)| format!("(\"{n}\",pid={p},fd=3)"))
+                .collect();
+            let line = format!(
+                "tcp ESTAB 0 0 [::1]:22 [::1]:40000 users:({}) uid:1000 ino:77 sk:ff",
+                entries.join(",")
+            );
+            let (socket, procs) = parse_line(&line).expect("a line ss may print");
+            let want: Vec<(u32, String)> =
+                pids.iter().copied().zip(names.iter().cloned()).collect();
+            // A name may itself look like the end of an entry: then the parse is ambiguous,
+            // and only the first entry's pid is certain.
+            let forged = names.iter().any(|n| n.contains("\",pid="));
+            if !forged {
+                prop_assert_eq!(&procs, &want);
+                prop_assert_eq!(socket.uid, Some(1000));
+                prop_assert_eq!(socket.inode, Some(77));
+                prop_assert_eq!(socket.cookie, 0xff);
+            }
+        }
+    }
+}

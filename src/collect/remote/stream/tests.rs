@@ -1,0 +1,271 @@
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn socket(i: u32, cookie: u64, state: SockState) -> Socket {
+    Socket {
+        proto: if i.is_multiple_of(3) {
+            Proto::Udp
+        } else {
+            Proto::Tcp
+        },
+        local_addr: if i.is_multiple_of(2) {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            IpAddr::V6(Ipv6Addr::LOCALHOST)
+        },
+        local_port: (1000 + i % 60000) as u16,
+        remote_addr: (state == SockState::Established).then_some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        remote_port: (state == SockState::Established).then_some(40000),
+        state,
+        pids: Pids::from_slice(&[100 + i % 7]),
+        uid: Some(1000),
+        inode: Some(i),
+        cookie,
+        recv_q: 0,
+        send_q: 0,
+        netns: 0,
+    }
+}
+
+fn process(pid: u32, name: &str) -> ProcessInfo {
+    ProcessInfo {
+        pid,
+        name: name.to_owned(),
+        exe: Some(format!("/usr/bin/{name}")),
+        cmdline: vec![name.to_owned(), "--flag".to_owned()],
+        uid: Some(1000),
+        user: Some("alice".to_owned()),
+        parent_pid: Some(1),
+        start_time: Some(1_700_000_000),
+    }
+}
+
+fn table(sockets: Vec<Socket>, names: &[(u32, &str)]) -> Table {
+    let poll = Poll {
+        sockets,
+        processes: names
+            .iter()
+            .map(|(pid, n)| (*pid, process(*pid, n)))
+            .collect(),
+        users: [(1000, "alice".to_owned())].into(),
+        viewer: Viewer {
+            uid: Some(1000),
+            privileged: false,
+        },
+        ..Poll::default()
+    };
+    Table::from_poll(
+        poll,
+        Some(Range {
+            start: 32768,
+            end: 60999,
+            reserved: vec![(40000, 40010)],
+        }),
+    )
+}
+
+/// Every frame goes through the wire: encoded, framed, read back, applied.
+fn through_wire(encoder: &mut Encoder, mirror: &mut Mirror, t: Table) -> usize {
+    let mut wire = Vec::new();
+    write_message(&mut wire, encoder.encode(t)).unwrap();
+    let len = wire.len();
+    match read_message(&mut wire.as_slice()).unwrap() {
+        Body::Full(full) => mirror.apply_full(full),
+        Body::Delta(delta) => mirror.apply_delta(delta).unwrap(),
+        other => panic!("{other:?}"),
+    }
+    len
+}
+
+#[test]
+fn a_delta_applied_to_the_last_table_gives_the_servers_poll() {
+    let (mut encoder, mut mirror) = (Encoder::default(), Mirror::default());
+    let first = table(
+        (0..50)
+            .map(|i| socket(i, 1 + u64::from(i), SockState::Listen))
+            .collect(),
+        &[(100, "nginx"), (101, "sshd"), (102, "gone")],
+    );
+    through_wire(&mut encoder, &mut mirror, first.clone());
+    assert_eq!(mirror.table(), Some(&first));
+    // Removed, added, changed sockets; a process gone, one renamed, one new; users changed.
+    let mut sockets: Vec<Socket> = first.sockets[5..].to_vec();
+    sockets.push(socket(77, 500, SockState::Established));
+    sockets[0].state = SockState::CloseWait;
+    sockets[1].recv_q = 9;
+    let mut second = table(
+        sockets,
+        &[(100, "nginx: worker"), (101, "sshd"), (103, "new")],
+    );
+    second.users.insert(0, "root".to_owned());
+    let bytes = through_wire(&mut encoder, &mut mirror, second.clone());
+    assert_eq!(mirror.table(), Some(&second));
+    assert!(bytes < 2000, "a delta of a few changes took {bytes} bytes");
+    // Nothing changed: a heartbeat of a few bytes, and the table stays.
+    let bytes = through_wire(&mut encoder, &mut mirror, second.clone());
+    assert!(bytes < 40, "{bytes}");
+    assert_eq!(mirror.table(), Some(&second));
+}
+
+#[test]
+fn sockets_without_cookies_go_by_their_addresses_and_repeated_keys_go_whole() {
+    let (mut encoder, mut mirror) = (Encoder::default(), Mirror::default());
+    let first = table(
+        (0..10).map(|i| socket(i, 0, SockState::Listen)).collect(),
+        &[],
+    );
+    through_wire(&mut encoder, &mut mirror, first.clone());
+    let mut sockets = first.sockets[2..].to_vec();
+    sockets.push(socket(20, 0, SockState::Listen));
+    let second = table(sockets.clone(), &[]);
+    assert!(matches!(encoder.encode(second.clone()), Body::Delta(_)));
+    let mut encoder = Encoder::default();
+    encoder.encode(first);
+    sockets.push(sockets[0].clone());
+    assert!(matches!(encoder.encode(table(sockets, &[])), Body::Full(_)));
+}
+
+#[test]
+fn a_skipped_frame_is_out_of_step_and_leaves_the_table() {
+    let (mut encoder, mut mirror) = (Encoder::default(), Mirror::default());
+    let first = table(vec![socket(1, 1, SockState::Listen)], &[]);
+    through_wire(&mut encoder, &mut mirror, first.clone());
+    encoder.encode(table(vec![], &[]));
+    let Body::Delta(third) = encoder.encode(table(vec![socket(2, 2, SockState::Listen)], &[]))
+    else {
+        panic!("a delta")
+    };
+    assert_eq!(
+        mirror.apply_delta(third),
+        Err(ApplyError::OutOfStep { had: 1, got: 3 })
+    );
+    assert_eq!(mirror.table(), Some(&first));
+    assert_eq!(
+        Mirror::default().apply_delta(Delta::default()),
+        Err(ApplyError::NoTable)
+    );
+}
+
+fn framed(body: &[u8]) -> Vec<u8> {
+    let mut out = (body.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(body);
+    out
+}
+
+#[test]
+fn unknown_fields_and_states_are_ignored() {
+    let text = br#"{"v":1,"kind":"full","seq":1,"future":[1,2],"viewer":{"uid":5,"privileged":false,"x":1},
+        "sockets":[{"proto":"tcp","local":"::1","lport":22,"state":"LISTEN","colour":"red"},
+                   {"proto":"udp","local":"127.0.0.1","lport":53,"state":"SOMETHING_NEW"}],
+        "processes":[]}"#;
+    let Body::Full(full) = read_message(&mut framed(text).as_slice()).unwrap() else {
+        panic!("a full table")
+    };
+    let mut mirror = Mirror::default();
+    mirror.apply_full(full);
+    let sockets = &mirror.table().unwrap().sockets;
+    assert_eq!(sockets.len(), 2);
+    assert_eq!(sockets[0].state, SockState::Listen);
+    assert_eq!(sockets[1].state, SockState::Unknown);
+    let control = framed(br#"{"v":1,"kind":"control","cmd":"interval","ms":500,"why":"x"}"#);
+    assert_eq!(
+        read_message(&mut control.as_slice()).unwrap(),
+        Body::Control(Control::Interval { ms: 500 })
+    );
+}
+
+#[test]
+fn truncated_corrupt_and_other_version_frames_are_errors() {
+    let mut wire = Vec::new();
+    write_message(&mut wire, Body::Control(Control::Refresh)).unwrap();
+    for cut in 1..wire.len() {
+        let err = read_message(&mut &wire[..cut]).unwrap_err();
+        assert!(
+            matches!(err, FrameError::Truncated { .. }),
+            "{cut}: {err:?}"
+        );
+    }
+    assert!(matches!(
+        read_message(&mut &[][..]),
+        Err(FrameError::Closed)
+    ));
+    for body in [
+        &b"\xff\xfe garbage"[..],
+        br#"{"v":1,"kind":"nonsense"}"#,
+        br#"{"v":1,"kind":"full","seq":"one"}"#,
+        br#"{"v":2,"kind":"control","cmd":"stop"}"#,
+        br#"[1,2,3]"#,
+    ] {
+        let err = read_message(&mut framed(body).as_slice()).unwrap_err();
+        assert!(matches!(err, FrameError::Malformed(_)), "{err:?}");
+    }
+    let huge = (protocol::MAX_FRAME + 1).to_be_bytes();
+    assert!(matches!(
+        read_message(&mut &huge[..]),
+        Err(FrameError::TooLarge(_))
+    ));
+}
+
+#[test]
+fn a_hello_of_another_version_says_which() {
+    let other = framed(br#"{"v":7,"kind":"hello","portscope":"9.0.0","whatever":true}"#);
+    assert_eq!(
+        read_hello(&mut other.as_slice()).unwrap(),
+        Err(OtherVersion {
+            stream: 7,
+            portscope: Some("9.0.0".to_owned())
+        })
+    );
+    let hello = Hello {
+        hostname: "db1".to_owned(),
+        kernel: "6.1.0".to_owned(),
+        os: "linux".to_owned(),
+        ephemeral: Range {
+            start: 10000,
+            end: 20000,
+            reserved: vec![(10080, 10080)],
+        },
+        portscope: "0.1.0".to_owned(),
+    };
+    let mut wire = Vec::new();
+    write_message(&mut wire, Body::Hello(hello.clone())).unwrap();
+    assert_eq!(read_hello(&mut wire.as_slice()).unwrap(), Ok(hello));
+    let not_hello = framed(br#"{"v":1,"kind":"control","cmd":"stop"}"#);
+    assert!(read_hello(&mut not_hello.as_slice()).is_err());
+}
+
+fn arb_socket() -> impl Strategy<Value = Socket> {
+    (
+        0u32..40,
+        prop_oneof![Just(0u64), 1u64..30],
+        prop::sample::select(STATES.to_vec()),
+        0u32..3,
+    )
+        .prop_map(|(i, cookie, state, q)| {
+            let mut s = socket(i, cookie, state);
+            s.recv_q = q;
+            s
+        })
+}
+
+proptest! {
+    /// Any sequence of polls, streamed, gives each poll back exactly.
+    #[test]
+    fn any_sequence_of_polls_round_trips(
+        polls in prop::collection::vec(prop::collection::vec(arb_socket(), 0..30), 1..6),
+    ) {
+        let (mut encoder, mut mirror) = (Encoder::default(), Mirror::default());
+        for sockets in polls {
+            let names: Vec<(u32, &str)> = sockets
+                .iter()
+                .flat_map(|s| s.pids.iter().map(|p| (*p, "p")))
+                .collect();
+            let t = table(sockets, &names);
+            through_wire(&mut encoder, &mut mirror, t.clone());
+            prop_assert_eq!(mirror.table(), Some(&t));
+        }
+    }
+}

@@ -1,0 +1,468 @@
+//! `list --host` against a real OpenSSH server: an `sshd` this test starts on 127.0.0.1 at a
+//! free port, with a host key and a user key it makes, a throwaway known_hosts, and on the
+//! "remote" side a `PATH` that holds a copy of this portscope (or none, for the `ss`
+//! fallback). The remote side is this machine, so what it lists can be held against a local
+//! `list --json` of the same sockets, which this test opens on loopback.
+//!
+//! Needs Debian's `openssh-server` (`.ci/run` installs it). ssh's own shared connections are
+//! off here (`ControlMaster=no`), so no background master outlives a test.
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const SSHD: &str = "/usr/sbin/sshd";
+
+/// One test at a time: a process that another test forks holds this process's sockets until
+/// it execs, and would show as their owner in one listing and not in the other.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+struct Sshd {
+    dir: tempfile::TempDir,
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run(program: &str, args: &[&str]) {
+    let status = Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(status.success(), "{program} {args:?}: {status}");
+}
+
+fn keygen(path: &Path) {
+    run(
+        "ssh-keygen",
+        &[
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-f",
+            path.to_str().unwrap(),
+        ],
+    );
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Sshd {
+    /// An sshd whose logins see `PATH=<its bin>:/usr/bin:/bin`, its bin holding portscope
+    /// or not.
+    fn start(with_portscope: bool) -> Sshd {
+        assert!(
+            Path::new(SSHD).exists(),
+            "{SSHD} is missing: apt-get install openssh-server"
+        );
+        // sshd refuses to start without its privilege separation folder.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        keygen(&d.join("host_key"));
+        keygen(&d.join("user_key"));
+        keygen(&d.join("wrong_key"));
+        let bin = d.join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        if with_portscope {
+            std::fs::copy(env!("CARGO_BIN_EXE_portscope"), bin.join("portscope")).unwrap();
+        }
+        let user_key = std::fs::read_to_string(d.join("user_key.pub")).unwrap();
+        // The key's own command sets PATH, then runs what the client asked for.
+        std::fs::write(
+            d.join("authorized_keys"),
+            format!(
+                "command=\"env PATH={}:/usr/bin:/bin /bin/sh -c \\\"$SSH_ORIGINAL_COMMAND\\\"\" {user_key}",
+                bin.display()
+            ),
+        )
+        .unwrap();
+        let port = free_port();
+        std::fs::write(
+            d.join("sshd_config"),
+            format!(
+                "ListenAddress 127.0.0.1:{port}\nHostKey {}\nAuthorizedKeysFile {}\n\
+                 StrictModes no\nUsePAM no\nPidFile none\nPermitRootLogin prohibit-password\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\n",
+                d.join("host_key").display(),
+                d.join("authorized_keys").display()
+            ),
+        )
+        .unwrap();
+        let host_key = std::fs::read_to_string(d.join("host_key.pub")).unwrap();
+        std::fs::write(
+            d.join("known_hosts"),
+            format!("[127.0.0.1]:{port} {host_key}"),
+        )
+        .unwrap();
+        let child = Command::new(SSHD)
+            .args(["-D", "-e", "-f"])
+            .arg(d.join("sshd_config"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sshd starts");
+        let sshd = Sshd { dir, child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "sshd did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        sshd.write_config(&[]);
+        sshd
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The client's config: `good` is this sshd; more aliases as (name, lines).
+    fn write_config(&self, more: &[(&str, String)]) {
+        let mut text = format!(
+            "Host good\n  HostName 127.0.0.1\n  Port {}\n  IdentityFile {}\n  IdentitiesOnly yes\n  \
+             UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n",
+            self.port,
+            self.path("user_key").display(),
+            self.path("known_hosts").display()
+        );
+        for (name, lines) in more {
+            text.push_str(&format!("Host {name}\n{lines}"));
+        }
+        std::fs::write(self.path("ssh_config"), text).unwrap();
+    }
+
+    /// `portscope <args>` with ssh reading this test's config.
+    fn portscope(&self, args: &[&str]) -> (Output, Duration) {
+        let start = Instant::now();
+        let output = Command::new(env!("CARGO_BIN_EXE_portscope"))
+            .args(args)
+            .env(
+                "PORTSCOPE_SSH",
+                format!(
+                    "ssh -F {} -o ControlMaster=no -o ConnectTimeout=4",
+                    self.path("ssh_config").display()
+                ),
+            )
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (output, start.elapsed())
+    }
+}
+
+/// Sockets of this test process on loopback: a listener, a connection both ways, UDP on ::1.
+struct Population {
+    _listener: TcpListener,
+    _client: TcpStream,
+    _server: TcpStream,
+    _udp: UdpSocket,
+    /// The filter term that selects exactly these four (tests run side by side in one
+    /// process: its PID would take the others' too).
+    filter: String,
+}
+
+fn population() -> Population {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    let udp = UdpSocket::bind("[::1]:0").unwrap();
+    let filter = format!(
+        "lport:{},{},{}",
+        listener.local_addr().unwrap().port(),
+        client.local_addr().unwrap().port(),
+        udp.local_addr().unwrap().port()
+    );
+    Population {
+        _listener: listener,
+        _client: client,
+        _server: server,
+        _udp: udp,
+        filter,
+    }
+}
+
+fn json(output: &Output) -> Vec<Value> {
+    serde_json::from_slice::<Value>(&output.stdout)
+        .unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}): {}\nstderr: {}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
+        .as_array()
+        .cloned()
+        .unwrap()
+}
+
+/// The fields of a record that say which socket it is and whose, ordered by address.
+fn sockets(records: &[Value], fields: &[&str]) -> Vec<Value> {
+    let mut out: Vec<Value> = records
+        .iter()
+        .map(|r| {
+            Value::Object(
+                fields
+                    .iter()
+                    .map(|f| ((*f).to_owned(), r[*f].clone()))
+                    .collect(),
+            )
+        })
+        .collect();
+    out.sort_by_key(|v| v.to_string());
+    out
+}
+
+const SAME: &[&str] = &[
+    "proto",
+    "local_addr",
+    "local_port",
+    "remote_addr",
+    "remote_port",
+    "state",
+    "pids",
+    "processes",
+    "uid",
+    "user",
+    "owner_note",
+    "cookie",
+];
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_host_lists_what_this_machine_lists_with_owners() {
+    let _serial = one_at_a_time();
+    let sshd = Sshd::start(true);
+    let sockets_here = population();
+    let mine = sockets_here.filter.clone();
+    let (local, _) = sshd.portscope(&["list", "--json", &mine]);
+    assert!(local.status.success(), "{}", stderr(&local));
+    let (remote, _) = sshd.portscope(&["list", "--host", "good", "--json", &mine]);
+    assert!(remote.status.success(), "{}", stderr(&remote));
+    let (local, remote) = (json(&local), json(&remote));
+    assert_eq!(local.len(), 4, "{local:#?}");
+    assert!(remote.iter().all(|r| r["host"] == "good"), "{remote:#?}");
+    assert_eq!(sockets(&remote, SAME), sockets(&local, SAME));
+    // Owners came across: this test's own process, by name and command line.
+    assert!(
+        remote
+            .iter()
+            .all(|r| r["processes"][0]["cmdline"].is_array())
+    );
+    // The table and CSV carry the host too.
+    let (csv, _) = sshd.portscope(&["list", "--host", "good", "--csv", &mine]);
+    let csv = String::from_utf8_lossy(&csv.stdout).into_owned();
+    assert!(csv.starts_with("host,proto,"), "{csv}");
+    assert_eq!(csv.lines().filter(|l| l.starts_with("good,")).count(), 4);
+    let (table, _) = sshd.portscope(&["list", "--host", "good", &mine]);
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    assert!(table.starts_with("HOST"), "{table}");
+}
+
+#[test]
+fn without_portscope_there_the_host_is_read_with_ss() {
+    let _serial = one_at_a_time();
+    let sshd = Sshd::start(false);
+    let sockets_here = population();
+    let mine = sockets_here.filter.clone();
+    let (local, _) = sshd.portscope(&["list", "--json", &mine]);
+    let (remote, _) = sshd.portscope(&["list", "--host", "good", "--json", &mine]);
+    assert!(remote.status.success(), "{}", stderr(&remote));
+    assert!(
+        stderr(&remote).contains("good: portscope is not installed there: read with ss"),
+        "{}",
+        stderr(&remote)
+    );
+    let fields = &[
+        "proto",
+        "local_addr",
+        "local_port",
+        "remote_addr",
+        "remote_port",
+        "state",
+        "pids",
+        "uid",
+        "user",
+        "cookie",
+    ];
+    let (local, remote) = (json(&local), json(&remote));
+    assert_eq!(local.len(), 4);
+    assert_eq!(sockets(&remote, fields), sockets(&local, fields));
+    let name = |r: &Value| r["processes"][0]["name"].clone();
+    assert!(
+        remote.iter().all(|r| name(r) == name(&local[0])),
+        "{remote:#?}"
+    );
+}
+
+#[test]
+fn each_failing_host_says_why_alone_within_the_timeout() {
+    let _serial = one_at_a_time();
+    let sshd = Sshd::start(true);
+    // A server that takes the connection and never says a word.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        for stream in silent.incoming().take(1).flatten() {
+            kept.push(stream);
+        }
+        // Hold it until the client gives up.
+        for mut s in kept {
+            let _ = s.read_to_end(&mut Vec::new());
+        }
+    });
+    let common = |port: u16, key: &str, known: &str| {
+        format!(
+            "  HostName 127.0.0.1\n  Port {port}\n  IdentityFile {}\n  IdentitiesOnly yes\n  \
+             UserKnownHostsFile {known}\n  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n",
+            sshd.path(key).display()
+        )
+    };
+    let known = sshd.path("known_hosts").display().to_string();
+    // known_hosts that holds another key for this server: as if its key had changed.
+    let other_key = std::fs::read_to_string(sshd.path("wrong_key.pub")).unwrap();
+    let changed = sshd.path("changed_known_hosts");
+    std::fs::write(&changed, format!("[127.0.0.1]:{} {other_key}", sshd.port)).unwrap();
+    let changed = changed.display().to_string();
+    sshd.write_config(&[
+        ("wrongkey", common(sshd.port, "wrong_key", &known)),
+        ("closed", common(free_port(), "user_key", &known)),
+        ("silent", common(silent_port, "user_key", &known)),
+        ("unknownkey", common(sshd.port, "user_key", "/dev/null")),
+        ("changedkey", common(sshd.port, "user_key", &changed)),
+    ]);
+    for (host, why) in [
+        ("wrongkey", "authentication failed"),
+        ("closed", "connection was refused"),
+        ("silent", "never answered as SSH"),
+        ("unknownkey", "host key is not known"),
+        ("changedkey", "host key has CHANGED"),
+    ] {
+        let (out, took) = sshd.portscope(&["list", "--host", "good", "--host", host, "--json"]);
+        assert_eq!(out.status.code(), Some(1), "{host}: {}", stderr(&out));
+        let err = stderr(&out);
+        let line = err
+            .lines()
+            .find(|l| l.starts_with(&format!("portscope: {host}: ")))
+            .unwrap_or_else(|| panic!("no line for {host}: {err}"));
+        assert!(line.contains(why), "{host}: {err}");
+        assert_eq!(
+            err.lines().count(),
+            1,
+            "only the failing host says something: {err}"
+        );
+        assert!(took < Duration::from_secs(30), "{host} took {took:?}");
+        // The good host is listed all the same.
+        let records = json(&out);
+        assert!(!records.is_empty() && records.iter().all(|r| r["host"] == "good"));
+    }
+    drop(sshd);
+    let _ = held.join();
+}
+
+#[test]
+fn a_host_that_looks_like_an_option_is_refused_before_ssh_runs() {
+    let _serial = one_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let touched = dir.path().join("touched");
+    let output = Command::new(env!("CARGO_BIN_EXE_portscope"))
+        .args(["list", "--json"])
+        .arg(format!("--host=-oProxyCommand=touch {}", touched.display()))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("is not a host"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!touched.exists());
+}
+
+/// The window's way: a `RemoteSource` on a collector thread, like the local source. Changes
+/// on the host come through as the stream's deltas.
+#[test]
+fn a_remote_source_on_a_collector_follows_the_host() {
+    use portscope::collect::remote::{Mode, RemoteSource, Ssh, Timeouts};
+    use portscope::collect::{Collector, SocketSource};
+    use portscope::knowledge::EphemeralRange;
+    let _serial = one_at_a_time();
+    let sshd = Sshd::start(true);
+    let ssh = Ssh {
+        program: "ssh".into(),
+        prefix: ["-F", sshd.path("ssh_config").to_str().unwrap()]
+            .into_iter()
+            .chain(["-o", "ControlMaster=no"])
+            .map(Into::into)
+            .collect(),
+        control_dir: None,
+    };
+    let interval = Duration::from_millis(250);
+    let source = RemoteSource::start("good", ssh, interval, Timeouts::default());
+    source
+        .wait_first(Duration::from_secs(20))
+        .expect("the host answers");
+    let status = source.status();
+    assert_eq!(status.mode, Mode::Stream);
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(status.hello.unwrap().hostname, hostname.trim());
+    let mut source = source;
+    let live = EphemeralRange::read_live();
+    let range = source.ephemeral_range();
+    assert_eq!((range.start, range.end), (live.start, live.end));
+
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = udp.local_addr().unwrap().port();
+    let collector = Collector::spawn(Box::new(source), interval, || {}).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let has_it = |want: bool| loop {
+        assert!(
+            Instant::now() < deadline,
+            "the host's table never {} port {port}",
+            if want { "showed" } else { "lost" }
+        );
+        if let Some(snap) = collector.wait(Duration::from_millis(500))
+            && snap.error.is_none()
+            && snap
+                .sockets_on_port(port)
+                .any(|s| s.pids.contains(&std::process::id()))
+                == want
+        {
+            return snap;
+        }
+    };
+    let snap = has_it(true);
+    assert_eq!(
+        (snap.ephemeral.start, snap.ephemeral.end),
+        (live.start, live.end)
+    );
+    drop(udp);
+    has_it(false);
+}
