@@ -51,33 +51,50 @@ impl Drop for Running {
     }
 }
 
-/// `/sys/fs/cgroup/pids/docker/<id>`, removed (after its process) at the end.
-struct Group(PathBuf);
+/// A control group named as Docker names its containers', removed (after its process) at the
+/// end: `docker/<id>` in the cgroup v1 `pids` hierarchy where there is one, else
+/// `docker-<id>.scope` in the v2 hierarchy.
+struct Group(Vec<PathBuf>);
 
 impl Group {
     fn docker(id: &str, pid: u32) -> Group {
-        let hierarchy = Path::new("/sys/fs/cgroup/pids");
-        assert!(
-            hierarchy.join("cgroup.procs").exists(),
-            "this test needs the cgroup v1 pids hierarchy this machine kind has"
-        );
-        let docker = hierarchy.join("docker");
-        let _ = fs::create_dir(&docker);
-        let dir = docker.join(id);
-        fs::create_dir(&dir).unwrap();
-        fs::write(dir.join("cgroup.procs"), pid.to_string()).unwrap();
-        Group(dir)
+        let v1 = Path::new("/sys/fs/cgroup/pids");
+        let dirs = if v1.join("cgroup.procs").exists() {
+            vec![v1.join("docker"), v1.join("docker").join(id)]
+        } else {
+            let v2 = [
+                Path::new("/sys/fs/cgroup/unified"),
+                Path::new("/sys/fs/cgroup"),
+            ]
+            .into_iter()
+            .find(|root| {
+                root.join("cgroup.procs").exists() && root.join("cgroup.subtree_control").exists()
+            })
+            .expect("a cgroup v1 pids or a cgroup v2 hierarchy");
+            vec![v2.join(format!("docker-{id}.scope"))]
+        };
+        let mut made = Vec::new();
+        for dir in &dirs {
+            if !dir.exists() {
+                fs::create_dir(dir).unwrap();
+                made.push(dir.clone());
+            }
+        }
+        fs::write(dirs[dirs.len() - 1].join("cgroup.procs"), pid.to_string()).unwrap();
+        Group(made)
     }
 }
 
 impl Drop for Group {
     fn drop(&mut self) {
-        // The process has ended by now (fields drop after the processes in the test).
-        for _ in 0..100 {
-            if fs::remove_dir(&self.0).is_ok() {
-                return;
+        // The process has ended by now (the test drops it first); the innermost group first.
+        for dir in self.0.iter().rev() {
+            for _ in 0..100 {
+                if fs::remove_dir(dir).is_ok() || !dir.exists() {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(20));
             }
-            thread::sleep(Duration::from_millis(20));
         }
     }
 }
