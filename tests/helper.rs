@@ -419,12 +419,19 @@ fn window_half_run_as_nobody() {
     use egui_kittest::kittest::Queryable;
     use portscope::ui::{PortscopeApp, Prefs};
 
-    let (Ok(helper), Ok(port), Ok(pid)) = (
+    let (Ok(helper), Ok(port), Ok(pid), Ok(ns_port)) = (
         std::env::var("PORTSCOPE_TEST_HELPER"),
         std::env::var("PORTSCOPE_TEST_PORT"),
         std::env::var("PORTSCOPE_TEST_PID"),
+        std::env::var("PORTSCOPE_TEST_NS_PORT"),
     ) else {
         panic!("run by show_all_processes_as_an_unprivileged_user, not by hand");
+    };
+    let ns_port: u16 = ns_port.parse().unwrap();
+    let in_namespace = |h: &Harness<'_, PortscopeApp>| {
+        h.state()
+            .visible_rows()
+            .any(|s| s.local_port == ns_port && !s.pids.is_empty())
     };
     // SAFETY: geteuid only reads the process's credentials.
     assert_ne!(
@@ -437,12 +444,12 @@ fn window_half_run_as_nobody() {
         .with_context_setup(portscope::ui::setup_context)
         .build_ui_state(|ui, app: &mut PortscopeApp| app.ui(ui), {
             let prefs = Prefs {
-                filter: format!("lport:{port}"),
+                filter: format!("lport:{port},{ns_port}"),
                 ..Prefs::default()
             };
             PortscopeApp::with_helper(
                 &egui::Context::default(),
-                Box::new(OsSource::new().unwrap()),
+                Box::new(OsSource::all_namespaces().unwrap()),
                 Box::new(move || {
                     let mut command = Command::new(&helper);
                     command.arg("helper");
@@ -461,22 +468,34 @@ fn window_half_run_as_nobody() {
         h.query_all_by_label(&pid).next().is_none(),
         "seen without the helper"
     );
+    // Root's network namespace: nobody may not read it.
+    assert!(
+        !in_namespace(&h),
+        "root's namespace read without the helper"
+    );
     h.get_all_by_label("Show all processes…")
         .next()
         .expect("the button")
         .click();
     while h.query_all_by_label("helper active").next().is_none()
         || h.query_all_by_label(&pid).next().is_none()
+        || !in_namespace(&h)
     {
         assert!(
             Instant::now() < deadline,
-            "the owner never showed; needs root: {}",
+            "the owner or the namespace never showed; needs root: {}",
             h.query_by_label_contains("needs root").is_some()
         );
         std::thread::sleep(Duration::from_millis(50));
         h.step();
     }
     assert!(h.query_by_label_contains("needs root").is_none());
+    // The namespace's socket says where it lives.
+    assert!(
+        h.query_all_by_label_contains("namespace net:[")
+            .next()
+            .is_some()
+    );
 }
 
 /// The window as `nobody`, the helper as root, the pipe between them as in a desktop session:
@@ -519,6 +538,28 @@ fn show_all_processes_as_an_unprivileged_user() {
         .unwrap();
     let port: u16 = line.trim().parse().unwrap();
 
+    // Root's network namespace with a listener.
+    let mut in_namespace = Command::new("unshare")
+        .args([
+            "-n",
+            "sh",
+            "-c",
+            "ip link set lo up && exec python3 -c \"$0\"",
+            "import socket, sys\n\
+             s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n\
+             print(s.getsockname()[1], flush=True)\n\
+             sys.stdin.read()\n",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(in_namespace.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ns_port: u16 = line.trim().parse().unwrap();
+
     let out = as_nobody(&window)
         .args([
             "--exact",
@@ -529,12 +570,15 @@ fn show_all_processes_as_an_unprivileged_user() {
         .env("PORTSCOPE_TEST_HELPER", &helper)
         .env("PORTSCOPE_TEST_PORT", port.to_string())
         .env("PORTSCOPE_TEST_PID", listener.id().to_string())
+        .env("PORTSCOPE_TEST_NS_PORT", ns_port.to_string())
         .env("HOME", shared.path(""))
         .current_dir(shared.path(""))
         .output()
         .unwrap();
     drop(listener.stdin.take());
     listener.wait().unwrap();
+    drop(in_namespace.stdin.take());
+    in_namespace.wait().unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

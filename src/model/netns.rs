@@ -6,10 +6,10 @@
 //! namespaces at once. Every socket carries its namespace ([`super::Socket::netns`]); a
 //! snapshot says what it knows of each namespace it read.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One network namespace, as a poll found it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetNs {
     /// Its inode: `net:[N]` in `readlink /proc/PID/ns/net`.
     pub inode: u32,
@@ -30,7 +30,7 @@ pub struct NetNs {
 }
 
 /// How a namespace's sockets were read.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "how")]
 pub enum NsRead {
     /// The kernel's sock_diag dump, from inside the namespace: every socket, with counters.

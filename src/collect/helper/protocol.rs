@@ -55,11 +55,24 @@ pub enum Body {
     Error { message: String },
 }
 
-/// Who holds each socket, and the processes the window may not be able to read.
+/// Who holds each socket, and the processes the window may not be able to read; and what only
+/// root may read beyond that: the sockets of every other network namespace (containers), and
+/// which container each process is in.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Owners {
     pub sockets: Vec<Held>,
     pub processes: Vec<Process>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<NsSockets>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<(u32, crate::model::container::Container)>,
+}
+
+/// One network namespace other than the helper's own, and its sockets with their holders.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NsSockets {
+    pub netns: crate::model::netns::NetNs,
+    pub sockets: Vec<crate::collect::remote::stream::WireSocket>,
 }
 
 /// The processes holding one socket, named by its inode and cookie (the cookie tells a socket
@@ -242,6 +255,23 @@ mod tests {
                     pids: vec![1, 2],
                 }],
                 processes: vec![],
+                namespaces: vec![NsSockets {
+                    netns: crate::model::netns::NetNs {
+                        inode: 4026532200,
+                        name: Some("blue".to_owned()),
+                        ..Default::default()
+                    },
+                    sockets: vec![],
+                }],
+                containers: vec![(
+                    3,
+                    crate::model::container::Container {
+                        runtime: "Docker".to_owned(),
+                        id: "ab".repeat(32),
+                        name: Some("web".to_owned()),
+                        image: None,
+                    },
+                )],
             }),
         };
         let mut wire = Vec::new();

@@ -11,7 +11,8 @@ use std::io::{self, Read, Write};
 use std::process::ExitCode;
 
 use super::protocol::{
-    Body, Command, FrameError, Held, Owners, Reply, Request, VERSION, read_frame, write_frame,
+    Body, Command, FrameError, Held, NsSockets, Owners, Reply, Request, VERSION, read_frame,
+    write_frame,
 };
 use crate::collect::{OsSource, Poll, SocketSource};
 
@@ -22,7 +23,11 @@ pub fn run() -> ExitCode {
     }
     let stdin = io::stdin();
     let stdout = io::stdout();
-    serve(&mut stdin.lock(), &mut stdout.lock(), OsSource::new)
+    serve(
+        &mut stdin.lock(),
+        &mut stdout.lock(),
+        OsSource::all_namespaces,
+    )
 }
 
 /// Answer requests from `input` on `output` with polls of the source `open` gives.
@@ -84,7 +89,31 @@ pub fn owners(poll: &Poll) -> Owners {
         })
         .collect();
     let processes = poll.processes.values().map(Into::into).collect();
-    Owners { sockets, processes }
+    let namespaces = poll
+        .namespaces
+        .values()
+        .filter(|ns| !ns.own)
+        .map(|ns| NsSockets {
+            netns: ns.clone(),
+            sockets: poll
+                .sockets
+                .iter()
+                .filter(|s| s.netns == ns.inode)
+                .map(Into::into)
+                .collect(),
+        })
+        .collect();
+    let containers = poll
+        .containers
+        .iter()
+        .map(|(pid, c)| (*pid, c.clone()))
+        .collect();
+    Owners {
+        sockets,
+        processes,
+        namespaces,
+        containers,
+    }
 }
 
 fn error(message: String) -> Body {

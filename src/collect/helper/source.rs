@@ -164,7 +164,21 @@ impl SocketSource for HelperSource {
 /// Give the sockets of `poll` that show no process the holders the helper found for them
 /// (the same socket: same inode and cookie), and add the processes behind them. A process the
 /// poll already has keeps what it has, and gains what only the helper could read.
+///
+/// The helper runs as root: it reads every network namespace, so its tables of the other
+/// namespaces replace whatever the window could read of them, and no container is hidden.
 pub fn fill(poll: &mut Poll, owners: Owners) {
+    for ns in owners.namespaces {
+        let inode = ns.netns.inode;
+        poll.sockets.retain(|s| s.netns != inode);
+        poll.sockets
+            .extend(ns.sockets.into_iter().map(crate::model::Socket::from));
+        poll.namespaces.insert(inode, ns.netns);
+    }
+    for (pid, container) in owners.containers {
+        poll.containers.insert(pid, container);
+    }
+    poll.hidden_containers.clear();
     let holders: HashMap<(u32, u64), Vec<u32>> = owners
         .sockets
         .into_iter()
@@ -303,6 +317,7 @@ mod tests {
                 },
             ],
             processes: vec![process(40, "/usr/sbin/sshd")],
+            ..Owners::default()
         };
         fill(&mut poll, owners);
         assert_eq!(poll.sockets[0].pids.to_vec(), vec![40]);
@@ -310,6 +325,67 @@ mod tests {
         assert_eq!(poll.sockets[2].pids.to_vec(), vec![7]);
         assert_eq!(poll.processes[&40].exe.as_deref(), Some("/usr/sbin/sshd"));
         assert_eq!(poll.users.get(&0).map(String::as_str), Some("root"));
+    }
+
+    #[test]
+    fn the_helpers_namespaces_replace_what_the_window_read_of_them() {
+        use crate::collect::helper::protocol::NsSockets;
+        use crate::model::container::Container;
+        use crate::model::netns::{NetNs, NsRead};
+
+        let mut in_ns = socket(50, 0, &[]);
+        in_ns.netns = 9;
+        let mut poll = Poll {
+            // The window's own namespace, and one it read without counters or owners.
+            sockets: vec![socket(10, 100, &[]), in_ns],
+            hidden_containers: vec![Container {
+                runtime: "Docker".to_owned(),
+                id: "cd".repeat(32),
+                name: None,
+                image: None,
+            }],
+            ..Poll::default()
+        };
+        let mut theirs = socket(51, 510, &[77]);
+        theirs.netns = 9;
+        let mut other = socket(60, 600, &[78]);
+        other.netns = 12;
+        let web = Container {
+            runtime: "Docker".to_owned(),
+            id: "ab".repeat(32),
+            name: Some("web".to_owned()),
+            image: None,
+        };
+        let owners = Owners {
+            namespaces: vec![
+                NsSockets {
+                    netns: NetNs {
+                        inode: 9,
+                        read: NsRead::Dump,
+                        ..NetNs::default()
+                    },
+                    sockets: vec![(&theirs).into()],
+                },
+                NsSockets {
+                    netns: NetNs {
+                        inode: 12,
+                        container: Some(web.clone()),
+                        ..NetNs::default()
+                    },
+                    sockets: vec![(&other).into()],
+                },
+            ],
+            containers: vec![(78, web.clone())],
+            ..Owners::default()
+        };
+        fill(&mut poll, owners);
+        let inodes: Vec<Option<u32>> = poll.sockets.iter().map(|s| s.inode).collect();
+        assert_eq!(inodes, [Some(10), Some(51), Some(60)]);
+        assert_eq!(poll.sockets[2].pids.to_vec(), vec![78]);
+        assert_eq!(poll.sockets[2].netns, 12);
+        assert_eq!(poll.namespaces[&12].container.as_ref(), Some(&web));
+        assert_eq!(poll.containers[&78], web);
+        assert!(poll.hidden_containers.is_empty());
     }
 
     #[test]
