@@ -106,8 +106,8 @@ impl super::Snapshot {
             .collect();
         format!(
             "Containers of other users keep their sockets in network namespaces that only root \
-             may read: {}. Run portscope as root (sudo portscope, or sudo portscope list -A) \
-             to see their sockets.",
+             may read: {}. Show all processes… in the window, or sudo portscope list -A, shows \
+             their sockets.",
             names.join(", ")
         )
     }
