@@ -466,3 +466,74 @@ fn a_remote_source_on_a_collector_follows_the_host() {
     drop(udp);
     has_it(false);
 }
+
+/// `kill --host` and `close --host` run the host's portscope over the same ssh: its checks,
+/// its answer, its exit code; without portscope there, they say so.
+#[test]
+fn ending_a_process_and_closing_a_connection_on_a_host() {
+    let _serial = one_at_a_time();
+    let sshd = Sshd::start(true);
+    let mut server = Command::new("python3")
+        .args([
+            "-c",
+            "import socket, sys\n\
+             s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n\
+             print(s.getsockname()[1], flush=True)\n\
+             sys.stdin.read()\n",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let port = line.trim().to_owned();
+    let (out, _) = sshd.portscope(&["kill", &port, "--host", "good", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains(&format!("{}", server.id())), "{said}");
+    assert!(said.contains("it ended"), "{said}");
+    let status = server.wait().unwrap();
+    assert!(!status.success(), "ended by the signal: {status:?}");
+    // Nothing there any more: the host's portscope says so, with its exit code.
+    let (out, _) = sshd.portscope(&["kill", &port, "--host", "good", "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Nothing listens on port"));
+
+    // A connection on the host, closed there.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (_accepted, _) = listener.accept().unwrap();
+    let end = client.local_addr().unwrap().to_string();
+    let (out, _) = sshd.portscope(&["close", &end, "--host", "good", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Closed"));
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 1];
+    match (&client).read(&mut buf) {
+        Ok(0) => {}
+        // The kernel aborts a destroyed socket (ECONNABORTED); its peer gets a reset.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::ConnectionReset
+            ) => {}
+        other => panic!("the connection is still open: {other:?}"),
+    }
+
+    drop(sshd);
+    let bare = Sshd::start(false);
+    let (out, _) = bare.portscope(&["kill", "1", "--host", "good", "--yes"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("good: portscope is not installed there"),
+        "{}",
+        stderr(&out)
+    );
+}

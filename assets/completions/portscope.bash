@@ -125,12 +125,16 @@ _portscope() {
             return 0
             ;;
         portscope__subcmd__close)
-            opts="-y -h --yes --help"
+            opts="-y -h --yes --host --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -361,7 +365,7 @@ _portscope() {
             return 0
             ;;
         portscope__subcmd__kill)
-            opts="-s -t -u -y -h --signal --tcp --udp --yes --help"
+            opts="-s -t -u -y -h --signal --tcp --udp --yes --host --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -373,6 +377,10 @@ _portscope() {
                     ;;
                 -s)
                     COMPREPLY=($(compgen -W "TERM KILL" -- "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -65,10 +65,12 @@ complete -c portscope -n "__fish_portscope_using_subcommand explain" -l json -d 
 complete -c portscope -n "__fish_portscope_using_subcommand explain" -s h -l help -d 'Print help'
 complete -c portscope -n "__fish_portscope_using_subcommand kill" -s s -l signal -d 'The signal to send' -r -f -a "TERM\t'SIGTERM: ask the process to end'
 KILL\t'SIGKILL: end it at once'"
+complete -c portscope -n "__fish_portscope_using_subcommand kill" -l host -d 'On another machine, over ssh (the portscope installed there does it)' -r
 complete -c portscope -n "__fish_portscope_using_subcommand kill" -s t -l tcp -d 'Only processes listening on the TCP port'
 complete -c portscope -n "__fish_portscope_using_subcommand kill" -s u -l udp -d 'Only processes bound to the UDP port'
 complete -c portscope -n "__fish_portscope_using_subcommand kill" -s y -l yes -d 'Do not ask'
 complete -c portscope -n "__fish_portscope_using_subcommand kill" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c portscope -n "__fish_portscope_using_subcommand close" -l host -d 'On another machine, over ssh (the portscope installed there does it)' -r
 complete -c portscope -n "__fish_portscope_using_subcommand close" -s y -l yes -d 'Do not ask'
 complete -c portscope -n "__fish_portscope_using_subcommand close" -s h -l help -d 'Print help'
 complete -c portscope -n "__fish_portscope_using_subcommand check" -l json -d 'Print JSON: the ephemeral range, how full it is, and each server at risk with its remedy'

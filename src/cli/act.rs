@@ -39,6 +39,35 @@ pub struct KillArgs {
     /// Do not ask.
     #[arg(long, short)]
     pub yes: bool,
+    /// On another machine, over ssh (the portscope installed there does it).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+}
+
+impl KillArgs {
+    /// These arguments, as the same command on another machine takes them.
+    pub fn remote_args(&self) -> Vec<String> {
+        let mut args = vec![
+            "kill".to_owned(),
+            self.port.to_string(),
+            "--signal".to_owned(),
+            match self.signal {
+                SignalArg::Term => "TERM",
+                SignalArg::Kill => "KILL",
+            }
+            .to_owned(),
+        ];
+        for (on, flag) in [
+            (self.tcp, "--tcp"),
+            (self.udp, "--udp"),
+            (self.yes, "--yes"),
+        ] {
+            if on {
+                args.push(flag.to_owned());
+            }
+        }
+        args
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -60,6 +89,24 @@ pub struct CloseArgs {
     /// Do not ask.
     #[arg(long, short)]
     pub yes: bool,
+    /// On another machine, over ssh (the portscope installed there does it).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+}
+
+impl CloseArgs {
+    /// These arguments, as the same command on another machine takes them.
+    pub fn remote_args(&self) -> Vec<String> {
+        let target = match self.target {
+            CloseTarget::Port(port) => port.to_string(),
+            CloseTarget::End(end) => end.to_string(),
+        };
+        let mut args = vec!["close".to_owned(), target];
+        if self.yes {
+            args.push("--yes".to_owned());
+        }
+        args
+    }
 }
 
 /// What `close` closes.

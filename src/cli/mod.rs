@@ -19,6 +19,8 @@ mod free;
 #[cfg(unix)]
 mod hosts;
 mod list;
+#[cfg(unix)]
+mod remote_act;
 mod table_text;
 mod watch;
 
@@ -164,6 +166,20 @@ pub fn parse() -> Result<Cli, ExitCode> {
 pub fn run(command: Command) -> ExitCode {
     match &command {
         Command::Watch(args) => return watch::run(args),
+        #[cfg(unix)]
+        Command::Kill(args) if args.host.is_some() => {
+            return remote_act::run(
+                args.host.as_deref().unwrap_or_default(),
+                &args.remote_args(),
+            );
+        }
+        #[cfg(unix)]
+        Command::Close(args) if args.host.is_some() => {
+            return remote_act::run(
+                args.host.as_deref().unwrap_or_default(),
+                &args.remote_args(),
+            );
+        }
         // A filter that does not parse stops before the OS is asked anything.
         Command::List(args) => match list::Plan::new(args) {
             Err(e) => {
