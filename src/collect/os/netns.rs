@@ -175,12 +175,18 @@ impl Namespaces {
                     Ok(netlink) => {
                         self.inside.insert(ns.inode, netlink);
                     }
-                    Err(e) => {
+                    // Without the privilege to enter it, not tried again while it exists; a
+                    // process that exited before it could be entered is no such answer.
+                    Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
                         self.refused.insert(ns.inode, e.to_string());
+                    }
+                    Err(e) => {
+                        netns.read = NsRead::Unread { why: e.to_string() };
                     }
                 }
             }
             let table = match self.inside.get(&ns.inode) {
+                _ if matches!(netns.read, NsRead::Unread { .. }) => Ok(Table::default()),
                 Some(netlink) => sock_diag::dump_sockets_on(netlink).map_err(|e| e.to_string()),
                 None => match ns.pids.first() {
                     Some(&pid) => match procnet::read(pid) {
