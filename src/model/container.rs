@@ -89,11 +89,11 @@ impl super::Snapshot {
     }
 
     /// A few words on [`Snapshot::hidden_containers`](super::Snapshot::hidden_containers):
-    /// `2 containers' sockets need root`.
+    /// `2 containers: need root`.
     pub fn hidden_containers_words(&self) -> String {
         match self.hidden_containers.len() {
-            1 => "1 container's sockets need root".to_owned(),
-            n => format!("{n} containers' sockets need root"),
+            1 => "1 container: needs root".to_owned(),
+            n => format!("{n} containers: need root"),
         }
     }
 
