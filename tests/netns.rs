@@ -473,3 +473,82 @@ fn a_connection_in_another_namespace_is_closed_in_that_namespace() {
             .any(|r| r.state == "LISTEN" && r.local.1 == inside.port)
     );
 }
+
+/// Connections that open and close between two polls inside another namespace are announced
+/// by that namespace's kernel, and come out of the source marked with it.
+#[test]
+fn connections_closed_between_polls_in_another_namespace_are_announced() {
+    use std::io::Write;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    use portscope::collect::{OsSource, SocketSource};
+
+    assert!(is_root(), "this test makes network namespaces");
+    const CONNECTIONS: usize = 20;
+    let mut child = unshare()
+        .args([
+            "sh",
+            "-c",
+            "ip link set lo up && exec python3 -c \"$0\"",
+            "import socket, sys\n\
+             s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n\
+             print(s.getsockname()[1], flush=True)\n\
+             sys.stdin.readline()\n\
+             for _ in range(20):\n\
+             \x20   c = socket.create_connection(s.getsockname()); a, _ = s.accept()\n\
+             \x20   a.close(); c.close()\n\
+             print('done', flush=True)\n\
+             sys.stdin.read()\n",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let port: u16 = line.trim().parse().unwrap();
+    let netns = fs::metadata(format!("/proc/{}/ns/net", child.id()))
+        .unwrap()
+        .ino() as u32;
+
+    let mut source = OsSource::all_namespaces().unwrap();
+    let (tx, woken) = mpsc::channel();
+    source
+        .watch_ended(Box::new(move || {
+            let _ = tx.send(());
+        }))
+        .unwrap();
+    // The first poll enters the namespace and starts following it.
+    let poll = source.poll().unwrap();
+    assert!(
+        poll.sockets
+            .iter()
+            .any(|s| s.netns == netns && s.local_port == port)
+    );
+
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "go").unwrap();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "done");
+
+    let mut ends = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ends.len() < 2 * CONNECTIONS && Instant::now() < deadline {
+        let _ = woken.recv_timeout(Duration::from_millis(100));
+        let batch = source.drain_ended();
+        ends.extend(
+            batch
+                .ended
+                .into_iter()
+                .map(|e| e.socket)
+                .filter(|s| s.local_port == port || s.remote_port == Some(port)),
+        );
+    }
+    assert_eq!(ends.len(), 2 * CONNECTIONS, "both ends of every connection");
+    assert!(ends.iter().all(|s| s.netns == netns), "{ends:#?}");
+    drop(stdin);
+    let _ = child.wait();
+}

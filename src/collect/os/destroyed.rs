@@ -61,7 +61,16 @@ impl DestroyFeed {
     /// (normally [`RECEIVE_BUFFER`]). `wake` is called after each batch of announcements is
     /// queued (and after an overflow), from the feed's thread.
     pub fn start(buffer: usize, wake: impl Fn() + Send + 'static) -> io::Result<Self> {
-        let netlink = open_netlink()?;
+        Self::start_on(open_netlink()?, buffer, wake)
+    }
+
+    /// [`start`](Self::start) on a sock_diag socket already open (in another network
+    /// namespace: the announcements are that namespace's).
+    pub fn start_on(
+        netlink: NetlinkSocket,
+        buffer: usize,
+        wake: impl Fn() + Send + 'static,
+    ) -> io::Result<Self> {
         for group in GROUPS {
             netlink.add_membership(group)?;
         }

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 use std::{panic, thread};
 
@@ -95,9 +96,17 @@ impl SocketSource for OsSource {
     }
 
     fn watch_ended(&mut self, wake: Box<dyn Fn() + Send>) -> Result<(), String> {
-        let feed = DestroyFeed::start(RECEIVE_BUFFER, wake)
+        let shared = Mutex::new(wake);
+        let wake: Arc<dyn Fn() + Send + Sync> =
+            Arc::new(move || (shared.lock().unwrap_or_else(PoisonError::into_inner))());
+        let own = Arc::clone(&wake);
+        let feed = DestroyFeed::start(RECEIVE_BUFFER, move || own())
             .map_err(|e| format!("cannot listen for closed sockets: {e}"))?;
         self.ended = Some(feed);
+        // Each other namespace's, as it is entered.
+        if let Some(others) = &mut self.others {
+            others.watch_ended(wake);
+        }
         Ok(())
     }
 
@@ -106,21 +115,47 @@ impl SocketSource for OsSource {
             return EndedBatch::default();
         };
         let mut batch = feed.drain();
+        for e in &mut batch.ended {
+            e.socket.netns = self.own_netns;
+        }
+        if let Some(others) = &self.others {
+            for (inode, feed) in others.feeds() {
+                let more = feed.drain();
+                batch.overflows += more.overflows;
+                batch.ended.extend(more.ended.into_iter().map(|mut e| {
+                    e.socket.netns = inode;
+                    e
+                }));
+            }
+        }
         // A connection its process closed first leaves a TIME_WAIT entry with its cookie:
-        // one exact lookup tells it from one that is gone for good.
-        let connections: Vec<&Socket> = batch
-            .ended
-            .iter()
-            .map(|e| &e.socket)
-            .filter(|s| s.proto == Proto::Tcp && s.remote_addr.is_some())
-            .collect();
-        let gone: HashSet<usize, FastHash> = sock_diag::gone(&connections).into_iter().collect();
-        let lingering: HashSet<u64, FastHash> = connections
-            .iter()
-            .enumerate()
-            .filter(|(at, _)| !gone.contains(at))
-            .map(|(_, s)| s.cookie)
-            .collect();
+        // one exact lookup (in its namespace) tells it from one that is gone for good.
+        let mut by_namespace: BTreeMap<u32, Vec<&Socket>> = BTreeMap::new();
+        for s in batch.ended.iter().map(|e| &e.socket) {
+            if s.proto == Proto::Tcp && s.remote_addr.is_some() {
+                by_namespace.entry(s.netns).or_default().push(s);
+            }
+        }
+        let mut lingering: HashSet<u64, FastHash> = HashSet::default();
+        for (netns, connections) in by_namespace {
+            let gone: Vec<usize> = if netns == self.own_netns {
+                sock_diag::gone(&connections)
+            } else {
+                match self.others.as_ref().and_then(|o| o.netlink(netns)) {
+                    Some(netlink) => sock_diag::gone_on(netlink, &connections),
+                    // Not asked: taken as gone.
+                    None => (0..connections.len()).collect(),
+                }
+            };
+            let gone: HashSet<usize, FastHash> = gone.into_iter().collect();
+            lingering.extend(
+                connections
+                    .iter()
+                    .enumerate()
+                    .filter(|(at, _)| !gone.contains(at))
+                    .map(|(_, s)| s.cookie),
+            );
+        }
         for e in &mut batch.ended {
             e.time_wait = e.socket.proto == Proto::Tcp && lingering.contains(&e.socket.cookie);
         }

@@ -19,10 +19,12 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread;
 
 use netlink_sys::Socket as NetlinkSocket;
 
+use super::destroyed::{DestroyFeed, RECEIVE_BUFFER};
 use super::procnet;
 use super::sock_diag::{self, Table};
 use crate::model::netns::{NetNs, NsRead};
@@ -138,13 +140,23 @@ pub fn open_inside(path: &Path) -> io::Result<NetlinkSocket> {
 }
 
 /// The namespaces other than portscope's own, with a sock_diag socket kept open inside each
-/// that could be entered.
+/// that could be entered — and, once asked, a feed of the sockets each destroys.
 #[derive(Default)]
 pub struct Namespaces {
     inside: HashMap<u32, NetlinkSocket>,
     /// Namespaces that could not be entered, and why (tried once each).
     refused: HashMap<u32, String>,
+    /// Called when a feed has announcements; `None` until closes are asked for.
+    wake: Option<Wake>,
+    feeds: HashMap<u32, DestroyFeed>,
 }
+
+/// What a namespace's feed calls when it has announcements.
+type Wake = Arc<dyn Fn() + Send + Sync>;
+
+/// The most namespaces followed for closes (a thread each); beyond them, closes are found by
+/// polls.
+pub const MAX_FEEDS: usize = 64;
 
 /// One namespace's sockets, as read at one poll.
 pub struct Read {
@@ -158,6 +170,7 @@ impl Namespaces {
     pub fn read(&mut self, own: u32, found: &BTreeMap<u32, Found>) -> Vec<Read> {
         self.inside.retain(|inode, _| found.contains_key(inode));
         self.refused.retain(|inode, _| found.contains_key(inode));
+        self.feeds.retain(|inode, _| found.contains_key(inode));
         let mut reads = Vec::new();
         for ns in found.values().filter(|ns| ns.inode != own) {
             let mut netns = NetNs {
@@ -174,6 +187,7 @@ impl Namespaces {
                 match open_inside(&ns.path) {
                     Ok(netlink) => {
                         self.inside.insert(ns.inode, netlink);
+                        self.follow(ns);
                     }
                     // Without the privilege to enter it, not tried again while it exists; a
                     // process that exited before it could be entered is no such answer.
@@ -222,5 +236,33 @@ impl Namespaces {
     /// The sock_diag socket inside a namespace, if it could be entered.
     pub fn netlink(&self, inode: u32) -> Option<&NetlinkSocket> {
         self.inside.get(&inode)
+    }
+
+    /// Follow the sockets each namespace entered from now on destroys, calling `wake` when
+    /// some were announced.
+    pub fn watch_ended(&mut self, wake: Wake) {
+        self.wake = Some(wake);
+    }
+
+    /// Start the feed of a namespace just entered, when closes are asked for. A feed that
+    /// cannot start leaves that namespace's closes to the polls.
+    fn follow(&mut self, ns: &Found) {
+        let Some(wake) = &self.wake else {
+            return;
+        };
+        if self.feeds.len() >= MAX_FEEDS {
+            return;
+        }
+        let wake = Arc::clone(wake);
+        let feed = open_inside(&ns.path)
+            .and_then(|netlink| DestroyFeed::start_on(netlink, RECEIVE_BUFFER, move || wake()));
+        if let Ok(feed) = feed {
+            self.feeds.insert(ns.inode, feed);
+        }
+    }
+
+    /// The feeds of the namespaces followed, by inode.
+    pub fn feeds(&self) -> impl Iterator<Item = (u32, &DestroyFeed)> {
+        self.feeds.iter().map(|(inode, feed)| (*inode, feed))
     }
 }
