@@ -80,38 +80,63 @@ pub type Connect = Arc<dyn Fn(Option<&str>, Duration) -> Result<Opened, String> 
 /// `ssh` (or `PORTSCOPE_SSH`).
 pub fn system_connect() -> Connect {
     Arc::new(|host, interval| match host {
-        None => {
-            let source = crate::collect::OsSource::all_namespaces().map_err(|e| e.to_string())?;
-            if cfg!(target_os = "linux") {
-                let switch = Arc::new(HelperSwitch::default());
-                let source = crate::collect::HelperSource::with_launch(
-                    Box::new(source),
-                    switch.clone(),
-                    Box::new(crate::collect::helper::pkexec_command),
-                );
-                Ok(Opened {
-                    source: Box::new(source),
-                    status: None,
-                    helper: Some(switch),
-                })
-            } else {
-                Ok(Opened {
-                    source: Box::new(source),
-                    status: None,
-                    helper: None,
-                })
-            }
-        }
-        Some(host) => remote(host, interval),
+        None => local(),
+        Some(host) => remote(host, interval, None),
     })
 }
 
+/// This machine, and hosts over `ssh` as given (tests, and shorter `timeouts`).
 #[cfg(unix)]
-fn remote(host: &str, interval: Duration) -> Result<Opened, String> {
+pub fn ssh_connect(
+    ssh: crate::collect::remote::Ssh,
+    timeouts: crate::collect::remote::Timeouts,
+) -> Connect {
+    Arc::new(move |host, interval| match host {
+        None => local(),
+        Some(host) => remote(host, interval, Some((ssh.clone(), timeouts))),
+    })
+}
+
+fn local() -> Result<Opened, String> {
+    let source = crate::collect::OsSource::all_namespaces().map_err(|e| e.to_string())?;
+    if !cfg!(target_os = "linux") {
+        return Ok(Opened {
+            source: Box::new(source),
+            status: None,
+            helper: None,
+        });
+    }
+    // On Linux the live source can ask a privileged helper for the owners it cannot see.
+    let switch = Arc::new(HelperSwitch::default());
+    let source = crate::collect::HelperSource::with_launch(
+        Box::new(source),
+        switch.clone(),
+        Box::new(crate::collect::helper::pkexec_command),
+    );
+    Ok(Opened {
+        source: Box::new(source),
+        status: None,
+        helper: Some(switch),
+    })
+}
+
+/// A host's source: it connects on its own thread, so this returns at once.
+#[cfg(unix)]
+fn remote(
+    host: &str,
+    interval: Duration,
+    how: Option<(
+        crate::collect::remote::Ssh,
+        crate::collect::remote::Timeouts,
+    )>,
+) -> Result<Opened, String> {
     use crate::collect::remote::{RemoteSource, Ssh, Timeouts};
     let host = valid_host(host)?;
-    let ssh = Ssh::from_env()?;
-    let source = RemoteSource::start(&host, ssh, interval, Timeouts::default());
+    let (ssh, timeouts) = match how {
+        Some(how) => how,
+        None => (Ssh::from_env()?, Timeouts::default()),
+    };
+    let source = RemoteSource::start(&host, ssh, interval, timeouts);
     let handle = source.status_handle();
     Ok(Opened {
         source: Box::new(source),
@@ -121,7 +146,7 @@ fn remote(host: &str, interval: Duration) -> Result<Opened, String> {
 }
 
 #[cfg(not(unix))]
-fn remote(_host: &str, _interval: Duration) -> Result<Opened, String> {
+fn remote(_host: &str, _interval: Duration, _how: Option<()>) -> Result<Opened, String> {
     Err("hosts over SSH need a Unix system".to_owned())
 }
 

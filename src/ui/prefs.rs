@@ -520,6 +520,7 @@ mod tests {
         assert_eq!(old.prefs.filter, "ssh");
         assert_eq!(old.prefs.interval_ms, 2000);
         assert_eq!(old.prefs.sort.key, SortKey::LocalPort);
+        assert!(old.prefs.hosts.is_empty(), "no hosts before there were any");
         assert!(old.notice.is_none());
     }
 
