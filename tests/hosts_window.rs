@@ -384,3 +384,23 @@ mod over_ssh {
         );
     }
 }
+
+#[test]
+fn a_window_host_that_looks_like_an_option_is_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let touched = dir.path().join("touched");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_portscope"))
+        .arg(format!("--host=-oProxyCommand=touch {}", touched.display()))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("looks like an option, not a host"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("cannot open the window"), "{stderr}");
+    assert!(!touched.exists());
+}
