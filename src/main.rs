@@ -7,8 +7,12 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Some(command) => portscope::cli::run(command),
-        None => portscope::ui::run_window(cli.generated.map(|n| {
-            portscope::collect::GeneratedSource::new(n as usize).with_churn(cli.churn.unwrap_or(0))
-        })),
+        None => portscope::ui::run_window(
+            cli.generated.map(|n| {
+                portscope::collect::GeneratedSource::new(n as usize)
+                    .with_churn(cli.churn.unwrap_or(0))
+            }),
+            cli.host,
+        ),
     }
 }

@@ -7,172 +7,15 @@
 //! Needs Debian's `openssh-server` (`.ci/run` installs it). ssh's own shared connections are
 //! off here (`ControlMaster=no`), so no background master outlives a test.
 
+mod common;
+
 use std::io::Read;
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use common::sshd::{Sshd, free_port, one_at_a_time};
 use serde_json::Value;
-
-const SSHD: &str = "/usr/sbin/sshd";
-
-/// One test at a time: a process that another test forks holds this process's sockets until
-/// it execs, and would show as their owner in one listing and not in the other.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-struct Sshd {
-    dir: tempfile::TempDir,
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn run(program: &str, args: &[&str]) {
-    let status = Command::new(program)
-        .args(args)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(status.success(), "{program} {args:?}: {status}");
-}
-
-fn keygen(path: &Path) {
-    run(
-        "ssh-keygen",
-        &[
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-f",
-            path.to_str().unwrap(),
-        ],
-    );
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Sshd {
-    /// An sshd whose logins see `PATH=<its bin>:/usr/bin:/bin`, its bin holding portscope
-    /// or not.
-    fn start(with_portscope: bool) -> Sshd {
-        assert!(
-            Path::new(SSHD).exists(),
-            "{SSHD} is missing: apt-get install openssh-server"
-        );
-        // sshd refuses to start without its privilege separation folder.
-        let _ = std::fs::create_dir_all("/run/sshd");
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        keygen(&d.join("host_key"));
-        keygen(&d.join("user_key"));
-        keygen(&d.join("wrong_key"));
-        let bin = d.join("bin");
-        std::fs::create_dir(&bin).unwrap();
-        if with_portscope {
-            std::fs::copy(env!("CARGO_BIN_EXE_portscope"), bin.join("portscope")).unwrap();
-        }
-        let user_key = std::fs::read_to_string(d.join("user_key.pub")).unwrap();
-        // The key's own command sets PATH, then runs what the client asked for.
-        std::fs::write(
-            d.join("authorized_keys"),
-            format!(
-                "command=\"env PATH={}:/usr/bin:/bin /bin/sh -c \\\"$SSH_ORIGINAL_COMMAND\\\"\" {user_key}",
-                bin.display()
-            ),
-        )
-        .unwrap();
-        let port = free_port();
-        std::fs::write(
-            d.join("sshd_config"),
-            format!(
-                "ListenAddress 127.0.0.1:{port}\nHostKey {}\nAuthorizedKeysFile {}\n\
-                 StrictModes no\nUsePAM no\nPidFile none\nPermitRootLogin prohibit-password\n\
-                 PasswordAuthentication no\nKbdInteractiveAuthentication no\n",
-                d.join("host_key").display(),
-                d.join("authorized_keys").display()
-            ),
-        )
-        .unwrap();
-        let host_key = std::fs::read_to_string(d.join("host_key.pub")).unwrap();
-        std::fs::write(
-            d.join("known_hosts"),
-            format!("[127.0.0.1]:{port} {host_key}"),
-        )
-        .unwrap();
-        let child = Command::new(SSHD)
-            .args(["-D", "-e", "-f"])
-            .arg(d.join("sshd_config"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sshd starts");
-        let sshd = Sshd { dir, child, port };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "sshd did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        sshd.write_config(&[]);
-        sshd
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// The client's config: `good` is this sshd; more aliases as (name, lines).
-    fn write_config(&self, more: &[(&str, String)]) {
-        let mut text = format!(
-            "Host good\n  HostName 127.0.0.1\n  Port {}\n  IdentityFile {}\n  IdentitiesOnly yes\n  \
-             UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n",
-            self.port,
-            self.path("user_key").display(),
-            self.path("known_hosts").display()
-        );
-        for (name, lines) in more {
-            text.push_str(&format!("Host {name}\n{lines}"));
-        }
-        std::fs::write(self.path("ssh_config"), text).unwrap();
-    }
-
-    /// `portscope <args>` with ssh reading this test's config.
-    fn portscope(&self, args: &[&str]) -> (Output, Duration) {
-        let start = Instant::now();
-        let output = Command::new(env!("CARGO_BIN_EXE_portscope"))
-            .args(args)
-            .env(
-                "PORTSCOPE_SSH",
-                format!(
-                    "ssh -F {} -o ControlMaster=no -o ConnectTimeout=4",
-                    self.path("ssh_config").display()
-                ),
-            )
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        (output, start.elapsed())
-    }
-}
 
 /// Sockets of this test process on loopback: a listener, a connection both ways, UDP on ::1.
 struct Population {
@@ -410,20 +253,12 @@ fn a_host_that_looks_like_an_option_is_refused_before_ssh_runs() {
 /// on the host come through as the stream's deltas.
 #[test]
 fn a_remote_source_on_a_collector_follows_the_host() {
-    use portscope::collect::remote::{Mode, RemoteSource, Ssh, Timeouts};
+    use portscope::collect::remote::{Mode, RemoteSource, Timeouts};
     use portscope::collect::{Collector, SocketSource};
     use portscope::knowledge::EphemeralRange;
     let _serial = one_at_a_time();
     let sshd = Sshd::start(true);
-    let ssh = Ssh {
-        program: "ssh".into(),
-        prefix: ["-F", sshd.path("ssh_config").to_str().unwrap()]
-            .into_iter()
-            .chain(["-o", "ControlMaster=no"])
-            .map(Into::into)
-            .collect(),
-        control_dir: None,
-    };
+    let ssh = sshd.ssh();
     let interval = Duration::from_millis(250);
     let source = RemoteSource::start("good", ssh, interval, Timeouts::default());
     source

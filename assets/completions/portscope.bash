@@ -89,7 +89,7 @@ _portscope() {
 
     case "${cmd}" in
         portscope)
-            opts="-h -V --generated --churn --help --version list who explain kill close check free watch helper serve help"
+            opts="-h -V --generated --churn --host --help --version list who explain kill close check free watch helper serve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -100,6 +100,10 @@ _portscope() {
                     return 0
                     ;;
                 --churn)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

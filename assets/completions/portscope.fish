@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_portscope_global_optspecs
-    string join \n generated= churn= h/help V/version
+    string join \n generated= churn= host= h/help V/version
 end
 
 function __fish_portscope_needs_command
@@ -26,6 +26,7 @@ end
 
 complete -c portscope -n "__fish_portscope_needs_command" -l generated -d 'Open the window on N made-up sockets instead of this machine\'s (to try it at scale)' -r
 complete -c portscope -n "__fish_portscope_needs_command" -l churn -d 'With --generated: at every poll, replace this percentage of the made-up connections' -r
+complete -c portscope -n "__fish_portscope_needs_command" -l host -d 'Open the window on another machine, over ssh (user@server or an ssh alias)' -r
 complete -c portscope -n "__fish_portscope_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c portscope -n "__fish_portscope_needs_command" -s V -l version -d 'Print version'
 complete -c portscope -n "__fish_portscope_needs_command" -f -a "list" -d 'List the machine\'s TCP and UDP sockets with their owning processes'

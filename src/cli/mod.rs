@@ -58,6 +58,9 @@ pub struct Cli {
     #[arg(long, value_name = "PERCENT", requires = "generated", hide = true,
           value_parser = clap::value_parser!(u8).range(0..=100))]
     pub churn: Option<u8>,
+    /// Open the window on another machine, over ssh (user@server or an ssh alias).
+    #[arg(long, value_name = "HOST", conflicts_with = "generated")]
+    pub host: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

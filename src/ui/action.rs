@@ -67,4 +67,11 @@ pub(crate) enum Action {
     ShowAllProcesses,
     /// Zoom the port bar to ports `lo..=hi`.
     ZoomBar(u16, u16),
+    OpenHosts,
+    CloseHosts,
+    /// Remember a host (already checked by the dialog).
+    AddHost(String),
+    RemoveHost(String),
+    /// Show this machine (`None`) or a host.
+    ShowHost(Option<String>),
 }

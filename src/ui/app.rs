@@ -11,6 +11,10 @@ use super::export::ExportDialog;
 use super::groups::{Groups, groups_ui};
 use super::hint::{HiddenOwners, hint_ui};
 use super::history::history_ui;
+use super::hosts::{
+    Connect, HostLine, HostStatusFn, HostsDialog, HostsInput, REMOTE_ONLY_HERE, hosts_ui,
+    system_connect,
+};
 use super::job::{Job, waker};
 use super::keys::{KeysInput, keyboard};
 use super::kill::KillDialog;
@@ -27,7 +31,7 @@ use super::window::FitToScreen;
 use crate::act::dns::Resolver;
 use crate::act::free::{FreeSearch, find_free};
 use crate::collect::{
-    Collector, Control, GeneratedSource, HelperSource, HelperSwitch, OsSource, SocketSource,
+    Collector, Control, GeneratedSource, HelperSource, HelperSwitch, SocketSource,
 };
 use crate::knowledge::{PortKnowledge, Transport, parse_port};
 use crate::model::explain_now;
@@ -103,6 +107,21 @@ pub struct PortscopeApp {
     /// Sockets whose owner needs root, counted while their hint may still be shown.
     hidden_owners: HiddenOwners,
     fit_to_screen: FitToScreen,
+    /// Opens a machine's source when the user picks one (`None`: the window shows one fixed
+    /// source and cannot switch).
+    connect: Option<Connect>,
+    /// The remote host shown; `None`: this machine.
+    shown: Option<Shown>,
+    /// The *Hosts…* dialog, while open.
+    hosts_dialog: Option<HostsDialog>,
+    /// The window title last set.
+    titled: Option<String>,
+}
+
+/// A remote host on show, and how to read its line.
+struct Shown {
+    host: String,
+    status: Option<HostStatusFn>,
 }
 
 impl PortscopeApp {
@@ -111,27 +130,14 @@ impl PortscopeApp {
     pub fn new(
         cc: &eframe::CreationContext<'_>,
         generated: Option<GeneratedSource>,
+        host: Option<String>,
         loaded: Loaded,
     ) -> Self {
-        let source: Result<Box<dyn SocketSource>, _> = match generated {
-            Some(source) => Ok(Box::new(source) as Box<dyn SocketSource>),
-            None => OsSource::all_namespaces().map(|s| Box::new(s) as Box<dyn SocketSource>),
-        };
-        // On Linux the live source can ask a privileged helper for the owners it cannot see.
-        let helped = cfg!(target_os = "linux") && generated.is_none();
-        let mut app = match source {
-            Ok(source) if helped => Self::with_helper(
-                &cc.egui_ctx,
-                source,
-                Box::new(crate::collect::helper::pkexec_command),
-                loaded.prefs,
-            ),
-            Ok(source) => Self::with_source(&cc.egui_ctx, source, loaded.prefs),
-            Err(e) => {
-                let mut app = Self::from_snapshot(Snapshot::default(), loaded.prefs);
-                app.startup_error = Some(e.to_string());
-                app
-            }
+        // The live machine (on Linux with the privileged helper for the owners it cannot
+        // see), or a host over SSH; made-up sockets stay on their own.
+        let mut app = match generated {
+            Some(source) => Self::with_source(&cc.egui_ctx, Box::new(source), loaded.prefs),
+            None => Self::with_connect(&cc.egui_ctx, system_connect(), host, loaded.prefs),
         };
         app.notice = loaded.notice;
         let ctx = cc.egui_ctx.clone();
@@ -169,6 +175,80 @@ impl PortscopeApp {
         let mut app = Self::with_source(ctx, Box::new(source), prefs);
         app.helper = Some(switch);
         app
+    }
+
+    /// The app on the machine `connect` opens for `host` (`None`: this machine), able to
+    /// switch to another in the *Hosts…* dialog. A host given here is remembered.
+    pub fn with_connect(
+        ctx: &egui::Context,
+        connect: Connect,
+        host: Option<String>,
+        prefs: Prefs,
+    ) -> Self {
+        let mut app = Self::from_snapshot(Snapshot::default(), prefs);
+        app.connect = Some(connect);
+        if let Some(host) = &host
+            && !app.prefs.hosts.contains(host)
+        {
+            app.prefs.hosts.push(host.clone());
+        }
+        if let Err(e) = app.show_host(ctx, host) {
+            app.startup_error = Some(e);
+        }
+        app
+    }
+
+    /// Show this machine (`None`) or a host: a new collector on its source, and a table that
+    /// starts over (rows, selection, highlights, history and timeline are the other machine's).
+    /// The old collector is stopped off the UI thread: its source may be waiting on a host.
+    fn show_host(&mut self, ctx: &egui::Context, host: Option<String>) -> Result<(), String> {
+        let connect = self
+            .connect
+            .clone()
+            .ok_or_else(|| "this window shows one source only".to_owned())?;
+        let interval = Duration::from_millis(self.prefs.interval_ms);
+        let opened = connect(host.as_deref(), interval)?;
+        if let Some(old) = self.collector.take() {
+            let stopping = std::thread::Builder::new()
+                .name("stop collector".into())
+                .spawn(move || drop(old));
+            // Without a thread it is stopped here (the closure, and the collector, dropped).
+            drop(stopping);
+        }
+        let wake_ctx = ctx.clone();
+        let empty = Arc::new(Snapshot::default());
+        self.snapshot = empty.clone();
+        self.incoming = empty;
+        self.view = ViewState::new(Arc::new(move || wake_ctx.request_repaint()));
+        self.selection = None;
+        self.scroll_to = None;
+        self.port_focus = None;
+        self.explained = None;
+        self.kill = None;
+        self.close = None;
+        self.paused = false;
+        self.startup_error = None;
+        self.tracker = ChangeTracker::default();
+        self.traffic = TrafficHistory::default();
+        self.timeline = Timeline::default();
+        self.hidden_owners = HiddenOwners::default();
+        self.helper = opened.helper;
+        self.shown = host.map(|host| Shown {
+            host,
+            status: opened.status,
+        });
+        let wake_ctx = ctx.clone();
+        match Collector::spawn(opened.source, interval, move || wake_ctx.request_repaint()) {
+            Ok(collector) => self.collector = Some(collector),
+            Err(e) => self.startup_error = Some(format!("cannot start the collector thread: {e}")),
+        }
+        ctx.request_repaint();
+        Ok(())
+    }
+
+    /// The remote host the window shows, if it shows one.
+    pub fn shown_host(&self) -> Option<&str> {
+        self.shown.as_ref().map(|s| s.host.as_str())
     }
 
     /// The app showing one fixed snapshot, with no collector (tests, screenshots).
@@ -216,6 +296,10 @@ impl PortscopeApp {
             groups: Groups::default(),
             hidden_owners: HiddenOwners::default(),
             fit_to_screen: FitToScreen::default(),
+            connect: None,
+            shown: None,
+            hosts_dialog: None,
+            titled: None,
         }
     }
 
@@ -489,6 +573,25 @@ impl PortscopeApp {
         if let Some(error) = self.settings.as_mut().and_then(Store::take_error) {
             self.notice = Some(error);
         }
+        let title = match &self.shown {
+            Some(shown) => format!("portscope — {}", crate::model::text::escape(&shown.host)),
+            None => "portscope".to_owned(),
+        };
+        if self.titled.as_deref() != Some(title.as_str()) {
+            ui.ctx()
+                .send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.titled = Some(title);
+        }
+        let host_line: Option<HostLine> = self
+            .shown
+            .as_ref()
+            .and_then(|s| s.status.as_ref())
+            .map(|status| status());
+        if host_line.as_ref().is_some_and(|l| l.retry_at.is_some()) {
+            // The retry's countdown.
+            ui.ctx().request_repaint_after(Duration::from_secs(1));
+        }
+        let remote = self.shown.is_some();
         let mut actions = Vec::new();
         egui::Panel::top("toolbar").show(ui, |ui| {
             let (asked, filter_id) = toolbar_ui(
@@ -512,7 +615,9 @@ impl PortscopeApp {
             self.hidden_owners = HiddenOwners::of(&self.snapshot);
         }
         let helper = self.helper.as_ref().map(|switch| switch.status());
-        let hint = !self.prefs.owners_hint_dismissed && self.hidden_owners.worth_a_hint();
+        // The hint offers this machine's helper: nothing for a remote host's owners.
+        let hint =
+            !remote && !self.prefs.owners_hint_dismissed && self.hidden_owners.worth_a_hint();
         if hint {
             egui::Panel::top("owners_hint").show(ui, |ui| {
                 actions.extend(hint_ui(ui, &self.hidden_owners, helper.as_ref()));
@@ -545,6 +650,7 @@ impl PortscopeApp {
                     helper: helper
                         .as_ref()
                         .map(|status| (status, if hint { 0 } else { self.hidden_owners.sockets })),
+                    host: host_line.as_ref().map(|line| (line, Instant::now())),
                 },
             ));
         });
@@ -566,6 +672,16 @@ impl PortscopeApp {
         if self.show_filter_help {
             actions.extend(filter_help_ui(ui.ctx()));
         }
+        if let Some(dialog) = &mut self.hosts_dialog {
+            actions.extend(hosts_ui(
+                ui.ctx(),
+                dialog,
+                &HostsInput {
+                    hosts: &self.prefs.hosts,
+                    shown: self.shown.as_ref().map(|s| s.host.as_str()),
+                },
+            ));
+        }
         if self.show_history {
             actions.extend(history_ui(ui.ctx(), &self.tracker, &self.snapshot));
         }
@@ -584,6 +700,7 @@ impl PortscopeApp {
                             port_focus: self.port_focus,
                             knowledge: knowledge.filter(|_| self.port_focus.is_some()),
                             traffic: &self.traffic,
+                            remote,
                         },
                     ));
                 });
@@ -620,6 +737,7 @@ impl PortscopeApp {
                         tracker: &self.tracker,
                         names,
                         startup_error: self.startup_error.as_deref(),
+                        remote,
                     },
                 ));
             }
@@ -655,9 +773,15 @@ impl PortscopeApp {
                         self.goto_error = None;
                     }
                 }
+                // It binds ports here: on a host's table it would answer for the wrong machine.
+                Action::FindFreePort if self.shown.is_some() => {
+                    self.goto_error = Some(format!("Find a free port: {REMOTE_ONLY_HERE}"));
+                }
                 Action::FindFreePort => self.find_free_port(ctx),
                 Action::ShowDetails => self.details_hidden = false,
                 Action::HideDetails => self.details_hidden = true,
+                // A host's PID means another process here: never acted on locally.
+                Action::AskKill(_) | Action::AskClose { .. } if self.shown.is_some() => {}
                 Action::AskKill(p) => self.kill = Some(KillDialog::new(&p)),
                 Action::CloseKill => {
                     self.kill = None;
@@ -716,7 +840,32 @@ impl PortscopeApp {
                 Action::ZoomBar(lo, hi) => {
                     self.bar.view = PortView::new(f64::from(lo), f64::from(hi) + 1.0);
                 }
+                Action::OpenHosts => self.hosts_dialog = Some(HostsDialog::default()),
+                Action::CloseHosts => self.hosts_dialog = None,
+                Action::AddHost(host) => {
+                    if !self.prefs.hosts.contains(&host) {
+                        self.prefs.hosts.push(host);
+                    }
+                }
+                Action::RemoveHost(host) => {
+                    self.prefs.hosts.retain(|h| *h != host);
+                    // A forgotten host is not kept on show.
+                    if self.shown_host() == Some(host.as_str()) {
+                        self.switch_to(ctx, None);
+                    }
+                }
+                Action::ShowHost(host) => self.switch_to(ctx, host),
             }
+        }
+    }
+
+    /// Show another machine, or say why it cannot be shown.
+    fn switch_to(&mut self, ctx: &egui::Context, host: Option<String>) {
+        if let Err(e) = self.show_host(ctx, host.clone()) {
+            let which = host.map_or("this machine".to_owned(), |h| {
+                crate::model::text::escape(&h).into_owned()
+            });
+            self.notice = Some(format!("cannot show {which}: {e}"));
         }
     }
 

@@ -159,14 +159,17 @@ impl CloseDialog {
 
 /// The *Close connection…* entry of a menu or panel for `socket` as seen in `table`: offered
 /// for what [`closable`] accepts, shown disabled with the reason on hover otherwise (and for
-/// a socket that has already closed).
+/// a socket that has already closed, and for a remote host's: closing runs on this machine).
 pub(crate) fn close_button(
     ui: &mut egui::Ui,
     socket: &Socket,
     table: &Arc<Snapshot>,
     closed: bool,
+    remote: bool,
 ) -> Option<Action> {
-    let why_not = if closed {
+    let why_not = if remote {
+        Some(super::hosts::REMOTE_ONLY_HERE.to_owned())
+    } else if closed {
         Some("This socket has already closed.".to_owned())
     } else {
         closable(socket).err().map(|e| {

@@ -22,6 +22,8 @@ pub(crate) struct DetailsInput<'a> {
     pub knowledge: Option<&'a PortKnowledge>,
     /// What connections moved lately, for the charts.
     pub traffic: &'a TrafficHistory,
+    /// The socket is a remote host's: what acts on this machine is off.
+    pub remote: bool,
 }
 
 /// The selected socket, its owners and the port's explanation.
@@ -172,7 +174,7 @@ fn socket_ui(
         }
     });
     // What can be done to the socket itself, before what it moved and who holds it.
-    actions.extend(close_button(ui, s, &sel.seen_in, sel.closed));
+    actions.extend(close_button(ui, s, &sel.seen_in, sel.closed, input.remote));
     traffic_charts_ui(ui, input.traffic, s, &sel.seen_in);
     ui.add_space(8.0);
     let snap = &sel.seen_in;
@@ -188,7 +190,7 @@ fn socket_ui(
                 ui.separator();
                 match info {
                     Some(p) => {
-                        if let Some(other) = process_ui(ui, snap, live, p, s, kill) {
+                        if let Some(other) = process_ui(ui, snap, live, p, s, kill, input.remote) {
                             select = Some(other);
                         }
                     }
@@ -223,6 +225,7 @@ fn process_ui(
     p: &ProcessInfo,
     current: &Socket,
     kill: &mut Option<ProcessInfo>,
+    remote: bool,
 ) -> Option<Socket> {
     ui.label(
         RichText::new(format!("{}  (PID {})", escape(&p.name), p.pid))
@@ -270,11 +273,13 @@ fn process_ui(
                 .map_or_else(|| "(not reported)".to_owned(), started);
             field(ui, "Started", &started);
         });
-    if ui
-        .button("End process…")
-        .on_hover_text("Ask this process to exit (SIGTERM), after a confirmation")
-        .clicked()
-    {
+    let end = ui.add_enabled(!remote, egui::Button::new("End process…"));
+    let end = if remote {
+        end.on_disabled_hover_text(super::hosts::REMOTE_ONLY_HERE)
+    } else {
+        end.on_hover_text("Ask this process to exit (SIGTERM), after a confirmation")
+    };
+    if end.clicked() {
         *kill = Some(p.clone());
     }
     let others: Vec<&Socket> = live

@@ -18,6 +18,7 @@ mod export;
 mod groups;
 mod hint;
 mod history;
+pub mod hosts;
 pub mod icon;
 mod job;
 mod keys;
@@ -64,13 +65,27 @@ fn return_large_blocks_when_freed() {
     }
 }
 
-/// Open the window on the live machine (or on `generated` made-up sockets). Returns when it
-/// is closed.
-pub fn run_window(generated: Option<crate::collect::GeneratedSource>) -> ExitCode {
+/// Open the window on the live machine, on `host` over SSH, or on `generated` made-up
+/// sockets. Returns when it is closed.
+pub fn run_window(
+    generated: Option<crate::collect::GeneratedSource>,
+    host: Option<String>,
+) -> ExitCode {
+    // Checked before anything runs: ssh would take a host starting with '-' as an option.
+    let host = match host.as_deref().map(hosts::valid_host).transpose() {
+        Ok(host) => host,
+        Err(e) => {
+            eprintln!("portscope: {e}");
+            return ExitCode::from(2);
+        }
+    };
     return_large_blocks_when_freed();
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
-            .with_title("portscope")
+            .with_title(match &host {
+                Some(host) => format!("portscope — {}", crate::model::text::escape(host)),
+                None => "portscope".to_owned(),
+            })
             .with_inner_size(window::DEFAULT_SIZE)
             .with_min_inner_size(window::MIN_SIZE)
             .with_icon(std::sync::Arc::new(icon::icon())),
@@ -86,7 +101,7 @@ pub fn run_window(generated: Option<crate::collect::GeneratedSource>) -> ExitCod
             setup_context(&cc.egui_ctx);
             let file = eframe::storage_dir(APP_ID).map(|dir| dir.join(prefs::SETTINGS_FILE));
             let loaded = prefs::load(file.as_deref());
-            Ok(Box::new(PortscopeApp::new(cc, generated, loaded)))
+            Ok(Box::new(PortscopeApp::new(cc, generated, host, loaded)))
         }),
     );
     match result {

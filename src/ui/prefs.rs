@@ -52,6 +52,8 @@ pub struct Prefs {
     pub shown_columns: Vec<SortKey>,
     /// The hint about owners that need root was dismissed: it is not shown again.
     pub owners_hint_dismissed: bool,
+    /// Other machines the *Hosts…* dialog offers (anything `ssh` accepts), in the order added.
+    pub hosts: Vec<String>,
 }
 
 impl Default for Prefs {
@@ -69,6 +71,7 @@ impl Default for Prefs {
             hidden_columns: Vec::new(),
             shown_columns: Vec::new(),
             owners_hint_dismissed: false,
+            hosts: Vec::new(),
         }
     }
 }
@@ -517,6 +520,7 @@ mod tests {
         assert_eq!(old.prefs.filter, "ssh");
         assert_eq!(old.prefs.interval_ms, 2000);
         assert_eq!(old.prefs.sort.key, SortKey::LocalPort);
+        assert!(old.prefs.hosts.is_empty(), "no hosts before there were any");
         assert!(old.notice.is_none());
     }
 

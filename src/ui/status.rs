@@ -23,6 +23,8 @@ pub(crate) struct StatusInput<'a> {
     /// The privileged helper, where the window can start one, and how many sockets' owners
     /// are hidden without it.
     pub helper: Option<(&'a crate::collect::HelperStatus, usize)>,
+    /// The remote host shown, if one is, and the time now (for its retry's countdown).
+    pub host: Option<(&'a super::hosts::HostLine, std::time::Instant)>,
 }
 
 pub(crate) fn status_ui(ui: &mut egui::Ui, input: &StatusInput<'_>) -> Vec<Action> {
@@ -60,6 +62,23 @@ pub(crate) fn status_ui(ui: &mut egui::Ui, input: &StatusInput<'_>) -> Vec<Actio
 fn readings_ui(ui: &mut egui::Ui, input: &StatusInput<'_>, actions: &mut Vec<Action>) {
     let snapshot = input.snapshot;
     let c = input.counts;
+    // Which machine, first: everything after it is that machine's.
+    let host_error = input.host.is_some_and(|(line, now)| {
+        let (text, failed) = super::hosts::host_words(line, now);
+        let shown = if failed {
+            egui::RichText::new(text.as_str()).color(ui.visuals().error_fg_color)
+        } else {
+            egui::RichText::new(text.as_str()).strong()
+        };
+        let hover = match &line.note {
+            Some(note) => format!("{text}\n{}", crate::model::text::escape(note)),
+            None => text.clone(),
+        };
+        ui.add(egui::Label::new(shown).truncate())
+            .on_hover_text(hover);
+        ui.separator();
+        failed
+    });
     ui.add(
         egui::Label::new(format!(
             "{} sockets · {} listening · {} established · {} TCP · {} UDP",
@@ -151,7 +170,8 @@ fn readings_ui(ui: &mut egui::Ui, input: &StatusInput<'_>, actions: &mut Vec<Act
         ui.separator();
         super::hint::helper_status_ui(ui, status);
     }
-    if let Some(error) = &snapshot.error {
+    // A failing host's line has said it already.
+    if let Some(error) = snapshot.error.as_ref().filter(|_| !host_error) {
         ui.separator();
         ui.add(
             egui::Label::new(egui::RichText::new(error).color(ui.visuals().error_fg_color))

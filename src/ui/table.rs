@@ -31,6 +31,8 @@ pub(crate) struct TableInput<'a> {
     /// Reverse DNS, when names are on.
     pub names: Option<&'a Resolver>,
     pub startup_error: Option<&'a str>,
+    /// The rows are a remote host's: what acts on this machine is off.
+    pub remote: bool,
 }
 
 /// The socket table. Returns what the user asked for: a sort, a row, a menu entry.
@@ -116,7 +118,9 @@ pub(crate) fn table_ui(ui: &mut egui::Ui, input: &TableInput<'_>) -> Vec<Action>
                     clicked = Some(index);
                 }
                 response.context_menu(|ui| {
-                    if let Some(action) = row_menu(ui, shown.table, socket, shown.closing) {
+                    if let Some(action) =
+                        row_menu(ui, shown.table, socket, shown.closing, input.remote)
+                    {
                         menu_action = Some((index, action));
                     }
                 });
@@ -167,6 +171,7 @@ fn row_menu(
     snap: &Arc<Snapshot>,
     s: &Socket,
     closing: bool,
+    remote: bool,
 ) -> Option<RowAction> {
     let mut action = None;
     if ui.button("Show details").clicked() {
@@ -206,7 +211,11 @@ fn row_menu(
         for pid in &s.pids {
             if let Some(p) = snap.process(*pid)
                 && ui
-                    .button(format!("End {} (PID {pid})…", escape(&p.name)))
+                    .add_enabled(
+                        !remote,
+                        egui::Button::new(format!("End {} (PID {pid})…", escape(&p.name))),
+                    )
+                    .on_disabled_hover_text(super::hosts::REMOTE_ONLY_HERE)
                     .clicked()
             {
                 action = Some(RowAction::Kill(*pid));
@@ -217,7 +226,7 @@ fn row_menu(
         if s.pids.is_empty() {
             ui.separator();
         }
-        if close_button(ui, s, snap, closing).is_some() {
+        if close_button(ui, s, snap, closing, remote).is_some() {
             action = Some(RowAction::Close);
         }
     }

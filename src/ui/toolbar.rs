@@ -30,6 +30,13 @@ pub(crate) fn toolbar_ui(ui: &mut egui::Ui, input: &ToolbarInput<'_>) -> (Vec<Ac
     let mut filter_id = egui::Id::NULL;
     ui.horizontal(|ui| {
         ui.heading("portscope");
+        if ui
+            .button("Hosts…")
+            .on_hover_text("Show this machine or another one, over SSH")
+            .clicked()
+        {
+            actions.push(Action::OpenHosts);
+        }
         ui.separator();
         let mut text = prefs.filter.clone();
         let label = ui.label("Filter");

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod short_lived;
+#[cfg(unix)]
+pub mod sshd;
 #[cfg(target_os = "linux")]
 pub mod users;
 

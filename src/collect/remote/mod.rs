@@ -12,4 +12,4 @@ pub mod serve;
 pub mod ssh;
 pub mod stream;
 
-pub use ssh::{HostError, HostStatus, Mode, RemoteSource, Ssh, Timeouts};
+pub use ssh::{HostError, HostStatus, Mode, RemoteSource, Ssh, StatusHandle, Timeouts};

@@ -313,6 +313,17 @@ enum Event {
     Stop,
 }
 
+/// Reads a [`RemoteSource`]'s line from anywhere: see [`RemoteSource::status_handle`].
+#[derive(Clone)]
+pub struct StatusHandle(Published);
+
+impl StatusHandle {
+    /// The host's line as it stands.
+    pub fn status(&self) -> HostStatus {
+        lock(&self.0).status.clone()
+    }
+}
+
 /// One host's sockets, read over SSH on a thread of its own.
 pub struct RemoteSource {
     host: String,
@@ -392,6 +403,12 @@ impl RemoteSource {
     /// The host's line as it stands.
     pub fn status(&self) -> HostStatus {
         lock(&self.shared).status.clone()
+    }
+
+    /// A handle that reads the host's line after the source has moved to a collector thread
+    /// (the window's status bar). Reading it never waits on the host.
+    pub fn status_handle(&self) -> StatusHandle {
+        StatusHandle(self.shared.clone())
     }
 
     /// Ask the host to poll at another interval, poll now, pause or resume.

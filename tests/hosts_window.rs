@@ -1,0 +1,406 @@
+//! The window on another machine: the *Hosts…* dialog driven with clicks (on made-up
+//! machines), and the window on a real host over a real OpenSSH server (see
+//! `common/sshd.rs`): a socket this test opens shows, the status bar names the host and how
+//! it is read, and a host that cannot be reached says why while the window keeps drawing.
+
+mod common;
+
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use portscope::collect::FixedSource;
+use portscope::knowledge::EphemeralRange;
+use portscope::ui::hosts::{Connect, HostLine, HostMode, Opened};
+use portscope::ui::{PortscopeApp, Prefs};
+
+/// The made-up host's listener: port 80 of this machine's made-up table moved to 45000,
+/// inside the host's own ephemeral range.
+const HOST_PORT: u16 = 45000;
+
+fn harness(app: PortscopeApp) -> Harness<'static, PortscopeApp> {
+    let mut h = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .with_context_setup(portscope::ui::setup_context)
+        .build_ui_state(|ui, app: &mut PortscopeApp| app.ui(ui), app);
+    h.step();
+    h
+}
+
+/// Made-up machines: this one is the demo table; every host is the demo table with port 80
+/// moved to [`HOST_PORT`] and the ephemeral range 40000–50000. Records which machines were
+/// opened; a host's line is what `line` holds.
+struct Fake {
+    opened: Arc<Mutex<Vec<Option<String>>>>,
+    line: Arc<Mutex<HostLine>>,
+}
+
+impl Fake {
+    fn new() -> Fake {
+        Fake {
+            opened: Arc::default(),
+            line: Arc::new(Mutex::new(HostLine {
+                host: "db1".into(),
+                mode: HostMode::Stream,
+                error: None,
+                retry_at: None,
+                note: None,
+            })),
+        }
+    }
+
+    fn connect(&self) -> Connect {
+        let (opened, line) = (self.opened.clone(), self.line.clone());
+        Arc::new(move |host, _interval| {
+            opened.lock().unwrap().push(host.map(str::to_owned));
+            let mut poll = common::demo_poll();
+            let Some(host) = host else {
+                return Ok(Opened {
+                    source: Box::new(FixedSource::new(poll)),
+                    status: None,
+                    helper: None,
+                });
+            };
+            for s in &mut poll.sockets {
+                if s.local_port == 80 {
+                    s.local_port = HOST_PORT;
+                }
+            }
+            let range =
+                EphemeralRange::from_linux_sysctl(Ok("40000 50000".into()), Ok(String::new()));
+            let line = line.clone();
+            let host = host.to_owned();
+            Ok(Opened {
+                source: Box::new(FixedSource::new(poll).with_ephemeral(range)),
+                status: Some(Arc::new(move || HostLine {
+                    host: host.clone(),
+                    ..line.lock().unwrap().clone()
+                })),
+                helper: None,
+            })
+        })
+    }
+
+    fn app(&self, host: Option<&str>, prefs: Prefs) -> PortscopeApp {
+        PortscopeApp::with_connect(
+            &egui::Context::default(),
+            self.connect(),
+            host.map(str::to_owned),
+            prefs,
+        )
+    }
+}
+
+/// Step frames until `ready` holds (a collector thread fills the table), at most 15 s.
+fn until(
+    h: &mut Harness<'_, PortscopeApp>,
+    what: &str,
+    ready: impl Fn(&Harness<'_, PortscopeApp>) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !ready(h) {
+        assert!(Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+        h.step();
+    }
+}
+
+/// What a label says (egui puts a label's text in its value).
+fn text_of(node: &egui_kittest::Node<'_>) -> String {
+    let node = node.accesskit_node();
+    node.label().or(node.value()).unwrap_or_default()
+}
+
+fn shows_port(h: &Harness<'_, PortscopeApp>, port: u16) -> bool {
+    h.state().visible_rows().any(|s| s.local_port == port)
+}
+
+fn open_dialog(h: &mut Harness<'_, PortscopeApp>) {
+    h.get_by_label("Hosts…").click();
+    h.run();
+    h.get_by_label("This machine");
+}
+
+fn reopen(h: &mut Harness<'_, PortscopeApp>) {
+    h.get_by_label("Close").click();
+    h.run();
+    assert!(h.query_by_label("This machine").is_none());
+    open_dialog(h);
+}
+
+fn add(h: &mut Harness<'_, PortscopeApp>, text: &str) {
+    h.get_by_label("Host").click();
+    h.run();
+    h.get_by_label("Host").type_text(text);
+    h.run();
+    h.get_by_label("Add").click();
+    h.run();
+}
+
+#[test]
+fn hosts_are_added_checked_remembered_and_removed() {
+    let fake = Fake::new();
+    let mut h = harness(fake.app(None, Prefs::default()));
+    open_dialog(&mut h);
+    // What ssh would read as an option, or that cannot be a host, is refused with the reason.
+    add(&mut h, "-oProxyCommand=touch /tmp/x");
+    h.get_by_label_contains("looks like an option");
+    assert!(h.state().prefs().hosts.is_empty());
+    // A refused host stays in the box; the dialog opened again starts empty.
+    reopen(&mut h);
+    add(&mut h, "db 1");
+    h.get_by_label_contains("spaces or control characters");
+    assert!(h.state().prefs().hosts.is_empty());
+    reopen(&mut h);
+
+    add(&mut h, "db1");
+    add(&mut h, "ops@staging");
+    assert_eq!(h.state().prefs().hosts, ["db1", "ops@staging"]);
+    assert!(h.query_by_label_contains("looks like an option").is_none());
+    h.get_by_label("Remove db1");
+    add(&mut h, "db1");
+    h.get_by_label_contains("db1 is in the list");
+    assert_eq!(h.state().prefs().hosts, ["db1", "ops@staging"]);
+
+    // Remembered: saved and read back as the next run would.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("settings.ron");
+    let mut store = portscope::ui::prefs::load(Some(&file)).store.unwrap();
+    store.save(h.state().prefs());
+    drop(store);
+    let loaded = portscope::ui::prefs::load(Some(&file));
+    assert_eq!(loaded.prefs.hosts, ["db1", "ops@staging"]);
+    assert!(loaded.notice.is_none());
+
+    h.get_by_label("Remove db1").click();
+    h.run();
+    assert_eq!(h.state().prefs().hosts, ["ops@staging"]);
+    assert!(h.query_by_label("Remove db1").is_none());
+    // Only this machine was ever opened: adding connects nowhere.
+    assert_eq!(*fake.opened.lock().unwrap(), [None]);
+}
+
+#[test]
+fn choosing_a_host_shows_its_table_range_and_line_and_resets_the_selection() {
+    let fake = Fake::new();
+    let prefs = Prefs {
+        hosts: vec!["db1".into()],
+        ..Prefs::default()
+    };
+    let mut h = harness(fake.app(None, prefs));
+    until(&mut h, "this machine's table", |h| shows_port(h, 80));
+    h.get_by_label("60296").click();
+    h.run();
+    assert!(h.state().selected().is_some());
+    assert_eq!(h.state().snapshot().ephemeral.start, 32768);
+
+    open_dialog(&mut h);
+    h.get_by_label("db1").click();
+    h.run();
+    assert_eq!(h.state().shown_host(), Some("db1"));
+    assert_eq!(
+        h.state().selected(),
+        None,
+        "the selection was this machine's"
+    );
+    until(&mut h, "the host's table", |h| shows_port(h, HOST_PORT));
+    assert!(!shows_port(&h, 80));
+    // The bar and the explanation read the host's range, not this machine's.
+    let range = &h.state().snapshot().ephemeral;
+    assert_eq!((range.start, range.end), (40000, 50000));
+    h.get_by_label("Close").click();
+    h.run();
+    h.get_by_label(&HOST_PORT.to_string()).click();
+    h.run();
+    assert_eq!(h.state().explained_port(), Some(HOST_PORT));
+    h.get_by_label("Ephemeral range: 40000–50000");
+    // The status bar names the host and how it is read.
+    h.get_by_label("db1 · portscope stream");
+
+    // Back to this machine.
+    open_dialog(&mut h);
+    h.get_by_label("This machine").click();
+    h.run();
+    assert_eq!(h.state().shown_host(), None);
+    until(&mut h, "this machine's table again", |h| shows_port(h, 80));
+    assert!(h.query_by_label("db1 · portscope stream").is_none());
+    assert_eq!(
+        *fake.opened.lock().unwrap(),
+        [None, Some("db1".into()), None]
+    );
+}
+
+#[test]
+fn a_failing_host_says_why_and_when_it_is_tried_again() {
+    let fake = Fake::new();
+    {
+        let mut line = fake.line.lock().unwrap();
+        line.error = Some("authentication failed".into());
+        line.retry_at = Some(Instant::now() + Duration::from_secs(8));
+    }
+    let mut h = harness(fake.app(Some("db1"), Prefs::default()));
+    let text = text_of(&h.get_by_label_contains("db1: authentication failed — retrying in "));
+    assert!(text.ends_with(" s"), "{text}");
+    // The host came back: its mode instead.
+    fake.line.lock().unwrap().error = None;
+    fake.line.lock().unwrap().retry_at = None;
+    fake.line.lock().unwrap().mode = HostMode::Fallback;
+    h.step();
+    h.get_by_label("db1 · ss fallback");
+    assert!(h.query_by_label_contains("authentication failed").is_none());
+}
+
+#[test]
+fn actions_on_a_hosts_processes_and_sockets_are_disabled() {
+    let fake = Fake::new();
+    let mut h = harness(fake.app(Some("db1"), Prefs::default()));
+    until(&mut h, "the host's table", |h| shows_port(h, HOST_PORT));
+    // The menu of a row.
+    h.get_by_label(&HOST_PORT.to_string()).click_secondary();
+    h.run();
+    let end = h.get_by_label_contains("(PID 1200)…");
+    assert!(end.accesskit_node().is_disabled());
+    assert!(
+        h.get_by_label("Close connection…")
+            .accesskit_node()
+            .is_disabled()
+    );
+    h.key_press(egui::Key::Escape);
+    h.run();
+    // The details panel.
+    h.get_by_label(&HOST_PORT.to_string()).click();
+    h.run();
+    let buttons = h.get_all_by_label("End process…").collect::<Vec<_>>();
+    assert!(!buttons.is_empty());
+    assert!(buttons.iter().all(|b| b.accesskit_node().is_disabled()));
+    let close = h.get_by_label("Close connection…");
+    assert!(close.accesskit_node().is_disabled());
+    close.hover();
+    h.run();
+    h.get_by_label_contains("not available on remote hosts yet");
+    // Clicked all the same: nothing asks to end a process here.
+    h.get_by_label("Close connection…").click();
+    h.run();
+    assert!(h.query_by_label("Close this connection?").is_none());
+    // Finding a free port binds ports on this machine: refused too.
+    h.get_by_label("Find a free port").click();
+    h.run();
+    h.get_by_label_contains("Find a free port: not available on remote hosts yet");
+}
+
+#[cfg(unix)]
+mod over_ssh {
+    use super::*;
+    use common::sshd::{Sshd, free_port, one_at_a_time};
+    use portscope::collect::remote::Timeouts;
+    use portscope::ui::hosts::ssh_connect;
+
+    fn app(sshd: &Sshd, host: &str, timeouts: Timeouts) -> PortscopeApp {
+        let prefs = Prefs {
+            interval_ms: 250,
+            ..Prefs::default()
+        };
+        PortscopeApp::with_connect(
+            &egui::Context::default(),
+            ssh_connect(sshd.ssh(), timeouts),
+            Some(host.to_owned()),
+            prefs,
+        )
+    }
+
+    #[test]
+    fn the_window_shows_a_real_hosts_socket_and_names_the_host() {
+        let _serial = one_at_a_time();
+        let sshd = Sshd::start(true);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut h = harness(app(&sshd, "good", Timeouts::default()));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !shows_port(&h, port) {
+            assert!(
+                Instant::now() < deadline,
+                "the host's listener never showed; status: {:?}",
+                h.state().snapshot().error
+            );
+            std::thread::sleep(Duration::from_millis(50));
+            h.step();
+        }
+        h.get_by_label("good · portscope stream");
+        let me = std::process::id();
+        let socket = h
+            .state()
+            .visible_rows()
+            .find(|s| s.local_port == port)
+            .unwrap()
+            .clone();
+        assert!(socket.pids.contains(&me), "its owner came over ssh too");
+        // The range is the one the host said (the host is this machine here).
+        let live = EphemeralRange::read_live();
+        let shown = &h.state().snapshot().ephemeral;
+        assert_eq!((shown.start, shown.end), (live.start, live.end));
+    }
+
+    #[test]
+    fn a_closed_port_says_why_while_the_window_keeps_drawing() {
+        let _serial = one_at_a_time();
+        let sshd = Sshd::start(true);
+        let closed = free_port();
+        sshd.write_config(&[(
+            "closed",
+            format!(
+                "  HostName 127.0.0.1\n  Port {closed}\n  IdentityFile {}\n  IdentitiesOnly yes\n  \
+                 UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null\n",
+                sshd.path("user_key").display(),
+                sshd.path("known_hosts").display()
+            ),
+        )]);
+        let mut h = harness(app(&sshd, "closed", Timeouts::default()));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut frames = 0u32;
+        let mut slowest = Duration::ZERO;
+        while h
+            .query_by_label_contains("closed: the connection was refused")
+            .is_none()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "no reason within 30 s after {frames} frames; error: {:?}",
+                h.state().snapshot().error
+            );
+            let start = Instant::now();
+            h.step();
+            slowest = slowest.max(start.elapsed());
+            frames += 1;
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let line = text_of(&h.get_by_label_contains("closed: the connection was refused"));
+        assert!(line.contains("— retrying in "), "{line}");
+        // A frame never waited on the host.
+        assert!(
+            slowest < Duration::from_millis(500),
+            "a frame took {slowest:?}"
+        );
+    }
+}
+
+#[test]
+fn a_window_host_that_looks_like_an_option_is_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let touched = dir.path().join("touched");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_portscope"))
+        .arg(format!("--host=-oProxyCommand=touch {}", touched.display()))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("looks like an option, not a host"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("cannot open the window"), "{stderr}");
+    assert!(!touched.exists());
+}
