@@ -11,7 +11,7 @@ mod common;
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::sshd::{Sshd, free_port, one_at_a_time};
