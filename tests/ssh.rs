@@ -33,8 +33,10 @@ fn population() -> Population {
     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (server, _) = listener.accept().unwrap();
     let udp = UdpSocket::bind("[::1]:0").unwrap();
+    // An earlier connection's TIME_WAIT may hold one of these ports as its local end (ssh's
+    // own, to the test's sshd): not one of these sockets.
     let filter = format!(
-        "lport:{},{},{}",
+        "lport:{},{},{} -state:time_wait",
         listener.local_addr().unwrap().port(),
         client.local_addr().unwrap().port(),
         udp.local_addr().unwrap().port()
