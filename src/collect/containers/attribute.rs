@@ -75,11 +75,9 @@ impl Attribution {
                 .entry(pid)
                 .or_insert_with(|| read_container(pid));
         }
-        let owners: BTreeSet<u32> = poll
-            .sockets
-            .iter()
-            .flat_map(|s| s.pids.iter().copied())
-            .collect();
+        // The processes of the poll: every owner (and their parents), without going through
+        // every socket.
+        let owners: BTreeSet<u32> = poll.processes.keys().copied().collect();
         let inside: BTreeSet<u32> = poll
             .namespaces
             .values()
