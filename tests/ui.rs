@@ -408,7 +408,14 @@ fn window_with_child() -> (Harness<'static, PortscopeApp>, std::process::Child, 
 fn wait_for(h: &mut Harness<'_, PortscopeApp>, what: &str, label: &str) {
     let deadline = Instant::now() + Duration::from_secs(15);
     while h.query_by_label_contains(label).is_none() {
-        assert!(Instant::now() < deadline, "{what} never appeared");
+        if Instant::now() >= deadline {
+            // What the window says instead, for the record.
+            let said: Vec<String> = h
+                .query_all_by_label_contains("losed")
+                .map(|n| format!("{n:?}").chars().take(160).collect())
+                .collect();
+            panic!("{what} never appeared; labels with 'losed': {said:#?}");
+        }
         std::thread::sleep(Duration::from_millis(50));
         h.step();
     }
