@@ -1368,7 +1368,8 @@ fn closing_a_real_connection_as_root_aborts_its_client_end() {
         .build_ui_state(|ui, app: &mut PortscopeApp| app.ui(ui), {
             let ctx = egui::Context::default();
             let prefs = Prefs {
-                filter: format!("lport:{port}"),
+                // Earlier connections' TIME_WAIT entries may hold the same local port.
+                filter: format!("lport:{port} state:established"),
                 ..Prefs::default()
             };
             PortscopeApp::with_source(&ctx, Box::new(OsSource::new().unwrap()), prefs)
