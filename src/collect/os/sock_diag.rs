@@ -516,6 +516,15 @@ mod tests {
             .collect()
     }
 
+    /// [`find`] without TIME_WAIT entries: an earlier connection's may hold the same local
+    /// port (to another peer) while the tests run.
+    fn find_live(sockets: &[Socket], proto: Proto, local: std::net::SocketAddr) -> Vec<&Socket> {
+        find(sockets, proto, local)
+            .into_iter()
+            .filter(|s| s.state != SockState::TimeWait)
+            .collect()
+    }
+
     fn socket_inode(fd: i32) -> u32 {
         let link = std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap();
         let text = link.to_string_lossy();
@@ -600,7 +609,7 @@ mod tests {
         let client_port = client.local_addr().unwrap().port();
         assert_eq!(accepted.remote_port, Some(client_port));
         assert_eq!(accepted.inode, Some(socket_inode(server.as_raw_fd())));
-        let outgoing = find(&sockets, Proto::Tcp, client.local_addr().unwrap());
+        let outgoing = find_live(&sockets, Proto::Tcp, client.local_addr().unwrap());
         assert_eq!(outgoing.len(), 1);
         assert_eq!(outgoing[0].remote_port, Some(port));
         assert_eq!(outgoing[0].state, SockState::Established);
@@ -628,7 +637,7 @@ mod tests {
         let client = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
         let (server, _) = listener.accept().unwrap();
         let sockets = dump_sockets().unwrap().sockets;
-        let outgoing = find(&sockets, Proto::Tcp, client.local_addr().unwrap())[0].clone();
+        let outgoing = find_live(&sockets, Proto::Tcp, client.local_addr().unwrap())[0].clone();
         let accepted = find(&sockets, Proto::Tcp, listener.local_addr().unwrap())
             .into_iter()
             .find(|s| s.state == SockState::Established)
