@@ -748,3 +748,17 @@ fn list_watch_prints_a_table_per_interval_until_interrupted() {
         "not a terminal: no screen codes"
     );
 }
+
+#[test]
+fn the_windows_host_option_is_refused_with_a_command() {
+    let out = Command::new(env!("CARGO_BIN_EXE_portscope"))
+        .args(["--host", "db1", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("'list' cannot be used with '--host"),
+        "{said}"
+    );
+}

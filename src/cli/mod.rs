@@ -43,7 +43,9 @@ use crate::model::{BindScope, Filter, Owner, ProcessInfo, Snapshot, SortSpec, so
     version,
     about = "What is on this port, who owns it, and what does the port number mean.",
     long_about = "What is on this port, who owns it, and what does the port number mean.\n\n\
-                  Without a command, opens the window."
+                  Without a command, opens the window.",
+    // The window's options (--host, …) are not the commands' (`list --host` is).
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
