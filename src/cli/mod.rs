@@ -43,9 +43,7 @@ use crate::model::{BindScope, Filter, Owner, ProcessInfo, Snapshot, SortSpec, so
     version,
     about = "What is on this port, who owns it, and what does the port number mean.",
     long_about = "What is on this port, who owns it, and what does the port number mean.\n\n\
-                  Without a command, opens the window.",
-    // The window's options (--host, …) are not the commands' (`list --host` is).
-    args_conflicts_with_subcommands = true
+                  Without a command, opens the window."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -148,6 +146,14 @@ pub fn port_arg(text: &str) -> Result<u16, String> {
 /// and exit 2. A negated filter term (`list -state:listen`) is read as a term, not a flag.
 pub fn parse() -> Result<Cli, ExitCode> {
     match Cli::try_parse_from(list::negated_terms_last(std::env::args_os().collect())) {
+        // The window's --host is not the commands' (`list --host db1` is).
+        Ok(cli) if cli.host.is_some() && cli.command.is_some() => {
+            eprintln!(
+                "portscope: --host before a command is the window's: give the command its own \
+                 (e.g. 'portscope list --host db1')"
+            );
+            Err(ExitCode::from(2))
+        }
         Ok(cli) => Ok(cli),
         Err(e) => {
             use clap::error::ErrorKind;
