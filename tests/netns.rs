@@ -552,3 +552,115 @@ fn connections_closed_between_polls_in_another_namespace_are_announced() {
     drop(stdin);
     let _ = child.wait();
 }
+
+/// `watch --all-namespaces`: a namespace's connection that opens is reported once a poll sees
+/// it, and connections that live between two polls inside it are reported closed, with
+/// their namespace.
+#[test]
+fn watch_reports_closes_inside_other_namespaces() {
+    use std::io::Write;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    assert!(is_root(), "this test makes network namespaces");
+    let mut child = unshare()
+        .args([
+            "sh",
+            "-c",
+            "ip link set lo up && exec python3 -c \"$0\"",
+            "import socket, sys\n\
+             s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n\
+             print(s.getsockname()[1], flush=True)\n\
+             held = []\n\
+             for line in sys.stdin:\n\
+             \x20   if line.strip() == 'hold':\n\
+             \x20       c = socket.create_connection(s.getsockname()); held += [c, s.accept()[0]]\n\
+             \x20   elif line.strip() == 'burst':\n\
+             \x20       for _ in range(20):\n\
+             \x20           c = socket.create_connection(s.getsockname()); a, _ = s.accept()\n\
+             \x20           a.close(); c.close()\n\
+             \x20       print('done', flush=True)\n",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut stdin = child.stdin.take().unwrap();
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let port: u16 = line.trim().parse().unwrap();
+    let netns = fs::metadata(format!("/proc/{}/ns/net", child.id()))
+        .unwrap()
+        .ino();
+
+    /// Ends the watch however the test ends.
+    struct Watch(std::process::Child);
+    impl Drop for Watch {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut watch = portscope()
+        .args([
+            "watch",
+            "--all-namespaces",
+            "--json",
+            "--interval",
+            "0.2",
+            &format!("port:{port}"),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let watch_out = BufReader::new(watch.stdout.take().unwrap());
+    let _watch = Watch(watch);
+    let (lines, events) = mpsc::channel::<Value>();
+    std::thread::spawn(move || {
+        for line in watch_out.lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str(&line)
+                && lines.send(v).is_err()
+            {
+                return;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let next = |what: &str| -> Value {
+        let left = deadline.saturating_duration_since(Instant::now());
+        events
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no {what} within the deadline"))
+    };
+
+    // Connections that stay, one more at a time until one's opening shows that the watch
+    // has polled and follows the namespace (sockets there before its first poll are no news).
+    'watched: loop {
+        writeln!(stdin, "hold").unwrap();
+        let until = Instant::now() + Duration::from_millis(500);
+        while let Ok(e) = events.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            if e["event"] == "open" && e["netns"].as_u64() == Some(netns) {
+                break 'watched;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no open in the namespace was reported"
+        );
+    }
+    writeln!(stdin, "burst").unwrap();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "done");
+    let mut closes = 0;
+    while closes < 40 {
+        let e = next("the close of every end");
+        if e["event"] == "close" {
+            assert_eq!(e["netns"].as_u64(), Some(netns), "{e}");
+            closes += 1;
+        }
+    }
+    drop(stdin);
+    let _ = child.wait();
+}

@@ -455,7 +455,7 @@ _portscope() {
             return 0
             ;;
         portscope__subcmd__watch)
-            opts="-h --json --interval --event-buffer --help"
+            opts="-A -h --json --interval --event-buffer --all-namespaces --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -85,6 +85,7 @@ complete -c portscope -n "__fish_portscope_using_subcommand free" -s h -l help -
 complete -c portscope -n "__fish_portscope_using_subcommand watch" -l interval -d 'Seconds between polls, which find the connections that opened' -r
 complete -c portscope -n "__fish_portscope_using_subcommand watch" -l event-buffer -d 'The kernel-side buffer for close announcements, in bytes (for tests of a flood)' -r
 complete -c portscope -n "__fish_portscope_using_subcommand watch" -l json -d 'Print one JSON object per line (NDJSON): the socket\'s `list --json` record plus `event`, `time`, `lifetime_ms` and `seen_by_poll`'
+complete -c portscope -n "__fish_portscope_using_subcommand watch" -s A -l all-namespaces -d 'Connections of every network namespace (containers, \'ip netns\'), not only portscope\'s own: all of them as root, the namespaces of your own processes otherwise'
 complete -c portscope -n "__fish_portscope_using_subcommand watch" -s h -l help -d 'Print help'
 complete -c portscope -n "__fish_portscope_using_subcommand helper" -s h -l help -d 'Print help'
 complete -c portscope -n "__fish_portscope_using_subcommand serve" -l interval -d 'Seconds between polls (the reader may change it)' -r

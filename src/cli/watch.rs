@@ -49,6 +49,10 @@ pub struct WatchArgs {
     /// The kernel-side buffer for close announcements, in bytes (for tests of a flood).
     #[arg(long, value_name = "BYTES", hide = true)]
     pub event_buffer: Option<usize>,
+    /// Connections of every network namespace (containers, 'ip netns'), not only portscope's
+    /// own: all of them as root, the namespaces of your own processes otherwise.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
     /// Only connections that match this filter, in the window's filter language
     /// (e.g. 'port:443 proc:curl').
     #[arg(value_name = "FILTER")]
@@ -390,7 +394,12 @@ pub fn run(args: &WatchArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut source = match OsSource::new() {
+    let source = if args.all_namespaces {
+        OsSource::all_namespaces()
+    } else {
+        OsSource::new()
+    };
+    let mut source = match source {
         Ok(s) => s,
         Err(e) => {
             eprintln!("portscope: {e}");
@@ -399,6 +408,14 @@ pub fn run(args: &WatchArgs) -> ExitCode {
     };
     let (wake, woken) = mpsc::channel::<()>();
     let stop = super::stop_on_ctrl_c(wake.clone());
+    // The other namespaces' closes, each as the polls enter it.
+    let others = std::sync::Mutex::new(wake.clone());
+    source.watch_other_namespaces(std::sync::Arc::new(move || {
+        let _ = others
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .send(());
+    }));
     let feed = Feed::start(args.event_buffer, wake);
     if let Some(why) = &feed.unavailable {
         eprintln!(
@@ -411,7 +428,10 @@ pub fn run(args: &WatchArgs) -> ExitCode {
     let mut next_poll = Instant::now();
     let result = (|| -> io::Result<ExitCode> {
         while !stop.load(Ordering::Relaxed) {
-            let batch = feed.drain();
+            let mut batch = feed.drain();
+            let others = source.drain_other_namespaces();
+            batch.overflows += others.overflows;
+            batch.ended.extend(others.ended);
             if batch.overflows > 0 {
                 write_event(
                     &mut out,
@@ -436,7 +456,8 @@ pub fn run(args: &WatchArgs) -> ExitCode {
                 match snapshot_once(&mut source as &mut dyn SocketSource) {
                     Ok(snap) => {
                         // Announcements that arrived while the poll ran go first.
-                        for ended in feed.drain().ended {
+                        let others = source.drain_other_namespaces().ended;
+                        for ended in feed.drain().ended.into_iter().chain(others) {
                             if let Some(event) = watcher.ended(&ended) {
                                 write_event(&mut out, args.json, &event)?;
                             }

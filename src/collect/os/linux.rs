@@ -54,6 +54,31 @@ impl OsSource {
         })
     }
 
+    /// Follow the sockets the other namespaces destroy (each from the poll that enters it),
+    /// for a caller that follows portscope's own namespace itself.
+    pub fn watch_other_namespaces(&mut self, wake: Arc<dyn Fn() + Send + Sync>) {
+        if let Some(others) = &mut self.others {
+            others.watch_ended(wake);
+        }
+    }
+
+    /// What [`watch_other_namespaces`](Self::watch_other_namespaces) follows, since the last
+    /// call, each marked with its namespace.
+    pub fn drain_other_namespaces(&mut self) -> EndedBatch {
+        let mut batch = EndedBatch::default();
+        if let Some(others) = &self.others {
+            for (inode, feed) in others.feeds() {
+                let more = feed.drain();
+                batch.overflows += more.overflows;
+                batch.ended.extend(more.ended.into_iter().map(|mut e| {
+                    e.socket.netns = inode;
+                    e
+                }));
+            }
+        }
+        batch
+    }
+
     /// Ask the container runtimes' APIs for names during each poll (a one-shot command may
     /// wait for them; the window never does).
     pub fn waiting_for_names(mut self) -> Self {
@@ -118,16 +143,9 @@ impl SocketSource for OsSource {
         for e in &mut batch.ended {
             e.socket.netns = self.own_netns;
         }
-        if let Some(others) = &self.others {
-            for (inode, feed) in others.feeds() {
-                let more = feed.drain();
-                batch.overflows += more.overflows;
-                batch.ended.extend(more.ended.into_iter().map(|mut e| {
-                    e.socket.netns = inode;
-                    e
-                }));
-            }
-        }
+        let others = self.drain_other_namespaces();
+        batch.overflows += others.overflows;
+        batch.ended.extend(others.ended);
         // A connection its process closed first leaves a TIME_WAIT entry with its cookie:
         // one exact lookup (in its namespace) tells it from one that is gone for good.
         let mut by_namespace: BTreeMap<u32, Vec<&Socket>> = BTreeMap::new();

@@ -21,6 +21,16 @@ impl OsSource {
         })
     }
 
+    /// Other systems have one socket table and no announcements: nothing to follow.
+    pub fn watch_other_namespaces(&mut self, wake: std::sync::Arc<dyn Fn() + Send + Sync>) {
+        drop(wake);
+    }
+
+    /// Nothing, as above.
+    pub fn drain_other_namespaces(&mut self) -> crate::model::ended::EndedBatch {
+        crate::model::ended::EndedBatch::default()
+    }
+
     /// Container names are a Linux matter: the same source.
     pub fn waiting_for_names(self) -> Self {
         self
