@@ -30,13 +30,6 @@ pub(crate) fn toolbar_ui(ui: &mut egui::Ui, input: &ToolbarInput<'_>) -> (Vec<Ac
     let mut filter_id = egui::Id::NULL;
     ui.horizontal(|ui| {
         ui.heading("portscope");
-        if ui
-            .button("Hosts…")
-            .on_hover_text("Show this machine or another one, over SSH")
-            .clicked()
-        {
-            actions.push(Action::OpenHosts);
-        }
         ui.separator();
         let mut text = prefs.filter.clone();
         let label = ui.label("Filter");
@@ -179,6 +172,16 @@ pub(crate) fn toolbar_ui(ui: &mut egui::Ui, input: &ToolbarInput<'_>) -> (Vec<Ac
             .changed()
         {
             actions.push(Action::ResolveNames(resolve));
+        }
+        // On the second row, where there is room: the first holds the sockets' count at its
+        // end, which must stay in view at 1200 px.
+        ui.separator();
+        if ui
+            .button("Hosts…")
+            .on_hover_text("Show this machine or another one, over SSH")
+            .clicked()
+        {
+            actions.push(Action::OpenHosts);
         }
     });
     (actions, filter_id)
