@@ -117,15 +117,8 @@ impl Attribution {
             return;
         }
         let known = self.known(&refs);
-        let describe = |r: &ContainerRef| -> Container {
-            let info = known.iter().find(|c| c.has_id(&r.id));
-            Container {
-                runtime: r.runtime.label().to_owned(),
-                id: r.id.clone(),
-                name: info.and_then(|c| c.name()).map(str::to_owned),
-                image: info.map(|c| c.image.clone()).filter(|i| !i.is_empty()),
-            }
-        };
+        let describe =
+            |r: &ContainerRef| container(r.runtime, &r.id, known.iter().find(|c| c.has_id(&r.id)));
         for &pid in &owners {
             if let Some((_, Some(r))) = self.refs.get(&pid) {
                 poll.containers.insert(pid, describe(r));
@@ -194,12 +187,17 @@ fn publish(f: &Forward, container: Option<&ContainerInfo>) -> Published {
         host_port: f.host_port,
         container_ip: f.container_ip,
         container_port: f.container_port,
-        container: container.map(|c| Container {
-            runtime: c.runtime.label().to_owned(),
-            id: c.id.clone(),
-            name: c.name().map(str::to_owned),
-            image: Some(c.image.clone()).filter(|i| !i.is_empty()),
-        }),
+        container: container.map(|c| self::container(c.runtime, &c.id, Some(c))),
         text: escape(&forward::describe(f, container)).into_owned(),
+    }
+}
+
+/// A container as the snapshot carries it: its runtime and ID, and what the API said of it.
+fn container(runtime: Runtime, id: &str, info: Option<&ContainerInfo>) -> Container {
+    Container {
+        runtime: runtime.label().to_owned(),
+        id: id.to_owned(),
+        name: info.and_then(ContainerInfo::name).map(str::to_owned),
+        image: info.map(|c| c.image.clone()).filter(|i| !i.is_empty()),
     }
 }

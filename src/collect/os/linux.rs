@@ -156,15 +156,9 @@ impl SocketSource for OsSource {
         }
         let mut lingering: HashSet<u64, FastHash> = HashSet::default();
         for (netns, connections) in by_namespace {
-            let gone: Vec<usize> = if netns == self.own_netns {
-                sock_diag::gone(&connections)
-            } else {
-                match self.others.as_ref().and_then(|o| o.netlink(netns)) {
-                    Some(netlink) => sock_diag::gone_on(netlink, &connections),
-                    // Not asked: taken as gone.
-                    None => (0..connections.len()).collect(),
-                }
-            };
+            // Where the namespace cannot be asked: taken as gone.
+            let gone = gone_in(netns, self.own_netns, self.others.as_ref(), &connections)
+                .unwrap_or_else(|| (0..connections.len()).collect());
             let gone: HashSet<usize, FastHash> = gone.into_iter().collect();
             lingering.extend(
                 connections
@@ -332,13 +326,8 @@ fn closed_since(
     }
     let mut closed = Vec::new();
     for (netns, asked) in by_namespace {
-        let gone = if netns == own {
-            sock_diag::gone(&asked)
-        } else {
-            match others.and_then(|o| o.netlink(netns)) {
-                Some(netlink) => sock_diag::gone_on(netlink, &asked),
-                None => continue,
-            }
+        let Some(gone) = gone_in(netns, own, others, &asked) else {
+            continue;
         };
         closed.extend(
             gone.into_iter()
@@ -346,6 +335,21 @@ fn closed_since(
         );
     }
     closed
+}
+
+/// Of `sockets`, all of namespace `netns`, the positions of those the kernel no longer has
+/// ([`sock_diag::gone`]), asked in that namespace; `None` where it cannot be asked.
+fn gone_in(
+    netns: u32,
+    own: u32,
+    others: Option<&Namespaces>,
+    sockets: &[&Socket],
+) -> Option<Vec<usize>> {
+    if netns == own {
+        return Some(sock_diag::gone(sockets));
+    }
+    let netlink = others?.netlink(netns)?;
+    Some(sock_diag::gone_on(netlink, sockets))
 }
 
 /// The socket table of the namespace `netlink` was opened in, without owners.
