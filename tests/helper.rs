@@ -50,25 +50,8 @@ impl SocketSource for SeesNoOwners {
 
 /// A process of `nobody` listening on loopback, and its port.
 fn nobody_listener() -> (Child, u16) {
-    let mut child = as_nobody(&python())
-        .args([
-            "-c",
-            "import socket, sys\n\
-             s = socket.socket()\n\
-             s.bind(('127.0.0.1', 0))\n\
-             s.listen()\n\
-             print(s.getsockname()[1], flush=True)\n\
-             sys.stdin.read()\n",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (child, line.trim().parse().unwrap())
+    let (child, port) = common::start_ready(as_nobody(&python()).args(["-c", common::PY_LISTENER]));
+    (child, port.parse().unwrap())
 }
 
 #[test]
@@ -518,47 +501,18 @@ fn show_all_processes_as_an_unprivileged_user() {
     fs::set_permissions(&window, fs::Permissions::from_mode(0o755)).unwrap();
 
     // Root's listener: what an unprivileged window cannot see the owner of.
-    let mut listener = Command::new(python())
-        .args([
-            "-c",
-            "import socket, sys\n\
-             s = socket.socket()\n\
-             s.bind(('127.0.0.1', 0))\n\
-             s.listen()\n\
-             print(s.getsockname()[1], flush=True)\n\
-             sys.stdin.read()\n",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(listener.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port: u16 = line.trim().parse().unwrap();
-
+    let (mut listener, port) =
+        common::start_ready(Command::new(python()).args(["-c", common::PY_LISTENER]));
+    let port: u16 = port.parse().unwrap();
     // Root's network namespace with a listener.
-    let mut in_namespace = Command::new("unshare")
-        .args([
-            "-n",
-            "sh",
-            "-c",
-            "ip link set lo up && exec python3 -c \"$0\"",
-            "import socket, sys\n\
-             s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n\
-             print(s.getsockname()[1], flush=True)\n\
-             sys.stdin.read()\n",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(in_namespace.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let ns_port: u16 = line.trim().parse().unwrap();
+    let (mut in_namespace, ns_port) = common::start_ready(Command::new("unshare").args([
+        "-n",
+        "sh",
+        "-c",
+        "ip link set lo up && exec python3 -c \"$0\"",
+        common::PY_LISTENER,
+    ]));
+    let ns_port: u16 = ns_port.parse().unwrap();
 
     let out = as_nobody(&window)
         .args([

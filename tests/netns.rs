@@ -38,23 +38,13 @@ struct Inside {
 impl Inside {
     /// `prefix` runs `sh -c '…'` in the namespace (`unshare -n`, `ip netns exec NAME`).
     fn start(mut command: Command) -> Inside {
-        let mut child = command
-            .args([
-                "sh",
-                "-c",
-                "ip link set lo up && exec python3 -c \"$0\"",
-                SOCKETS,
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let (child, line) = common::start_ready(command.args([
+            "sh",
+            "-c",
+            "ip link set lo up && exec python3 -c \"$0\"",
+            SOCKETS,
+        ]));
         let port = line
-            .trim()
             .parse()
             .unwrap_or_else(|_| panic!("no port from the namespace: {line:?}"));
         Inside { child, port }

@@ -7,7 +7,9 @@ pub mod sshd;
 #[cfg(target_os = "linux")]
 pub mod users;
 
+use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::process::{Child, Command, Stdio};
 
 use portscope::collect::Poll;
 use portscope::model::{ProcessInfo, Proto, Snapshot, SockState, Socket, Viewer};
@@ -226,4 +228,26 @@ pub fn demo_snapshot() -> Snapshot {
         std::time::Duration::from_millis(3),
         demo_poll(),
     )
+}
+
+/// Python that listens on 127.0.0.1, prints its port, and holds it until its standard input
+/// closes.
+pub const PY_LISTENER: &str = "import socket, sys\n\
+    s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n\
+    print(s.getsockname()[1], flush=True)\n\
+    sys.stdin.read()\n";
+
+/// Start `command` with pipes to its standard input and output, and read the line it prints
+/// once it is ready (trimmed).
+pub fn start_ready(command: &mut Command) -> (Child, String) {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line.trim().to_owned())
 }
