@@ -217,7 +217,11 @@ fn text_outputs_show_hostile_text_escaped() {
     let endpoint = format!("127.0.0.1:{port} ");
 
     let list = text_of(&["list"]);
-    let row: Vec<&str> = list.lines().filter(|l| l.contains(&endpoint)).collect();
+    // Its listener: other tests' connections may use the same port number elsewhere.
+    let row: Vec<&str> = list
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some(endpoint.trim()) && l.contains("LISTEN"))
+        .collect();
     assert_eq!(row.len(), 1, "{}", short(&list));
     assert!(row[0].contains(&shown_name), "{}", row[0]);
 
