@@ -100,10 +100,12 @@ mod tests {
 
     /// What both sources can say of a socket: netstat2 gives UDP sockets no peer and names
     /// fewer states, so those are left out of the comparison.
-    /// Only the sockets at `locals`: other tests open and close theirs meanwhile.
+    /// Only the sockets at `locals`: other tests open and close theirs meanwhile (and their
+    /// TIME_WAIT entries may hold one of these local ports towards another peer).
     fn tuples(sockets: &[Socket], locals: &[(Proto, SocketAddr)]) -> Vec<String> {
         let mut out: Vec<String> = sockets
             .iter()
+            .filter(|s| s.state != SockState::TimeWait)
             .filter(|s| locals.contains(&(s.proto, SocketAddr::new(s.local_addr, s.local_port))))
             .map(|s| match s.proto {
                 Proto::Tcp => format!(
