@@ -293,6 +293,7 @@ fn the_window_leads_from_a_proxy_to_its_containers_socket() {
         image: Some("nginx:test".to_owned()),
     };
     let socket = |port: u16, pid: u32, netns: u32| Socket {
+        host: 0,
         proto: Proto::Tcp,
         local_addr: "0.0.0.0".parse().unwrap(),
         local_port: port,

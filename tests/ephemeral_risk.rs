@@ -315,6 +315,7 @@ fn machine_with_a_server_at_risk() -> portscope::model::Snapshot {
     let mut snap = common::demo_snapshot();
     snap.ephemeral = EphemeralRange::from_linux_sysctl(Ok("32768 60999".into()), Ok("\n".into()));
     snap.sockets.push(Socket {
+        host: 0,
         proto: Proto::Tcp,
         local_addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         local_port: 35729,

@@ -289,6 +289,7 @@ const USER: &str = "bob\x1b[1A\u{2067}";
 fn hostile_window() -> Harness<'static, PortscopeApp> {
     let mut poll = common::demo_poll();
     poll.sockets.push(Socket {
+        host: 0,
         proto: Proto::Tcp,
         local_addr: common::v4(127, 0, 0, 1),
         local_port: 7777,

@@ -1,7 +1,9 @@
-//! The window on another machine: the *Hosts…* dialog driven with clicks (on made-up
-//! machines), and the window on a real host over a real OpenSSH server (see
-//! `common/sshd.rs`): a socket this test opens shows, the status bar names the host and how
-//! it is read, and a host that cannot be reached says why while the window keeps drawing.
+//! Hosts beside this machine in one window: the *Hosts…* dialog driven with clicks (on
+//! made-up machines whose PIDs are the same numbers for other processes), each row read
+//! against its own machine, and a real host over a real OpenSSH server (see
+//! `common/sshd.rs`): a socket this test opens shows as the host's, the status bar names the
+//! host and how it is read, and a host that cannot be reached says why while the window keeps
+//! drawing.
 
 mod common;
 
@@ -30,8 +32,9 @@ fn harness(app: PortscopeApp) -> Harness<'static, PortscopeApp> {
 }
 
 /// Made-up machines: this one is the demo table; every host is the demo table with port 80
-/// moved to [`HOST_PORT`] and the ephemeral range 40000–50000. Records which machines were
-/// opened; a host's line is what `line` holds.
+/// moved to [`HOST_PORT`], each process renamed `HOST-name` (the same PIDs, other processes)
+/// and the ephemeral range 40000–50000. Records which machines were opened; a host's line is
+/// what `line` holds.
 struct Fake {
     opened: Arc<Mutex<Vec<Option<String>>>>,
     line: Arc<Mutex<HostLine>>,
@@ -68,6 +71,9 @@ impl Fake {
                     s.local_port = HOST_PORT;
                 }
             }
+            for p in poll.processes.values_mut() {
+                p.name = format!("{host}-{}", p.name);
+            }
             let range =
                 EphemeralRange::from_linux_sysctl(Ok("40000 50000".into()), Ok(String::new()));
             let line = line.clone();
@@ -83,11 +89,19 @@ impl Fake {
         })
     }
 
-    fn app(&self, host: Option<&str>, prefs: Prefs) -> PortscopeApp {
+    fn app(&self, hosts: &[&str], prefs: Prefs) -> PortscopeApp {
+        let mut prefs = Prefs {
+            interval_ms: 100,
+            ..prefs
+        };
+        // No highlight that keeps the window repainting while the dialog is clicked through.
+        prefs.tracker.new_for = Duration::ZERO;
+        prefs.tracker.changed_for = Duration::ZERO;
+        prefs.tracker.linger = Duration::ZERO;
         PortscopeApp::with_connect(
             &egui::Context::default(),
             self.connect(),
-            host.map(str::to_owned),
+            hosts.iter().map(|h| (*h).to_owned()).collect(),
             prefs,
         )
     }
@@ -117,9 +131,17 @@ fn shows_port(h: &Harness<'_, PortscopeApp>, port: u16) -> bool {
     h.state().visible_rows().any(|s| s.local_port == port)
 }
 
+/// Whether a host's row (not this machine's) is on `port`.
+fn shows_host_port(h: &Harness<'_, PortscopeApp>, port: u16) -> bool {
+    h.state()
+        .visible_rows()
+        .any(|s| s.local_port == port && s.host != 0)
+}
+
 fn open_dialog(h: &mut Harness<'_, PortscopeApp>) {
     h.get_by_label("Hosts…").click();
-    h.run();
+    // Polls keep coming while it opens: a few frames, not until nothing repaints.
+    h.run_steps(6);
     h.get_by_label("This machine");
 }
 
@@ -131,18 +153,18 @@ fn reopen(h: &mut Harness<'_, PortscopeApp>) {
 }
 
 fn add(h: &mut Harness<'_, PortscopeApp>, text: &str) {
-    h.get_by_label("Host").click();
-    h.run();
-    h.get_by_label("Host").type_text(text);
-    h.run();
+    h.get_by_label("New host").click();
+    h.run_steps(4);
+    h.get_by_label("New host").type_text(text);
+    h.run_steps(4);
     h.get_by_label("Add").click();
-    h.run();
+    h.run_steps(4);
 }
 
 #[test]
 fn hosts_are_added_checked_remembered_and_removed() {
     let fake = Fake::new();
-    let mut h = harness(fake.app(None, Prefs::default()));
+    let mut h = harness(fake.app(&[], Prefs::default()));
     open_dialog(&mut h);
     // What ssh would read as an option, or that cannot be a host, is refused with the reason.
     add(&mut h, "-oProxyCommand=touch /tmp/x");
@@ -174,62 +196,109 @@ fn hosts_are_added_checked_remembered_and_removed() {
     assert_eq!(loaded.prefs.hosts, ["db1", "ops@staging"]);
     assert!(loaded.notice.is_none());
 
+    // Each added host is read at once (the one refused as listed is not opened again).
+    assert_eq!(
+        *fake.opened.lock().unwrap(),
+        [None, Some("db1".into()), Some("ops@staging".into())]
+    );
+    h.get_by_label("Close").click();
+    h.run_steps(4);
+    until(&mut h, "both hosts' rows", |h| {
+        let hosts: std::collections::BTreeSet<u16> =
+            h.state().visible_rows().map(|s| s.host).collect();
+        hosts.len() == 3
+    });
+
+    open_dialog(&mut h);
     h.get_by_label("Remove db1").click();
-    h.run();
+    h.run_steps(4);
     assert_eq!(h.state().prefs().hosts, ["ops@staging"]);
     assert!(h.query_by_label("Remove db1").is_none());
-    // Only this machine was ever opened: adding connects nowhere.
-    assert_eq!(*fake.opened.lock().unwrap(), [None]);
+    assert_eq!(h.state().listed_hosts(), ["ops@staging"]);
+    // Its rows leave the table; this machine's and the other host's stay.
+    until(&mut h, "db1's rows gone", |h| {
+        let hosts: std::collections::BTreeSet<u16> =
+            h.state().visible_rows().map(|s| s.host).collect();
+        hosts.len() == 2 && hosts.contains(&0)
+    });
+    assert!(
+        h.state().visible_rows().filter(|s| s.host != 0).all(|s| h
+            .state()
+            .snapshot()
+            .machine_name(s)
+            == Some("ops@staging"))
+    );
+    // Taken out of the table is not closed: nothing of db1 is in *Recently closed*.
+    assert_eq!(h.state().closed_history().count(), 0);
 }
 
 #[test]
-fn choosing_a_host_shows_its_table_range_and_line_and_resets_the_selection() {
+fn a_hosts_rows_show_beside_this_machines_each_read_against_its_own_machine() {
     let fake = Fake::new();
     let prefs = Prefs {
         hosts: vec!["db1".into()],
         ..Prefs::default()
     };
-    let mut h = harness(fake.app(None, prefs));
-    until(&mut h, "this machine's table", |h| shows_port(h, 80));
-    h.get_by_label("60296").click();
-    h.run();
-    assert!(h.state().selected().is_some());
-    assert_eq!(h.state().snapshot().ephemeral.start, 32768);
-
-    open_dialog(&mut h);
-    h.get_by_label("db1").click();
-    h.run();
-    assert_eq!(h.state().shown_host(), Some("db1"));
-    assert_eq!(
-        h.state().selected(),
-        None,
-        "the selection was this machine's"
+    let mut h = harness(fake.app(&[], prefs));
+    until(&mut h, "both machines' rows", |h| {
+        shows_port(h, 80) && shows_host_port(h, HOST_PORT)
+    });
+    // One table: this machine's listener and the host's, and a Host column naming each.
+    let local_name = portscope::collect::machines::local_host_name();
+    h.get_by_label("Host");
+    assert!(h.get_all_by_label("db1").count() >= 7, "each of db1's rows");
+    assert!(h.get_all_by_label(&local_name).count() >= 7);
+    // The same PIDs on both machines are other processes: each row names its own.
+    let rows: Vec<(u16, u16, String)> = h
+        .state()
+        .visible_rows()
+        .map(|s| (s.host, s.local_port, h.state().snapshot().process_label(s)))
+        .collect();
+    assert!(rows.contains(&(0, 80, "nginx, nginx".into())), "{rows:?}");
+    let host_id = rows
+        .iter()
+        .find(|(_, port, _)| *port == HOST_PORT)
+        .map(|(host, _, _)| *host)
+        .unwrap();
+    assert_ne!(host_id, 0);
+    assert!(
+        rows.contains(&(host_id, HOST_PORT, "db1-nginx, db1-nginx".into())),
+        "{rows:?}"
     );
-    until(&mut h, "the host's table", |h| shows_port(h, HOST_PORT));
-    assert!(!shows_port(&h, 80));
-    // The bar and the explanation read the host's range, not this machine's.
-    let range = &h.state().snapshot().ephemeral;
-    assert_eq!((range.start, range.end), (40000, 50000));
-    h.get_by_label("Close").click();
-    h.run();
+    h.get_by_label("db1-nginx, db1-nginx");
+    h.get_by_label("nginx, nginx");
+
+    // A host's row: the explanation and the bar read the host's ephemeral range.
     h.get_by_label(&HOST_PORT.to_string()).click();
     h.run();
     assert_eq!(h.state().explained_port(), Some(HOST_PORT));
+    assert_eq!(h.state().focus_host(), host_id);
+    assert_eq!(h.state().selected().map(|s| s.host), Some(host_id));
     h.get_by_label("Ephemeral range: 40000–50000");
+    assert!(
+        h.query_by_label_contains("Ephemeral range: 32768")
+            .is_none()
+    );
+    // Its owner in the details is the host's process of that PID.
+    h.get_by_label_contains("db1-nginx  (PID 1200)");
+    // This machine's row: this machine's range again.
+    h.get_by_label("80").click();
+    h.run();
+    assert_eq!(h.state().focus_host(), 0);
+    h.get_by_label_contains("Ephemeral range: 32768");
+    h.get_by_label_contains("nginx  (PID 1200)");
+    assert!(h.query_by_label_contains("db1-nginx  (PID 1200)").is_none());
+
+    // host: narrows to one machine.
+    let filter = h.get_by_label("Filter");
+    filter.click();
+    filter.type_text("host:db1");
+    h.run();
+    until(&mut h, "host:db1 applied", |h| !shows_port(h, 80));
+    assert!(h.state().visible_rows().all(|s| s.host == host_id));
+    assert!(shows_port(&h, HOST_PORT));
     // The status bar names the host and how it is read.
     h.get_by_label("db1 · portscope stream");
-
-    // Back to this machine.
-    open_dialog(&mut h);
-    h.get_by_label("This machine").click();
-    h.run();
-    assert_eq!(h.state().shown_host(), None);
-    until(&mut h, "this machine's table again", |h| shows_port(h, 80));
-    assert!(h.query_by_label("db1 · portscope stream").is_none());
-    assert_eq!(
-        *fake.opened.lock().unwrap(),
-        [None, Some("db1".into()), None]
-    );
 }
 
 #[test]
@@ -240,7 +309,7 @@ fn a_failing_host_says_why_and_when_it_is_tried_again() {
         line.error = Some("authentication failed".into());
         line.retry_at = Some(Instant::now() + Duration::from_secs(8));
     }
-    let mut h = harness(fake.app(Some("db1"), Prefs::default()));
+    let mut h = harness(fake.app(&["db1"], Prefs::default()));
     let text = text_of(&h.get_by_label_contains("db1: authentication failed — retrying in "));
     assert!(text.ends_with(" s"), "{text}");
     // The host came back: its mode instead.
@@ -255,8 +324,10 @@ fn a_failing_host_says_why_and_when_it_is_tried_again() {
 #[test]
 fn actions_on_a_hosts_processes_and_sockets_are_disabled() {
     let fake = Fake::new();
-    let mut h = harness(fake.app(Some("db1"), Prefs::default()));
-    until(&mut h, "the host's table", |h| shows_port(h, HOST_PORT));
+    let mut h = harness(fake.app(&["db1"], Prefs::default()));
+    until(&mut h, "the host's table", |h| {
+        shows_host_port(h, HOST_PORT)
+    });
     // The menu of a row.
     h.get_by_label(&HOST_PORT.to_string()).click_secondary();
     h.run();
@@ -288,6 +359,12 @@ fn actions_on_a_hosts_processes_and_sockets_are_disabled() {
     h.get_by_label("Find a free port").click();
     h.run();
     h.get_by_label_contains("Find a free port: not available on remote hosts yet");
+    // This machine's rows keep their actions.
+    h.get_by_label("80").click();
+    h.run();
+    let buttons = h.get_all_by_label("End process…").collect::<Vec<_>>();
+    assert!(!buttons.is_empty());
+    assert!(buttons.iter().all(|b| !b.accesskit_node().is_disabled()));
 }
 
 #[cfg(unix)]
@@ -305,7 +382,7 @@ mod over_ssh {
         PortscopeApp::with_connect(
             &egui::Context::default(),
             ssh_connect(sshd.ssh(), timeouts),
-            Some(host.to_owned()),
+            vec![host.to_owned()],
             prefs,
         )
     }
@@ -318,7 +395,8 @@ mod over_ssh {
         let port = listener.local_addr().unwrap().port();
         let mut h = harness(app(&sshd, "good", Timeouts::default()));
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !shows_port(&h, port) {
+        // This machine lists it too: the host's row is the one wanted.
+        while !shows_host_port(&h, port) {
             assert!(
                 Instant::now() < deadline,
                 "the host's listener never showed; status: {:?}",
@@ -332,13 +410,28 @@ mod over_ssh {
         let socket = h
             .state()
             .visible_rows()
-            .find(|s| s.local_port == port)
+            .find(|s| s.local_port == port && s.host != 0)
             .unwrap()
             .clone();
         assert!(socket.pids.contains(&me), "its owner came over ssh too");
+        let snap = h.state().snapshot();
+        assert_eq!(snap.machine_name(&socket), Some("good"));
+        assert_eq!(
+            snap.process_label(&socket),
+            snap.process_label(
+                h.state()
+                    .visible_rows()
+                    .find(|s| s.local_port == port && s.host == 0)
+                    .unwrap()
+            ),
+            "the same process, read there and here"
+        );
+        // The Host column names it.
+        h.get_by_label("Host");
+        assert!(h.get_all_by_label("good").count() >= 1);
         // The range is the one the host said (the host is this machine here).
         let live = EphemeralRange::read_live();
-        let shown = &h.state().snapshot().ephemeral;
+        let shown = &h.state().snapshot().on(socket.host).ephemeral;
         assert_eq!((shown.start, shown.end), (live.start, live.end));
     }
 

@@ -128,6 +128,13 @@ fn a_host_lists_what_this_machine_lists_with_owners() {
     let (table, _) = sshd.portscope(&["list", "--host", "good", &mine]);
     let table = String::from_utf8_lossy(&table.stdout).into_owned();
     assert!(table.starts_with("HOST"), "{table}");
+    // host: is the host's name as given; host:local is this machine.
+    let (named, _) = sshd.portscope(&["list", "--host", "good", "--json", &mine, "host:goo"]);
+    assert_eq!(json(&named).len(), 4);
+    let (here, _) = sshd.portscope(&["list", "--host", "good", "--json", &mine, "host:local"]);
+    assert_eq!(json(&here).len(), 0);
+    let (here, _) = sshd.portscope(&["list", "--json", &mine, "host:local"]);
+    assert_eq!(json(&here).len(), 4);
 }
 
 #[test]

@@ -44,7 +44,13 @@ pub fn run(plan: &Plan<'_>, hosts: &[String]) -> ExitCode {
             .map_err(|e| e.to_string())
             .and_then(|()| snapshot_once(&mut source).map_err(|e| e.to_string()));
         match result {
-            Ok(snap) => {
+            Ok(mut snap) => {
+                // Which machine it is, for `host:` terms.
+                snap.machine = Some(crate::model::MachineName {
+                    host: Some(name.clone()),
+                    name: name.clone(),
+                    stale: None,
+                });
                 let status = source.status();
                 if status.mode == Mode::Fallback
                     && let Some(note) = status.note

@@ -195,6 +195,7 @@ const SORT_NAMES: &[(&str, SortKey)] = &[
     ("container", SortKey::Netns),
     ("netns", SortKey::Netns),
     ("namespace", SortKey::Netns),
+    ("host", SortKey::Host),
 ];
 
 /// Read `--sort`: a column name (any case, `-` or `_` or a space between words), then
@@ -699,6 +700,7 @@ mod tests {
             ..Snapshot::default()
         };
         snap.sockets.push(Socket {
+            host: 0,
             proto: Proto::Tcp,
             local_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
             local_port: 8080,

@@ -58,9 +58,10 @@ pub struct Cli {
     #[arg(long, value_name = "PERCENT", requires = "generated", hide = true,
           value_parser = clap::value_parser!(u8).range(0..=100))]
     pub churn: Option<u8>,
-    /// Open the window on another machine, over ssh (user@server or an ssh alias).
+    /// List a host's sockets in the window beside this machine's, read over ssh (user@server
+    /// or an ssh alias); repeat for several. Hosts are remembered (Hosts… removes them).
     #[arg(long, value_name = "HOST", conflicts_with = "generated")]
-    pub host: Option<String>,
+    pub host: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,7 +148,7 @@ pub fn port_arg(text: &str) -> Result<u16, String> {
 pub fn parse() -> Result<Cli, ExitCode> {
     match Cli::try_parse_from(list::negated_terms_last(std::env::args_os().collect())) {
         // The window's --host is not the commands' (`list --host db1` is).
-        Ok(cli) if cli.host.is_some() && cli.command.is_some() => {
+        Ok(cli) if !cli.host.is_empty() && cli.command.is_some() => {
             eprintln!(
                 "portscope: --host before a command is the window's: give the command its own \
                  (e.g. 'portscope list --host db1')"

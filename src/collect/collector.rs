@@ -333,6 +333,7 @@ fn take(source: &mut dyn SocketSource, seq: u64, previous: Option<&Snapshot>) ->
                 containers: p.containers.clone(),
                 published: p.published.clone(),
                 hidden_containers: p.hidden_containers.clone(),
+                machines: p.machines.clone(),
             });
             let mut snap =
                 Snapshot::from_poll(seq, taken_at, duration, last_good.unwrap_or_default());
@@ -398,6 +399,7 @@ mod tests {
         use crate::model::ended::Ended;
         use crate::model::{Pids, Proto};
         let conn = |port: u16, cookie: u64| crate::model::Socket {
+            host: 0,
             proto: Proto::Tcp,
             local_addr: std::net::IpAddr::from([127, 0, 0, 1]),
             local_port: port,
@@ -519,6 +521,7 @@ mod tests {
         fn poll(&mut self) -> Result<Poll, CollectError> {
             let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
             let socket = crate::model::Socket {
+                host: 0,
                 proto: crate::model::Proto::Udp,
                 local_addr: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
                 local_port: u16::try_from(n).unwrap_or(u16::MAX),
@@ -583,6 +586,7 @@ mod tests {
         let mut ok = take(&mut source, 1, None);
         assert!(ok.error.is_none());
         ok.sockets.push(crate::model::Socket {
+            host: 0,
             proto: crate::model::Proto::Tcp,
             local_addr: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
             local_port: 7,

@@ -82,6 +82,7 @@ pub fn generated_poll(n: usize) -> Poll {
             };
             let pid = 1000 + (i % 250) as u32;
             Socket {
+                host: 0,
                 proto,
                 local_addr: IpAddr::V4(Ipv4Addr::new(10, (i >> 16) as u8, (i >> 8) as u8, i as u8)),
                 local_port: (1024 + (i * 7919) % 64_000) as u16,
@@ -141,6 +142,7 @@ pub fn generated_poll(n: usize) -> Poll {
         containers: Default::default(),
         published: Default::default(),
         hidden_containers: Default::default(),
+        machines: Default::default(),
     }
 }
 

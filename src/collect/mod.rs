@@ -10,6 +10,7 @@ pub mod containers;
 mod fixed;
 mod generated;
 pub mod helper;
+pub mod machines;
 mod os;
 #[cfg(target_os = "linux")]
 pub(crate) mod procfs;
@@ -20,6 +21,7 @@ pub use collector::{Collector, Control};
 pub use fixed::FixedSource;
 pub use generated::{GeneratedSource, generated_poll};
 pub use helper::{HelperSource, HelperStatus, HelperSwitch};
+pub use machines::{HostEntry, HostSet, Machines};
 pub use os::OsSource;
 #[cfg(target_os = "linux")]
 pub use os::{DESTROY_FEED_BUFFER, DestroyFeed};
@@ -52,6 +54,8 @@ pub struct Poll {
     /// Containers whose network namespaces this user may not read (other users'): their
     /// sockets are not in the poll.
     pub hidden_containers: Vec<crate::model::container::Container>,
+    /// The machines of a table of several (see [`Snapshot::machines`]); empty for one.
+    pub machines: Vec<crate::model::Machine>,
 }
 
 /// Why a poll failed. Each carries advice for the user where there is any.
@@ -113,6 +117,8 @@ impl Snapshot {
             containers: poll.containers,
             published: poll.published,
             hidden_containers: poll.hidden_containers,
+            machines: poll.machines,
+            machine: None,
         }
     }
 }

@@ -56,6 +56,40 @@ pub struct Column {
 
 /// Every column, in [`SortKey`] order (`COLUMNS[key as usize].key == key`).
 pub const COLUMNS: &[Column] = &[
+    // The machine, shown only while the table lists several ([`SortKey::applies`]); its
+    // name is the host as the user gave it (text from elsewhere: escaped).
+    Column {
+        key: SortKey::Host,
+        title: "Host",
+        export: None,
+        width: 110.0,
+        shown: true,
+        cell: |snap, s| match &snap.of(s).machine {
+            Some(m) if m.stale.is_some() => Cell::Note {
+                short: format!("{} (not current)", escape(&m.name)),
+                explain: format!(
+                    "These rows are the last ones read from {}: {}",
+                    escape(&m.name),
+                    escape(m.stale.as_deref().unwrap_or_default())
+                ),
+            },
+            Some(m) => Cell::Text(escape(&m.name)),
+            None => Cell::Text("".into()),
+        },
+        sort: |snap, _, s| {
+            SortValue::Text(
+                snap.machine_name(s)
+                    .map_or_else(String::new, str::to_lowercase)
+                    .into(),
+            )
+        },
+        search: Some(|out, t, s| {
+            if let Some(name) = t.snap.machine_name(s) {
+                out.push(' ');
+                out.push_str(&name.to_lowercase());
+            }
+        }),
+    },
     Column {
         key: SortKey::Proto,
         title: "Proto",
@@ -389,6 +423,7 @@ impl SortKey {
     /// some socket lives in a container or another namespace than portscope's.
     pub fn applies(self, snap: &Snapshot) -> bool {
         match self {
+            SortKey::Host => snap.is_several(),
             SortKey::Netns => snap.has_places(),
             _ => true,
         }

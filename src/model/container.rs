@@ -82,9 +82,10 @@ impl super::Snapshot {
     /// The container of the process holding `s` (a container on the host's network), else of
     /// the network namespace `s` lives in.
     pub fn container_of(&self, s: &super::Socket) -> Option<&Container> {
+        let snap = self.of(s);
         s.pids
             .iter()
-            .find_map(|pid| self.containers.get(pid))
+            .find_map(|pid| snap.containers.get(pid))
             .or_else(|| self.foreign_netns(s)?.container.as_ref())
     }
 
@@ -114,9 +115,10 @@ impl super::Snapshot {
 
     /// What the forwarder holding `s` does with it: the ports it publishes on `s`'s port.
     pub fn published_on(&self, s: &super::Socket) -> Vec<&Published> {
+        let snap = self.of(s);
         s.pids
             .iter()
-            .filter_map(|pid| self.published.get(pid))
+            .filter_map(|pid| snap.published.get(pid))
             .flatten()
             .filter(|p| {
                 p.proto == s.proto

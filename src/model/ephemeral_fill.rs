@@ -56,6 +56,7 @@ mod tests {
 
     fn sock(proto: Proto, port: u16, state: SockState) -> Socket {
         Socket {
+            host: 0,
             proto,
             local_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
             local_port: port,

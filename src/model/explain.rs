@@ -195,6 +195,7 @@ mod tests {
         let local: std::net::SocketAddr = local.parse().expect("an endpoint");
         let connected = !state.is_listening();
         crate::model::Socket {
+            host: 0,
             proto,
             local_addr: local.ip(),
             local_port: local.port(),

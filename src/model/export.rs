@@ -274,6 +274,7 @@ mod tests {
             ..Snapshot::default()
         };
         snap.sockets.push(Socket {
+            host: 0,
             proto: Proto::Tcp,
             local_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
             local_port: 8080,

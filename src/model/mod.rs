@@ -264,6 +264,9 @@ pub struct Socket {
     /// The network namespace the socket lives in, by its inode (Linux: what `readlink
     /// /proc/PID/ns/net` shows as `net:[N]`); 0 where the system does not say.
     pub netns: u32,
+    /// The machine the socket is on, in a table of several machines: the id of its
+    /// [`Machine`] (0: this one; see [`Snapshot::on`]). Always 0 in one machine's table.
+    pub host: u16,
 }
 
 impl Socket {
@@ -276,6 +279,7 @@ impl Socket {
             remote_port: self.remote_port,
             inode: self.inode,
             cookie: self.cookie,
+            host: self.host,
         }
     }
 
@@ -422,6 +426,9 @@ pub struct SocketKey {
     pub inode: Option<u32>,
     /// The kernel's socket cookie; 0 when there is none.
     pub cookie: u64,
+    /// The machine (see [`Socket::host`]): two machines' cookies and addresses say nothing
+    /// about each other.
+    pub host: u16,
 }
 
 impl SocketKey {
@@ -440,6 +447,7 @@ impl SocketKey {
 impl PartialEq for SocketKey {
     fn eq(&self, other: &Self) -> bool {
         self.proto == other.proto
+            && self.host == other.host
             && self.cookie == other.cookie
             && (self.cookie != 0 || self.tuple() == other.tuple())
     }
@@ -450,6 +458,7 @@ impl Eq for SocketKey {}
 impl std::hash::Hash for SocketKey {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.proto.hash(state);
+        self.host.hash(state);
         self.cookie.hash(state);
         if self.cookie == 0 {
             self.tuple().hash(state);
@@ -536,6 +545,34 @@ pub struct Snapshot {
     /// Containers whose network namespaces this user may not read (other users', without
     /// root): their sockets are not in the table.
     pub hidden_containers: Vec<container::Container>,
+    /// The machines of a table that lists several (this one and hosts read over SSH), by
+    /// id, ascending; each socket's [`Socket::host`] names its own. Empty in one machine's
+    /// table. The fields above are then this machine's, and `sockets` every machine's.
+    pub machines: Vec<Machine>,
+    /// Which machine this is, as one of a table of several; `None` elsewhere.
+    pub machine: Option<MachineName>,
+}
+
+/// One machine of a table of several: its own snapshot (its sockets, processes, users,
+/// ephemeral range, all numbered as on that machine), whose [`Snapshot::machine`] says which
+/// machine it is.
+#[derive(Clone, Debug)]
+pub struct Machine {
+    /// What [`Socket::host`] says for this machine's sockets.
+    pub id: u16,
+    pub table: std::sync::Arc<Snapshot>,
+}
+
+/// Which machine a snapshot is of, in a table of several.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MachineName {
+    /// The host as the user gave it (an ssh alias, `user@server`); `None`: this machine.
+    pub host: Option<String>,
+    /// What it shows as, in the *Host* column: the host, or this machine's own name.
+    pub name: String,
+    /// Why its table is not current (the host cannot be read now): its rows are the last
+    /// ones read.
+    pub stale: Option<String>,
 }
 
 impl Default for Snapshot {
@@ -561,6 +598,8 @@ impl Default for Snapshot {
             containers: BTreeMap::new(),
             published: BTreeMap::new(),
             hidden_containers: Vec::new(),
+            machines: Vec::new(),
+            machine: None,
         }
     }
 }
@@ -590,26 +629,96 @@ impl Snapshot {
             && self.ended.is_empty()
             && other.ended.is_empty()
             && self.ended_lost == other.ended_lost
+            && self.machines.len() == other.machines.len()
+            && self
+                .machines
+                .iter()
+                .zip(&other.machines)
+                .all(|(a, b)| a.id == b.id && std::sync::Arc::ptr_eq(&a.table, &b.table))
+    }
+
+    /// The machine `id` of a table of several, with its own processes, users and range;
+    /// the table itself where it lists one machine (or has no such machine).
+    pub fn on(&self, id: u16) -> &Snapshot {
+        self.machine(id).map_or(self, |m| &m.table)
+    }
+
+    /// The table of the machine `socket` is on: where its processes, users, counters and
+    /// ephemeral range are read.
+    pub fn of(&self, socket: &Socket) -> &Snapshot {
+        self.on(socket.host)
+    }
+
+    /// Whether the table lists several machines whose own tables, one after the other, are
+    /// its rows: then each part is read on its own (sorts, filters, row texts).
+    pub fn machines_cover_rows(&self) -> bool {
+        !self.machines.is_empty()
+            && self
+                .machines
+                .iter()
+                .map(|m| m.table.sockets.len())
+                .sum::<usize>()
+                == self.sockets.len()
+    }
+
+    /// The tables whose rows, one after the other, are this table's: each machine's where
+    /// it lists several, else itself.
+    pub fn parts(&self) -> Vec<&Snapshot> {
+        if self.machines_cover_rows() {
+            self.machines.iter().map(|m| &*m.table).collect()
+        } else {
+            vec![self]
+        }
+    }
+
+    pub fn machine(&self, id: u16) -> Option<&Machine> {
+        self.machines.iter().find(|m| m.id == id)
+    }
+
+    /// Whether the table lists more than one machine.
+    pub fn is_several(&self) -> bool {
+        self.machines.len() > 1
+    }
+
+    /// The host a socket is on, as the user gave it; `None`: this machine.
+    pub fn host_of(&self, socket: &Socket) -> Option<&str> {
+        self.of(socket)
+            .machine
+            .as_ref()
+            .and_then(|m| m.host.as_deref())
+    }
+
+    /// The name of the machine a socket is on, in a table of several.
+    pub fn machine_name(&self, socket: &Socket) -> Option<&str> {
+        self.of(socket).machine.as_ref().map(|m| m.name.as_str())
     }
 
     /// A TCP connection's counters and rate, where the kernel gave them.
     pub fn flow(&self, socket: &Socket) -> Option<&traffic::Flow> {
+        let snap = self.of(socket);
         (socket.cookie != 0)
-            .then(|| self.traffic.get(&socket.cookie))
+            .then(|| snap.traffic.get(&socket.cookie))
             .flatten()
     }
 
     /// Datagrams a UDP socket dropped, where the kernel counted them.
     pub fn drops(&self, socket: &Socket) -> Option<u32> {
+        let snap = self.of(socket);
         (socket.cookie != 0 && socket.proto == Proto::Udp)
-            .then(|| self.drops.get(&socket.cookie).copied())
+            .then(|| snap.drops.get(&socket.cookie).copied())
             .flatten()
     }
 
     /// What every connection of the poll moves per second, received and sent.
     pub fn total_rate(&self) -> traffic::Rate {
-        self.traffic
-            .values()
+        let tables: Vec<&Snapshot> = if self.machines.is_empty() {
+            vec![self]
+        } else {
+            self.machines.iter().map(|m| &*m.table).collect()
+        };
+        tables
+            .iter()
+            .flat_map(|t| t.traffic.values())
             .filter_map(|f| f.rate)
             .fold(traffic::Rate::default(), |sum, r| traffic::Rate {
                 down: sum.down.saturating_add(r.down),
@@ -627,6 +736,10 @@ impl Snapshot {
 
     /// The user a socket belongs to: the kernel's uid for it, else its first process's user.
     pub fn socket_user(&self, socket: &Socket) -> Option<String> {
+        let snap = self.of(socket);
+        if !std::ptr::eq(snap, self) {
+            return snap.socket_user(socket);
+        }
         if let Some(uid) = socket.uid {
             return Some(
                 self.user_name(uid)
@@ -663,6 +776,11 @@ impl Snapshot {
             .iter()
             .enumerate()
             .filter(move |(_, s)| s.pids.contains(&pid))
+    }
+
+    /// Every socket process `pid` of machine `host` holds.
+    pub fn sockets_of_on(&self, host: u16, pid: u32) -> impl Iterator<Item = (usize, &Socket)> {
+        self.sockets_of(pid).filter(move |(_, s)| s.host == host)
     }
 
     /// Sockets whose local port is `port`.
@@ -742,6 +860,7 @@ mod tests {
         assert_eq!(address_words(addr("::1")), None);
         // The kernel's text stays as it is wherever the address is written.
         let socket = Socket {
+            host: 0,
             proto: Proto::Tcp,
             local_addr: addr("::ffff:127.0.0.1"),
             local_port: 8443,

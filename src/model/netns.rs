@@ -82,7 +82,7 @@ impl super::Snapshot {
     /// The namespace a socket lives in, when it is not portscope's own: what tables show in
     /// their namespace column. `None` for the own namespace and where the system does not say.
     pub fn foreign_netns(&self, s: &super::Socket) -> Option<&NetNs> {
-        self.namespaces.get(&s.netns).filter(|ns| !ns.own)
+        self.of(s).namespaces.get(&s.netns).filter(|ns| !ns.own)
     }
 
     /// Where a socket lives, when that is not simply this machine: the container of its
@@ -99,6 +99,9 @@ impl super::Snapshot {
     /// Whether any socket has a [`place`](Self::place): tables show their container column
     /// only then.
     pub fn has_places(&self) -> bool {
+        if self.machines_cover_rows() {
+            return self.machines.iter().any(|m| m.table.has_places());
+        }
         !self.containers.is_empty() || self.namespaces.values().any(|ns| !ns.own && ns.sockets > 0)
     }
 }

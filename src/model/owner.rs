@@ -106,6 +106,8 @@ impl NoOwnerReason {
 
 impl<'a> Owner<'a> {
     pub fn of(snapshot: &'a Snapshot, socket: &Socket) -> Owner<'a> {
+        // Processes and users are the socket's machine's.
+        let snapshot = snapshot.of(socket);
         if !socket.pids.is_empty() {
             return Owner::Processes(
                 socket
@@ -196,6 +198,7 @@ mod tests {
 
     fn socket(state: SockState, uid: Option<u32>, inode: Option<u32>, pids: Vec<u32>) -> Socket {
         Socket {
+            host: 0,
             proto: Proto::Tcp,
             local_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
             local_port: 5000,

@@ -25,7 +25,9 @@ impl Snapshot {
     /// each network namespace: a socket of another namespace (a container's) is not judged
     /// by portscope's own.
     pub fn at_ephemeral_risk(&self, s: &Socket) -> bool {
-        self.foreign_netns(s).is_none() && at_ephemeral_risk(s, &self.ephemeral)
+        // Each machine's sockets against that machine's range.
+        let snap = self.of(s);
+        snap.foreign_netns(s).is_none() && at_ephemeral_risk(s, &snap.ephemeral)
     }
 
     /// The sockets at risk, in table order.
@@ -37,8 +39,8 @@ impl Snapshot {
     /// is one).
     pub fn services_at_risk(&self) -> usize {
         self.sockets_at_risk()
-            .map(|s| (s.proto, s.local_port))
-            .collect::<BTreeSet<(Proto, u16)>>()
+            .map(|s| (s.host, s.proto, s.local_port))
+            .collect::<BTreeSet<(u16, Proto, u16)>>()
             .len()
     }
 
@@ -73,6 +75,7 @@ mod tests {
     fn sock(proto: Proto, addr: &str, port: u16, state: SockState) -> Socket {
         let connected = !state.is_listening();
         Socket {
+            host: 0,
             proto,
             local_addr: addr.parse::<IpAddr>().expect("an address"),
             local_port: port,

@@ -15,6 +15,8 @@ use super::{FastHash, Snapshot, Socket, Toggles};
 /// A column of the table, by which it can be sorted (see [`super::column::COLUMNS`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum SortKey {
+    /// The machine a socket is on, in a table of several.
+    Host,
     Proto,
     /// The container or network namespace a socket lives in.
     Netns,
@@ -200,21 +202,36 @@ pub fn sorted_rows_of(
     filter: &Filter,
     toggles: &Toggles,
 ) -> Vec<usize> {
+    // A table of several machines is read machine by machine: its rows are theirs, in order,
+    // each with its own processes, users and ephemeral range.
+    let mut split: Vec<(&Snapshot, Option<&RowTexts>, usize)> = Vec::with_capacity(parts.len());
+    for (snap, texts) in parts {
+        let mut at = 0;
+        for part in snap.parts() {
+            split.push((part, *texts, at));
+            at += part.sockets.len();
+        }
+    }
     let mut rows: Vec<usize> = Vec::new();
     let mut offset = 0;
-    for (snap, texts) in parts {
+    for (snap, texts, at) in &split {
         rows.extend(
             snap.sockets
                 .iter()
                 .enumerate()
                 .filter(|(i, s)| {
                     toggles.matches(s)
-                        && filter.matches_with_text(snap, s, texts.and_then(|t| t.get(*i)))
+                        && filter.matches_with_text(snap, s, texts.and_then(|t| t.get(at + *i)))
                 })
                 .map(|(i, _)| offset + i),
         );
         offset += snap.sockets.len();
     }
+    let parts: Vec<(&Snapshot, Option<&RowTexts>)> = split
+        .iter()
+        .map(|(snap, texts, _)| (*snap, *texts))
+        .collect();
+    let parts = &parts[..];
     let mut keyed = row_keys(parts, &rows, sort.key);
     // The index makes every key unique, so an unstable sort gives a stable order.
     match sort.dir {
@@ -363,6 +380,7 @@ mod tests {
 
     fn sock(proto: Proto, addr: IpAddr, port: u16, pids: Vec<u32>) -> Socket {
         Socket {
+            host: 0,
             proto,
             local_addr: addr,
             local_port: port,
@@ -489,6 +507,7 @@ mod tests {
                     _ => Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, (i % 7) as u8))),
                 };
                 Socket {
+                    host: 0,
                     proto: if i % 3 == 0 { Proto::Udp } else { Proto::Tcp },
                     local_addr: local,
                     local_port: (i % 9) as u16 * 1000,

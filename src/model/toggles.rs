@@ -59,6 +59,7 @@ mod tests {
 
     fn sock(proto: Proto, v6: bool, state: SockState) -> Socket {
         Socket {
+            host: 0,
             proto,
             local_addr: if v6 {
                 IpAddr::V6(Ipv6Addr::LOCALHOST)

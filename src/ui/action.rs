@@ -72,6 +72,7 @@ pub(crate) enum Action {
     /// Remember a host (already checked by the dialog).
     AddHost(String),
     RemoveHost(String),
-    /// Show this machine (`None`) or a host.
-    ShowHost(Option<String>),
+    /// Show the ports of this machine (0) or of a host (its id) in the range bar and the
+    /// explanation.
+    FocusHost(u16),
 }

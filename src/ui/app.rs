@@ -31,7 +31,8 @@ use super::window::FitToScreen;
 use crate::act::dns::Resolver;
 use crate::act::free::{FreeSearch, find_free};
 use crate::collect::{
-    Collector, Control, GeneratedSource, HelperSource, HelperSwitch, SocketSource,
+    Collector, Control, GeneratedSource, HelperSource, HelperSwitch, HostEntry, HostSet, Machines,
+    SocketSource,
 };
 use crate::knowledge::{PortKnowledge, Transport, parse_port};
 use crate::model::explain_now;
@@ -65,8 +66,12 @@ pub struct PortscopeApp {
     startup_error: Option<String>,
     /// The port the explanation shows, and for which transport (`None`: all).
     port_focus: Option<(u16, Option<Transport>)>,
-    /// The explanation of `port_focus`, rebuilt when the port or the snapshot changes.
-    explained: Option<(u16, Option<Transport>, u64, PortKnowledge)>,
+    /// The explanation of `port_focus` on `focus_host`, rebuilt when the port, the machine or
+    /// the snapshot changes.
+    explained: Option<(u16, Option<Transport>, u16, u64, PortKnowledge)>,
+    /// The machine whose ports the bar and the explanation show (0: this one): the selected
+    /// row's, or the one picked above the bar.
+    focus_host: u16,
     bar: PortBarState,
     goto_text: String,
     goto_error: Option<String>,
@@ -107,21 +112,17 @@ pub struct PortscopeApp {
     /// Sockets whose owner needs root, counted while their hint may still be shown.
     hidden_owners: HiddenOwners,
     fit_to_screen: FitToScreen,
-    /// Opens a machine's source when the user picks one (`None`: the window shows one fixed
-    /// source and cannot switch).
+    /// Opens a machine's source: this one's, and each host's when it is added (`None`: the
+    /// window shows one fixed source and no hosts).
     connect: Option<Connect>,
-    /// The remote host shown; `None`: this machine.
-    shown: Option<Shown>,
+    /// The hosts listed beside this machine, shared with the source that merges them.
+    hosts: HostSet,
+    /// Each host's line, in the order added.
+    host_lines: Vec<(String, Option<HostStatusFn>)>,
     /// The *Hosts…* dialog, while open.
     hosts_dialog: Option<HostsDialog>,
     /// The window title last set.
     titled: Option<String>,
-}
-
-/// A remote host on show, and how to read its line.
-struct Shown {
-    host: String,
-    status: Option<HostStatusFn>,
 }
 
 impl PortscopeApp {
@@ -130,14 +131,14 @@ impl PortscopeApp {
     pub fn new(
         cc: &eframe::CreationContext<'_>,
         generated: Option<GeneratedSource>,
-        host: Option<String>,
+        hosts: Vec<String>,
         loaded: Loaded,
     ) -> Self {
         // The live machine (on Linux with the privileged helper for the owners it cannot
         // see), or a host over SSH; made-up sockets stay on their own.
         let mut app = match generated {
             Some(source) => Self::with_source(&cc.egui_ctx, Box::new(source), loaded.prefs),
-            None => Self::with_connect(&cc.egui_ctx, system_connect(), host, loaded.prefs),
+            None => Self::with_connect(&cc.egui_ctx, system_connect(), hosts, loaded.prefs),
         };
         app.notice = loaded.notice;
         let ctx = cc.egui_ctx.clone();
@@ -177,78 +178,122 @@ impl PortscopeApp {
         app
     }
 
-    /// The app on the machine `connect` opens for `host` (`None`: this machine), able to
-    /// switch to another in the *Hosts…* dialog. A host given here is remembered.
+    /// The app on this machine and the remembered hosts (with `hosts`, which are remembered
+    /// too), each opened by `connect`; the *Hosts…* dialog adds and removes hosts.
     pub fn with_connect(
         ctx: &egui::Context,
         connect: Connect,
-        host: Option<String>,
+        hosts: Vec<String>,
         prefs: Prefs,
     ) -> Self {
         let mut app = Self::from_snapshot(Snapshot::default(), prefs);
-        app.connect = Some(connect);
-        if let Some(host) = &host
-            && !app.prefs.hosts.contains(host)
-        {
-            app.prefs.hosts.push(host.clone());
+        app.connect = Some(connect.clone());
+        for host in hosts {
+            if !app.prefs.hosts.contains(&host) {
+                app.prefs.hosts.push(host);
+            }
         }
-        if let Err(e) = app.show_host(ctx, host) {
-            app.startup_error = Some(e);
+        let wake_ctx = ctx.clone();
+        app.view = ViewState::new(Arc::new(move || wake_ctx.request_repaint()));
+        let interval = Duration::from_millis(app.prefs.interval_ms);
+        match connect(None, interval) {
+            Ok(opened) => {
+                app.helper = opened.helper;
+                let source = Machines::new(opened.source, app.hosts.clone());
+                let wake_ctx = ctx.clone();
+                match Collector::spawn(Box::new(source), interval, move || {
+                    wake_ctx.request_repaint()
+                }) {
+                    Ok(collector) => app.collector = Some(collector),
+                    Err(e) => {
+                        app.startup_error = Some(format!("cannot start the collector thread: {e}"));
+                    }
+                }
+            }
+            Err(e) => app.startup_error = Some(e),
+        }
+        let mut failed = Vec::new();
+        for host in app.prefs.hosts.clone() {
+            if let Err(e) = app.start_host(&host) {
+                failed.push(format!("{}: {e}", crate::model::text::escape(&host)));
+            }
+        }
+        if !failed.is_empty() {
+            app.notice = Some(format!("cannot read {}", failed.join("; ")));
         }
         app
     }
 
-    /// Show this machine (`None`) or a host: a new collector on its source, and a table that
-    /// starts over (rows, selection, highlights, history and timeline are the other machine's).
-    /// The old collector is stopped off the UI thread: its source may be waiting on a host.
-    fn show_host(&mut self, ctx: &egui::Context, host: Option<String>) -> Result<(), String> {
+    /// Start reading `host` beside this machine: its own collector, whose tables the
+    /// machine's source merges at its next poll. Never waits on the host.
+    fn start_host(&mut self, host: &str) -> Result<(), String> {
         let connect = self
             .connect
             .clone()
             .ok_or_else(|| "this window shows one source only".to_owned())?;
         let interval = Duration::from_millis(self.prefs.interval_ms);
-        let opened = connect(host.as_deref(), interval)?;
-        if let Some(old) = self.collector.take() {
-            let stopping = std::thread::Builder::new()
-                .name("stop collector".into())
-                .spawn(move || drop(old));
-            // Without a thread it is stopped here (the closure, and the collector, dropped).
-            drop(stopping);
+        let opened = connect(Some(host), interval)?;
+        // Its tables are taken at the merging source's next poll: nothing to wake here.
+        let collector = Collector::spawn(opened.source, interval, || {})
+            .map_err(|e| format!("cannot start a collector thread: {e}"))?;
+        if self.paused {
+            collector.send(Control::Pause);
         }
-        let wake_ctx = ctx.clone();
-        let empty = Arc::new(Snapshot::default());
-        self.snapshot = empty.clone();
-        self.incoming = empty;
-        self.view = ViewState::new(Arc::new(move || wake_ctx.request_repaint()));
-        self.selection = None;
-        self.scroll_to = None;
-        self.port_focus = None;
-        self.explained = None;
-        self.kill = None;
-        self.close = None;
-        self.paused = false;
-        self.startup_error = None;
-        self.tracker = ChangeTracker::default();
-        self.traffic = TrafficHistory::default();
-        self.timeline = Timeline::default();
-        self.hidden_owners = HiddenOwners::default();
-        self.helper = opened.helper;
-        self.shown = host.map(|host| Shown {
-            host,
-            status: opened.status,
-        });
-        let wake_ctx = ctx.clone();
-        match Collector::spawn(opened.source, interval, move || wake_ctx.request_repaint()) {
-            Ok(collector) => self.collector = Some(collector),
-            Err(e) => self.startup_error = Some(format!("cannot start the collector thread: {e}")),
-        }
-        ctx.request_repaint();
+        let mut list = self.hosts.lock();
+        let id = list
+            .next_id()
+            .ok_or_else(|| "no more hosts can be added in this window".to_owned())?;
+        list.entries
+            .push(HostEntry::new(id, host.to_owned(), collector));
+        drop(list);
+        self.host_lines.push((host.to_owned(), opened.status));
         Ok(())
     }
 
-    /// The remote host the window shows, if it shows one.
-    pub fn shown_host(&self) -> Option<&str> {
-        self.shown.as_ref().map(|s| s.host.as_str())
+    /// Stop reading `host`: its rows leave the table at the next poll.
+    fn stop_host(&mut self, host: &str) {
+        let removed: Vec<HostEntry> = {
+            let mut list = self.hosts.lock();
+            let (gone, kept) = std::mem::take(&mut list.entries)
+                .into_iter()
+                .partition(|e| e.host == host);
+            list.entries = kept;
+            gone
+        };
+        self.host_lines.retain(|(h, _)| h != host);
+        for entry in &removed {
+            if self.focus_host == entry.id {
+                self.focus_host = 0;
+                self.explained = None;
+            }
+            if self
+                .selection
+                .as_ref()
+                .is_some_and(|sel| sel.key.host == entry.id)
+            {
+                self.selection = None;
+            }
+        }
+        if !removed.is_empty() {
+            // A collector waits for its thread when dropped: not on the UI thread.
+            let stopping = std::thread::Builder::new()
+                .name("stop host".into())
+                .spawn(move || drop(removed));
+            drop(stopping);
+        }
+        if let Some(collector) = &self.collector {
+            collector.send(Control::RefreshNow);
+        }
+    }
+
+    /// The hosts listed beside this machine, in the order added.
+    pub fn listed_hosts(&self) -> Vec<String> {
+        self.host_lines.iter().map(|(h, _)| h.clone()).collect()
+    }
+
+    /// The machine the bar and the explanation show (0: this one).
+    pub fn focus_host(&self) -> u16 {
+        self.focus_host
     }
 
     /// The app showing one fixed snapshot, with no collector (tests, screenshots).
@@ -297,7 +342,9 @@ impl PortscopeApp {
             hidden_owners: HiddenOwners::default(),
             fit_to_screen: FitToScreen::default(),
             connect: None,
-            shown: None,
+            hosts: HostSet::default(),
+            host_lines: Vec::new(),
+            focus_host: 0,
             hosts_dialog: None,
             titled: None,
         }
@@ -341,13 +388,15 @@ impl PortscopeApp {
     /// and snapshot.
     fn knowledge(&mut self) -> Option<&PortKnowledge> {
         let (port, transport) = self.port_focus?;
-        let fresh = matches!(&self.explained, Some((p, t, seq, _))
-            if *p == port && *t == transport && *seq == self.snapshot.seq);
+        let host = self.focus_host;
+        let fresh = matches!(&self.explained, Some((p, t, h, seq, _))
+            if *p == port && *t == transport && *h == host && *seq == self.snapshot.seq);
         if !fresh {
-            let k = explain_now(port, transport, &self.snapshot);
-            self.explained = Some((port, transport, self.snapshot.seq, k));
+            // The machine's own sockets and ephemeral range.
+            let k = explain_now(port, transport, self.snapshot.on(host));
+            self.explained = Some((port, transport, host, self.snapshot.seq, k));
         }
-        self.explained.as_ref().map(|(_, _, _, k)| k)
+        self.explained.as_ref().map(|(_, _, _, _, k)| k)
     }
 
     fn goto_port(&mut self) {
@@ -367,7 +416,7 @@ impl PortscopeApp {
             near: parse_port(&self.goto_text).ok(),
             count: 1,
         };
-        let snap = self.snapshot.clone();
+        let snap = machine_table(&self.snapshot, 0);
         match Job::spawn("free-port", waker(ctx), move || find_free(&search, &snap)) {
             Ok(job) => self.free_job = Some(job),
             Err(e) => self.goto_error = Some(format!("cannot start the search: {e}")),
@@ -445,16 +494,21 @@ impl PortscopeApp {
         if let Some(c) = &self.collector {
             c.send(control);
         }
+        // Each host's collector too: paused, a host is not read either.
+        for entry in &self.hosts.lock().entries {
+            entry.collector.send(control);
+        }
     }
 
     /// Select a socket of the poll on screen.
     fn select(&mut self, socket: &Socket) {
-        let poll = self.snapshot.clone();
+        let poll = machine_table(&self.snapshot, socket.host);
         self.select_in(socket, &poll, false);
     }
 
     fn select_in(&mut self, socket: &Socket, table: &Arc<Snapshot>, closed: bool) {
         self.port_focus = Some((socket.local_port, Some(socket.proto.into())));
+        self.focus_host = socket.host;
         self.details_hidden = false;
         self.selection = Some(Selection {
             key: socket.key(),
@@ -515,7 +569,8 @@ impl PortscopeApp {
                 self.timeline.note_closed(at, 1);
             }
         }
-        self.traffic.update(&self.incoming);
+        // This machine's connections: a host's counters are numbered by its own kernel.
+        self.traffic.update(self.incoming.on(0));
         self.timeline.update(&self.incoming, changes);
         if let Some(deadline) = self.tracker.next_deadline() {
             ctx.request_repaint_after(deadline.saturating_duration_since(now));
@@ -539,7 +594,7 @@ impl PortscopeApp {
             match self.snapshot.sockets.iter().find(|s| s.key() == sel.key) {
                 Some(s) => {
                     sel.socket = s.clone();
-                    sel.seen_in = self.snapshot.clone();
+                    sel.seen_in = machine_table(&self.snapshot, s.host);
                     sel.closed = false;
                 }
                 None => sel.closed = true,
@@ -573,25 +628,28 @@ impl PortscopeApp {
         if let Some(error) = self.settings.as_mut().and_then(Store::take_error) {
             self.notice = Some(error);
         }
-        let title = match &self.shown {
-            Some(shown) => format!("portscope — {}", crate::model::text::escape(&shown.host)),
-            None => "portscope".to_owned(),
+        let title = match self.host_lines.as_slice() {
+            [] => "portscope".to_owned(),
+            [(one, _)] => format!(
+                "portscope — this machine and {}",
+                crate::model::text::escape(one)
+            ),
+            more => format!("portscope — this machine and {} hosts", more.len()),
         };
         if self.titled.as_deref() != Some(title.as_str()) {
             ui.ctx()
                 .send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
             self.titled = Some(title);
         }
-        let host_line: Option<HostLine> = self
-            .shown
-            .as_ref()
-            .and_then(|s| s.status.as_ref())
-            .map(|status| status());
-        if host_line.as_ref().is_some_and(|l| l.retry_at.is_some()) {
-            // The retry's countdown.
+        let host_lines: Vec<HostLine> = self
+            .host_lines
+            .iter()
+            .filter_map(|(_, status)| status.as_ref().map(|status| status()))
+            .collect();
+        if host_lines.iter().any(|l| l.retry_at.is_some()) {
+            // The retries' countdown.
             ui.ctx().request_repaint_after(Duration::from_secs(1));
         }
-        let remote = self.shown.is_some();
         let mut actions = Vec::new();
         egui::Panel::top("toolbar").show(ui, |ui| {
             let (asked, filter_id) = toolbar_ui(
@@ -612,12 +670,13 @@ impl PortscopeApp {
             actions.extend(asked);
         });
         if self.hidden_owners.seq != self.snapshot.seq {
-            self.hidden_owners = HiddenOwners::of(&self.snapshot);
+            // This machine's owners: the helper shows this machine's.
+            self.hidden_owners = HiddenOwners::of(self.snapshot.on(0));
+            self.hidden_owners.seq = self.snapshot.seq;
         }
         let helper = self.helper.as_ref().map(|switch| switch.status());
         // The hint offers this machine's helper: nothing for a remote host's owners.
-        let hint =
-            !remote && !self.prefs.owners_hint_dismissed && self.hidden_owners.worth_a_hint();
+        let hint = !self.prefs.owners_hint_dismissed && self.hidden_owners.worth_a_hint();
         if hint {
             egui::Panel::top("owners_hint").show(ui, |ui| {
                 actions.extend(hint_ui(ui, &self.hidden_owners, helper.as_ref()));
@@ -635,7 +694,13 @@ impl PortscopeApp {
         }
         egui::Panel::top("portbar").show(ui, |ui| {
             let selected = self.explained_port();
-            actions.extend(bar_panel_ui(ui, &mut self.bar, self.view.data(), selected));
+            actions.extend(bar_panel_ui(
+                ui,
+                &mut self.bar,
+                self.view.data(),
+                selected,
+                self.focus_host,
+            ));
         });
         egui::Panel::bottom("status").show(ui, |ui| {
             actions.extend(status_ui(
@@ -650,7 +715,8 @@ impl PortscopeApp {
                     helper: helper
                         .as_ref()
                         .map(|status| (status, if hint { 0 } else { self.hidden_owners.sockets })),
-                    host: host_line.as_ref().map(|line| (line, Instant::now())),
+                    hosts: &host_lines,
+                    now: Instant::now(),
                 },
             ));
         });
@@ -678,7 +744,7 @@ impl PortscopeApp {
                 dialog,
                 &HostsInput {
                     hosts: &self.prefs.hosts,
-                    shown: self.shown.as_ref().map(|s| s.host.as_str()),
+                    lines: &host_lines,
                 },
             ));
         }
@@ -691,16 +757,18 @@ impl PortscopeApp {
                 .resizable(true)
                 .default_size(420.0)
                 .show(ui, |ui| {
-                    let knowledge = self.explained.as_ref().map(|(_, _, _, k)| k);
+                    let knowledge = self.explained.as_ref().map(|(_, _, _, _, k)| k);
+                    let host = self.focus_host;
                     actions.extend(details_ui(
                         ui,
                         &DetailsInput {
                             selection: self.selection.as_ref(),
-                            snapshot: &self.snapshot,
+                            // The selected row's machine: its processes' other sockets.
+                            snapshot: self.snapshot.on(host),
                             port_focus: self.port_focus,
                             knowledge: knowledge.filter(|_| self.port_focus.is_some()),
-                            traffic: &self.traffic,
-                            remote,
+                            // This machine's counters; a host's are not charted.
+                            traffic: (host == 0).then_some(&self.traffic),
                         },
                     ));
                 });
@@ -737,7 +805,6 @@ impl PortscopeApp {
                         tracker: &self.tracker,
                         names,
                         startup_error: self.startup_error.as_deref(),
-                        remote,
                     },
                 ));
             }
@@ -773,15 +840,16 @@ impl PortscopeApp {
                         self.goto_error = None;
                     }
                 }
-                // It binds ports here: on a host's table it would answer for the wrong machine.
-                Action::FindFreePort if self.shown.is_some() => {
+                // It binds ports here: for a host's ports it would answer for the wrong machine.
+                Action::FindFreePort if self.focus_host != 0 => {
                     self.goto_error = Some(format!("Find a free port: {REMOTE_ONLY_HERE}"));
                 }
                 Action::FindFreePort => self.find_free_port(ctx),
                 Action::ShowDetails => self.details_hidden = false,
                 Action::HideDetails => self.details_hidden = true,
                 // A host's PID means another process here: never acted on locally.
-                Action::AskKill(_) | Action::AskClose { .. } if self.shown.is_some() => {}
+                Action::AskKill(_) if self.selection.as_ref().is_some_and(|s| s.key.host != 0) => {}
+                Action::AskClose { socket, .. } if socket.host != 0 => {}
                 Action::AskKill(p) => self.kill = Some(KillDialog::new(&p)),
                 Action::CloseKill => {
                     self.kill = None;
@@ -844,28 +912,28 @@ impl PortscopeApp {
                 Action::CloseHosts => self.hosts_dialog = None,
                 Action::AddHost(host) => {
                     if !self.prefs.hosts.contains(&host) {
-                        self.prefs.hosts.push(host);
+                        self.prefs.hosts.push(host.clone());
+                        if let Err(e) = self.start_host(&host) {
+                            self.notice = Some(format!(
+                                "cannot read {}: {e}",
+                                crate::model::text::escape(&host)
+                            ));
+                        }
                     }
                 }
                 Action::RemoveHost(host) => {
                     self.prefs.hosts.retain(|h| *h != host);
-                    // A forgotten host is not kept on show.
-                    if self.shown_host() == Some(host.as_str()) {
-                        self.switch_to(ctx, None);
+                    self.stop_host(&host);
+                }
+                Action::FocusHost(host) => {
+                    self.focus_host = host;
+                    self.explained = None;
+                    // The selection's details are its own machine's: they go with another.
+                    if self.selection.as_ref().is_some_and(|s| s.key.host != host) {
+                        self.selection = None;
                     }
                 }
-                Action::ShowHost(host) => self.switch_to(ctx, host),
             }
-        }
-    }
-
-    /// Show another machine, or say why it cannot be shown.
-    fn switch_to(&mut self, ctx: &egui::Context, host: Option<String>) {
-        if let Err(e) = self.show_host(ctx, host.clone()) {
-            let which = host.map_or("this machine".to_owned(), |h| {
-                crate::model::text::escape(&h).into_owned()
-            });
-            self.notice = Some(format!("cannot show {which}: {e}"));
         }
     }
 
@@ -904,6 +972,13 @@ impl PortscopeApp {
             self.select_in(&socket, &table, closing);
         }
     }
+}
+
+/// The part of `snapshot` that is machine `host`'s, where it lists several; else `snapshot`.
+fn machine_table(snapshot: &Arc<Snapshot>, host: u16) -> Arc<Snapshot> {
+    snapshot
+        .machine(host)
+        .map_or_else(|| snapshot.clone(), |m| m.table.clone())
 }
 
 impl eframe::App for PortscopeApp {

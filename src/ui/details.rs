@@ -21,9 +21,9 @@ pub(crate) struct DetailsInput<'a> {
     pub port_focus: Option<(u16, Option<Transport>)>,
     pub knowledge: Option<&'a PortKnowledge>,
     /// What connections moved lately, for the charts.
-    pub traffic: &'a TrafficHistory,
-    /// The socket is a remote host's: what acts on this machine is off.
-    pub remote: bool,
+    /// What this machine's connections moved lately, for the charts (`None`: the selection
+    /// is a host's, whose counters are not charted).
+    pub traffic: Option<&'a TrafficHistory>,
 }
 
 /// The selected socket, its owners and the port's explanation.
@@ -174,8 +174,12 @@ fn socket_ui(
         }
     });
     // What can be done to the socket itself, before what it moved and who holds it.
-    actions.extend(close_button(ui, s, &sel.seen_in, sel.closed, input.remote));
-    traffic_charts_ui(ui, input.traffic, s, &sel.seen_in);
+    // A host's socket: what acts on this machine is off for it.
+    let remote = s.host != 0;
+    actions.extend(close_button(ui, s, &sel.seen_in, sel.closed, remote));
+    if let Some(traffic) = input.traffic {
+        traffic_charts_ui(ui, traffic, s, &sel.seen_in);
+    }
     ui.add_space(8.0);
     let snap = &sel.seen_in;
     match snap.owner(s) {
@@ -190,7 +194,7 @@ fn socket_ui(
                 ui.separator();
                 match info {
                     Some(p) => {
-                        if let Some(other) = process_ui(ui, snap, live, p, s, kill, input.remote) {
+                        if let Some(other) = process_ui(ui, snap, live, p, s, kill, remote) {
                             select = Some(other);
                         }
                     }

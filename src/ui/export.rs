@@ -12,7 +12,7 @@ use std::sync::Arc;
 use super::atomic::{Existing, WriteError, write_atomic};
 use super::job::{Job, progress_ui, waker};
 use crate::model::Snapshot;
-use crate::model::export::{write_csv, write_json};
+use crate::model::export::{HostRows, write_csv, write_csv_hosts, write_json, write_json_hosts};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -193,10 +193,50 @@ fn replace_question(path: &Path, what: &Existing) -> String {
     }
 }
 
+/// The rows of a table of several machines, machine by machine: its name, its own table, its
+/// rows there (in the order given).
+fn split_by_machine<'a>(
+    snap: &'a Snapshot,
+    rows: &[usize],
+) -> Vec<(String, &'a Arc<Snapshot>, Vec<usize>)> {
+    let mut parts = Vec::with_capacity(snap.machines.len());
+    let mut offset = 0;
+    for machine in &snap.machines {
+        let len = machine.table.sockets.len();
+        let mine = rows
+            .iter()
+            .filter(|&&i| (offset..offset + len).contains(&i))
+            .map(|&i| i - offset)
+            .collect();
+        let name = machine
+            .table
+            .machine
+            .as_ref()
+            .map_or_else(String::new, |m| m.name.clone());
+        parts.push((name, &machine.table, mine));
+        offset += len;
+    }
+    parts
+}
+
 fn write(path: &Path, snap: &Snapshot, rows: &[usize], format: Format, overwrite: bool) -> Outcome {
-    let written = write_atomic(path, overwrite, |out| match format {
-        Format::Csv => write_csv(out, snap, rows),
-        Format::Json => write_json(out, snap, rows),
+    let written = write_atomic(path, overwrite, |out| {
+        if snap.machines_cover_rows() {
+            // Several machines: each row with its host, read against its machine.
+            let split = split_by_machine(snap, rows);
+            let parts: Vec<HostRows<'_>> = split
+                .iter()
+                .map(|(name, table, rows)| (name.as_str(), &***table, &rows[..]))
+                .collect();
+            return match format {
+                Format::Csv => write_csv_hosts(out, &parts),
+                Format::Json => write_json_hosts(out, &parts),
+            };
+        }
+        match format {
+            Format::Csv => write_csv(out, snap, rows),
+            Format::Json => write_json(out, snap, rows),
+        }
     });
     match written {
         Ok(()) => Outcome::Saved(path.to_owned(), rows.len()),

@@ -53,7 +53,7 @@ impl Groups {
             let Some(s) = snap.sockets.get(i) else {
                 continue;
             };
-            let place = snap.place(s);
+            let place = place_of(snap, s);
             match snap.owner(s) {
                 Owner::Processes(list) => {
                     for (pid, info) in list {
@@ -73,7 +73,9 @@ impl Groups {
             .into_iter()
             .map(|((place, kind, _, pid), rows)| {
                 let title = if kind == 0 {
-                    let name = snap.process(pid).map_or("(exited)", |p| p.name.as_str());
+                    // The process of the group's machine.
+                    let machine = snap.of(&snap.sockets[rows[0]]);
+                    let name = machine.process(pid).map_or("(exited)", |p| p.name.as_str());
                     format!("{} (PID {pid})", escape(name))
                 } else {
                     let s = &snap.sockets[rows[0]];
@@ -107,6 +109,19 @@ impl Groups {
             })
             .collect();
         self.built_for = Some(version);
+    }
+}
+
+/// Where a socket lives, for grouping: in a table of several machines, its machine (this one
+/// first, as no place) and there its container or namespace.
+fn place_of(snap: &Snapshot, s: &Socket) -> Option<String> {
+    let place = snap.place(s);
+    match snap.of(s).machine.as_ref().filter(|_| snap.is_several()) {
+        Some(m) if m.host.is_some() => Some(match place {
+            Some(place) => format!("host {} · {place}", escape(&m.name)),
+            None => format!("host {}", escape(&m.name)),
+        }),
+        _ => place,
     }
 }
 

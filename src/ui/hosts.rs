@@ -1,13 +1,11 @@
-//! Which machine the window shows: this one, or a host read over SSH
-//! ([`crate::collect::remote`]). The *Hosts…* dialog lists the remembered hosts, adds and
-//! removes them, and picks the one shown; the status bar's host line says how that host is
-//! read and, when it fails, why and when it is tried again.
+//! The machines the window shows: this one, and hosts read over SSH
+//! ([`crate::collect::remote`]), all in one table with a *Host* column
+//! ([`crate::collect::machines`]). The *Hosts…* dialog lists the remembered hosts, adds and
+//! removes them; each host's line in the status bar says how it is read and, when it fails,
+//! why and when it is tried again.
 //!
-//! The window shows one machine at a time: the model's processes are keyed by PID, and two
-//! machines' PIDs would mix in one table. Switching builds a new collector on the chosen
-//! machine's source. What acts on a process or a socket (ending a process, closing a
-//! connection) acts on *this* machine, so it is refused for a host's rows rather than run here
-//! on a PID that means something else.
+//! Each host is read by a collector of its own, so one that is slow or gone holds up nothing
+//! else. Its rows are read against its own processes and users (its PIDs mean nothing here).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,7 +14,7 @@ use super::action::Action;
 use crate::collect::{HelperSwitch, SocketSource};
 use crate::model::text::escape;
 
-/// Why the actions on processes and sockets are off while a host is shown.
+/// Why an action that works on this machine only is off for a host's rows.
 pub(crate) const REMOTE_ONLY_HERE: &str = "not available on remote hosts yet";
 
 /// How a host is read, in the window's words.
@@ -204,13 +202,13 @@ pub(crate) struct HostsDialog {
 
 /// What the dialog reads.
 pub(crate) struct HostsInput<'a> {
-    /// The remembered hosts, in the order added.
+    /// The remembered hosts, in the order added: each is in the table.
     pub hosts: &'a [String],
-    /// The host the window shows; `None`: this machine.
-    pub shown: Option<&'a str>,
+    /// Their lines, as the status bar shows them.
+    pub lines: &'a [HostLine],
 }
 
-/// The *Hosts…* dialog. Returns what was asked: add, remove, show a machine, close.
+/// The *Hosts…* dialog. Returns what was asked: add, remove, close.
 pub(crate) fn hosts_ui(
     ctx: &egui::Context,
     dialog: &mut HostsDialog,
@@ -223,29 +221,26 @@ pub(crate) fn hosts_ui(
         .collapsible(false)
         .resizable(false)
         .show(ctx, |ui| {
-            ui.label("The window shows one machine at a time:");
-            if ui
-                .radio(input.shown.is_none(), "This machine")
-                .on_hover_text("This computer's sockets")
-                .clicked()
-                && input.shown.is_some()
-            {
-                actions.push(Action::ShowHost(None));
-            }
+            ui.label("The table lists this machine and each host below (the Host column).");
+            ui.label(egui::RichText::new("This machine").strong());
+            let now = Instant::now();
             for host in input.hosts {
                 ui.horizontal(|ui| {
-                    let shown = input.shown == Some(host.as_str());
-                    if ui
-                        .radio(shown, escape(host))
-                        .on_hover_text("Read over ssh: portscope serve --stdio there, else ss")
-                        .clicked()
-                        && !shown
-                    {
-                        actions.push(Action::ShowHost(Some(host.clone())));
-                    }
+                    let line = input.lines.iter().find(|l| l.host == *host);
+                    let (words, failed) = match line {
+                        Some(line) => host_words(line, now),
+                        None => (escape(host).into_owned(), false),
+                    };
+                    let text = if failed {
+                        egui::RichText::new(words).color(ui.visuals().error_fg_color)
+                    } else {
+                        egui::RichText::new(words)
+                    };
+                    ui.label(text)
+                        .on_hover_text("Read over ssh: portscope serve --stdio there, else ss");
                     if ui
                         .button(format!("Remove {}", escape(host)))
-                        .on_hover_text("Forget this host")
+                        .on_hover_text("Forget this host: its rows leave the table")
                         .clicked()
                     {
                         actions.push(Action::RemoveHost(host.clone()));
@@ -254,7 +249,7 @@ pub(crate) fn hosts_ui(
             }
             ui.separator();
             ui.horizontal(|ui| {
-                let label = ui.label("Host");
+                let label = ui.label("New host");
                 let edit = ui
                     .add(
                         egui::TextEdit::singleline(&mut dialog.text)

@@ -65,15 +65,19 @@ fn return_large_blocks_when_freed() {
     }
 }
 
-/// Open the window on the live machine, on `host` over SSH, or on `generated` made-up
-/// sockets. Returns when it is closed.
+/// Open the window on the live machine (with `hosts` over SSH beside it), or on `generated`
+/// made-up sockets. Returns when it is closed.
 pub fn run_window(
     generated: Option<crate::collect::GeneratedSource>,
-    host: Option<String>,
+    hosts: Vec<String>,
 ) -> ExitCode {
     // Checked before anything runs: ssh would take a host starting with '-' as an option.
-    let host = match host.as_deref().map(hosts::valid_host).transpose() {
-        Ok(host) => host,
+    let hosts = match hosts
+        .iter()
+        .map(|h| hosts::valid_host(h))
+        .collect::<Result<Vec<String>, String>>()
+    {
+        Ok(hosts) => hosts,
         Err(e) => {
             eprintln!("portscope: {e}");
             return ExitCode::from(2);
@@ -82,10 +86,7 @@ pub fn run_window(
     return_large_blocks_when_freed();
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
-            .with_title(match &host {
-                Some(host) => format!("portscope — {}", crate::model::text::escape(host)),
-                None => "portscope".to_owned(),
-            })
+            .with_title("portscope")
             .with_inner_size(window::DEFAULT_SIZE)
             .with_min_inner_size(window::MIN_SIZE)
             .with_icon(std::sync::Arc::new(icon::icon())),
@@ -101,7 +102,7 @@ pub fn run_window(
             setup_context(&cc.egui_ctx);
             let file = eframe::storage_dir(APP_ID).map(|dir| dir.join(prefs::SETTINGS_FILE));
             let loaded = prefs::load(file.as_deref());
-            Ok(Box::new(PortscopeApp::new(cc, generated, host, loaded)))
+            Ok(Box::new(PortscopeApp::new(cc, generated, hosts, loaded)))
         }),
     );
     match result {

@@ -81,6 +81,7 @@ mod tests {
 
     fn connection(remote: &str, local_port: u16) -> Socket {
         Socket {
+            host: 0,
             proto: Proto::Tcp,
             local_addr: addr("192.168.1.20"),
             local_port,

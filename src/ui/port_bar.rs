@@ -464,6 +464,7 @@ mod tests {
 
     fn sock(port: u16, state: SockState) -> Socket {
         Socket {
+            host: 0,
             proto: Proto::Tcp,
             local_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
             local_port: port,

@@ -23,8 +23,10 @@ pub(crate) struct StatusInput<'a> {
     /// The privileged helper, where the window can start one, and how many sockets' owners
     /// are hidden without it.
     pub helper: Option<(&'a crate::collect::HelperStatus, usize)>,
-    /// The remote host shown, if one is, and the time now (for its retry's countdown).
-    pub host: Option<(&'a super::hosts::HostLine, std::time::Instant)>,
+    /// The hosts beside this machine, each with its line, and the time now (for their
+    /// retries' countdowns).
+    pub hosts: &'a [super::hosts::HostLine],
+    pub now: std::time::Instant,
 }
 
 pub(crate) fn status_ui(ui: &mut egui::Ui, input: &StatusInput<'_>) -> Vec<Action> {
@@ -62,9 +64,9 @@ pub(crate) fn status_ui(ui: &mut egui::Ui, input: &StatusInput<'_>) -> Vec<Actio
 fn readings_ui(ui: &mut egui::Ui, input: &StatusInput<'_>, actions: &mut Vec<Action>) {
     let snapshot = input.snapshot;
     let c = input.counts;
-    // Which machine, first: everything after it is that machine's.
-    let host_error = input.host.is_some_and(|(line, now)| {
-        let (text, failed) = super::hosts::host_words(line, now);
+    // Each host's line first: how it is read, or why it cannot be and when it is tried again.
+    for line in input.hosts {
+        let (text, failed) = super::hosts::host_words(line, input.now);
         let shown = if failed {
             egui::RichText::new(text.as_str()).color(ui.visuals().error_fg_color)
         } else {
@@ -74,11 +76,13 @@ fn readings_ui(ui: &mut egui::Ui, input: &StatusInput<'_>, actions: &mut Vec<Act
             Some(note) => format!("{text}\n{}", crate::model::text::escape(note)),
             None => text.clone(),
         };
-        ui.add(egui::Label::new(shown).truncate())
-            .on_hover_text(hover);
+        ui.scope(|ui| {
+            ui.set_max_width(260.0);
+            ui.add(egui::Label::new(shown).truncate())
+                .on_hover_text(hover);
+        });
         ui.separator();
-        failed
-    });
+    }
     ui.add(
         egui::Label::new(format!(
             "{} sockets · {} listening · {} established · {} TCP · {} UDP",
@@ -170,8 +174,7 @@ fn readings_ui(ui: &mut egui::Ui, input: &StatusInput<'_>, actions: &mut Vec<Act
         ui.separator();
         super::hint::helper_status_ui(ui, status);
     }
-    // A failing host's line has said it already.
-    if let Some(error) = snapshot.error.as_ref().filter(|_| !host_error) {
+    if let Some(error) = &snapshot.error {
         ui.separator();
         ui.add(
             egui::Label::new(egui::RichText::new(error).color(ui.visuals().error_fg_color))

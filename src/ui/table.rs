@@ -31,8 +31,6 @@ pub(crate) struct TableInput<'a> {
     /// Reverse DNS, when names are on.
     pub names: Option<&'a Resolver>,
     pub startup_error: Option<&'a str>,
-    /// The rows are a remote host's: what acts on this machine is off.
-    pub remote: bool,
 }
 
 /// The socket table. Returns what the user asked for: a sort, a row, a menu entry.
@@ -119,7 +117,7 @@ pub(crate) fn table_ui(ui: &mut egui::Ui, input: &TableInput<'_>) -> Vec<Action>
                 }
                 response.context_menu(|ui| {
                     if let Some(action) =
-                        row_menu(ui, shown.table, socket, shown.closing, input.remote)
+                        row_menu(ui, shown.table, socket, shown.closing, socket.host != 0)
                     {
                         menu_action = Some((index, action));
                     }

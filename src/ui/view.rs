@@ -45,8 +45,8 @@ pub struct ViewData {
     pub rows: Vec<usize>,
     /// How many of `rows` are the snapshot's (the rest are closed rows).
     pub live_rows: usize,
-    pub usage: Arc<PortUsage>,
-    pub gauge: EphemeralGauge,
+    /// Each machine's ports in use and ephemeral gauge (one entry for one machine's table).
+    pub bars: Arc<Vec<MachineBar>>,
     pub counts: Counts,
     /// Each of the snapshot's rows' text for free-text filtering, built the first time a
     /// filter needs it.
@@ -61,12 +61,43 @@ impl Default for ViewData {
     }
 }
 
+/// One machine's ports for the range bar: what its sockets use, against its own range.
+#[derive(Debug)]
+pub struct MachineBar {
+    /// The machine's id ([`Socket::host`]).
+    pub host: u16,
+    /// Its own table (the snapshot itself where it lists one machine).
+    pub table: Arc<Snapshot>,
+    pub usage: PortUsage,
+    pub gauge: EphemeralGauge,
+}
+
+impl MachineBar {
+    fn all_of(snapshot: &Arc<Snapshot>) -> Vec<MachineBar> {
+        let one = |host: u16, table: &Arc<Snapshot>| MachineBar {
+            host,
+            table: table.clone(),
+            usage: PortUsage::of(table),
+            gauge: EphemeralGauge::of(table),
+        };
+        if snapshot.machines.is_empty() {
+            vec![one(0, snapshot)]
+        } else {
+            snapshot
+                .machines
+                .iter()
+                .map(|m| one(m.id, &m.table))
+                .collect()
+        }
+    }
+}
+
 /// One row of the table.
 #[derive(Clone, Copy, Debug)]
 pub struct Row<'a> {
     pub socket: &'a Socket,
     /// The table the socket belongs to, for its processes and users: the snapshot, or for a
-    /// closed row the closed rows' own.
+    /// closed row the closed rows' own — in a table of several machines, its machine's part.
     pub table: &'a Arc<Snapshot>,
     /// The socket is gone: a closed row shown for a moment.
     pub closing: bool,
@@ -75,8 +106,7 @@ pub struct Row<'a> {
 /// The per-snapshot parts of a view, which a new sort or filter does not change.
 type PerSnapshot = (
     Arc<Snapshot>,
-    Arc<PortUsage>,
-    EphemeralGauge,
+    Arc<Vec<MachineBar>>,
     Counts,
     Option<Arc<RowTexts>>,
 );
@@ -105,15 +135,24 @@ impl ViewData {
         match self.snapshot.sockets.get(i) {
             Some(socket) => Some(Row {
                 socket,
-                table: &self.snapshot,
+                table: machine_table(&self.snapshot, socket.host),
                 closing: false,
             }),
             None => self.closing.table.sockets.get(i - live).map(|socket| Row {
                 socket,
-                table: &self.closing.table,
+                table: machine_table(&self.closing.table, socket.host),
                 closing: true,
             }),
         }
+    }
+
+    /// The range bar's figures for machine `host` (this machine's when there is no such).
+    pub fn bar(&self, host: u16) -> &MachineBar {
+        self.bars
+            .iter()
+            .find(|b| b.host == host)
+            .or_else(|| self.bars.first())
+            .unwrap_or_else(|| unreachable!("a view has a bar for each machine, and one at least"))
     }
 
     /// The rows on show in order.
@@ -130,8 +169,7 @@ impl ViewData {
     fn per_snapshot(&self) -> PerSnapshot {
         (
             self.snapshot.clone(),
-            self.usage.clone(),
-            self.gauge.clone(),
+            self.bars.clone(),
             self.counts,
             self.texts.clone(),
         )
@@ -144,15 +182,15 @@ impl ViewData {
         previous: Option<PerSnapshot>,
     ) -> ViewData {
         let start = Instant::now();
-        let (usage, gauge, counts, texts) = match previous {
-            Some((snap, usage, gauge, counts, texts)) if Arc::ptr_eq(&snap, &snapshot) => {
-                (usage, gauge, counts, texts)
+        let (bars, counts, texts) = match previous {
+            Some((snap, bars, counts, texts)) if Arc::ptr_eq(&snap, &snapshot) => {
+                (bars, counts, texts)
             }
-            _ => {
-                let usage = PortUsage::of(&snapshot);
-                let gauge = EphemeralGauge::of(&snapshot);
-                (Arc::new(usage), gauge, snapshot.counts(), None)
-            }
+            _ => (
+                Arc::new(MachineBar::all_of(&snapshot)),
+                snapshot.counts(),
+                None,
+            ),
         };
         let texts = match texts {
             None if spec.filter.needs_text() => Some(Arc::new(RowTexts::build(&snapshot))),
@@ -178,8 +216,7 @@ impl ViewData {
             spec,
             rows,
             live_rows,
-            usage,
-            gauge,
+            bars,
             counts,
             texts,
             took: start.elapsed(),
@@ -205,13 +242,17 @@ impl ViewData {
             spec: self.spec.clone(),
             rows: self.rows.clone(),
             live_rows: self.live_rows,
-            usage: self.usage.clone(),
-            gauge: self.gauge.clone(),
+            bars: self.bars.clone(),
             counts: self.counts,
             texts: self.texts.clone(),
             took: Duration::ZERO,
         })
     }
+}
+
+/// The part of `table` that is machine `host`'s, where it lists several; else `table`.
+fn machine_table(table: &Arc<Snapshot>, host: u16) -> &Arc<Snapshot> {
+    table.machine(host).map_or(table, |m| &m.table)
 }
 
 struct Request {
@@ -403,6 +444,7 @@ mod tests {
     fn snapshot(seq: u64, n: usize) -> Arc<Snapshot> {
         let sockets = (0..n)
             .map(|i| Socket {
+                host: 0,
                 proto: Proto::Tcp,
                 local_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
                 local_port: (i % 65_536) as u16,
@@ -491,10 +533,10 @@ mod tests {
         assert_eq!(data.live_rows, 3);
         assert_eq!(data.counts.total, 3);
         assert!(
-            data.usage.get(40_000).is_none(),
+            data.bar(0).usage.get(40_000).is_none(),
             "no mark for a closed port"
         );
-        assert_eq!(data.gauge.ports_in_use, 0);
+        assert_eq!(data.bar(0).gauge.ports_in_use, 0);
         assert_eq!(data.live_row_indices(), [0, 1, 2]);
         assert!(Arc::ptr_eq(&data.snapshot, &live), "the poll is not copied");
 

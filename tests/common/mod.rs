@@ -28,6 +28,7 @@ fn socket(
     inode: u32,
 ) -> Socket {
     Socket {
+        host: 0,
         proto,
         local_addr: local.0,
         local_port: local.1,
@@ -218,6 +219,7 @@ pub fn demo_poll() -> Poll {
         containers: Default::default(),
         published: Default::default(),
         hidden_containers: Default::default(),
+        machines: Default::default(),
     }
 }
 

@@ -258,6 +258,7 @@ mod tests {
 
     fn socket(inode: u32, cookie: u64, pids: &[u32]) -> Socket {
         Socket {
+            host: 0,
             proto: Proto::Tcp,
             local_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
             local_port: 22,

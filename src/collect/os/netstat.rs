@@ -32,6 +32,7 @@ fn socket_from(info: SocketInfo) -> Socket {
             let no_peer = state == SockState::Listen
                 || (t.remote_port == 0 && t.remote_addr.is_unspecified());
             Socket {
+                host: 0,
                 proto: Proto::Tcp,
                 local_addr: t.local_addr,
                 local_port: t.local_port,
@@ -48,6 +49,7 @@ fn socket_from(info: SocketInfo) -> Socket {
             }
         }
         ProtocolSocketInfo::Udp(u) => Socket {
+            host: 0,
             proto: Proto::Udp,
             local_addr: u.local_addr,
             local_port: u.local_port,

@@ -236,6 +236,7 @@ impl Processes {
             containers: Default::default(),
             published: Default::default(),
             hidden_containers: Default::default(),
+            machines: Default::default(),
         }
     }
 

@@ -62,6 +62,7 @@ fn parse_line(proto: Proto, line: &str) -> Option<Socket> {
     let no_peer = remote_port == 0 && remote_addr.is_unspecified();
     let has_peer = !no_peer && !matches!(state, SockState::Listen | SockState::Bound);
     Some(Socket {
+        host: 0,
         proto,
         local_addr,
         local_port,

@@ -397,6 +397,7 @@ fn socket_from(proto: Proto, response: &InetResponse) -> Option<Socket> {
     let has_peer = !(id.destination_port == 0 && remote_addr.is_unspecified());
     let has_peer = has_peer && !matches!(state, SockState::Listen | SockState::Bound);
     Some(Socket {
+        host: 0,
         proto,
         local_addr,
         local_port: id.source_port,

@@ -171,6 +171,7 @@ pub fn parse_line(line: &str) -> Option<(Socket, Vec<(u32, String)>)> {
     pids.sort_unstable();
     pids.dedup();
     let socket = Socket {
+        host: 0,
         proto,
         local_addr,
         local_port: local_port.unwrap_or(0),

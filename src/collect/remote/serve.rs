@@ -178,6 +178,7 @@ mod tests {
     fn one_listener() -> Poll {
         Poll {
             sockets: vec![Socket {
+                host: 0,
                 proto: Proto::Tcp,
                 local_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
                 local_port: 8080,

@@ -345,6 +345,7 @@ impl From<WireSocket> for Socket {
         pids.sort_unstable();
         pids.dedup();
         Socket {
+            host: 0,
             proto: w.proto.into(),
             local_addr: w.local,
             local_port: w.lport,
@@ -386,6 +387,7 @@ impl WireKey {
             (IpAddr::from([0, 0, 0, 0]), 0)
         };
         Some(SocketKey {
+            host: 0,
             proto: self.proto.into(),
             local_addr,
             local_port,

@@ -39,7 +39,7 @@ impl ChangeTracker {
                 continue;
             }
             let mut socket = ended.socket.clone();
-            if let Some(listener) = accepting_listener(snapshot, &socket) {
+            if let Some(listener) = accepting_listener(snapshot.of(&socket), &socket) {
                 socket.pids = listener.pids.clone();
             }
             let owners = socket
@@ -47,7 +47,7 @@ impl ChangeTracker {
                 .iter()
                 .map(|&pid| OwnerProcess {
                     pid,
-                    info: self.processes.get(pid),
+                    info: self.processes.get(socket.host, pid),
                 })
                 .collect();
             let closed = ClosedSocket {

@@ -243,6 +243,51 @@ pub struct Closing {
 
 impl Closing {
     fn of(seq: u64, lingering: &[ClosedSocket], poll: Option<&Snapshot>) -> Closing {
+        let machines = poll.map_or(&[][..], |p| &p.machines[..]);
+        if machines.is_empty() {
+            let rows: Vec<&ClosedSocket> = lingering.iter().collect();
+            let table = Self::table_of(seq, &rows, poll);
+            return Closing {
+                seq,
+                table: Arc::new(table),
+                gone: lingering.iter().map(|c| c.gone).collect(),
+            };
+        }
+        // Several machines: one table each, listed one after the other in the machines'
+        // order, so that each row is read against its own machine's processes and users.
+        let mut table = Snapshot {
+            seq,
+            ..Snapshot::default()
+        };
+        let mut gone = Vec::with_capacity(lingering.len());
+        for machine in machines {
+            let rows: Vec<&ClosedSocket> = lingering
+                .iter()
+                .filter(|c| c.socket.host == machine.id)
+                .collect();
+            let mut part = Self::table_of(seq, &rows, Some(&machine.table));
+            part.machine = machine.table.machine.clone();
+            table.sockets.extend(part.sockets.iter().cloned());
+            gone.extend(rows.iter().map(|c| c.gone));
+            table.machines.push(crate::model::Machine {
+                id: machine.id,
+                table: Arc::new(part),
+            });
+        }
+        if let Some(poll) = poll {
+            table.viewer = poll.viewer;
+            table.ephemeral = poll.ephemeral.clone();
+            table.taken_at = poll.taken_at;
+        }
+        Closing {
+            seq,
+            table: Arc::new(table),
+            gone,
+        }
+    }
+
+    /// One machine's closed rows as a table, read against `poll` (that machine's).
+    fn table_of(seq: u64, lingering: &[&ClosedSocket], poll: Option<&Snapshot>) -> Snapshot {
         let mut table = Snapshot {
             seq,
             sockets: Vec::with_capacity(lingering.len()),
@@ -268,11 +313,7 @@ impl Closing {
                 table.users.entry(uid).or_insert_with(|| user.clone());
             }
         }
-        Closing {
-            seq,
-            table: Arc::new(table),
-            gone: lingering.iter().map(|c| c.gone).collect(),
-        }
+        table
     }
 
     pub fn len(&self) -> usize {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-use super::super::{FastHash, ProcessInfo};
+use super::super::{FastHash, ProcessInfo, Snapshot};
 use super::OwnerProcess;
 use super::live::Tracked;
 
@@ -45,16 +45,17 @@ impl FromIterator<OwnerProcess> for OwnerList {
 impl Tracked {
     /// Follow the socket's owners. An empty list keeps the last owners: the process closed
     /// the socket and the kernel finishes it, but the history should still say whose it was.
-    pub(super) fn refresh_owners(&mut self, pids: &[u32], processes: &ProcessCache) {
+    /// Take the owners `pids` of machine `host` names, as `processes` knows them.
+    pub(super) fn refresh_owners(&mut self, host: u16, pids: &[u32], processes: &ProcessCache) {
         if pids.is_empty() {
             return;
         }
         if self.owners.has_pids(pids) {
-            if !self.incomplete && !processes.any_changed(pids) {
+            if !self.incomplete && !processes.any_changed(host, pids) {
                 return;
             }
             for owner in self.owners.iter_mut() {
-                if let Some(info) = processes.get(owner.pid) {
+                if let Some(info) = processes.get(host, owner.pid) {
                     owner.info = Some(info);
                 }
             }
@@ -64,7 +65,7 @@ impl Tracked {
                 .iter()
                 .map(|&pid| OwnerProcess {
                     pid,
-                    info: processes.get(pid).or_else(|| {
+                    info: processes.get(host, pid).or_else(|| {
                         old.iter()
                             .find(|o| o.pid == pid)
                             .and_then(|o| o.info.clone())
@@ -81,23 +82,42 @@ impl Tracked {
 /// so a socket first seen just then still gets its details.
 #[derive(Debug, Default)]
 pub(super) struct ProcessCache {
-    by_pid: HashMap<u32, (Arc<ProcessInfo>, u64), FastHash>,
-    /// PIDs whose details were added or replaced by the last refresh.
-    changed: HashSet<u32, FastHash>,
+    /// By machine (see [`crate::model::Socket::host`]) and PID: two machines' PIDs say
+    /// nothing about each other.
+    by_pid: HashMap<(u16, u32), (Arc<ProcessInfo>, u64), FastHash>,
+    /// Processes whose details were added or replaced by the last refresh.
+    changed: HashSet<(u16, u32), FastHash>,
 }
 
 impl ProcessCache {
     /// Snapshots a process may be missing from before it is forgotten.
     const GRACE: u64 = 4;
 
-    pub(super) fn refresh(&mut self, processes: &BTreeMap<u32, ProcessInfo>, stamp: u64) {
+    /// Take the processes of a snapshot: each machine's, where it lists several.
+    pub(super) fn refresh_from(&mut self, snapshot: &Snapshot, stamp: u64) {
+        if snapshot.machines.is_empty() {
+            self.refresh(&[(0, &snapshot.processes)], stamp);
+        } else {
+            let tables: Vec<(u16, &BTreeMap<u32, ProcessInfo>)> = snapshot
+                .machines
+                .iter()
+                .map(|m| (m.id, &m.table.processes))
+                .collect();
+            self.refresh(&tables, stamp);
+        }
+    }
+
+    pub(super) fn refresh(&mut self, tables: &[(u16, &BTreeMap<u32, ProcessInfo>)], stamp: u64) {
         self.changed.clear();
-        for (&pid, info) in processes {
-            match self.by_pid.get_mut(&pid) {
-                Some((known, seen)) if **known == *info => *seen = stamp,
-                _ => {
-                    self.by_pid.insert(pid, (Arc::new(info.clone()), stamp));
-                    self.changed.insert(pid);
+        for (host, processes) in tables {
+            for (&pid, info) in *processes {
+                let key = (*host, pid);
+                match self.by_pid.get_mut(&key) {
+                    Some((known, seen)) if **known == *info => *seen = stamp,
+                    _ => {
+                        self.by_pid.insert(key, (Arc::new(info.clone()), stamp));
+                        self.changed.insert(key);
+                    }
                 }
             }
         }
@@ -105,12 +125,14 @@ impl ProcessCache {
             .retain(|_, (_, seen)| stamp.saturating_sub(*seen) <= Self::GRACE);
     }
 
-    pub(super) fn get(&self, pid: u32) -> Option<Arc<ProcessInfo>> {
-        self.by_pid.get(&pid).map(|(info, _)| Arc::clone(info))
+    pub(super) fn get(&self, host: u16, pid: u32) -> Option<Arc<ProcessInfo>> {
+        self.by_pid
+            .get(&(host, pid))
+            .map(|(info, _)| Arc::clone(info))
     }
 
-    fn any_changed(&self, pids: &[u32]) -> bool {
-        !self.changed.is_empty() && pids.iter().any(|pid| self.changed.contains(pid))
+    fn any_changed(&self, host: u16, pids: &[u32]) -> bool {
+        !self.changed.is_empty() && pids.iter().any(|pid| self.changed.contains(&(host, *pid)))
     }
 }
 

@@ -18,6 +18,7 @@ pub(super) fn ms(n: u64) -> Duration {
 /// A TCP connection from `port` to the peer's 443.
 pub(super) fn conn(port: u16, state: SockState, inode: u32, pids: &[u32]) -> Socket {
     Socket {
+        host: 0,
         proto: Proto::Tcp,
         local_addr: LOCAL,
         local_port: port,
@@ -36,6 +37,7 @@ pub(super) fn conn(port: u16, state: SockState, inode: u32, pids: &[u32]) -> Soc
 
 pub(super) fn listener(port: u16, inode: u32, pids: &[u32]) -> Socket {
     Socket {
+        host: 0,
         proto: Proto::Tcp,
         local_addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         local_port: port,
@@ -124,6 +126,7 @@ pub(super) fn population(n: usize, shift: usize, seq: u64) -> Arc<Snapshot> {
             let j = i + shift;
             let pid = u32::try_from(1000 + i % 500).unwrap_or_default();
             Socket {
+                host: 0,
                 proto: Proto::Tcp,
                 local_addr: LOCAL,
                 local_port: u16::try_from(j % 60_000).unwrap_or_default(),

@@ -157,7 +157,8 @@ impl ChangeTracker {
         self.live.at = at;
         self.settle_lingering(claimed.then_some(lingering), &displaced);
         if let (Some(previous), Some(last_seen)) = (start.previous.as_deref(), start.last_seen) {
-            changes.closed += self.close_vanished(vanished, previous, last_seen, start.moment);
+            changes.closed +=
+                self.close_vanished(vanished, previous, snapshot, last_seen, start.moment);
         }
         self.tick(now);
         changes
@@ -185,7 +186,7 @@ impl ChangeTracker {
             return None;
         }
         self.stamp += 1;
-        self.processes.refresh(&snapshot.processes, self.stamp);
+        self.processes.refresh_from(snapshot, self.stamp);
         Some(Start {
             previous,
             last_seen,
@@ -255,7 +256,7 @@ impl ChangeTracker {
                         );
                         changes.changed += 1;
                     }
-                    t.refresh_owners(&socket.pids, &self.processes);
+                    t.refresh_owners(socket.host, &socket.pids, &self.processes);
                     at.push(slot);
                 }
             }
@@ -375,7 +376,7 @@ impl ChangeTracker {
                 if t.restate(f.socket.state, &pass.shared).is_some() {
                     changes.changed += 1;
                 }
-                t.refresh_owners(&f.socket.pids, &self.processes);
+                t.refresh_owners(f.socket.host, &f.socket.pids, &self.processes);
             }
             // A record that moved here lost its place in the queue with its old slot.
             if let Some((mark, since)) = &t.mark {
@@ -405,7 +406,7 @@ impl ChangeTracker {
                     t.appeared = Some(Arc::clone(&pass.shared));
                     t.mark = Some((Mark::New, Arc::clone(&pass.shared)));
                 }
-                t.refresh_owners(&f.socket.pids, &self.processes);
+                t.refresh_owners(f.socket.host, &f.socket.pids, &self.processes);
                 Some(t)
             }
             _ if self.live.find(&f.key, |t| pass.now_at(t)).is_some() => None,
@@ -437,20 +438,33 @@ impl ChangeTracker {
 
     /// Phase 7: the vanished records nothing continued become closing rows, copied out of
     /// `previous`, the snapshot they were last seen in (at `last_seen`). Returns how many.
+    /// The sockets of a machine `now` no longer lists (a host taken out of the table) did
+    /// not close: they are forgotten.
     fn close_vanished(
         &mut self,
         vanished: Vanished,
         previous: &Snapshot,
+        now: &Snapshot,
         last_seen: Moment,
         gone: Moment,
     ) -> usize {
         let mut closed = 0;
         self.lingering.reserve(vanished.len());
+        let listed = |host: u16| {
+            if now.machines.is_empty() {
+                host == 0
+            } else {
+                now.machine(host).is_some()
+            }
+        };
         for (_, t) in vanished {
             let Some(t) = t else { continue };
             let Some(socket) = previous.sockets.get(t.index as usize) else {
                 continue;
             };
+            if !listed(socket.host) {
+                continue;
+            }
             self.lingering
                 .push(t.close(socket.clone(), previous, last_seen, gone));
             closed += 1;

@@ -69,6 +69,10 @@ pub const HELP: &[(&str, &str)] = &[
         "in a container whose name contains web (or whose ID starts so; container:docker)",
     ),
     (
+        "host:db1",
+        "on the host whose name contains db1 (hosts over SSH); host:local for this machine",
+    ),
+    (
         "ns:blue",
         "in the network namespace named blue (ip netns), or ns:4026532177 by number",
     ),

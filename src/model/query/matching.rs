@@ -29,6 +29,9 @@ pub(super) enum Test {
     /// The container of the socket's process or namespace: lower-case part of its name, start
     /// of its ID, or its runtime.
     Container(Vec<String>),
+    /// The machine the socket is on: lower-case part of its name (the host as given), or
+    /// `local` for this machine.
+    Host(Vec<String>),
     /// A number of the row compared with a bound (`rate:>100k`, `recvq:>0`).
     Measure(Metric, Cmp, u64),
     /// Lower-case text to find anywhere in the row.
@@ -48,7 +51,7 @@ impl Test {
             | Test::Scope(_)
             | Test::Pid(_)
             | Test::Measure(Metric::RecvQ | Metric::SendQ, ..) => 0,
-            Test::Netns(_) | Test::Container(_) => 1,
+            Test::Netns(_) | Test::Container(_) | Test::Host(_) => 1,
             Test::Proc(_) | Test::User(_) | Test::Measure(..) => 1,
             Test::Cmd(_) => 2,
             Test::Text(_) => 3,
@@ -86,6 +89,15 @@ impl Test {
                         || c.id.to_ascii_lowercase().starts_with(part.as_str())
                         || c.runtime.eq_ignore_ascii_case(part)
                 })
+            }),
+            Test::Host(parts) => parts.iter().any(|part| match &snap.of(s).machine {
+                Some(m) => {
+                    (m.host.is_none() && part == "local")
+                        || contains_folded(&m.name, part)
+                        || m.host.as_deref().is_some_and(|h| contains_folded(h, part))
+                }
+                // One machine's table: this machine's.
+                None => part == "local",
             }),
             Test::Measure(metric, cmp, bound) => {
                 metric.value(snap, s).is_some_and(|v| cmp.holds(v, *bound))

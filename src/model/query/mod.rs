@@ -108,6 +108,8 @@ impl Query {
 
     /// [`Query::matches`] with the row's text already at hand (see [`RowTexts`]).
     pub fn matches_with_text(&self, snap: &Snapshot, socket: &Socket, text: Option<&str>) -> bool {
+        // A row is read against its own machine's processes, users and range.
+        let snap = snap.of(socket);
         let mut haystack: Option<String> = None;
         self.terms.iter().all(|term| {
             let hit = match &term.test {

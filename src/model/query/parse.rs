@@ -123,6 +123,7 @@ pub(super) enum Key {
     User,
     Netns,
     Container,
+    Host,
     Measure(Metric),
 }
 
@@ -146,6 +147,7 @@ pub(super) const KEYS: &[(&str, Key)] = &[
     ("ns", Key::Netns),
     ("netns", Key::Netns),
     ("container", Key::Container),
+    ("host", Key::Host),
     ("rate", Key::Measure(Metric::Rate)),
     ("rtt", Key::Measure(Metric::Rtt)),
     ("retrans", Key::Measure(Metric::Retrans)),
@@ -155,7 +157,7 @@ pub(super) const KEYS: &[(&str, Key)] = &[
 ];
 
 pub(super) const KEY_LIST: &str = "port, lport, rport, ip, addr, laddr, raddr, proto, state, range, \
-    risk, scope, pid, proc, cmd, user, ns, container, rate, rtt, retrans, recvq, sendq, drops";
+    risk, scope, pid, proc, cmd, user, ns, container, host, rate, rtt, retrans, recvq, sendq, drops";
 
 pub(super) fn parse_term(raw: &str) -> Result<Term, Problem> {
     // `-word` excludes; `--word` and a lone `-` are text (command-line options are common).
@@ -221,6 +223,7 @@ pub(super) fn parse_value(key: Key, name: &str, value: &str) -> Result<Test, Pro
             Key::User => "user:root",
             Key::Netns => "ns:other",
             Key::Container => "container:web",
+            Key::Host => "host:db1",
             Key::Measure(metric) => measure_example(metric),
         };
         return Err(Problem::new(
@@ -254,6 +257,7 @@ pub(super) fn parse_value(key: Key, name: &str, value: &str) -> Result<Test, Pro
             })
         })?),
         Key::Container => Test::Container(list(value, |v| Ok(v.to_lowercase()))?),
+        Key::Host => Test::Host(list(value, |v| Ok(v.to_lowercase()))?),
         Key::User => Test::User(list(value, |v| {
             Ok(UserSel {
                 name: v.to_lowercase(),

@@ -26,6 +26,7 @@ struct Row {
 
 fn socket(row: Row) -> Socket {
     Socket {
+        host: 0,
         proto: row.proto,
         local_addr: row.local.0,
         local_port: row.local.1,
@@ -234,6 +235,7 @@ fn ports_match_either_end_or_one_side() {
 #[test]
 fn ipv4_mapped_sockets_match_as_their_ipv4_addresses() {
     let listener = |addr: &str, port| Socket {
+        host: 0,
         proto: Proto::Tcp,
         local_addr: addr.parse().expect("an address"),
         local_port: port,

@@ -17,6 +17,17 @@ pub struct RowTexts {
 
 impl RowTexts {
     pub fn build(snap: &Snapshot) -> RowTexts {
+        // Several machines: each machine's rows against its own processes and users.
+        if snap.machines_cover_rows() {
+            let mut all = RowTexts::default();
+            for machine in &snap.machines {
+                let part = RowTexts::build(&machine.table);
+                let offset = all.text.len();
+                all.text.push_str(&part.text);
+                all.ends.extend(part.ends.into_iter().map(|e| e + offset));
+            }
+            return all;
+        }
         // What a process and a user add to each of their rows, lower-cased once.
         let processes: HashMap<u32, String> = snap
             .processes

@@ -15,6 +15,7 @@ fn at(ms: u64) -> SystemTime {
 
 fn socket(proto: Proto, port: u16, state: SockState) -> Socket {
     Socket {
+        host: 0,
         proto,
         local_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
         local_port: port,

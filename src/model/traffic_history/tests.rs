@@ -37,6 +37,7 @@ fn quiet(cookie: u64, pids: &[u32]) -> Conn {
 
 fn socket(c: &Conn) -> Socket {
     Socket {
+        host: 0,
         proto: Proto::Tcp,
         local_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
         local_port: 40_000 + (c.cookie % 20_000) as u16,

@@ -6,6 +6,7 @@ use super::*;
 
 fn socket(i: u32, cookie: u64, state: SockState) -> Socket {
     Socket {
+        host: 0,
         proto: if i.is_multiple_of(3) {
             Proto::Udp
         } else {
