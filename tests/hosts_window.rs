@@ -279,6 +279,13 @@ fn a_hosts_rows_show_beside_this_machines_each_read_against_its_own_machine() {
         h.query_by_label_contains("Ephemeral range: 32768")
             .is_none()
     );
+    // Said as the host's, not this machine's.
+    h.get_by_label_contains("db1's ephemeral range 40000–50000");
+    h.get_by_label_contains("On db1 now (1)");
+    assert!(
+        h.query_by_label_contains("this machine's ephemeral range")
+            .is_none()
+    );
     // Its owner in the details is the host's process of that PID.
     h.get_by_label_contains("db1-nginx  (PID 1200)");
     // This machine's row: this machine's range again.

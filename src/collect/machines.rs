@@ -56,6 +56,12 @@ impl HostEntry {
                 for socket in &mut table.sockets {
                     socket.host = self.id;
                 }
+                // Its range is its own: the explanation says whose.
+                if let crate::knowledge::EphemeralSource::Live { host, .. } =
+                    &mut table.ephemeral.source
+                {
+                    *host = Some(self.host.clone());
+                }
                 table.machine = Some(MachineName {
                     host: Some(self.host.clone()),
                     name: self.host.clone(),
@@ -192,5 +198,262 @@ impl SocketSource for Machines {
 
     fn drain_ended(&mut self) -> EndedBatch {
         self.local.drain_ended()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::collect::FixedSource;
+    use crate::model::{Pids, ProcessInfo, Proto, SockState, Socket};
+
+    fn listener(port: u16, pid: u32) -> Socket {
+        Socket {
+            proto: Proto::Tcp,
+            local_addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            local_port: port,
+            remote_addr: None,
+            remote_port: None,
+            state: SockState::Listen,
+            pids: Pids::from_slice(&[pid]),
+            uid: Some(0),
+            inode: Some(u32::from(port)),
+            cookie: u64::from(port),
+            recv_q: 0,
+            send_q: 128,
+            netns: 0,
+            host: 0,
+        }
+    }
+
+    /// One listener on `port`, held by PID 100 named `name`.
+    fn machine(port: u16, name: &str) -> Poll {
+        let process = ProcessInfo {
+            pid: 100,
+            name: name.to_owned(),
+            exe: None,
+            cmdline: vec![name.to_owned()],
+            uid: Some(0),
+            user: Some("root".to_owned()),
+            parent_pid: Some(1),
+            start_time: None,
+        };
+        Poll {
+            sockets: vec![listener(port, 100)],
+            processes: BTreeMap::from([(100, process)]),
+            ..Poll::default()
+        }
+    }
+
+    /// A host whose polls fail once `down` is set.
+    struct Flaky {
+        poll: Poll,
+        down: Arc<AtomicBool>,
+    }
+
+    impl SocketSource for Flaky {
+        fn poll(&mut self) -> Result<Poll, CollectError> {
+            if self.down.load(Ordering::Relaxed) {
+                return Err(CollectError::SocketTable("db1: the stream stopped".into()));
+            }
+            Ok(self.poll.clone())
+        }
+    }
+
+    fn add(hosts: &HostSet, name: &str, source: Box<dyn SocketSource>) -> u16 {
+        let collector =
+            Collector::spawn(source, Duration::from_millis(20), || {}).expect("a thread");
+        let mut list = hosts.lock();
+        let id = list.next_id().expect("an id");
+        list.entries
+            .push(HostEntry::new(id, name.to_owned(), collector));
+        id
+    }
+
+    /// Poll until `ready` holds, at most 10 s.
+    fn poll_until(machines: &mut Machines, ready: impl Fn(&Poll) -> bool) -> Poll {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let poll = machines.poll().expect("this machine's poll");
+            if ready(&poll) {
+                return poll;
+            }
+            assert!(Instant::now() < deadline, "never ready: {poll:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn without_hosts_a_poll_is_this_machines_untouched() {
+        let mut machines = Machines::new(
+            Box::new(FixedSource::new(machine(80, "nginx"))),
+            HostSet::default(),
+        );
+        let poll = machines.poll().expect("a poll");
+        assert!(poll.machines.is_empty());
+        assert_eq!(poll.sockets, machine(80, "nginx").sockets);
+    }
+
+    #[test]
+    fn a_hosts_sockets_join_the_table_each_read_against_its_own_machine() {
+        let hosts = HostSet::default();
+        let mut machines = Machines::new(
+            Box::new(FixedSource::new(machine(80, "nginx"))),
+            hosts.clone(),
+        );
+        let id = add(
+            &hosts,
+            "db1",
+            Box::new(FixedSource::new(machine(5432, "postgres"))),
+        );
+        let poll = poll_until(&mut machines, |p| p.machines.len() == 2);
+        let snap = Snapshot::from_poll(1, SystemTime::now(), Duration::ZERO, poll);
+        // The rows are the machines' rows one after the other, each marked with its machine.
+        assert!(snap.machines_cover_rows());
+        let rows: Vec<(u16, u16)> = snap
+            .sockets
+            .iter()
+            .map(|s| (s.host, s.local_port))
+            .collect();
+        assert_eq!(rows, [(0, 80), (id, 5432)]);
+        // PID 100 is nginx here and postgres there.
+        assert_eq!(snap.process_label(&snap.sockets[0]), "nginx");
+        assert_eq!(snap.process_label(&snap.sockets[1]), "postgres");
+        assert_eq!(snap.machine_name(&snap.sockets[1]), Some("db1"));
+        assert_eq!(snap.host_of(&snap.sockets[1]), Some("db1"));
+        assert_eq!(snap.host_of(&snap.sockets[0]), None);
+        // Keys of two machines never meet, whatever their cookies.
+        let mut twin = snap.sockets[1].clone();
+        twin.host = 0;
+        assert_ne!(twin.key(), snap.sockets[1].key());
+        // Nothing changed: the same tables again, not copies (the window rebuilds nothing).
+        let again = machines.poll().expect("a poll");
+        for (a, b) in snap.machines.iter().zip(&again.machines) {
+            assert!(Arc::ptr_eq(&a.table, &b.table), "machine {} copied", a.id);
+        }
+    }
+
+    #[test]
+    fn a_host_that_fails_keeps_its_last_rows_marked_not_current_and_a_removed_one_leaves() {
+        let hosts = HostSet::default();
+        let mut machines = Machines::new(
+            Box::new(FixedSource::new(machine(80, "nginx"))),
+            hosts.clone(),
+        );
+        let down = Arc::new(AtomicBool::new(false));
+        let id = add(
+            &hosts,
+            "db1",
+            Box::new(Flaky {
+                poll: machine(5432, "postgres"),
+                down: down.clone(),
+            }),
+        );
+        poll_until(&mut machines, |p| p.machines.len() == 2);
+        down.store(true, Ordering::Relaxed);
+        let poll = poll_until(&mut machines, |p| {
+            p.machines
+                .iter()
+                .any(|m| m.table.machine.as_ref().is_some_and(|n| n.stale.is_some()))
+        });
+        let host = poll.machines.iter().find(|m| m.id == id).expect("db1");
+        let name = host.table.machine.as_ref().expect("named");
+        assert_eq!(
+            name.stale.as_deref(),
+            Some("cannot read the socket table: db1: the stream stopped")
+        );
+        assert!(
+            poll.sockets
+                .iter()
+                .any(|s| s.host == id && s.local_port == 5432)
+        );
+
+        hosts.lock().entries.clear();
+        let poll = machines.poll().expect("a poll");
+        assert!(poll.machines.is_empty());
+        assert!(poll.sockets.iter().all(|s| s.host == 0));
+    }
+
+    /// This machine with nginx on 80 and a host with postgres on `host_ports`, both PID 100,
+    /// as the window gets them.
+    fn merged(seq: u64, host_ports: &[u16]) -> Arc<Snapshot> {
+        let mut local =
+            Snapshot::from_poll(seq, SystemTime::now(), Duration::ZERO, machine(80, "nginx"));
+        local.machine = Some(MachineName {
+            host: None,
+            name: "here".into(),
+            stale: None,
+        });
+        let mut host = Snapshot::from_poll(
+            seq,
+            SystemTime::now(),
+            Duration::ZERO,
+            machine(0, "postgres"),
+        );
+        host.sockets = host_ports
+            .iter()
+            .map(|&port| Socket {
+                host: 1,
+                ..listener(port, 100)
+            })
+            .collect();
+        host.machine = Some(MachineName {
+            host: Some("db1".into()),
+            name: "db1".into(),
+            stale: None,
+        });
+        let mut all = local.clone();
+        all.sockets.extend(host.sockets.iter().cloned());
+        all.machines = vec![
+            Machine {
+                id: 0,
+                table: Arc::new(local),
+            },
+            Machine {
+                id: 1,
+                table: Arc::new(host),
+            },
+        ];
+        Arc::new(all)
+    }
+
+    #[test]
+    fn a_hosts_closed_socket_lingers_with_the_hosts_process() {
+        let mut tracker = crate::model::history::ChangeTracker::default();
+        let start = Instant::now();
+        tracker.update(&merged(1, &[5432, 6432]), start);
+        let changes = tracker.update(&merged(2, &[6432]), start + Duration::from_secs(1));
+        assert_eq!(changes.closed, 1);
+        let closing = tracker.closing_rows();
+        let rows: Vec<(u16, u16, String)> = closing
+            .table
+            .sockets
+            .iter()
+            .map(|s| (s.host, s.local_port, closing.table.process_label(s)))
+            .collect();
+        // Postgres, the host's PID 100: not nginx, this machine's.
+        assert_eq!(rows, [(1, 5432, "postgres".to_owned())]);
+        assert_eq!(
+            closing.table.machine_name(&closing.table.sockets[0]),
+            Some("db1")
+        );
+    }
+
+    #[test]
+    fn a_host_taken_out_of_the_table_closed_nothing() {
+        let mut tracker = crate::model::history::ChangeTracker::default();
+        let start = Instant::now();
+        tracker.update(&merged(1, &[5432, 6432]), start);
+        // The next table has this machine alone.
+        let mut alone = Snapshot::clone(&merged(2, &[]));
+        alone.machines.clear();
+        let changes = tracker.update(&Arc::new(alone), start + Duration::from_secs(1));
+        assert_eq!(changes.closed, 0);
+        assert!(tracker.closing_rows().is_empty());
     }
 }

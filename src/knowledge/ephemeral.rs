@@ -47,6 +47,10 @@ pub enum EphemeralSource {
         path: &'static str,
         /// Why the reserved-port list could not be read, if it could not.
         reserved_error: Option<String>,
+        /// The host whose kernel it is, as the user gave it (read over SSH); `None`: this
+        /// machine's.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
     },
     /// The documented default of this operating system; the system was not asked.
     OsDefault {
@@ -62,19 +66,42 @@ pub enum EphemeralSource {
     },
 }
 
+/// ` on db1` for a host's file (escaped: the host is text from elsewhere), nothing for this
+/// machine's.
+fn on_host(host: &Option<String>) -> String {
+    host.as_deref().map_or_else(String::new, |h| {
+        format!(" on {}", crate::model::text::escape(h))
+    })
+}
+
 impl EphemeralSource {
+    /// The machine the range is of, in words: `this machine`, or the host.
+    pub fn machine(&self) -> String {
+        match self {
+            EphemeralSource::Live {
+                host: Some(host), ..
+            } => crate::model::text::escape(host).into_owned(),
+            _ => "this machine".to_owned(),
+        }
+    }
+
     /// One sentence fragment saying where the range comes from, for display.
     pub fn describe(&self) -> String {
         match self {
             EphemeralSource::Live {
                 path,
                 reserved_error: None,
-            } => format!("read from {path}"),
+                host,
+            } => format!("read from {path}{}", on_host(host)),
             EphemeralSource::Live {
                 path,
                 reserved_error: Some(error),
+                host,
             } => {
-                format!("read from {path} (the list of reserved ports could not be read: {error})")
+                format!(
+                    "read from {path}{} (the list of reserved ports could not be read: {error})",
+                    on_host(host)
+                )
             }
             EphemeralSource::OsDefault { os, how_to_check } => format!(
                 "the documented default of {os}, not read from the system (check with `{how_to_check}`)"
@@ -153,6 +180,7 @@ impl EphemeralRange {
             source: EphemeralSource::Live {
                 path: LINUX_PORT_RANGE_PATH,
                 reserved_error,
+                host: None,
             },
         }
     }

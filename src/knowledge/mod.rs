@@ -180,10 +180,16 @@ pub(crate) fn headline(
         );
     }
 
-    let whose = if ephemeral.source.is_this_machine() {
-        "this machine's"
+    let machine = ephemeral.source.machine();
+    let here = if machine == "this machine" {
+        "here"
     } else {
-        "the assumed"
+        "there"
+    };
+    let whose = if ephemeral.source.is_this_machine() {
+        format!("{machine}'s")
+    } else {
+        "the assumed".to_owned()
     };
     let span = format!(
         "{whose} ephemeral range {}–{}",
@@ -229,8 +235,8 @@ pub(crate) fn headline(
             )),
             (false, _, _) => {
                 text.push_str(&format!(
-                    " It lies outside {span}, so this machine does not hand it out by itself; a \
-                     program here that uses it chose it on purpose."
+                    " It lies outside {span}, so {machine} does not hand it out by itself; a \
+                     program {here} that uses it chose it on purpose."
                 ));
                 if let Some(note) = note {
                     text.push_str(&format!(" It is the usual port of: {}.", note.title));

@@ -38,7 +38,11 @@ pub(crate) fn explanation_ui(ui: &mut Ui, k: &PortKnowledge, snap: &Snapshot) ->
 
     // What uses it right now.
     let on_port: Vec<&Socket> = snap.sockets_on_port(k.port).collect();
-    section(ui, &format!("On this machine now ({})", on_port.len()));
+    let machine = match snap.machine.as_ref().filter(|m| m.host.is_some()) {
+        Some(m) => escape(&m.name).into_owned(),
+        None => "this machine".to_owned(),
+    };
+    section(ui, &format!("On {machine} now ({})", on_port.len()));
     if on_port.is_empty() {
         ui.label("Nothing uses this port right now.");
     }

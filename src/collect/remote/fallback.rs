@@ -101,6 +101,7 @@ pub fn parse_output(text: &str, marker: &str) -> Option<Parsed> {
             source: crate::knowledge::EphemeralSource::Live {
                 path: crate::knowledge::LINUX_PORT_RANGE_PATH,
                 reserved_error: Some("not read by the ss fallback".to_owned()),
+                host: None,
             },
         });
     parsed.poll.users = passwd[1..].iter().filter_map(|l| passwd_line(l)).collect();

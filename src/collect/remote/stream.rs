@@ -97,6 +97,7 @@ impl Range {
             source: crate::knowledge::EphemeralSource::Live {
                 path: crate::knowledge::LINUX_PORT_RANGE_PATH,
                 reserved_error: None,
+                host: None,
             },
         }
     }
