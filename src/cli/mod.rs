@@ -107,6 +107,26 @@ pub struct ServeArgs {
     /// Seconds between polls (the reader may change it).
     #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = watch::interval_arg)]
     pub interval: std::time::Duration,
+    // Tools for measuring a window reading many hosts, as the window's own --generated is.
+    #[arg(long, value_name = "N", hide = true,
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub generated: Option<u32>,
+    #[arg(long, value_name = "PERCENT", requires = "generated", hide = true,
+          value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub churn: Option<u8>,
+}
+
+#[cfg(unix)]
+impl ServeArgs {
+    fn run(&self) -> ExitCode {
+        match self.generated {
+            Some(n) => crate::collect::remote::serve::run_on(
+                crate::collect::GeneratedSource::new(n as usize).with_churn(self.churn.unwrap_or(0)),
+                self.interval,
+            ),
+            None => crate::collect::remote::serve::run(self.interval),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -211,7 +231,7 @@ pub fn run(command: Command) -> ExitCode {
     }
     #[cfg(unix)]
     if let Command::Serve(args) = &command {
-        return crate::collect::remote::serve::run(args.interval);
+        return args.run();
     }
     // What is on a port, and what a port means, include containers' sockets.
     let everywhere = match &command {
@@ -304,7 +324,7 @@ pub fn run_with(
         #[cfg(target_os = "linux")]
         Command::Helper => Ok(crate::collect::helper::serve::run()),
         #[cfg(unix)]
-        Command::Serve(args) => Ok(crate::collect::remote::serve::run(args.interval)),
+        Command::Serve(args) => Ok(args.run()),
     }
 }
 

@@ -38,6 +38,11 @@ pub fn run(interval: Duration) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    run_on(source, interval)
+}
+
+/// Serve `source` on standard input and output (made-up tables, for measuring readers).
+pub fn run_on<S: SocketSource>(source: S, interval: Duration) -> ExitCode {
     let stdout = io::stdout();
     serve(io::stdin(), &mut stdout.lock(), source, interval)
 }

@@ -403,7 +403,8 @@ impl WireKey {
 /// The order the server sends a table in, and the reader keeps it in: by protocol, local end,
 /// remote end, cookie and inode.
 pub fn canonical_order(sockets: &mut [Socket]) {
-    sockets.sort_unstable_by(|a, b| {
+    // Stable: a table that is two sorted runs (what a delta leaves) is merged in one pass.
+    sockets.sort_by(|a, b| {
         (
             a.proto,
             a.local_addr,
@@ -640,9 +641,11 @@ impl Mirror {
             }
             true
         });
-        table
-            .sockets
-            .extend(delta.added.into_iter().map(Socket::from));
+        // The kept sockets are in order; the added are put in order apart, and the stable
+        // sort then merges two runs in one pass instead of sorting the whole table again.
+        let mut added: Vec<Socket> = delta.added.into_iter().map(Socket::from).collect();
+        canonical_order(&mut added);
+        table.sockets.extend(added);
         canonical_order(&mut table.sockets);
         for pid in delta.processes_gone {
             table.processes.remove(&pid);
