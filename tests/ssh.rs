@@ -374,3 +374,97 @@ fn ending_a_process_and_closing_a_connection_on_a_host() {
         stderr(&out)
     );
 }
+
+/// The window's way to act on a host: [`portscope::act::remote::run`], no terminal, a typed
+/// outcome.
+#[test]
+fn the_library_ends_a_process_and_closes_a_connection_on_a_host() {
+    use portscope::act::remote::{self, RemoteAction, RemoteOutcome};
+    use portscope::act::signal::Signal;
+    let _serial = one_at_a_time();
+    let sshd = Sshd::start(true);
+    let ssh = sshd.ssh();
+    let deadline = remote::DEADLINE;
+
+    let mut sleeper = Command::new("sleep").arg("600").spawn().unwrap();
+    let end = RemoteAction::End {
+        pid: sleeper.id(),
+        start_time: portscope::act::signal::start_time_of(sleeper.id()),
+        signal: Signal::Terminate,
+    };
+    match remote::run(&ssh, "good", &end, deadline) {
+        RemoteOutcome::Done { message } => {
+            assert!(message.contains("it ended"), "{message}");
+            assert!(message.contains(&sleeper.id().to_string()), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let status = sleeper.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+
+    // Beyond the kernel's largest PID: no such process, ever.
+    let nobody = RemoteAction::End {
+        pid: 4_194_305,
+        start_time: None,
+        signal: Signal::Kill,
+    };
+    match remote::run(&ssh, "good", &nobody, deadline) {
+        RemoteOutcome::NothingMatched { message } => {
+            assert!(message.contains("No process has PID 4194305"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // One connection, named by both ends and its cookie (as the host's table shows it);
+    // another between the same listener and client port range stays open.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (_accepted, _) = listener.accept().unwrap();
+    let other = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (_other_accepted, _) = listener.accept().unwrap();
+    let (local, peer) = (client.local_addr().unwrap(), client.peer_addr().unwrap());
+    let (listed, _) = sshd.portscope(&["list", "--json", &format!("lport:{}", local.port())]);
+    let cookie = json(&listed)
+        .iter()
+        .find(|r| r["local_port"] == local.port())
+        .and_then(|r| r["cookie"].as_u64())
+        .expect("the client's cookie");
+    let close = RemoteAction::Close {
+        local,
+        remote: Some(peer),
+        cookie,
+    };
+    match remote::run(&ssh, "good", &close, deadline) {
+        RemoteOutcome::Done { message } => assert!(message.contains("Closed"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    for (stream, closed) in [(&client, true), (&other, false)] {
+        stream
+            .set_read_timeout(Some(Duration::from_millis(if closed { 5000 } else { 200 })))
+            .unwrap();
+        let mut buf = [0u8; 1];
+        let got = (&*stream).read(&mut buf);
+        let was_closed = match &got {
+            Ok(0) => true,
+            Err(e) => matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::ConnectionReset
+            ),
+            Ok(_) => false,
+        };
+        assert_eq!(was_closed, closed, "{got:?}");
+    }
+    // The same connection again: gone, nothing matches.
+    assert!(matches!(
+        remote::run(&ssh, "good", &close, deadline),
+        RemoteOutcome::NothingMatched { .. }
+    ));
+
+    drop(sshd);
+    let bare = Sshd::start(false);
+    assert_eq!(
+        remote::run(&bare.ssh(), "good", &nobody, deadline),
+        RemoteOutcome::NotInstalled
+    );
+}
