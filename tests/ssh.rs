@@ -468,3 +468,88 @@ fn the_library_ends_a_process_and_closes_a_connection_on_a_host() {
         RemoteOutcome::NotInstalled
     );
 }
+
+/// A connection that moved data shows the same counters through the host as here: in
+/// `list --host` (the stream's whole table) and in a `RemoteSource` that follows it (its
+/// deltas) as more data moves.
+#[test]
+fn a_hosts_connections_carry_their_traffic_and_drops() {
+    use portscope::collect::SocketSource;
+    use portscope::collect::remote::{RemoteSource, Timeouts};
+    use std::io::Write;
+    let _serial = one_at_a_time();
+    let sshd = Sshd::start(true);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (mut server, _) = listener.accept().unwrap();
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // Move N bytes each way, read to the end: then the connection is idle.
+    let exchange = |client: &mut TcpStream, server: &mut TcpStream, up: usize, down: usize| {
+        client.write_all(&vec![7u8; up]).unwrap();
+        server.read_exact(&mut vec![0u8; up]).unwrap();
+        server.write_all(&vec![9u8; down]).unwrap();
+        client.read_exact(&mut vec![0u8; down]).unwrap();
+    };
+    exchange(&mut client, &mut server, 5000, 3000);
+    let port = client.local_addr().unwrap().port();
+    let filter = format!(
+        "lport:{},{} -state:time_wait",
+        port,
+        udp.local_addr().unwrap().port()
+    );
+    let fields = &[
+        "proto",
+        "local_port",
+        "remote_port",
+        "cookie",
+        "bytes_sent",
+        "bytes_received",
+        "retrans",
+        "drops",
+    ];
+    let (local, _) = sshd.portscope(&["list", "--json", &filter]);
+    let (remote, _) = sshd.portscope(&["list", "--host", "good", "--json", &filter]);
+    assert!(remote.status.success(), "{}", stderr(&remote));
+    let (local, remote) = (json(&local), json(&remote));
+    assert_eq!(local.len(), 2, "{local:#?}");
+    assert_eq!(sockets(&remote, fields), sockets(&local, fields));
+    let tcp = remote.iter().find(|r| r["proto"] == "tcp").unwrap();
+    assert_eq!(tcp["bytes_sent"], 5000, "{tcp:#}");
+    assert_eq!(tcp["bytes_received"], 3000, "{tcp:#}");
+    assert!(tcp["rtt_ms"].is_number(), "{tcp:#}");
+    let udp_record = remote.iter().find(|r| r["proto"] == "udp").unwrap();
+    assert_eq!(udp_record["drops"], 0, "{udp_record:#}");
+    let cookie = tcp["cookie"].as_u64().unwrap();
+
+    // Followed: more data moves, the deltas bring the new counters.
+    let mut source = RemoteSource::start(
+        "good",
+        sshd.ssh(),
+        Duration::from_millis(250),
+        Timeouts::default(),
+    );
+    source
+        .wait_first(Duration::from_secs(20))
+        .expect("the host answers");
+    exchange(&mut client, &mut server, 70_000, 20_000);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let sent = source
+            .poll()
+            .ok()
+            .and_then(|p| p.traffic.get(&cookie).copied())
+            .and_then(|f| f.stats.bytes_sent);
+        if sent == Some(75_000) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the host's deltas never brought 75000 bytes sent: {sent:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let flow = source.poll().unwrap().traffic[&cookie];
+    assert_eq!(flow.stats.bytes_received, Some(23_000));
+    // The host's own rate over its interval: the 70,000 bytes came within one or two polls.
+    assert!(flow.rate.is_some(), "{flow:?}");
+}
