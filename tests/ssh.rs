@@ -164,6 +164,45 @@ fn without_portscope_there_the_host_is_read_with_ss() {
         remote.iter().all(|r| name(r) == name(&local[0])),
         "{remote:#?}"
     );
+
+    // A process whose command line holds spaces, quotes and a newline: its exact argv and
+    // executable, as here.
+    let script = "import socket, sys\n\
+                  s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n\
+                  print(s.getsockname()[1], flush=True)\n\
+                  sys.stdin.read()\n";
+    let argv = ["-c", script, "a b", "it's \"quoted\"", "two\nlines", ""];
+    let mut server = Command::new("python3")
+        .args(argv)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let filter = format!("lport:{} state:listen", line.trim());
+    let (local, _) = sshd.portscope(&["list", "--json", &filter]);
+    let (remote, _) = sshd.portscope(&["list", "--host", "good", "--json", &filter]);
+    drop(server.stdin.take());
+    let _ = server.wait();
+    let (local, remote) = (json(&local), json(&remote));
+    assert_eq!((local.len(), remote.len()), (1, 1), "{remote:#?}");
+    let process = |r: &Value| r["processes"][0].clone();
+    // argv[0] is as the kernel has it (a pyenv shim execs python3 by its full path); the
+    // rest exactly as given, the empty last argument included (which the local listing,
+    // through sysinfo, drops).
+    let cmdline = process(&remote[0])["cmdline"].as_array().unwrap().clone();
+    assert_eq!(cmdline[0], process(&local[0])["cmdline"][0]);
+    assert_eq!(
+        cmdline[1..],
+        serde_json::json!(argv).as_array().unwrap()[..]
+    );
+    assert_eq!(process(&remote[0])["exe"], process(&local[0])["exe"]);
+    assert!(process(&remote[0])["exe"].is_string(), "{remote:#?}");
 }
 
 #[test]
