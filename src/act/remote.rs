@@ -95,12 +95,13 @@ impl RemoteAction {
 pub enum RemoteOutcome {
     /// Done, as the host's portscope says.
     Done { message: String },
-    /// No such process, or no such socket, on the host now.
+    /// No such process (or the one chosen ended and another took its PID), or no such
+    /// socket, on the host now.
     NothingMatched { message: String },
     /// The SSH user may not do it there: the host's words, and what would work.
     NotPermitted { message: String, advice: String },
-    /// The host's portscope refused or failed for another reason (PID 1, a process that took
-    /// the PID over, one still running after SIGTERM, a portscope too old for these options).
+    /// The host's portscope refused or failed for another reason (PID 1, a process still
+    /// running after SIGTERM, a portscope too old for these options).
     Refused { message: String },
     /// There is no portscope on the host.
     NotInstalled,

@@ -303,6 +303,17 @@ fn kill_pid(
         writeln!(out, "No process has PID {pid}.")?;
         return Ok(ExitCode::from(1));
     };
+    // The process chosen ended and another took its PID: nothing of what was chosen is left.
+    if let Some(started) = args.started
+        && started.abs_diff(now) > signal::START_TIME_SLACK_SECS
+    {
+        writeln!(
+            out,
+            "No process has PID {pid} any more: the one that started at {started} ended, and \
+             PID {pid} is now another process (started at {now}); nothing was sent."
+        )?;
+        return Ok(ExitCode::from(1));
+    }
     let target = match snap.process(pid) {
         Some(p) => Target {
             pid,
