@@ -759,3 +759,47 @@ fn the_windows_host_option_is_refused_with_a_command() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("give the command its own"), "{said}");
 }
+
+/// `kill --pid N --yes`: ends that one process; a PID that names no process, or now names
+/// another process than the one that started at `--started`, is nothing matched (exit 1).
+#[test]
+fn kill_by_pid_ends_that_process_and_spares_a_reused_pid() {
+    let mut child = std::process::Command::new("sleep")
+        .arg("600")
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let started = portscope::act::signal::start_time_of(child.id()).unwrap();
+    // As if the table had shown a process that started an hour earlier under this PID.
+    let earlier = (started - 3600).to_string();
+    let out = portscope(&["kill", "--pid", &pid, "--started", &earlier, "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("is now another process"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(child.try_wait().unwrap().is_none(), "spared");
+
+    let out = portscope(&[
+        "kill",
+        "--pid",
+        &pid,
+        "--started",
+        &started.to_string(),
+        "--yes",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("it ended"), "{}", stdout(&out));
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGTERM));
+
+    let out = portscope(&["kill", "--pid", "4194305", "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("No process has PID 4194305"));
+    // A port or a PID, not both.
+    assert_eq!(
+        portscope(&["kill", "80", "--pid", &pid]).status.code(),
+        Some(2)
+    );
+}

@@ -612,7 +612,7 @@ fn command_line_port_arguments_parse_or_say_why() {
                             Some(Sub::Who(a)) => Some(a.port),
                             Some(Sub::Explain(a)) => Some(a.port),
                             Some(Sub::List(a)) => a.port,
-                            Some(Sub::Kill(a)) => Some(a.port),
+                            Some(Sub::Kill(a)) => a.port,
                             Some(Sub::Free(a)) => a.near,
                             Some(Sub::Check(_) | Sub::Helper | Sub::Serve(_)) => None,
                             Some(Sub::Close(a)) => match a.target {
@@ -623,6 +623,16 @@ fn command_line_port_arguments_parse_or_say_why() {
                                     prop_assert_eq!(
                                         text.trim().parse::<std::net::SocketAddr>().ok(),
                                         Some(end)
+                                    );
+                                    return Ok(());
+                                }
+                                // One socket, LOCAL-REMOTE: two ends std reads.
+                                portscope::cli::CloseTarget::Socket { local, .. } => {
+                                    let text = arg.to_str().expect("a parsed socket is text");
+                                    let (l, _) = text.trim().split_once('-').expect("two ends");
+                                    prop_assert_eq!(
+                                        l.parse::<std::net::SocketAddr>().ok(),
+                                        Some(local)
                                     );
                                     return Ok(());
                                 }

@@ -171,6 +171,45 @@ fn without_portscope_there_the_host_is_read_with_ss() {
         remote.iter().all(|r| name(r) == name(&local[0])),
         "{remote:#?}"
     );
+
+    // A process whose command line holds spaces, quotes and a newline: its exact argv and
+    // executable, as here.
+    let script = "import socket, sys\n\
+                  s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n\
+                  print(s.getsockname()[1], flush=True)\n\
+                  sys.stdin.read()\n";
+    let argv = ["-c", script, "a b", "it's \"quoted\"", "two\nlines", ""];
+    let mut server = Command::new("python3")
+        .args(argv)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let filter = format!("lport:{} state:listen", line.trim());
+    let (local, _) = sshd.portscope(&["list", "--json", &filter]);
+    let (remote, _) = sshd.portscope(&["list", "--host", "good", "--json", &filter]);
+    drop(server.stdin.take());
+    let _ = server.wait();
+    let (local, remote) = (json(&local), json(&remote));
+    assert_eq!((local.len(), remote.len()), (1, 1), "{remote:#?}");
+    let process = |r: &Value| r["processes"][0].clone();
+    // argv[0] is as the kernel has it (a pyenv shim execs python3 by its full path); the
+    // rest exactly as given, the empty last argument included (which the local listing,
+    // through sysinfo, drops).
+    let cmdline = process(&remote[0])["cmdline"].as_array().unwrap().clone();
+    assert_eq!(cmdline[0], process(&local[0])["cmdline"][0]);
+    assert_eq!(
+        cmdline[1..],
+        serde_json::json!(argv).as_array().unwrap()[..]
+    );
+    assert_eq!(process(&remote[0])["exe"], process(&local[0])["exe"]);
+    assert!(process(&remote[0])["exe"].is_string(), "{remote:#?}");
 }
 
 #[test]
@@ -380,4 +419,183 @@ fn ending_a_process_and_closing_a_connection_on_a_host() {
         "{}",
         stderr(&out)
     );
+}
+
+/// The window's way to act on a host: [`portscope::act::remote::run`], no terminal, a typed
+/// outcome.
+#[test]
+fn the_library_ends_a_process_and_closes_a_connection_on_a_host() {
+    use portscope::act::remote::{self, RemoteAction, RemoteOutcome};
+    use portscope::act::signal::Signal;
+    let _serial = one_at_a_time();
+    let sshd = Sshd::start(true);
+    let ssh = sshd.ssh();
+    let deadline = remote::DEADLINE;
+
+    let mut sleeper = Command::new("sleep").arg("600").spawn().unwrap();
+    let end = RemoteAction::End {
+        pid: sleeper.id(),
+        start_time: portscope::act::signal::start_time_of(sleeper.id()),
+        signal: Signal::Terminate,
+    };
+    match remote::run(&ssh, "good", &end, deadline) {
+        RemoteOutcome::Done { message } => {
+            assert!(message.contains("it ended"), "{message}");
+            assert!(message.contains(&sleeper.id().to_string()), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let status = sleeper.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+
+    // Beyond the kernel's largest PID: no such process, ever.
+    let nobody = RemoteAction::End {
+        pid: 4_194_305,
+        start_time: None,
+        signal: Signal::Kill,
+    };
+    match remote::run(&ssh, "good", &nobody, deadline) {
+        RemoteOutcome::NothingMatched { message } => {
+            assert!(message.contains("No process has PID 4194305"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // One connection, named by both ends and its cookie (as the host's table shows it);
+    // another between the same listener and client port range stays open.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (_accepted, _) = listener.accept().unwrap();
+    let other = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (_other_accepted, _) = listener.accept().unwrap();
+    let (local, peer) = (client.local_addr().unwrap(), client.peer_addr().unwrap());
+    let (listed, _) = sshd.portscope(&["list", "--json", &format!("lport:{}", local.port())]);
+    let cookie = json(&listed)
+        .iter()
+        .find(|r| r["local_port"] == local.port())
+        .and_then(|r| r["cookie"].as_u64())
+        .expect("the client's cookie");
+    let close = RemoteAction::Close {
+        local,
+        remote: Some(peer),
+        cookie,
+    };
+    match remote::run(&ssh, "good", &close, deadline) {
+        RemoteOutcome::Done { message } => assert!(message.contains("Closed"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    for (stream, closed) in [(&client, true), (&other, false)] {
+        stream
+            .set_read_timeout(Some(Duration::from_millis(if closed { 5000 } else { 200 })))
+            .unwrap();
+        let mut buf = [0u8; 1];
+        let got = (&*stream).read(&mut buf);
+        let was_closed = match &got {
+            Ok(0) => true,
+            Err(e) => matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::ConnectionReset
+            ),
+            Ok(_) => false,
+        };
+        assert_eq!(was_closed, closed, "{got:?}");
+    }
+    // The same connection again: gone, nothing matches.
+    assert!(matches!(
+        remote::run(&ssh, "good", &close, deadline),
+        RemoteOutcome::NothingMatched { .. }
+    ));
+
+    drop(sshd);
+    let bare = Sshd::start(false);
+    assert_eq!(
+        remote::run(&bare.ssh(), "good", &nobody, deadline),
+        RemoteOutcome::NotInstalled
+    );
+}
+
+/// A connection that moved data shows the same counters through the host as here: in
+/// `list --host` (the stream's whole table) and in a `RemoteSource` that follows it (its
+/// deltas) as more data moves.
+#[test]
+fn a_hosts_connections_carry_their_traffic_and_drops() {
+    use portscope::collect::SocketSource;
+    use portscope::collect::remote::{RemoteSource, Timeouts};
+    use std::io::Write;
+    let _serial = one_at_a_time();
+    let sshd = Sshd::start(true);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (mut server, _) = listener.accept().unwrap();
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // Move N bytes each way, read to the end: then the connection is idle.
+    let exchange = |client: &mut TcpStream, server: &mut TcpStream, up: usize, down: usize| {
+        client.write_all(&vec![7u8; up]).unwrap();
+        server.read_exact(&mut vec![0u8; up]).unwrap();
+        server.write_all(&vec![9u8; down]).unwrap();
+        client.read_exact(&mut vec![0u8; down]).unwrap();
+    };
+    exchange(&mut client, &mut server, 5000, 3000);
+    let port = client.local_addr().unwrap().port();
+    let filter = format!(
+        "lport:{},{} -state:time_wait",
+        port,
+        udp.local_addr().unwrap().port()
+    );
+    let fields = &[
+        "proto",
+        "local_port",
+        "remote_port",
+        "cookie",
+        "bytes_sent",
+        "bytes_received",
+        "retrans",
+        "drops",
+    ];
+    let (local, _) = sshd.portscope(&["list", "--json", &filter]);
+    let (remote, _) = sshd.portscope(&["list", "--host", "good", "--json", &filter]);
+    assert!(remote.status.success(), "{}", stderr(&remote));
+    let (local, remote) = (json(&local), json(&remote));
+    assert_eq!(local.len(), 2, "{local:#?}");
+    assert_eq!(sockets(&remote, fields), sockets(&local, fields));
+    let tcp = remote.iter().find(|r| r["proto"] == "tcp").unwrap();
+    assert_eq!(tcp["bytes_sent"], 5000, "{tcp:#}");
+    assert_eq!(tcp["bytes_received"], 3000, "{tcp:#}");
+    assert!(tcp["rtt_ms"].is_number(), "{tcp:#}");
+    let udp_record = remote.iter().find(|r| r["proto"] == "udp").unwrap();
+    assert_eq!(udp_record["drops"], 0, "{udp_record:#}");
+    let cookie = tcp["cookie"].as_u64().unwrap();
+
+    // Followed: more data moves, the deltas bring the new counters.
+    let mut source = RemoteSource::start(
+        "good",
+        sshd.ssh(),
+        Duration::from_millis(250),
+        Timeouts::default(),
+    );
+    source
+        .wait_first(Duration::from_secs(20))
+        .expect("the host answers");
+    exchange(&mut client, &mut server, 70_000, 20_000);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let sent = source
+            .poll()
+            .ok()
+            .and_then(|p| p.traffic.get(&cookie).copied())
+            .and_then(|f| f.stats.bytes_sent);
+        if sent == Some(75_000) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the host's deltas never brought 75000 bytes sent: {sent:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let flow = source.poll().unwrap().traffic[&cookie];
+    assert_eq!(flow.stats.bytes_received, Some(23_000));
+    // The host's own rate over its interval: the 70,000 bytes came within one or two polls.
+    assert!(flow.rate.is_some(), "{flow:?}");
 }

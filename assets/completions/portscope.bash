@@ -129,12 +129,16 @@ _portscope() {
             return 0
             ;;
         portscope__subcmd__close)
-            opts="-y -h --yes --host --help"
+            opts="-y -h --cookie --yes --host --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --cookie)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -369,12 +373,20 @@ _portscope() {
             return 0
             ;;
         portscope__subcmd__kill)
-            opts="-s -t -u -y -h --signal --tcp --udp --yes --host --help"
+            opts="-s -t -u -y -h --pid --started --signal --tcp --udp --yes --host --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --pid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --started)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --signal)
                     COMPREPLY=($(compgen -W "TERM KILL" -- "${cur}"))
                     return 0

@@ -64,6 +64,8 @@ complete -c portscope -n "__fish_portscope_using_subcommand explain" -l sctp -d 
 complete -c portscope -n "__fish_portscope_using_subcommand explain" -l dccp -d 'Explain the DCCP port (IANA\'s DCCP entries)'
 complete -c portscope -n "__fish_portscope_using_subcommand explain" -l json -d 'Print JSON'
 complete -c portscope -n "__fish_portscope_using_subcommand explain" -s h -l help -d 'Print help'
+complete -c portscope -n "__fish_portscope_using_subcommand kill" -l pid -d 'End this one process, by its PID, instead of the listeners on a port. Exits 1 when there is no such process' -r
+complete -c portscope -n "__fish_portscope_using_subcommand kill" -l started -d 'With --pid: only if the process started at this time (seconds since the Unix epoch, as `list --json` shows it), so that a process which took over the PID meanwhile is spared' -r
 complete -c portscope -n "__fish_portscope_using_subcommand kill" -s s -l signal -d 'The signal to send' -r -f -a "TERM\t'SIGTERM: ask the process to end'
 KILL\t'SIGKILL: end it at once'"
 complete -c portscope -n "__fish_portscope_using_subcommand kill" -l host -d 'On another machine, over ssh (the portscope installed there does it)' -r
@@ -71,6 +73,7 @@ complete -c portscope -n "__fish_portscope_using_subcommand kill" -s t -l tcp -d
 complete -c portscope -n "__fish_portscope_using_subcommand kill" -s u -l udp -d 'Only processes bound to the UDP port'
 complete -c portscope -n "__fish_portscope_using_subcommand kill" -s y -l yes -d 'Do not ask'
 complete -c portscope -n "__fish_portscope_using_subcommand kill" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c portscope -n "__fish_portscope_using_subcommand close" -l cookie -d 'Only the socket with this cookie (the kernel\'s socket ID, as `list --json` shows it)' -r
 complete -c portscope -n "__fish_portscope_using_subcommand close" -l host -d 'On another machine, over ssh (the portscope installed there does it)' -r
 complete -c portscope -n "__fish_portscope_using_subcommand close" -s y -l yes -d 'Do not ask'
 complete -c portscope -n "__fish_portscope_using_subcommand close" -s h -l help -d 'Print help'

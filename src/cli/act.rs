@@ -25,8 +25,17 @@ const WAIT_FOR_EXIT: Duration = Duration::from_secs(3);
 #[derive(Debug, Args)]
 pub struct KillArgs {
     /// The port a server listens on (0–65535).
-    #[arg(value_parser = super::port_arg, allow_negative_numbers = true)]
-    pub port: u16,
+    #[arg(value_parser = super::port_arg, allow_negative_numbers = true,
+          required_unless_present = "pid", conflicts_with = "pid")]
+    pub port: Option<u16>,
+    /// End this one process, by its PID, instead of the listeners on a port. Exits 1 when
+    /// there is no such process.
+    #[arg(long, value_name = "PID", conflicts_with_all = ["tcp", "udp"])]
+    pub pid: Option<u32>,
+    /// With --pid: only if the process started at this time (seconds since the Unix epoch, as
+    /// `list --json` shows it), so that a process which took over the PID meanwhile is spared.
+    #[arg(long, value_name = "SECONDS", requires = "pid")]
+    pub started: Option<u64>,
     /// The signal to send.
     #[arg(long, short, value_enum, default_value_t = SignalArg::Term)]
     pub signal: SignalArg,
@@ -47,16 +56,24 @@ pub struct KillArgs {
 impl KillArgs {
     /// These arguments, as the same command on another machine takes them.
     pub fn remote_args(&self) -> Vec<String> {
-        let mut args = vec![
-            "kill".to_owned(),
-            self.port.to_string(),
+        let mut args = vec!["kill".to_owned()];
+        if let Some(port) = self.port {
+            args.push(port.to_string());
+        }
+        if let Some(pid) = self.pid {
+            args.extend(["--pid".to_owned(), pid.to_string()]);
+        }
+        if let Some(started) = self.started {
+            args.extend(["--started".to_owned(), started.to_string()]);
+        }
+        args.extend([
             "--signal".to_owned(),
             match self.signal {
                 SignalArg::Term => "TERM",
                 SignalArg::Kill => "KILL",
             }
             .to_owned(),
-        ];
+        ]);
         for (on, flag) in [
             (self.tcp, "--tcp"),
             (self.udp, "--udp"),
@@ -82,10 +99,14 @@ pub enum SignalArg {
 
 #[derive(Debug, Args)]
 pub struct CloseArgs {
-    /// A port (every TCP connection with it at either end, and its listener), or one end as
-    /// ADDR:PORT (`127.0.0.1:8080`, `[::1]:8080`).
+    /// A port (every TCP connection with it at either end, and its listener), one end as
+    /// ADDR:PORT (`127.0.0.1:8080`, `[::1]:8080`), or one socket as LOCAL-REMOTE
+    /// (`127.0.0.1:8080-127.0.0.1:41000`; `127.0.0.1:8080-*` for a listener alone).
     #[arg(value_parser = parse_target)]
     pub target: CloseTarget,
+    /// Only the socket with this cookie (the kernel's socket ID, as `list --json` shows it).
+    #[arg(long, value_name = "COOKIE")]
+    pub cookie: Option<u64>,
     /// Do not ask.
     #[arg(long, short)]
     pub yes: bool,
@@ -97,11 +118,10 @@ pub struct CloseArgs {
 impl CloseArgs {
     /// These arguments, as the same command on another machine takes them.
     pub fn remote_args(&self) -> Vec<String> {
-        let target = match self.target {
-            CloseTarget::Port(port) => port.to_string(),
-            CloseTarget::End(end) => end.to_string(),
-        };
-        let mut args = vec!["close".to_owned(), target];
+        let mut args = vec!["close".to_owned(), self.target.to_string()];
+        if let Some(cookie) = self.cookie {
+            args.extend(["--cookie".to_owned(), cookie.to_string()]);
+        }
         if self.yes {
             args.push("--yes".to_owned());
         }
@@ -114,15 +134,48 @@ impl CloseArgs {
 pub enum CloseTarget {
     Port(u16),
     End(SocketAddr),
+    /// One socket by both its ends; no remote end: a socket without a peer (a listener).
+    Socket {
+        local: SocketAddr,
+        remote: Option<SocketAddr>,
+    },
 }
 
 fn parse_target(text: &str) -> Result<CloseTarget, String> {
-    if let Ok(end) = SocketAddr::from_str(text.trim()) {
+    let text = text.trim();
+    if let Ok(end) = SocketAddr::from_str(text) {
         return Ok(CloseTarget::End(end));
     }
-    super::port_arg(text)
-        .map(CloseTarget::Port)
-        .map_err(|e| format!("{e}; or give one end as ADDR:PORT, e.g. 127.0.0.1:8080"))
+    // No address holds a `-`, so the first one parts the two ends.
+    if let Some((local, remote)) = text.split_once('-')
+        && let Ok(local) = SocketAddr::from_str(local)
+    {
+        let remote = match remote {
+            "*" => None,
+            r => Some(SocketAddr::from_str(r).map_err(|e| format!("{r}: {e}"))?),
+        };
+        return Ok(CloseTarget::Socket { local, remote });
+    }
+    super::port_arg(text).map(CloseTarget::Port).map_err(|e| {
+        format!("{e}; or give one end as ADDR:PORT (127.0.0.1:8080), or one socket as LOCAL-REMOTE")
+    })
+}
+
+impl std::fmt::Display for CloseTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CloseTarget::Port(port) => write!(f, "{port}"),
+            CloseTarget::End(end) => write!(f, "{end}"),
+            CloseTarget::Socket {
+                local,
+                remote: Some(remote),
+            } => write!(f, "{local}-{remote}"),
+            CloseTarget::Socket {
+                local,
+                remote: None,
+            } => write!(f, "{local}-*"),
+        }
+    }
 }
 
 impl CloseTarget {
@@ -132,6 +185,10 @@ impl CloseTarget {
         match self {
             CloseTarget::Port(port) => s.local_port == port || s.remote_port == Some(port),
             CloseTarget::End(end) => local == end || remote == Some(end),
+            CloseTarget::Socket {
+                local: want_local,
+                remote: want_remote,
+            } => local == want_local && remote == want_remote,
         }
     }
 }
@@ -153,17 +210,26 @@ impl Prompt<'_> {
     }
 }
 
-/// `kill PORT`: end the processes listening on a port.
+/// `kill PORT`: end the processes listening on a port; `kill --pid N`: end that one.
 pub fn kill(
     args: &KillArgs,
     snap: &Snapshot,
     out: &mut dyn Write,
     prompt: &mut Prompt<'_>,
 ) -> io::Result<ExitCode> {
+    let port = match (args.pid, args.port) {
+        (Some(pid), _) => return kill_pid(args, pid, snap, out, prompt),
+        (None, Some(port)) => port,
+        // clap requires one of the two.
+        (None, None) => {
+            writeln!(out, "Give a port or --pid.")?;
+            return Ok(ExitCode::from(2));
+        }
+    };
     let listening: Vec<&Socket> = snap
         .sockets
         .iter()
-        .filter(|s| s.local_port == args.port && s.state.is_listening())
+        .filter(|s| s.local_port == port && s.state.is_listening())
         .filter(|s| s.proto == Proto::Tcp || s.state == SockState::Unconn)
         .filter(|s| match (args.tcp, args.udp) {
             (true, _) => s.proto == Proto::Tcp,
@@ -172,7 +238,7 @@ pub fn kill(
         })
         .collect();
     if listening.is_empty() {
-        writeln!(out, "Nothing listens on port {}.", args.port)?;
+        writeln!(out, "Nothing listens on port {port}.")?;
         return Ok(ExitCode::from(1));
     }
     let mut targets: Vec<Target> = Vec::new();
@@ -213,11 +279,66 @@ pub fn kill(
         }
         writeln!(
             out,
-            "Port {} is held, but not by a process portscope can see.",
-            args.port
+            "Port {port} is held, but not by a process portscope can see."
         )?;
         return Ok(ExitCode::from(2));
     }
+    let code = send_all(args, &targets, snap, out, prompt)?;
+    for line in &hidden {
+        writeln!(out, "Also on the port: {line}")?;
+    }
+    Ok(code)
+}
+
+/// `kill --pid N [--started T]`: end one process, as the table showed it.
+fn kill_pid(
+    args: &KillArgs,
+    pid: u32,
+    snap: &Snapshot,
+    out: &mut dyn Write,
+    prompt: &mut Prompt<'_>,
+) -> io::Result<ExitCode> {
+    // Only a process that is there now matches; its start time then guards the signal.
+    let Some(now) = signal::start_time_of(pid) else {
+        writeln!(out, "No process has PID {pid}.")?;
+        return Ok(ExitCode::from(1));
+    };
+    // The process chosen ended and another took its PID: nothing of what was chosen is left.
+    if let Some(started) = args.started
+        && started.abs_diff(now) > signal::START_TIME_SLACK_SECS
+    {
+        writeln!(
+            out,
+            "No process has PID {pid} any more: the one that started at {started} ended, and \
+             PID {pid} is now another process (started at {now}); nothing was sent."
+        )?;
+        return Ok(ExitCode::from(1));
+    }
+    let target = match snap.process(pid) {
+        Some(p) => Target {
+            pid,
+            start_time: args.started.or(p.start_time).or(Some(now)),
+            name: p.name.clone(),
+            uid: p.uid,
+            user: p.user.clone(),
+        },
+        None => Target {
+            pid,
+            start_time: args.started.or(Some(now)),
+            ..Target::default()
+        },
+    };
+    send_all(args, &[target], snap, out, prompt)
+}
+
+/// Ask once, then signal each target and wait for it to end.
+fn send_all(
+    args: &KillArgs,
+    targets: &[Target],
+    snap: &Snapshot,
+    out: &mut dyn Write,
+    prompt: &mut Prompt<'_>,
+) -> io::Result<ExitCode> {
     let signal = match args.signal {
         SignalArg::Term => Signal::Terminate,
         SignalArg::Kill => Signal::Kill,
@@ -248,9 +369,6 @@ pub fn kill(
                 writeln!(out, "Not sent to {name}: {}", escape(&refusal_text(&e)))?;
             }
         }
-    }
-    for line in &hidden {
-        writeln!(out, "Also on the port: {line}")?;
     }
     Ok(if failed {
         ExitCode::from(2)
@@ -295,11 +413,12 @@ pub fn close(
         .sockets
         .iter()
         .filter(|s| args.target.matches(s) && close::closable(s).is_ok())
+        .filter(|s| args.cookie.is_none_or(|c| s.cookie == c))
         .collect();
     if matching.is_empty() {
         let what = match args.target {
             CloseTarget::Port(port) => format!("port {port}"),
-            CloseTarget::End(end) => end.to_string(),
+            target => target.to_string(),
         };
         writeln!(out, "No TCP connection or listener on {what}.")?;
         return Ok(ExitCode::from(1));
@@ -355,6 +474,18 @@ mod tests {
             parse_target("[::1]:53"),
             Ok(CloseTarget::End("[::1]:53".parse().unwrap()))
         );
+        let socket = parse_target("[::1]:53-[::1]:40000").unwrap();
+        assert_eq!(
+            socket,
+            CloseTarget::Socket {
+                local: "[::1]:53".parse().unwrap(),
+                remote: Some("[::1]:40000".parse().unwrap())
+            }
+        );
+        assert_eq!(socket.to_string(), "[::1]:53-[::1]:40000");
+        let listener = parse_target("127.0.0.1:80-*").unwrap();
+        assert_eq!(listener.to_string(), "127.0.0.1:80-*");
+        assert!(parse_target("127.0.0.1:80-nowhere").is_err());
         for bad in ["", "http", "65536", "1.2.3.4", "[::1]", "-1"] {
             let e = parse_target(bad).unwrap_err();
             assert!(e.contains("ADDR:PORT"), "{bad}: {e}");

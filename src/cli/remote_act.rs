@@ -5,12 +5,14 @@
 //!
 //! Nothing but portscope's own arguments (numbers, an address, fixed flags) is sent, each
 //! quoted for the remote shell. When ssh itself fails the reason is said as for `list --host`;
-//! the remote command's exit code is passed on.
+//! the remote command's exit code is passed on. The window does the same without a terminal
+//! through [`act::remote`](crate::act::remote), whose command line and escaping this shares.
 
 use std::io::{self, Read, Write};
 use std::process::{ExitCode, Stdio};
 use std::thread;
 
+use crate::act::remote::{check_host, escape_keeping_lines, remote_command};
 use crate::collect::remote::ssh::classify;
 use crate::collect::remote::{HostError, Ssh};
 use crate::model::text::escape;
@@ -20,8 +22,8 @@ const STDERR_KEPT: usize = 16 * 1024;
 
 /// Run `portscope <args>` on `host`.
 pub fn run(host: &str, args: &[String]) -> ExitCode {
-    if host.is_empty() || host.starts_with('-') {
-        eprintln!("portscope: '{}' is not a host", escape(host));
+    if let Err(e) = check_host(host) {
+        eprintln!("portscope: {e}");
         return ExitCode::from(2);
     }
     let ssh = match Ssh::from_env() {
@@ -31,9 +33,7 @@ pub fn run(host: &str, args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let remote =
-        shell_words::join(std::iter::once("portscope").chain(args.iter().map(String::as_str)));
-    let mut command = ssh.command(host, &remote);
+    let mut command = ssh.command(host, &remote_command(args));
     command
         .stdin(Stdio::inherit())
         .stdout(Stdio::inherit())
@@ -91,17 +91,4 @@ pub fn run(host: &str, args: &[String]) -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// Text from the host with every control character escaped but its line ends.
-fn escape_keeping_lines(text: &str) -> String {
-    text.split_inclusive('\n')
-        .map(|line| {
-            let (body, end) = match line.strip_suffix('\n') {
-                Some(body) => (body, "\n"),
-                None => (line, ""),
-            };
-            format!("{}{end}", escape(body))
-        })
-        .collect()
 }

@@ -4,7 +4,8 @@
 //!
 //! The server says [`Hello`] once (the host's facts), then a [`Full`] table, then one
 //! [`Delta`] per poll: the sockets added, removed (by their keys) and changed, the processes
-//! new or changed and those gone. A poll that changed nothing is an empty delta, a few bytes:
+//! new or changed and those gone, and what the connections moved and the UDP sockets dropped
+//! ([`traffic`]: the host's own counters and rates, only what changed). A poll that changed nothing is an empty delta, a few bytes:
 //! the heartbeat that tells a reader the stream still moves. The reader answers with
 //! [`Control`] frames (interval, refresh, pause, resume, stop).
 //!
@@ -13,7 +14,7 @@
 //! poll sorted by [`canonical_order`]). Fields this version does not know are ignored, so a
 //! newer server may add some; a frame of another version, cut short or not JSON is an error.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Read, Write};
 use std::net::IpAddr;
 
@@ -22,7 +23,12 @@ use serde::{Deserialize, Serialize};
 use crate::collect::Poll;
 use crate::collect::helper::protocol::{self, FrameError, Process};
 use crate::knowledge::EphemeralRange;
-use crate::model::{Pids, ProcessInfo, Proto, SockState, Socket, SocketKey, Viewer};
+use crate::model::traffic::{Drops, Traffic};
+use crate::model::{FastHash, Pids, ProcessInfo, Proto, SockState, Socket, SocketKey, Viewer};
+
+pub mod traffic;
+
+pub use traffic::{Moved, WireDrop, WireFlow, WireRate};
 
 /// The stream's version: a reader refuses frames of another.
 pub const VERSION: u32 = 1;
@@ -115,6 +121,12 @@ pub struct Full {
     pub viewer: WireViewer,
     #[serde(default)]
     pub ephemeral: Option<Range>,
+    /// The TCP connections that moved data: counters and the host's rates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub traffic: Vec<WireFlow>,
+    /// Every UDP socket's drop count.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drops: Vec<WireDrop>,
 }
 
 /// What changed since the frame of `seq - 1`. Empty lists are left out of the JSON.
@@ -140,6 +152,21 @@ pub struct Delta {
     pub viewer: Option<WireViewer>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ephemeral: Option<Range>,
+    /// Connections' traffic, whole: new, or whose fields appeared or vanished.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub traffic: Vec<WireFlow>,
+    /// Connections whose counters only moved: by how much.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved: Option<Box<Moved>>,
+    /// Connections, still in the table, that have no traffic any more (by cookie).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub traffic_gone: Vec<u64>,
+    /// UDP sockets' drop counts, new or changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drops: Vec<WireDrop>,
+    /// Sockets, still in the table, that have no drop count any more (by cookie).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drops_gone: Vec<u64>,
 }
 
 impl Delta {
@@ -153,6 +180,11 @@ impl Delta {
             && self.users.is_none()
             && self.viewer.is_none()
             && self.ephemeral.is_none()
+            && self.traffic.is_empty()
+            && self.moved.is_none()
+            && self.traffic_gone.is_empty()
+            && self.drops.is_empty()
+            && self.drops_gone.is_empty()
     }
 }
 
@@ -434,10 +466,12 @@ pub struct Table {
     pub users: BTreeMap<u32, String>,
     pub viewer: Viewer,
     pub ephemeral: Option<Range>,
+    pub traffic: Traffic,
+    pub drops: Drops,
 }
 
 impl Table {
-    /// A poll's table, in canonical order. Traffic counters are not carried (yet).
+    /// A poll's table, in canonical order, with its traffic and drops.
     pub fn from_poll(poll: Poll, ephemeral: Option<Range>) -> Table {
         let mut sockets = poll.sockets;
         canonical_order(&mut sockets);
@@ -447,6 +481,8 @@ impl Table {
             users: poll.users,
             viewer: poll.viewer,
             ephemeral,
+            traffic: poll.traffic,
+            drops: poll.drops,
         }
     }
 
@@ -457,6 +493,8 @@ impl Table {
             processes: self.processes.clone(),
             users: self.users.clone(),
             viewer: self.viewer,
+            traffic: self.traffic.clone(),
+            drops: self.drops.clone(),
             ..Poll::default()
         }
     }
@@ -516,6 +554,7 @@ impl Encoder {
 }
 
 fn full(table: &Table, seq: u64) -> Full {
+    let (traffic, drops) = traffic::whole(&table.traffic, &table.drops);
     Full {
         seq,
         sockets: table.sockets.iter().map(WireSocket::from).collect(),
@@ -523,6 +562,8 @@ fn full(table: &Table, seq: u64) -> Full {
         users: users_list(&table.users),
         viewer: table.viewer.into(),
         ephemeral: table.ephemeral.clone(),
+        traffic,
+        drops,
     }
 }
 
@@ -541,11 +582,25 @@ fn delta(old: &Table, new: &Table, seq: u64) -> Option<Delta> {
             Some(_) => {}
         }
     }
+    let mut pruned = HashSet::default();
     for s in &old.sockets {
         if !new_index.contains_key(&s.key()) {
             d.removed.push(s.key().into());
+            if s.cookie != 0 {
+                pruned.insert(s.cookie);
+            }
         }
     }
+    let change = traffic::change(
+        (&old.traffic, &old.drops),
+        (&new.traffic, &new.drops),
+        &pruned,
+    );
+    d.traffic = change.flows;
+    d.moved = change.moved;
+    d.traffic_gone = change.flows_gone;
+    d.drops = change.drops;
+    d.drops_gone = change.drops_gone;
     for (pid, p) in &new.processes {
         if old.processes.get(pid) != Some(p) {
             d.processes.push(p.into());
@@ -575,6 +630,8 @@ pub enum ApplyError {
     OutOfStep { had: u64, got: u64 },
     #[error("a change names a socket without its local end")]
     BadKey,
+    #[error("a traffic change does not fit the connections the reader has")]
+    BadTraffic,
 }
 
 /// The reader's side: the table as the last frame left it.
@@ -600,6 +657,8 @@ impl Mirror {
             users: users_map(full.users),
             viewer: full.viewer.into(),
             ephemeral: full.ephemeral,
+            traffic: traffic::traffic_of(full.traffic),
+            drops: traffic::drops_of(full.drops),
         });
     }
 
@@ -621,8 +680,23 @@ impl Mirror {
             .removed
             .iter()
             .map(WireKey::to_key)
-            .collect::<Option<std::collections::HashSet<SocketKey, crate::model::FastHash>>>()
+            .collect::<Option<HashSet<SocketKey, FastHash>>>()
             .ok_or(ApplyError::BadKey)?;
+        // The entries of removed sockets go with them (a socket without a cookie has none).
+        let pruned: HashSet<u64, FastHash> = removed
+            .iter()
+            .map(|k| k.cookie)
+            .filter(|c| *c != 0)
+            .collect();
+        let change = traffic::Change {
+            flows: delta.traffic,
+            moved: delta.moved,
+            flows_gone: delta.traffic_gone,
+            drops: delta.drops,
+            drops_gone: delta.drops_gone,
+        };
+        traffic::apply(&mut table.traffic, &mut table.drops, &pruned, change)
+            .ok_or(ApplyError::BadTraffic)?;
         let mut changed: HashMap<SocketKey, Socket, crate::model::FastHash> = delta
             .changed
             .into_iter()

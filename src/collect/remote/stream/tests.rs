@@ -3,6 +3,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use proptest::prelude::*;
 
 use super::*;
+use crate::model::traffic::{Flow, Rate, TcpStats};
 
 fn socket(i: u32, cookie: u64, state: SockState) -> Socket {
     Socket {
@@ -265,6 +266,194 @@ proptest! {
                 .flat_map(|s| s.pids.iter().map(|p| (*p, "p")))
                 .collect();
             let t = table(sockets, &names);
+            through_wire(&mut encoder, &mut mirror, t.clone());
+            prop_assert_eq!(mirror.table(), Some(&t));
+        }
+    }
+}
+
+fn flow(sent: u64, received: u64, rate: Option<(u64, u64)>) -> Flow {
+    Flow {
+        stats: TcpStats {
+            bytes_sent: Some(sent),
+            bytes_acked: Some(sent + 1),
+            bytes_received: Some(received),
+            rtt_us: 120,
+            rttvar_us: 40,
+            retrans: 0,
+            delivery_rate: Some(1000),
+        },
+        rate: rate.map(|(down, up)| Rate { down, up }),
+    }
+}
+
+#[test]
+fn traffic_and_drops_cross_whole_then_only_what_moved() {
+    let (mut encoder, mut mirror) = (Encoder::default(), Mirror::default());
+    let sockets: Vec<Socket> = (1..=100)
+        .map(|i| socket(i * 3 + 1, u64::from(i), SockState::Established))
+        .chain([socket(0, 500, SockState::Unconn)])
+        .collect();
+    let mut t = table(sockets, &[]);
+    t.traffic = (1..=100)
+        .map(|c| (c, flow(c * 1000, c * 50, None)))
+        .collect();
+    t.drops = [(500, 3)].into_iter().collect();
+    let full = through_wire(&mut encoder, &mut mirror, t.clone());
+    assert_eq!(mirror.table(), Some(&t));
+    // The second poll that saw them: their rates appeared, so they go whole.
+    for c in 1..=100u64 {
+        t.traffic
+            .insert(c, flow(c * 1000 + 4096, c * 50 + 7, Some((7, 4096))));
+    }
+    let mut wire = Vec::new();
+    write_message(&mut wire, encoder.encode(t.clone())).unwrap();
+    match read_message(&mut wire.as_slice()).unwrap() {
+        Body::Delta(d) => {
+            assert_eq!(d.traffic.len(), 100);
+            assert!(d.moved.is_none());
+            mirror.apply_delta(d).unwrap();
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(mirror.table(), Some(&t));
+    // From here on only counters move: steps.
+    for c in 1..=100u64 {
+        t.traffic
+            .insert(c, flow(c * 1000 + 8192, c * 50 + 14, Some((7, 4096))));
+    }
+    let mut wire = Vec::new();
+    write_message(&mut wire, encoder.encode(t.clone())).unwrap();
+    let text = String::from_utf8_lossy(&wire[4..]).into_owned();
+    match read_message(&mut wire.as_slice()).unwrap() {
+        Body::Delta(d) => {
+            let moved = d.moved.as_ref().expect("steps");
+            assert_eq!(moved.cookie, vec![1; 100], "cookies as steps");
+            assert_eq!(moved.sent, vec![4096; 100]);
+            assert!(moved.rtt.is_empty() && moved.down.is_empty(), "{text}");
+            assert!(d.traffic.is_empty(), "{text}");
+            mirror.apply_delta(d).unwrap();
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(mirror.table(), Some(&t));
+    assert!(
+        wire.len() * 4 < full,
+        "100 busy connections took {} bytes of a {full}-byte table: {text}",
+        wire.len()
+    );
+    // A connection that goes to TIME_WAIT keeps its socket and loses its traffic; a removed
+    // connection's traffic goes with it, unnamed; the UDP socket drops more.
+    let mut next = t.clone();
+    next.sockets.retain(|s| s.cookie != 2);
+    next.sockets
+        .iter_mut()
+        .find(|s| s.cookie == 1)
+        .unwrap()
+        .state = SockState::TimeWait;
+    next.traffic.remove(&1);
+    next.traffic.remove(&2);
+    next.drops.insert(500, 9);
+    let body = encoder.encode(next.clone());
+    let Body::Delta(d) = body else { panic!() };
+    assert_eq!(d.traffic_gone, [1]);
+    assert_eq!(
+        d.drops,
+        [WireDrop {
+            cookie: 500,
+            drops: 9
+        }]
+    );
+    assert!(d.moved.is_none());
+    mirror.apply_delta(d).unwrap();
+    assert_eq!(mirror.table(), Some(&next));
+}
+
+#[test]
+fn a_step_for_a_connection_the_reader_lacks_leaves_the_table() {
+    let (mut encoder, mut mirror) = (Encoder::default(), Mirror::default());
+    let mut t = table(vec![socket(1, 1, SockState::Established)], &[]);
+    t.traffic = [(1, flow(10, 10, None))].into_iter().collect();
+    through_wire(&mut encoder, &mut mirror, t.clone());
+    for moved in [
+        // A cookie the reader has no traffic for.
+        Moved {
+            cookie: vec![2],
+            sent: vec![5],
+            ..Moved::default()
+        },
+        // A column of the wrong length.
+        Moved {
+            cookie: vec![1],
+            sent: vec![5, 6],
+            ..Moved::default()
+        },
+        // A counter below zero.
+        Moved {
+            cookie: vec![1],
+            sent: vec![-11],
+            ..Moved::default()
+        },
+        // A rate the connection does not have.
+        Moved {
+            cookie: vec![1],
+            down: vec![3],
+            ..Moved::default()
+        },
+    ] {
+        let delta = Delta {
+            seq: 2,
+            moved: Some(Box::new(moved)),
+            ..Delta::default()
+        };
+        assert_eq!(mirror.apply_delta(delta), Err(ApplyError::BadTraffic));
+        assert_eq!(mirror.table(), Some(&t));
+    }
+}
+
+fn arb_flow() -> impl Strategy<Value = Flow> {
+    let counter = || prop::option::weighted(0.9, 0u64..5000);
+    (
+        (counter(), counter(), counter()),
+        (0u32..500, 0u32..50, 0u32..3),
+        counter(),
+        prop::option::weighted(0.7, (0u64..900, 0u64..900)),
+    )
+        .prop_map(
+            |((sent, acked, received), (rtt, var, re), delivery, rate)| Flow {
+                stats: TcpStats {
+                    bytes_sent: sent,
+                    bytes_acked: acked,
+                    bytes_received: received,
+                    rtt_us: rtt,
+                    rttvar_us: var,
+                    retrans: re,
+                    delivery_rate: delivery,
+                },
+                rate: rate.map(|(down, up)| Rate { down, up }),
+            },
+        )
+}
+
+proptest! {
+    /// Any sequence of polls with traffic and drops, streamed, gives each poll back exactly:
+    /// connections that come, go, move, change shape, lose their socket or keep it.
+    #[test]
+    fn any_sequence_of_polls_with_traffic_round_trips(
+        polls in prop::collection::vec(
+            (
+                prop::collection::vec(arb_socket(), 0..20),
+                prop::collection::hash_map(0u64..30, arb_flow(), 0..12),
+                prop::collection::hash_map(0u64..30, 0u32..4, 0..6),
+            ),
+            1..8,
+        ),
+    ) {
+        let (mut encoder, mut mirror) = (Encoder::default(), Mirror::default());
+        for (sockets, traffic, drops) in polls {
+            let mut t = table(sockets, &[]);
+            t.traffic = traffic.into_iter().collect();
+            t.drops = drops.into_iter().collect();
             through_wire(&mut encoder, &mut mirror, t.clone());
             prop_assert_eq!(mirror.table(), Some(&t));
         }
