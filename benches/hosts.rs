@@ -201,7 +201,10 @@ fn ticks_of(stat: &str) -> Option<(String, u64)> {
 fn cpu_ticks(pid: u32) -> Option<(u64, u64)> {
     let mut own = 0;
     let mut renderer = 0;
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
         let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
             continue;
         };

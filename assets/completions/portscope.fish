@@ -26,7 +26,7 @@ end
 
 complete -c portscope -n "__fish_portscope_needs_command" -l generated -d 'Open the window on N made-up sockets instead of this machine\'s (to try it at scale)' -r
 complete -c portscope -n "__fish_portscope_needs_command" -l churn -d 'With --generated: at every poll, replace this percentage of the made-up connections' -r
-complete -c portscope -n "__fish_portscope_needs_command" -l host -d 'Open the window on another machine, over ssh (user@server or an ssh alias)' -r
+complete -c portscope -n "__fish_portscope_needs_command" -l host -d 'List a host\'s sockets in the window beside this machine\'s, read over ssh (user@server or an ssh alias); repeat for several. Hosts are remembered (Hosts… removes them)' -r
 complete -c portscope -n "__fish_portscope_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c portscope -n "__fish_portscope_needs_command" -s V -l version -d 'Print version'
 complete -c portscope -n "__fish_portscope_needs_command" -f -a "list" -d 'List the machine\'s TCP and UDP sockets with their owning processes'
@@ -92,6 +92,8 @@ complete -c portscope -n "__fish_portscope_using_subcommand watch" -s A -l all-n
 complete -c portscope -n "__fish_portscope_using_subcommand watch" -s h -l help -d 'Print help'
 complete -c portscope -n "__fish_portscope_using_subcommand helper" -s h -l help -d 'Print help'
 complete -c portscope -n "__fish_portscope_using_subcommand serve" -l interval -d 'Seconds between polls (the reader may change it)' -r
+complete -c portscope -n "__fish_portscope_using_subcommand serve" -l generated -r
+complete -c portscope -n "__fish_portscope_using_subcommand serve" -l churn -r
 complete -c portscope -n "__fish_portscope_using_subcommand serve" -l stdio -d 'Write to standard output and read controls from standard input (the only transport)'
 complete -c portscope -n "__fish_portscope_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c portscope -n "__fish_portscope_using_subcommand help; and not __fish_seen_subcommand_from list who explain kill close check free watch helper serve help" -f -a "list" -d 'List the machine\'s TCP and UDP sockets with their owning processes'

@@ -121,7 +121,8 @@ impl ServeArgs {
     fn run(&self) -> ExitCode {
         match self.generated {
             Some(n) => crate::collect::remote::serve::run_on(
-                crate::collect::GeneratedSource::new(n as usize).with_churn(self.churn.unwrap_or(0)),
+                crate::collect::GeneratedSource::new(n as usize)
+                    .with_churn(self.churn.unwrap_or(0)),
                 self.interval,
             ),
             None => crate::collect::remote::serve::run(self.interval),
