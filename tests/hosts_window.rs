@@ -13,9 +13,12 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
+use portscope::act::remote::{RemoteAction, RemoteOutcome};
+use portscope::act::signal::Signal;
 use portscope::collect::FixedSource;
 use portscope::knowledge::EphemeralRange;
 use portscope::ui::hosts::{Connect, HostLine, HostMode, Opened};
+use portscope::ui::remote_act::RemoteActFn;
 use portscope::ui::{PortscopeApp, Prefs};
 
 /// The made-up host's listener: port 80 of this machine's made-up table moved to 45000,
@@ -38,6 +41,9 @@ fn harness(app: PortscopeApp) -> Harness<'static, PortscopeApp> {
 struct Fake {
     opened: Arc<Mutex<Vec<Option<String>>>>,
     line: Arc<Mutex<HostLine>>,
+    /// What was asked of hosts (host, action), and what they answer.
+    acted: Arc<Mutex<Vec<(String, RemoteAction)>>>,
+    answer: Arc<Mutex<RemoteOutcome>>,
 }
 
 impl Fake {
@@ -51,11 +57,16 @@ impl Fake {
                 retry_at: None,
                 note: None,
             })),
+            acted: Arc::default(),
+            answer: Arc::new(Mutex::new(RemoteOutcome::Done {
+                message: "ended".into(),
+            })),
         }
     }
 
     fn connect(&self) -> Connect {
         let (opened, line) = (self.opened.clone(), self.line.clone());
+        let (acted, answer) = (self.acted.clone(), self.answer.clone());
         Arc::new(move |host, _interval| {
             opened.lock().unwrap().push(host.map(str::to_owned));
             let mut poll = common::demo_poll();
@@ -64,6 +75,7 @@ impl Fake {
                     source: Box::new(FixedSource::new(poll)),
                     status: None,
                     helper: None,
+                    act: None,
                 });
             };
             for s in &mut poll.sockets {
@@ -78,6 +90,11 @@ impl Fake {
                 EphemeralRange::from_linux_sysctl(Ok("40000 50000".into()), Ok(String::new()));
             let line = line.clone();
             let host = host.to_owned();
+            let (acted, answer, name) = (acted.clone(), answer.clone(), host.clone());
+            let act: RemoteActFn = Arc::new(move |action: &RemoteAction| {
+                acted.lock().unwrap().push((name.clone(), action.clone()));
+                answer.lock().unwrap().clone()
+            });
             Ok(Opened {
                 source: Box::new(FixedSource::new(poll).with_ephemeral(range)),
                 status: Some(Arc::new(move || HostLine {
@@ -85,6 +102,7 @@ impl Fake {
                     ..line.lock().unwrap().clone()
                 })),
                 helper: None,
+                act: Some(act),
             })
         })
     }
@@ -329,49 +347,122 @@ fn a_failing_host_says_why_and_when_it_is_tried_again() {
 }
 
 #[test]
-fn actions_on_a_hosts_processes_and_sockets_are_disabled() {
+fn a_hosts_process_and_socket_are_acted_on_there_after_the_confirmation() {
     let fake = Fake::new();
     let mut h = harness(fake.app(&["db1"], Prefs::default()));
     until(&mut h, "the host's table", |h| {
         shows_host_port(h, HOST_PORT)
     });
-    // The menu of a row.
+    h.run_steps(30);
+    let acted = |fake: &Fake| fake.acted.lock().unwrap().clone();
+    // The menu of the host's row: its own process, ended on the host.
     h.get_by_label(&HOST_PORT.to_string()).click_secondary();
-    h.run();
-    let end = h.get_by_label_contains("(PID 1200)…");
-    assert!(end.accesskit_node().is_disabled());
-    assert!(
-        h.get_by_label("Close connection…")
-            .accesskit_node()
-            .is_disabled()
-    );
-    h.key_press(egui::Key::Escape);
-    h.run();
-    // The details panel.
+    h.run_steps(30);
+    h.get_by_label("End db1-nginx (PID 1200)…").click();
+    h.run_steps(30);
+    h.get_by_label("End db1-nginx (PID 1200) on db1?");
+    assert!(acted(&fake).is_empty(), "nothing before the confirmation");
+    h.get_by_label("End process (SIGTERM)").click();
+    until(&mut h, "the host's answer", |h| {
+        h.query_by_label("Done on db1.").is_some()
+    });
+    h.run_steps(30);
+    h.get_by_label("ended");
+    let end = RemoteAction::End {
+        pid: 1200,
+        start_time: Some(1_764_000_000),
+        signal: Signal::Terminate,
+    };
+    assert_eq!(acted(&fake), [("db1".to_owned(), end)]);
+    h.get_by_label("Close").click();
+    h.run_steps(30);
+    assert!(h.query_by_label("Done on db1.").is_none());
+
+    // The details panel: the listener closed there; the SSH user lacks the right.
+    *fake.answer.lock().unwrap() = RemoteOutcome::NotPermitted {
+        message: "closing needs root".into(),
+        advice: "sudo portscope close 0.0.0.0:45000-*".into(),
+    };
     h.get_by_label(&HOST_PORT.to_string()).click();
-    h.run();
-    let buttons = h.get_all_by_label("End process…").collect::<Vec<_>>();
-    assert!(!buttons.is_empty());
-    assert!(buttons.iter().all(|b| b.accesskit_node().is_disabled()));
-    let close = h.get_by_label("Close connection…");
-    assert!(close.accesskit_node().is_disabled());
-    close.hover();
-    h.run();
-    h.get_by_label_contains("not available on remote hosts yet");
-    // Clicked all the same: nothing asks to end a process here.
+    h.run_steps(30);
     h.get_by_label("Close connection…").click();
-    h.run();
-    assert!(h.query_by_label("Close this connection?").is_none());
-    // Finding a free port binds ports on this machine: refused too.
+    h.run_steps(30);
+    h.get_by_label("Close this listener on db1?");
+    h.get_by_label("Close connection").click();
+    until(&mut h, "the host's refusal", |h| {
+        h.query_by_label_contains("your SSH user on db1 may not do this")
+            .is_some()
+    });
+    h.run_steps(30);
+    h.get_by_label("sudo portscope close 0.0.0.0:45000-*");
+    let listener = h
+        .state()
+        .visible_rows()
+        .find(|s| s.local_port == HOST_PORT)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        acted(&fake).last().map(|(_, a)| a.clone()),
+        Some(RemoteAction::Close {
+            local: "0.0.0.0:45000".parse().unwrap(),
+            remote: None,
+            cookie: listener.cookie,
+        })
+    );
+    h.get_by_label("Close").click();
+    h.run_steps(30);
+
+    // SIGTERM refused there: SIGKILL is offered, and sent only when asked.
+    *fake.answer.lock().unwrap() = RemoteOutcome::Refused {
+        message: "still running 3 s after SIGTERM".into(),
+    };
+    let before = acted(&fake).len();
+    h.get_all_by_label("End process…").next().unwrap().click();
+    h.run_steps(30);
+    h.get_by_label("End process (SIGTERM)").click();
+    until(&mut h, "the refusal", |h| {
+        h.query_by_label("End at once (SIGKILL)").is_some()
+    });
+    h.run_steps(30);
+    assert_eq!(acted(&fake).len(), before + 1);
+    h.get_by_label("End at once (SIGKILL)").click();
+    until(&mut h, "the second answer", |h| {
+        acted_len(h, &fake) == before + 2
+    });
+    h.run_steps(30);
+    assert!(matches!(
+        acted(&fake).last(),
+        Some((
+            _,
+            RemoteAction::End {
+                signal: Signal::Kill,
+                pid: 1200,
+                ..
+            }
+        ))
+    ));
+    h.get_by_label("Close").click();
+    h.run_steps(30);
+
+    // Finding a free port binds ports on this machine: refused for the host's ports.
     h.get_by_label("Find a free port").click();
-    h.run();
+    h.run_steps(30);
     h.get_by_label_contains("Find a free port: not available on remote hosts yet");
-    // This machine's rows keep their actions.
+    // This machine's rows are acted on here: the local dialog, nothing sent to a host.
+    let before = acted(&fake).len();
     h.get_by_label("80").click();
-    h.run();
-    let buttons = h.get_all_by_label("End process…").collect::<Vec<_>>();
-    assert!(!buttons.is_empty());
-    assert!(buttons.iter().all(|b| !b.accesskit_node().is_disabled()));
+    h.run_steps(30);
+    h.get_all_by_label("End process…").next().unwrap().click();
+    h.run_steps(30);
+    h.get_by_label("End nginx (PID 1200)?");
+    h.get_by_label("Cancel").click();
+    h.run_steps(30);
+    assert_eq!(acted(&fake).len(), before);
+}
+
+/// How many actions the fake hosts were asked for (steps a frame meanwhile).
+fn acted_len(_h: &Harness<'_, PortscopeApp>, fake: &Fake) -> usize {
+    fake.acted.lock().unwrap().len()
 }
 
 #[cfg(unix)]
@@ -440,6 +531,52 @@ mod over_ssh {
         let live = EphemeralRange::read_live();
         let shown = &h.state().snapshot().on(socket.host).ephemeral;
         assert_eq!((shown.start, shown.end), (live.start, live.end));
+    }
+
+    #[test]
+    fn ending_a_hosts_process_from_the_window_ends_it_there() {
+        let _serial = one_at_a_time();
+        let sshd = Sshd::start(true);
+        let (mut child, port) = common::start_ready(
+            std::process::Command::new("python3").args(["-c", common::PY_LISTENER]),
+        );
+        let port: u16 = port.parse().unwrap();
+        let mut h = harness(app(&sshd, "good", Timeouts::default()));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !shows_host_port(&h, port) {
+            assert!(
+                Instant::now() < deadline,
+                "the host's listener never showed"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+            h.step();
+        }
+        // The host's row alone (this machine lists the same listener).
+        let filter = h.get_by_label("Filter");
+        filter.click();
+        filter.type_text(&format!("host:good lport:{port}"));
+        h.run_steps(10);
+        h.get_by_label(&port.to_string()).click();
+        h.run_steps(30);
+        h.get_by_label("End process…").click();
+        h.run_steps(30);
+        h.get_by_label(&format!("End python3 (PID {}) on good?", child.id()));
+        h.get_by_label("End process (SIGTERM)").click();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while h.query_by_label("Done on good.").is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "no answer from the host within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+            h.step();
+        }
+        // Ended there: the host is this machine, so the process is this test's child.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "the process is still running");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     #[test]

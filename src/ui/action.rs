@@ -34,8 +34,11 @@ pub(crate) enum Action {
     FindFreePort,
     ShowDetails,
     HideDetails,
-    /// Ask before ending this process.
-    AskKill(ProcessInfo),
+    /// Ask before ending this process of machine `host` (0: this one).
+    AskKill {
+        process: ProcessInfo,
+        host: u16,
+    },
     CloseKill,
     /// Ask before closing this TCP connection or listener (seen in `table`).
     AskClose {
@@ -43,6 +46,8 @@ pub(crate) enum Action {
         table: Arc<Snapshot>,
     },
     DismissClose,
+    /// The dialog acting on a host was closed.
+    CloseRemoteAct,
     OpenExport,
     CloseExport,
     /// The filter box's text.

@@ -21,6 +21,7 @@ use super::kill::KillDialog;
 use super::port_bar::PortBarState;
 use super::port_scale::PortView;
 use super::prefs::{Loaded, Prefs, Store};
+use super::remote_act::{RemoteActFn, RemoteDialog};
 use super::selection::Selection;
 use super::status::{StatusInput, status_ui};
 use super::table::{TableInput, table_ui};
@@ -117,12 +118,22 @@ pub struct PortscopeApp {
     connect: Option<Connect>,
     /// The hosts listed beside this machine, shared with the source that merges them.
     hosts: HostSet,
-    /// Each host's line, in the order added.
-    host_lines: Vec<(String, Option<HostStatusFn>)>,
+    /// The hosts beside this machine, in the order added.
+    host_lines: Vec<Host>,
+    /// The dialog that ends a process or closes a connection on a host, while open.
+    remote_act: Option<RemoteDialog>,
     /// The *Hosts…* dialog, while open.
     hosts_dialog: Option<HostsDialog>,
     /// The window title last set.
     titled: Option<String>,
+}
+
+/// A host of the table: its line, and what acts there.
+struct Host {
+    host: String,
+    id: u16,
+    status: Option<HostStatusFn>,
+    act: Option<RemoteActFn>,
 }
 
 impl PortscopeApp {
@@ -246,7 +257,12 @@ impl PortscopeApp {
         list.entries
             .push(HostEntry::new(id, host.to_owned(), collector));
         drop(list);
-        self.host_lines.push((host.to_owned(), opened.status));
+        self.host_lines.push(Host {
+            host: host.to_owned(),
+            id,
+            status: opened.status,
+            act: opened.act,
+        });
         Ok(())
     }
 
@@ -260,7 +276,7 @@ impl PortscopeApp {
             list.entries = kept;
             gone
         };
-        self.host_lines.retain(|(h, _)| h != host);
+        self.host_lines.retain(|h| h.host != host);
         for entry in &removed {
             if self.focus_host == entry.id {
                 self.focus_host = 0;
@@ -288,7 +304,7 @@ impl PortscopeApp {
 
     /// The hosts listed beside this machine, in the order added.
     pub fn listed_hosts(&self) -> Vec<String> {
-        self.host_lines.iter().map(|(h, _)| h.clone()).collect()
+        self.host_lines.iter().map(|h| h.host.clone()).collect()
     }
 
     /// The machine the bar and the explanation show (0: this one).
@@ -344,6 +360,7 @@ impl PortscopeApp {
             connect: None,
             hosts: HostSet::default(),
             host_lines: Vec::new(),
+            remote_act: None,
             focus_host: 0,
             hosts_dialog: None,
             titled: None,
@@ -630,9 +647,9 @@ impl PortscopeApp {
         }
         let title = match self.host_lines.as_slice() {
             [] => "portscope".to_owned(),
-            [(one, _)] => format!(
+            [one] => format!(
                 "portscope — this machine and {}",
-                crate::model::text::escape(one)
+                crate::model::text::escape(&one.host)
             ),
             more => format!("portscope — this machine and {} hosts", more.len()),
         };
@@ -644,7 +661,7 @@ impl PortscopeApp {
         let host_lines: Vec<HostLine> = self
             .host_lines
             .iter()
-            .filter_map(|(_, status)| status.as_ref().map(|status| status()))
+            .filter_map(|h| h.status.as_ref().map(|status| status()))
             .collect();
         if host_lines.iter().any(|l| l.retry_at.is_some()) {
             // The retries' countdown.
@@ -729,6 +746,11 @@ impl PortscopeApp {
             && !dialog.ui(ui.ctx())
         {
             actions.push(Action::DismissClose);
+        }
+        if let Some(dialog) = &mut self.remote_act
+            && !dialog.ui(ui.ctx())
+        {
+            actions.push(Action::CloseRemoteAct);
         }
         if let Some(dialog) = &mut self.export
             && !dialog.ui(ui.ctx())
@@ -847,10 +869,22 @@ impl PortscopeApp {
                 Action::FindFreePort => self.find_free_port(ctx),
                 Action::ShowDetails => self.details_hidden = false,
                 Action::HideDetails => self.details_hidden = true,
-                // A host's PID means another process here: never acted on locally.
-                Action::AskKill(_) if self.selection.as_ref().is_some_and(|s| s.key.host != 0) => {}
-                Action::AskClose { socket, .. } if socket.host != 0 => {}
-                Action::AskKill(p) => self.kill = Some(KillDialog::new(&p)),
+                // A host's PID means another process here: its own portscope acts there.
+                Action::AskKill { process, host } if host != 0 => {
+                    self.remote_act = self
+                        .remote_dialog(host, |name, act| RemoteDialog::end(name, &process, act));
+                }
+                Action::AskClose { socket, table } if socket.host != 0 => {
+                    let host = socket.host;
+                    self.remote_act = self.remote_dialog(host, |name, act| {
+                        RemoteDialog::close(name, socket, &table, act)
+                    });
+                }
+                Action::AskKill { process, .. } => self.kill = Some(KillDialog::new(&process)),
+                Action::CloseRemoteAct => {
+                    self.remote_act = None;
+                    self.control(Control::RefreshNow);
+                }
                 Action::CloseKill => {
                     self.kill = None;
                     self.control(Control::RefreshNow);
@@ -933,6 +967,26 @@ impl PortscopeApp {
                         self.selection = None;
                     }
                 }
+            }
+        }
+    }
+
+    /// The dialog `make` builds for host `id`, with what acts there; a notice when that
+    /// host cannot be acted on (it was removed meanwhile).
+    fn remote_dialog(
+        &mut self,
+        id: u16,
+        make: impl FnOnce(&str, RemoteActFn) -> RemoteDialog,
+    ) -> Option<RemoteDialog> {
+        match self.host_lines.iter().find(|h| h.id == id) {
+            Some(Host {
+                host,
+                act: Some(act),
+                ..
+            }) => Some(make(host, act.clone())),
+            _ => {
+                self.notice = Some("that host is no longer in the table".to_owned());
+                None
             }
         }
     }

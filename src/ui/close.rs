@@ -165,11 +165,8 @@ pub(crate) fn close_button(
     socket: &Socket,
     table: &Arc<Snapshot>,
     closed: bool,
-    remote: bool,
 ) -> Option<Action> {
-    let why_not = if remote {
-        Some(super::hosts::REMOTE_ONLY_HERE.to_owned())
-    } else if closed {
+    let why_not = if closed {
         Some("This socket has already closed.".to_owned())
     } else {
         closable(socket).err().map(|e| {

@@ -64,7 +64,9 @@ pub(crate) fn details_ui(ui: &mut egui::Ui, input: &DetailsInput<'_>) -> Vec<Act
             }
         });
     if let Some(p) = kill {
-        actions.push(Action::AskKill(p));
+        // The selection's machine: a host's process is ended there.
+        let host = input.selection.map_or(0, |sel| sel.socket.host);
+        actions.push(Action::AskKill { process: p, host });
     }
     if close {
         // The selection stays highlighted; Enter or a click opens the panel again.
@@ -174,9 +176,7 @@ fn socket_ui(
         }
     });
     // What can be done to the socket itself, before what it moved and who holds it.
-    // A host's socket: what acts on this machine is off for it.
-    let remote = s.host != 0;
-    actions.extend(close_button(ui, s, &sel.seen_in, sel.closed, remote));
+    actions.extend(close_button(ui, s, &sel.seen_in, sel.closed));
     if let Some(traffic) = input.traffic {
         traffic_charts_ui(ui, traffic, s, &sel.seen_in);
     }
@@ -194,7 +194,7 @@ fn socket_ui(
                 ui.separator();
                 match info {
                     Some(p) => {
-                        if let Some(other) = process_ui(ui, snap, live, p, s, kill, remote) {
+                        if let Some(other) = process_ui(ui, snap, live, p, s, kill) {
                             select = Some(other);
                         }
                     }
@@ -229,7 +229,6 @@ fn process_ui(
     p: &ProcessInfo,
     current: &Socket,
     kill: &mut Option<ProcessInfo>,
-    remote: bool,
 ) -> Option<Socket> {
     ui.label(
         RichText::new(format!("{}  (PID {})", escape(&p.name), p.pid))
@@ -277,12 +276,9 @@ fn process_ui(
                 .map_or_else(|| "(not reported)".to_owned(), started);
             field(ui, "Started", &started);
         });
-    let end = ui.add_enabled(!remote, egui::Button::new("End process…"));
-    let end = if remote {
-        end.on_disabled_hover_text(super::hosts::REMOTE_ONLY_HERE)
-    } else {
-        end.on_hover_text("Ask this process to exit (SIGTERM), after a confirmation")
-    };
+    let end = ui
+        .button("End process…")
+        .on_hover_text("Ask this process to exit (SIGTERM), after a confirmation");
     if end.clicked() {
         *kill = Some(p.clone());
     }

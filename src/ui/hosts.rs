@@ -68,6 +68,8 @@ pub struct Opened {
     pub status: Option<HostStatusFn>,
     /// The privileged helper's switch, where this machine's source can use one.
     pub helper: Option<Arc<HelperSwitch>>,
+    /// Ends a process or closes a connection there (a host's; `None` for this machine).
+    pub act: Option<super::remote_act::RemoteActFn>,
 }
 
 /// Opens the source of this machine (`None`) or of a host, polled every `interval`. It must
@@ -102,6 +104,7 @@ fn local() -> Result<Opened, String> {
             source: Box::new(source),
             status: None,
             helper: None,
+            act: None,
         });
     }
     // On Linux the live source can ask a privileged helper for the owners it cannot see.
@@ -115,6 +118,7 @@ fn local() -> Result<Opened, String> {
         source: Box::new(source),
         status: None,
         helper: Some(switch),
+        act: None,
     })
 }
 
@@ -134,12 +138,16 @@ fn remote(
         Some(how) => how,
         None => (Ssh::from_env()?, Timeouts::default()),
     };
-    let source = RemoteSource::start(&host, ssh, interval, timeouts);
+    let source = RemoteSource::start(&host, ssh.clone(), interval, timeouts);
     let handle = source.status_handle();
+    let act: super::remote_act::RemoteActFn = Arc::new(move |action| {
+        crate::act::remote::run(&ssh, &host, action, crate::act::remote::DEADLINE)
+    });
     Ok(Opened {
         source: Box::new(source),
         status: Some(Arc::new(move || handle.status().into())),
         helper: None,
+        act: Some(act),
     })
 }
 

@@ -27,6 +27,7 @@ mod names;
 pub mod port_bar;
 pub mod port_scale;
 pub mod prefs;
+pub mod remote_act;
 mod selection;
 mod status;
 mod table;

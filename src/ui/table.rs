@@ -116,9 +116,7 @@ pub(crate) fn table_ui(ui: &mut egui::Ui, input: &TableInput<'_>) -> Vec<Action>
                     clicked = Some(index);
                 }
                 response.context_menu(|ui| {
-                    if let Some(action) =
-                        row_menu(ui, shown.table, socket, shown.closing, socket.host != 0)
-                    {
+                    if let Some(action) = row_menu(ui, shown.table, socket, shown.closing) {
                         menu_action = Some((index, action));
                     }
                 });
@@ -144,7 +142,10 @@ pub(crate) fn table_ui(ui: &mut egui::Ui, input: &TableInput<'_>) -> Vec<Action>
             RowAction::Details => actions.extend(select(index)),
             RowAction::Kill(pid) => {
                 if let Some(p) = row.table.process(pid) {
-                    actions.push(Action::AskKill(p.clone()));
+                    actions.push(Action::AskKill {
+                        process: p.clone(),
+                        host: row.socket.host,
+                    });
                 }
             }
             RowAction::Close => actions.push(Action::AskClose {
@@ -169,7 +170,6 @@ fn row_menu(
     snap: &Arc<Snapshot>,
     s: &Socket,
     closing: bool,
-    remote: bool,
 ) -> Option<RowAction> {
     let mut action = None;
     if ui.button("Show details").clicked() {
@@ -209,11 +209,7 @@ fn row_menu(
         for pid in &s.pids {
             if let Some(p) = snap.process(*pid)
                 && ui
-                    .add_enabled(
-                        !remote,
-                        egui::Button::new(format!("End {} (PID {pid})…", escape(&p.name))),
-                    )
-                    .on_disabled_hover_text(super::hosts::REMOTE_ONLY_HERE)
+                    .button(format!("End {} (PID {pid})…", escape(&p.name)))
                     .clicked()
             {
                 action = Some(RowAction::Kill(*pid));
@@ -224,7 +220,7 @@ fn row_menu(
         if s.pids.is_empty() {
             ui.separator();
         }
-        if close_button(ui, s, snap, closing, remote).is_some() {
+        if close_button(ui, s, snap, closing).is_some() {
             action = Some(RowAction::Close);
         }
     }
