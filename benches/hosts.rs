@@ -107,6 +107,24 @@ fn frames(script: &Path) -> Result<Frames, String> {
         std::thread::sleep(Duration::from_millis(50));
         frame(&mut app);
     }
+    if std::env::var_os("VIEWTIME").is_some() {
+        let snap = Arc::new(app.snapshot().clone());
+        for _ in 0..3 {
+            let t = Instant::now();
+            let data = portscope::ui::view::ViewData::build(
+                snap.clone(),
+                portscope::ui::view::ViewSpec::default(),
+                None,
+            );
+            println!("view build {:.1} ms ({} rows)", ms(t.elapsed()), data.rows.len());
+            let t = Instant::now();
+            let c = snap.counts();
+            println!("counts {:.1} ms {}", ms(t.elapsed()), c.total);
+            let t = Instant::now();
+            let r = portscope::model::sorted_rows(&snap, Default::default(), &Default::default());
+            println!("sorted_rows {:.1} ms {}", ms(t.elapsed()), r.len());
+        }
+    }
     // 20 s of the frames the window asks for, as eframe runs them: a frame when a repaint
     // falls due (a collector's or the view worker's wake, a highlight running out), none
     // otherwise; and the UI thread's CPU time over those 20 s.
@@ -199,8 +217,19 @@ fn ticks_of(stat: &str) -> Option<(String, u64)> {
 /// The window's CPU ticks: (its own threads, the software renderer's threads). Under Xvfb
 /// Mesa draws on the CPU (llvmpipe); on a desktop that is the GPU's work.
 fn cpu_ticks(pid: u32) -> Option<(u64, u64)> {
-    let mut own = 0;
-    let mut renderer = 0;
+    let by = threads(pid)?;
+    let renderer = by
+        .iter()
+        .filter(|(name, _)| name.starts_with("llvmpipe"))
+        .map(|(_, t)| t)
+        .sum();
+    let own = by.values().sum::<u64>() - renderer;
+    Some((own, renderer))
+}
+
+/// Each thread name's CPU ticks (threads of one name summed: the hosts' threads as one).
+fn threads(pid: u32) -> Option<std::collections::BTreeMap<String, u64>> {
+    let mut by = std::collections::BTreeMap::new();
     for task in std::fs::read_dir(format!("/proc/{pid}/task"))
         .ok()?
         .flatten()
@@ -209,14 +238,15 @@ fn cpu_ticks(pid: u32) -> Option<(u64, u64)> {
             continue;
         };
         if let Some((name, ticks)) = ticks_of(&stat) {
-            if name.starts_with("llvmpipe") {
-                renderer += ticks;
+            let name = if name.starts_with("host ") {
+                "host …".to_owned()
             } else {
-                own += ticks;
-            }
+                name
+            };
+            *by.entry(name).or_insert(0) += ticks;
         }
     }
-    Some((own, renderer))
+    Some(by)
 }
 
 fn rss_mib(pid: u32) -> Option<f64> {
@@ -261,9 +291,23 @@ fn real_window(binary: &Path, script: &Path, dir: &Path) -> Result<(f64, f64, f6
             let pid = window.id();
             let measured = (|| {
                 let t0 = cpu_ticks(pid).ok_or("the window exited")?;
+                let by0 = threads(pid).unwrap_or_default();
                 let start = Instant::now();
                 std::thread::sleep(Duration::from_secs(20));
                 let t1 = cpu_ticks(pid).ok_or("the window exited")?;
+                let by1 = threads(pid).unwrap_or_default();
+                let mut spent: Vec<(u64, &String)> = by1
+                    .iter()
+                    .map(|(name, t)| (t.saturating_sub(*by0.get(name).unwrap_or(&0)), name))
+                    .filter(|(t, _)| *t > 0)
+                    .collect();
+                spent.sort_unstable_by(|a, b| b.cmp(a));
+                let secs = start.elapsed().as_secs_f64();
+                let list: Vec<String> = spent
+                    .iter()
+                    .map(|(t, name)| format!("{name} {:.1}%", *t as f64 / secs))
+                    .collect();
+                println!("  by thread: {}", list.join(", "));
                 // USER_HZ ticks to % of one core.
                 let pct = |a: u64, b: u64| {
                     b.saturating_sub(a) as f64 / 100.0 / start.elapsed().as_secs_f64() * 100.0

@@ -334,6 +334,7 @@ fn take(source: &mut dyn SocketSource, seq: u64, previous: Option<&Snapshot>) ->
                 published: p.published.clone(),
                 hidden_containers: p.hidden_containers.clone(),
                 machines: p.machines.clone(),
+                machine: p.machine.clone(),
             });
             let mut snap =
                 Snapshot::from_poll(seq, taken_at, duration, last_good.unwrap_or_default());

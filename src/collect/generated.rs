@@ -143,6 +143,7 @@ pub fn generated_poll(n: usize) -> Poll {
         published: Default::default(),
         hidden_containers: Default::default(),
         machines: Default::default(),
+        machine: None,
     }
 }
 

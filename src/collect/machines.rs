@@ -40,8 +40,9 @@ impl HostEntry {
         }
     }
 
-    /// The host's newest table, marked as this entry's: a new copy only when its content
-    /// changed.
+    /// The host's newest table, marked as this entry's. A source wrapped in [`tagged`] marks
+    /// its own (nothing is copied here); another's is copied and marked when its content
+    /// changed, as is one that failed (its rows, the last read, said to be not current).
     fn table(&mut self) -> Option<Arc<Snapshot>> {
         if let Some(newest) = self.collector.latest() {
             let same = self.latest.as_ref().is_some_and(|(came, _)| {
@@ -51,26 +52,92 @@ impl HostEntry {
                 if let Some((came, _)) = &mut self.latest {
                     *came = newest;
                 }
+            } else if self.marks(&newest) && newest.error.is_none() {
+                self.latest = Some((newest.clone(), newest));
             } else {
                 let mut table = Snapshot::clone(&newest);
-                for socket in &mut table.sockets {
-                    socket.host = self.id;
+                mark(&mut table, self.id, &self.host);
+                if let Some(machine) = &mut table.machine {
+                    machine.stale = newest.error.clone();
                 }
-                // Its range is its own: the explanation says whose.
-                if let crate::knowledge::EphemeralSource::Live { host, .. } =
-                    &mut table.ephemeral.source
-                {
-                    *host = Some(self.host.clone());
-                }
-                table.machine = Some(MachineName {
-                    host: Some(self.host.clone()),
-                    name: self.host.clone(),
-                    stale: newest.error.clone(),
-                });
                 self.latest = Some((newest, Arc::new(table)));
             }
         }
         self.latest.as_ref().map(|(_, listed)| listed.clone())
+    }
+
+    /// Whether `table` came marked as this host's.
+    fn marks(&self, table: &Snapshot) -> bool {
+        table
+            .machine
+            .as_ref()
+            .is_some_and(|m| m.host.as_deref() == Some(self.host.as_str()))
+            && table.sockets.iter().all(|s| s.host == self.id)
+    }
+}
+
+/// Mark a table as host `host`'s, id `id`: its sockets, its name, and its range as its own
+/// (the explanation says whose).
+fn mark(table: &mut Snapshot, id: u16, host: &str) {
+    for socket in &mut table.sockets {
+        socket.host = id;
+    }
+    if let crate::knowledge::EphemeralSource::Live { host: whose, .. } =
+        &mut table.ephemeral.source
+    {
+        *whose = Some(host.to_owned());
+    }
+    table.machine = Some(MachineName {
+        host: Some(host.to_owned()),
+        name: host.to_owned(),
+        stale: None,
+    });
+}
+
+/// `source`, whose polls come marked as host `host`'s (id `id`), so that its collector's
+/// tables are listed as they are: a host of 10,000 sockets is not copied again every second.
+pub fn tagged(source: Box<dyn SocketSource>, id: u16, host: &str) -> Box<dyn SocketSource> {
+    Box::new(Tagged {
+        inner: source,
+        id,
+        host: host.to_owned(),
+    })
+}
+
+struct Tagged {
+    inner: Box<dyn SocketSource>,
+    id: u16,
+    host: String,
+}
+
+impl SocketSource for Tagged {
+    fn poll(&mut self) -> Result<Poll, CollectError> {
+        let mut poll = self.inner.poll()?;
+        for socket in &mut poll.sockets {
+            socket.host = self.id;
+        }
+        poll.machine = Some(MachineName {
+            host: Some(self.host.clone()),
+            name: self.host.clone(),
+            stale: None,
+        });
+        Ok(poll)
+    }
+
+    fn ephemeral_range(&mut self) -> EphemeralRange {
+        let mut range = self.inner.ephemeral_range();
+        if let crate::knowledge::EphemeralSource::Live { host, .. } = &mut range.source {
+            *host = Some(self.host.clone());
+        }
+        range
+    }
+
+    fn watch_ended(&mut self, wake: Box<dyn Fn() + Send>) -> Result<(), String> {
+        self.inner.watch_ended(wake)
+    }
+
+    fn drain_ended(&mut self) -> EndedBatch {
+        self.inner.drain_ended()
     }
 }
 

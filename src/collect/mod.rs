@@ -56,6 +56,8 @@ pub struct Poll {
     pub hidden_containers: Vec<crate::model::container::Container>,
     /// The machines of a table of several (see [`Snapshot::machines`]); empty for one.
     pub machines: Vec<crate::model::Machine>,
+    /// Which machine this is, as one of a table of several (see [`Snapshot::machine`]).
+    pub machine: Option<crate::model::MachineName>,
 }
 
 /// Why a poll failed. Each carries advice for the user where there is any.
@@ -118,7 +120,7 @@ impl Snapshot {
             published: poll.published,
             hidden_containers: poll.hidden_containers,
             machines: poll.machines,
-            machine: None,
+            machine: poll.machine,
         }
     }
 }

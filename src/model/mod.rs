@@ -27,8 +27,8 @@ pub use owner::{NoOwnerReason, Owner};
 pub use query::{Query, QueryError};
 pub use risk::at_ephemeral_risk;
 pub use table::{
-    Filter, SortDir, SortKey, SortSpec, compare_sockets, sorted_rows, sorted_rows_cached,
-    sorted_rows_of, sorted_rows_with,
+    Filter, SortDir, SortKey, SortSpec, compare_sockets, merge_sorted_rows, sorted_rows,
+    sorted_rows_cached, sorted_rows_of, sorted_rows_with,
 };
 pub use toggles::Toggles;
 
@@ -614,6 +614,8 @@ pub struct Counts {
     pub udp: usize,
     /// Services listening where the OS may hand their port out: see [`at_ephemeral_risk`].
     pub services_at_risk: usize,
+    /// What every connection moves per second ([`Snapshot::total_rate`]).
+    pub rate: traffic::Rate,
 }
 
 impl Snapshot {
@@ -792,6 +794,7 @@ impl Snapshot {
         let mut c = Counts {
             total: self.sockets.len(),
             services_at_risk: self.services_at_risk(),
+            rate: self.total_rate(),
             ..Counts::default()
         };
         for s in &self.sockets {

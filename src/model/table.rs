@@ -247,6 +247,84 @@ pub fn sorted_rows_of(
     rows
 }
 
+/// The rows of `live` and of `extra` in the order [`sorted_rows_of`] gives for the two as
+/// parts (`extra`'s numbered after `live`'s), from each part's rows already in that order:
+/// `extra`'s few rows are placed among `live`'s by binary search, so a new set of closed rows
+/// does not sort the whole table again. Ties go as in the whole sort: by row number.
+pub fn merge_sorted_rows(
+    live: &Snapshot,
+    live_rows: &[usize],
+    extra: &Snapshot,
+    extra_rows: &[usize],
+    sort: SortSpec,
+) -> Vec<usize> {
+    let offset = live.sockets.len();
+    if extra_rows.is_empty() {
+        return live_rows.to_vec();
+    }
+    let live_keys = Keyer::new(live, sort.key);
+    let extra_keys = Keyer::new(extra, sort.key);
+    let mut out = Vec::with_capacity(live_rows.len() + extra_rows.len());
+    let mut taken = 0;
+    for &e in extra_rows {
+        let Some(es) = extra.sockets.get(e) else {
+            continue;
+        };
+        let ek = extra_keys.key(extra, es);
+        // Live rows that come first: smaller (ascending) or larger (descending), and equal
+        // ones, whose row numbers are smaller.
+        let rest = &live_rows[taken..];
+        let before = rest.partition_point(|&l| {
+            live.sockets.get(l).is_some_and(|ls| {
+                let order = live_keys.key(live, ls).cmp(&ek);
+                match sort.dir {
+                    SortDir::Ascending => order != Ordering::Greater,
+                    SortDir::Descending => order != Ordering::Less,
+                }
+            })
+        });
+        out.extend_from_slice(&rest[..before]);
+        taken += before;
+        out.push(offset + e);
+    }
+    out.extend_from_slice(&live_rows[taken..]);
+    out
+}
+
+/// A row's sort value and tie-break, read against its own machine's part.
+struct Keyer<'a> {
+    key: SortKey,
+    names: Vec<(&'a Snapshot, SortNames)>,
+}
+
+impl<'a> Keyer<'a> {
+    fn new(snap: &'a Snapshot, key: SortKey) -> Keyer<'a> {
+        Keyer {
+            key,
+            names: snap
+                .parts()
+                .into_iter()
+                .map(|part| (part, SortNames::new(part, key)))
+                .collect(),
+        }
+    }
+
+    fn key<'s>(&'s self, snap: &Snapshot, s: &Socket) -> (SortValue<'s>, TieBreak) {
+        let part = snap.of(s);
+        let names = self
+            .names
+            .iter()
+            .find(|(p, _)| std::ptr::eq(*p, part))
+            .or_else(|| self.names.first())
+            .map(|(_, n)| n);
+        let value = match names {
+            Some(names) => sort_value(part, names, s, self.key),
+            None => SortValue::Num(true, 0),
+        };
+        (value, tie_break(s))
+    }
+}
+
 /// A row's place under a column and in the tie-break, as integers: the order of
 /// [`compare_sockets`], but compared several times faster than names and addresses are.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -654,6 +732,85 @@ mod tests {
                 Some(&texts),
             );
             assert_eq!(plain, cached, "{text}");
+        }
+    }
+
+    /// A small table of made-up sockets: ports, addresses, states and owners from `seeds`,
+    /// names that repeat (ties) and PIDs without a process.
+    fn table_of(seeds: &[(u16, u8, u8, u8)], names: &[&str]) -> Snapshot {
+        let states = [
+            SockState::Listen,
+            SockState::Established,
+            SockState::TimeWait,
+        ];
+        let mut s = Snapshot {
+            seq: 1,
+            ..Snapshot::default()
+        };
+        for &(port, addr, state, pid) in seeds {
+            let mut socket = sock(
+                if addr % 2 == 0 {
+                    Proto::Tcp
+                } else {
+                    Proto::Udp
+                },
+                IpAddr::V4(Ipv4Addr::new(10, 0, 0, addr % 4)),
+                port % 50,
+                if pid % 3 == 0 {
+                    vec![]
+                } else {
+                    vec![u32::from(pid % 5)]
+                },
+            );
+            socket.state = states[usize::from(state) % states.len()];
+            socket.recv_q = u32::from(pid % 7);
+            s.sockets.push(socket);
+        }
+        for (pid, name) in names.iter().enumerate().take(4) {
+            s.processes.insert(
+                pid as u32,
+                ProcessInfo {
+                    pid: pid as u32,
+                    name: (*name).to_owned(),
+                    exe: None,
+                    cmdline: Vec::new(),
+                    uid: Some(0),
+                    user: None,
+                    parent_pid: None,
+                    start_time: None,
+                },
+            );
+        }
+        s
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn closed_rows_placed_among_sorted_live_rows_are_where_a_whole_sort_puts_them(
+            live in proptest::collection::vec(proptest::prelude::any::<(u16, u8, u8, u8)>(), 0..40),
+            closed in proptest::collection::vec(proptest::prelude::any::<(u16, u8, u8, u8)>(), 0..8),
+            column in 0..SortKey::ALL.len(),
+            descending in proptest::prelude::any::<bool>(),
+            filtered in proptest::prelude::any::<bool>(),
+        ) {
+            let live = table_of(&live, &["nginx", "sshd", "nginx", "Zed"]);
+            // The closed rows' processes: other names under the same PIDs.
+            let closed = table_of(&closed, &["curl", "nginx", "apt", "sshd"]);
+            let sort = SortSpec {
+                key: SortKey::ALL[column],
+                dir: if descending { SortDir::Descending } else { SortDir::Ascending },
+            };
+            let filter = if filtered {
+                Filter::parse_lossy("state:listen,established")
+            } else {
+                Filter::default()
+            };
+            let toggles = Toggles::default();
+            let whole = sorted_rows_of(&[(&live, None), (&closed, None)], sort, &filter, &toggles);
+            let live_rows = sorted_rows_of(&[(&live, None)], sort, &filter, &toggles);
+            let closed_rows = sorted_rows_of(&[(&closed, None)], sort, &filter, &toggles);
+            let merged = merge_sorted_rows(&live, &live_rows, &closed, &closed_rows, sort);
+            proptest::prop_assert_eq!(merged, whole);
         }
     }
 }

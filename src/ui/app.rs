@@ -244,19 +244,22 @@ impl PortscopeApp {
             .ok_or_else(|| "this window shows one source only".to_owned())?;
         let interval = Duration::from_millis(self.prefs.interval_ms);
         let opened = connect(Some(host), interval)?;
+        let id = self
+            .hosts
+            .lock()
+            .next_id()
+            .ok_or_else(|| "no more hosts can be added in this window".to_owned())?;
         // Its tables are taken at the merging source's next poll: nothing to wake here.
-        let collector = Collector::spawn(opened.source, interval, || {})
+        let source = crate::collect::machines::tagged(opened.source, id, host);
+        let collector = Collector::spawn(source, interval, || {})
             .map_err(|e| format!("cannot start a collector thread: {e}"))?;
         if self.paused {
             collector.send(Control::Pause);
         }
-        let mut list = self.hosts.lock();
-        let id = list
-            .next_id()
-            .ok_or_else(|| "no more hosts can be added in this window".to_owned())?;
-        list.entries
+        self.hosts
+            .lock()
+            .entries
             .push(HostEntry::new(id, host.to_owned(), collector));
-        drop(list);
         self.host_lines.push(Host {
             host: host.to_owned(),
             id,

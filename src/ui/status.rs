@@ -118,7 +118,8 @@ fn readings_ui(ui: &mut egui::Ui, input: &StatusInput<'_>, actions: &mut Vec<Act
         )
         .on_hover_text(snapshot.hidden_containers_explained());
     }
-    let total = snapshot.total_rate();
+    // Summed once per poll with the other counts, not at every frame.
+    let total = c.rate;
     ui.separator();
     ui.add(
         egui::Label::new(format!(

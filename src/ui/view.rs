@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 use super::port_bar::{EphemeralGauge, PortUsage};
 use crate::model::history::Closing;
 use crate::model::query::RowTexts;
-use crate::model::{Counts, Filter, Snapshot, Socket, SortSpec, Toggles, sorted_rows_of};
+use crate::model::{
+    Counts, Filter, Snapshot, Socket, SortSpec, Toggles, merge_sorted_rows, sorted_rows_of,
+};
 
 /// Up to this many sockets the view is derived on the UI thread (a few milliseconds).
 pub const INLINE_LIMIT: usize = 10_000;
@@ -45,6 +47,9 @@ pub struct ViewData {
     pub rows: Vec<usize>,
     /// How many of `rows` are the snapshot's (the rest are closed rows).
     pub live_rows: usize,
+    /// The snapshot's rows alone, in order: kept so that new closed rows are placed among
+    /// them without sorting the whole table again.
+    live_sorted: Arc<Vec<usize>>,
     /// Each machine's ports in use and ephemeral gauge (one entry for one machine's table).
     pub bars: Arc<Vec<MachineBar>>,
     pub counts: Counts,
@@ -109,6 +114,7 @@ type PerSnapshot = (
     Arc<Vec<MachineBar>>,
     Counts,
     Option<Arc<RowTexts>>,
+    (ViewSpec, Arc<Vec<usize>>),
 );
 
 impl ViewData {
@@ -172,6 +178,7 @@ impl ViewData {
             self.bars.clone(),
             self.counts,
             self.texts.clone(),
+            (self.spec.clone(), self.live_sorted.clone()),
         )
     }
 
@@ -182,13 +189,14 @@ impl ViewData {
         previous: Option<PerSnapshot>,
     ) -> ViewData {
         let start = Instant::now();
-        let (bars, counts, texts) = match previous {
-            Some((snap, bars, counts, texts)) if Arc::ptr_eq(&snap, &snapshot) => {
-                (bars, counts, texts)
+        let (bars, counts, texts, sorted) = match previous {
+            Some((snap, bars, counts, texts, sorted)) if Arc::ptr_eq(&snap, &snapshot) => {
+                (bars, counts, texts, Some(sorted))
             }
             _ => (
                 Arc::new(MachineBar::all_of(&snapshot)),
                 snapshot.counts(),
+                None,
                 None,
             ),
         };
@@ -199,15 +207,24 @@ impl ViewData {
         // The closed rows are few: their texts are built with each view.
         let closing_texts = (spec.filter.needs_text() && !closing.is_empty())
             .then(|| RowTexts::build(&closing.table));
-        let rows = sorted_rows_of(
-            &[
-                (&snapshot, texts.as_deref()),
-                (&closing.table, closing_texts.as_ref()),
-            ],
+        // The poll's rows, sorted once per poll and view specification; the closed rows, few,
+        // sorted apart and placed among them.
+        let live_sorted = match sorted {
+            Some((was, rows)) if was == spec => rows,
+            _ => Arc::new(sorted_rows_of(
+                &[(&snapshot, texts.as_deref())],
+                spec.sort,
+                &spec.filter,
+                &spec.toggles,
+            )),
+        };
+        let closed = sorted_rows_of(
+            &[(&closing.table, closing_texts.as_ref())],
             spec.sort,
             &spec.filter,
             &spec.toggles,
         );
+        let rows = merge_sorted_rows(&snapshot, &live_sorted, &closing.table, &closed, spec.sort);
         let live = snapshot.sockets.len();
         let live_rows = rows.iter().filter(|&&i| i < live).count();
         ViewData {
@@ -216,6 +233,7 @@ impl ViewData {
             spec,
             rows,
             live_rows,
+            live_sorted,
             bars,
             counts,
             texts,
@@ -242,6 +260,7 @@ impl ViewData {
             spec: self.spec.clone(),
             rows: self.rows.clone(),
             live_rows: self.live_rows,
+            live_sorted: self.live_sorted.clone(),
             bars: self.bars.clone(),
             counts: self.counts,
             texts: self.texts.clone(),
@@ -275,17 +294,26 @@ impl Worker {
         thread::Builder::new()
             .name("portscope-view".to_owned())
             .spawn(move || {
+                // What this thread built last: a request made while it was being built
+                // names the view on screen as its predecessor, but this one is newer.
+                let mut last: Option<PerSnapshot> = None;
                 while let Ok(mut request) = req_rx.recv() {
                     // Only the newest request matters.
                     while let Ok(newer) = req_rx.try_recv() {
                         request = newer;
                     }
+                    let same = |p: &PerSnapshot| Arc::ptr_eq(&p.0, &request.snapshot);
+                    let previous = match request.previous {
+                        Some(p) if same(&p) => Some(p),
+                        _ => last.take().filter(same),
+                    };
                     let data = ViewData::build_reusing(
                         request.snapshot,
                         request.closing,
                         request.spec,
-                        request.previous,
+                        previous,
                     );
+                    last = Some(data.per_snapshot());
                     if res_tx.send(data).is_err() {
                         return;
                     }

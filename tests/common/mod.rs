@@ -220,6 +220,7 @@ pub fn demo_poll() -> Poll {
         published: Default::default(),
         hidden_containers: Default::default(),
         machines: Default::default(),
+        machine: None,
     }
 }
 

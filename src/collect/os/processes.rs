@@ -237,6 +237,7 @@ impl Processes {
             published: Default::default(),
             hidden_containers: Default::default(),
             machines: Default::default(),
+            machine: None,
         }
     }
 
