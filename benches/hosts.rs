@@ -116,7 +116,11 @@ fn frames(script: &Path) -> Result<Frames, String> {
                 portscope::ui::view::ViewSpec::default(),
                 None,
             );
-            println!("view build {:.1} ms ({} rows)", ms(t.elapsed()), data.rows.len());
+            println!(
+                "view build {:.1} ms ({} rows)",
+                ms(t.elapsed()),
+                data.rows.len()
+            );
             let t = Instant::now();
             let c = snap.counts();
             println!("counts {:.1} ms {}", ms(t.elapsed()), c.total);

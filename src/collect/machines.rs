@@ -82,8 +82,7 @@ fn mark(table: &mut Snapshot, id: u16, host: &str) {
     for socket in &mut table.sockets {
         socket.host = id;
     }
-    if let crate::knowledge::EphemeralSource::Live { host: whose, .. } =
-        &mut table.ephemeral.source
+    if let crate::knowledge::EphemeralSource::Live { host: whose, .. } = &mut table.ephemeral.source
     {
         *whose = Some(host.to_owned());
     }

@@ -420,7 +420,10 @@ impl ViewState {
         }
         self.wanted = Some((snapshot.clone(), closing.seq, spec.clone()));
         let size = snapshot.sockets.len() + closing.len();
-        if size <= INLINE_LIMIT || !self.send_to_worker(snapshot, closing, spec) {
+        // Only the closed rows changed: the poll's rows stay sorted, and placing the few closed
+        // ones among them is quick at any size, so it is done here, without a frame's wait.
+        let closing_only = Arc::ptr_eq(&self.data.snapshot, snapshot) && &self.data.spec == spec;
+        if closing_only || size <= INLINE_LIMIT || !self.send_to_worker(snapshot, closing, spec) {
             let data = ViewData::build_with(
                 snapshot.clone(),
                 closing.clone(),
