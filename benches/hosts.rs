@@ -12,7 +12,9 @@
 //! 2. the real window (release binary under Xvfb, `--host` ten times): its CPU over 20 s —
 //!    target < 10% of one core (the serving processes are the hosts', not counted);
 //!
-//! and `ss -tan` timed in the same run, for scale.
+//! and `ss -tan` timed in the same run, for scale. With `PORTSCOPE_BENCH_DETAIL=1` it times
+//! building the view of the ten hosts' table and lists why frames were asked for, instead of
+//! measuring the real window.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -107,7 +109,7 @@ fn frames(script: &Path) -> Result<Frames, String> {
         std::thread::sleep(Duration::from_millis(50));
         frame(&mut app);
     }
-    if std::env::var_os("VIEWTIME").is_some() {
+    if std::env::var_os("PORTSCOPE_BENCH_DETAIL").is_some() {
         let snap = Arc::new(app.snapshot().clone());
         for _ in 0..3 {
             let t = Instant::now();
@@ -171,7 +173,7 @@ fn frames(script: &Path) -> Result<Frames, String> {
             continue;
         }
         let took = frame(&mut app);
-        if std::env::var_os("CAUSES").is_some() {
+        if std::env::var_os("PORTSCOPE_BENCH_DETAIL").is_some() {
             for c in ctx.repaint_causes() {
                 *causes.entry(c.to_string()).or_insert(0usize) += 1;
             }
@@ -389,7 +391,7 @@ fn main() {
         }
         Err(e) => println!("frames: {e}"),
     }
-    if std::env::var_os("CAUSES").is_some() {
+    if std::env::var_os("PORTSCOPE_BENCH_DETAIL").is_some() {
         return;
     }
     match real_window(&binary, &script, &dir) {
