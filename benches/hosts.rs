@@ -130,6 +130,39 @@ fn frames(script: &Path) -> Result<Frames, String> {
             let r = portscope::model::sorted_rows(&snap, Default::default(), &Default::default());
             println!("sorted_rows {:.1} ms {}", ms(t.elapsed()), r.len());
         }
+        // The change tracker taking in two tables a second apart, as the UI thread does.
+        let first = Arc::new(app.snapshot().clone());
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while app.snapshot().seq == first.seq && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            frame(&mut app);
+        }
+        let second = Arc::new(app.snapshot().clone());
+        let mut tracker = portscope::model::history::ChangeTracker::default();
+        let now = Instant::now();
+        tracker.update(&first, now);
+        let t = Instant::now();
+        let changes = tracker.update(&second, now + Duration::from_secs(1));
+        println!(
+            "change tracker, the next table: {:.1} ms ({} new, {} closed)",
+            ms(t.elapsed()),
+            changes.new,
+            changes.closed
+        );
+        let t = Instant::now();
+        let closing = tracker.closing_rows();
+        println!(
+            "closed rows' table: {:.1} ms ({} rows)",
+            ms(t.elapsed()),
+            closing.len()
+        );
+        let t = Instant::now();
+        let mut timeline = portscope::model::timeline::Timeline::default();
+        timeline.update(&second, changes);
+        println!("timeline: {:.1} ms", ms(t.elapsed()));
+        let t = Instant::now();
+        drop(first);
+        println!("dropping a table: {:.1} ms", ms(t.elapsed()));
     }
     // 20 s of the frames the window asks for, as eframe runs them: a frame when a repaint
     // falls due (a collector's or the view worker's wake, a highlight running out), none
