@@ -522,4 +522,19 @@ mod tests {
         assert_eq!(changes.closed, 0);
         assert!(tracker.closing_rows().is_empty());
     }
+
+    #[test]
+    fn the_timeline_counts_every_machines_sockets_and_this_machines_ephemeral_ports() {
+        // The host's listeners sit inside this machine's ephemeral range by number only.
+        let merged = merged(1, &[40000, 40001]);
+        assert!(merged.on(0).ephemeral.contains(40000));
+        let mut timeline = crate::model::timeline::Timeline::default();
+        timeline.update(&merged, Default::default());
+        let sample = timeline.latest().expect("a sample");
+        assert_eq!(sample.total(), 3);
+        assert_eq!(
+            sample.ephemeral_in_use, 0,
+            "a host's ports are in its own range"
+        );
+    }
 }

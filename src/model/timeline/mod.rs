@@ -185,7 +185,8 @@ impl Timeline {
             let n = &mut sockets[StateGroup::of(s).index()];
             *n = n.saturating_add(1);
         }
-        let fill = EphemeralFill::of(snapshot);
+        // This machine's range, filled by its own sockets: a host's ports are in its own range.
+        let fill = EphemeralFill::of(snapshot.on(0));
         let opened = saturate(changes.new);
         let closed = saturate(changes.closed).saturating_add(self.take_pending(t_ms, newest));
         let ephemeral_in_use = saturate(fill.ports_in_use);
