@@ -15,7 +15,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use portscope::act::remote::{RemoteAction, RemoteOutcome};
 use portscope::act::signal::Signal;
-use portscope::collect::FixedSource;
+use portscope::collect::{CollectError, FixedSource, Poll, SocketSource};
 use portscope::knowledge::EphemeralRange;
 use portscope::ui::hosts::{Connect, HostLine, HostMode, Opened};
 use portscope::ui::remote_act::RemoteActFn;
@@ -44,6 +44,29 @@ struct Fake {
     /// What was asked of hosts (host, action), and what they answer.
     acted: Arc<Mutex<Vec<(String, RemoteAction)>>>,
     answer: Arc<Mutex<RemoteOutcome>>,
+    /// Once set, the hosts' listener on [`HOST_PORT`] is gone from their tables.
+    host_listener_gone: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// A fixed table from which the listener on [`HOST_PORT`] goes once `gone` is set.
+struct Closing {
+    poll: Poll,
+    range: EphemeralRange,
+    gone: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SocketSource for Closing {
+    fn poll(&mut self) -> Result<Poll, CollectError> {
+        let mut poll = self.poll.clone();
+        if self.gone.load(std::sync::atomic::Ordering::Relaxed) {
+            poll.sockets.retain(|s| s.local_port != HOST_PORT);
+        }
+        Ok(poll)
+    }
+
+    fn ephemeral_range(&mut self) -> EphemeralRange {
+        self.range.clone()
+    }
 }
 
 impl Fake {
@@ -61,12 +84,14 @@ impl Fake {
             answer: Arc::new(Mutex::new(RemoteOutcome::Done {
                 message: "ended".into(),
             })),
+            host_listener_gone: Arc::default(),
         }
     }
 
     fn connect(&self) -> Connect {
         let (opened, line) = (self.opened.clone(), self.line.clone());
         let (acted, answer) = (self.acted.clone(), self.answer.clone());
+        let gone = self.host_listener_gone.clone();
         Arc::new(move |host, _interval| {
             opened.lock().unwrap().push(host.map(str::to_owned));
             let mut poll = common::demo_poll();
@@ -96,7 +121,11 @@ impl Fake {
                 answer.lock().unwrap().clone()
             });
             Ok(Opened {
-                source: Box::new(FixedSource::new(poll).with_ephemeral(range)),
+                source: Box::new(Closing {
+                    poll,
+                    range,
+                    gone: gone.clone(),
+                }),
                 status: Some(Arc::new(move || HostLine {
                     host: host.clone(),
                     ..line.lock().unwrap().clone()
@@ -324,6 +353,25 @@ fn a_hosts_rows_show_beside_this_machines_each_read_against_its_own_machine() {
     assert!(shows_port(&h, HOST_PORT));
     // The status bar names the host and how it is read.
     h.get_by_label("db1 · portscope stream");
+
+    // The host's listener closes: *Recently closed* says on which machine.
+    fake.host_listener_gone
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    until(&mut h, "the host's listener closed", |h| {
+        h.state()
+            .closed_history()
+            .any(|c| c.socket.local_port == HOST_PORT)
+    });
+    let closed = h
+        .state()
+        .closed_history()
+        .find(|c| c.socket.local_port == HOST_PORT)
+        .unwrap();
+    assert_eq!(closed.socket.host, host_id);
+    assert_eq!(closed.process_label(), "db1-nginx, db1-nginx");
+    h.get_by_label_contains("Recently closed (").click();
+    h.run_steps(30);
+    h.get_by_label("db1  0.0.0.0:45000");
 }
 
 #[test]

@@ -73,7 +73,14 @@ pub(crate) fn history_ui(
                         let Some(c) = history.iter().rev().nth(row.index()) else {
                             return;
                         };
-                        history_row(&mut row, c);
+                        // In a table of several machines, which one it closed on.
+                        let host = snapshot.is_several().then(|| {
+                            snapshot.machine_name(&c.socket).map_or_else(
+                                || format!("host {}", c.socket.host),
+                                |name| escape(name).into_owned(),
+                            )
+                        });
+                        history_row(&mut row, c, host.as_deref());
                     });
                 });
         });
@@ -87,7 +94,7 @@ pub(crate) fn history_ui(
     actions
 }
 
-fn history_row(row: &mut egui_extras::TableRow<'_, '_>, c: &ClosedSocket) {
+fn history_row(row: &mut egui_extras::TableRow<'_, '_>, c: &ClosedSocket, host: Option<&str>) {
     let s = &c.socket;
     row.col(|ui| {
         ui.label(clock(c.gone.wall));
@@ -96,7 +103,10 @@ fn history_row(row: &mut egui_extras::TableRow<'_, '_>, c: &ClosedSocket) {
         ui.label(s.proto.label());
     });
     row.col(|ui| {
-        ui.label(s.local_endpoint());
+        match host {
+            Some(host) => ui.label(format!("{host}  {}", s.local_endpoint())),
+            None => ui.label(s.local_endpoint()),
+        };
     });
     row.col(|ui| {
         ui.label(s.remote_endpoint());
