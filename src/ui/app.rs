@@ -27,6 +27,7 @@ use super::status::{StatusInput, status_ui};
 use super::table::{TableInput, table_ui};
 use super::timeline::timeline_ui;
 use super::toolbar::{ToolbarInput, filter_help_ui, toolbar_ui};
+use super::tracking::Tracking;
 use super::view::{ViewSpec, ViewState};
 use super::window::FitToScreen;
 use crate::act::dns::Resolver;
@@ -37,7 +38,6 @@ use crate::collect::{
 };
 use crate::knowledge::{PortKnowledge, Transport, parse_port};
 use crate::model::explain_now;
-use crate::model::history::ChangeTracker;
 use crate::model::timeline::Timeline;
 use crate::model::traffic_history::TrafficHistory;
 use crate::model::{Filter, QueryError, Snapshot, Socket, SocketKey};
@@ -95,7 +95,7 @@ pub struct PortscopeApp {
     close: Option<CloseDialog>,
     closer: Closer,
     /// What appeared, changed and closed: row highlights and the "Recently closed" history.
-    tracker: ChangeTracker,
+    tracker: Tracking,
     /// Rate and RTT of the connections that move data, for the details panel's charts.
     traffic: TrafficHistory,
     /// The last minutes of the table: the timeline chart and the opened/closed rates.
@@ -166,6 +166,11 @@ impl PortscopeApp {
         let mut app = Self::from_snapshot(Snapshot::default(), prefs);
         let wake_ctx = ctx.clone();
         app.view = ViewState::new(Arc::new(move || wake_ctx.request_repaint()));
+        let wake_ctx = ctx.clone();
+        app.tracker = Tracking::new(
+            app.prefs.tracker,
+            Arc::new(move || wake_ctx.request_repaint()),
+        );
         match Collector::spawn(source, interval, move || ctx.request_repaint()) {
             Ok(collector) => app.collector = Some(collector),
             Err(e) => app.startup_error = Some(format!("cannot start the collector thread: {e}")),
@@ -206,6 +211,11 @@ impl PortscopeApp {
         }
         let wake_ctx = ctx.clone();
         app.view = ViewState::new(Arc::new(move || wake_ctx.request_repaint()));
+        let wake_ctx = ctx.clone();
+        app.tracker = Tracking::new(
+            app.prefs.tracker,
+            Arc::new(move || wake_ctx.request_repaint()),
+        );
         let interval = Duration::from_millis(app.prefs.interval_ms);
         match connect(None, interval) {
             Ok(opened) => {
@@ -352,7 +362,7 @@ impl PortscopeApp {
             notice: None,
             settings: None,
             export: None,
-            tracker: ChangeTracker::default(),
+            tracker: Tracking::default(),
             traffic: TrafficHistory::default(),
             timeline: Timeline::default(),
             clock: Arc::new(Instant::now),
@@ -581,17 +591,17 @@ impl PortscopeApp {
         if *self.tracker.config() != self.prefs.tracker {
             self.tracker.set_config(self.prefs.tracker);
         }
-        let changes = self.tracker.update(&self.incoming, now);
-        if !ended.is_empty() {
-            let unseen = self.tracker.take_ended(&ended, &self.incoming);
+        // On the UI thread for ordinary tables; for large ones on the tracker's thread, whose
+        // tables come back here when it is done with them.
+        for taken in self.tracker.take_in(&self.incoming, now, ended) {
             // Closes no poll will report: the timeline counts them where they happened.
-            for at in unseen {
+            for at in taken.unseen {
                 self.timeline.note_closed(at, 1);
             }
+            self.timeline.update(&taken.snapshot, taken.changes);
         }
         // This machine's connections: a host's counters are numbered by its own kernel.
         self.traffic.update(self.incoming.on(0));
-        self.timeline.update(&self.incoming, changes);
         if let Some(deadline) = self.tracker.next_deadline() {
             ctx.request_repaint_after(deadline.saturating_duration_since(now));
         }

@@ -6,15 +6,16 @@ use egui_extras::{Column, TableBuilder};
 
 use super::action::Action;
 use super::status::clock;
+use super::tracking::Tracking;
 use crate::model::Snapshot;
-use crate::model::history::{Appeared, ChangeTracker, ClosedSocket};
+use crate::model::history::{Appeared, ClosedSocket};
 use crate::model::text::escape;
 use crate::model::units;
 
 /// The window, while open; returns its closing or *Clear*.
 pub(crate) fn history_ui(
     ctx: &egui::Context,
-    tracker: &ChangeTracker,
+    tracker: &Tracking,
     snapshot: &Snapshot,
 ) -> Vec<Action> {
     let mut open = true;

@@ -33,6 +33,7 @@ mod status;
 mod table;
 mod timeline;
 mod toolbar;
+pub mod tracking;
 pub mod view;
 pub mod window;
 

@@ -8,10 +8,11 @@ use std::sync::Arc;
 
 use super::action::Action;
 use super::close::close_button;
+use super::tracking::Tracking;
 use super::view::ViewData;
 use crate::act::dns::Resolver;
 use crate::model::column::Cell;
-use crate::model::history::{ChangeTracker, Mark};
+use crate::model::history::Mark;
 use crate::model::text::escape;
 use crate::model::{Proto, Snapshot, Socket, SocketKey, SortKey, SortSpec};
 
@@ -27,7 +28,7 @@ pub(crate) struct TableInput<'a> {
     pub selected: Option<SocketKey>,
     /// A row to bring into view in this frame.
     pub scroll_to: Option<SocketKey>,
-    pub tracker: &'a ChangeTracker,
+    pub tracker: &'a Tracking,
     /// Reverse DNS, when names are on.
     pub names: Option<&'a Resolver>,
     pub startup_error: Option<&'a str>,

@@ -1,0 +1,342 @@
+//! The change tracker behind the row highlights, the closed rows and *Recently closed*, kept
+//! off the frame for large tables.
+//!
+//! Taking in a table costs the tracker time proportional to its rows: a few milliseconds for
+//! 100,000 (ten hosts of 10,000), too much for a frame. Up to [`INLINE_LIMIT`] rows it runs on
+//! the UI thread, at once, as before; once a larger table comes, the tracker moves to a thread
+//! of its own for good. The frame then reads what that thread published last — the marked
+//! rows, the closed rows, the history, the next deadline — and never waits for it: a new
+//! table's highlights and closed rows show a moment (one update of the tracker) after its
+//! rows.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread;
+use std::time::{Instant, SystemTime};
+
+use crate::model::ended::Ended;
+use crate::model::history::{ChangeTracker, Changes, ClosedSocket, Closing, Mark, TrackerConfig};
+use crate::model::{FastHash, Snapshot, SocketKey};
+
+/// Up to this many rows the tracker runs on the UI thread.
+pub const INLINE_LIMIT: usize = 10_000;
+
+/// A table the tracker took in: what changed, and the closes announced with it that no poll
+/// will report (when they happened), for the timeline.
+pub struct Taken {
+    pub snapshot: Arc<Snapshot>,
+    pub changes: Changes,
+    pub unseen: Vec<SystemTime>,
+}
+
+/// The tracker, on the UI thread or on its own.
+pub struct Tracking {
+    mode: Mode,
+    config: TrackerConfig,
+    /// Tables with more rows than this move the tracker to its thread.
+    limit: usize,
+    wake: Arc<dyn Fn() + Send + Sync>,
+}
+
+enum Mode {
+    Inline(Box<ChangeTracker>),
+    Thread(Worker),
+    /// Between the two, for the moment of the move.
+    Moving,
+}
+
+enum Message {
+    Update {
+        snapshot: Arc<Snapshot>,
+        now: Instant,
+        ended: Vec<Ended>,
+    },
+    Tick(Instant),
+    Config(TrackerConfig),
+    Clear,
+}
+
+/// What the tracker's thread published last: what a frame reads.
+#[derive(Clone, Default)]
+struct Published {
+    marks: HashMap<SocketKey, Mark, FastHash>,
+    history: Arc<VecDeque<ClosedSocket>>,
+    closing: Arc<Closing>,
+    next_deadline: Option<Instant>,
+}
+
+struct Worker {
+    requests: Sender<Message>,
+    results: Receiver<(Published, Vec<Taken>)>,
+    published: Published,
+    /// The table last sent, so that each is sent once.
+    sent: Option<Arc<Snapshot>>,
+    /// The deadline a tick was asked for, so that it is asked once.
+    ticked: Option<Instant>,
+}
+
+impl Default for Tracking {
+    fn default() -> Self {
+        Tracking::new(TrackerConfig::default(), Arc::new(|| {}))
+    }
+}
+
+impl Tracking {
+    /// `wake` is called when the tracker's thread has published.
+    pub fn new(config: TrackerConfig, wake: Arc<dyn Fn() + Send + Sync>) -> Tracking {
+        Tracking {
+            mode: Mode::Inline(Box::new(ChangeTracker::new(config))),
+            config,
+            limit: INLINE_LIMIT,
+            wake,
+        }
+    }
+
+    /// The same, moving to its thread past `limit` rows (tests).
+    pub fn with_limit(mut self, limit: usize) -> Tracking {
+        self.limit = limit;
+        self
+    }
+
+    pub fn config(&self) -> &TrackerConfig {
+        &self.config
+    }
+
+    /// Whether the tracker runs on its own thread.
+    pub fn on_its_thread(&self) -> bool {
+        matches!(self.mode, Mode::Thread(_))
+    }
+
+    pub fn set_config(&mut self, config: TrackerConfig) {
+        self.config = config;
+        match &mut self.mode {
+            Mode::Inline(tracker) => tracker.set_config(config),
+            Mode::Thread(worker) => worker.send(Message::Config(config)),
+            Mode::Moving => {}
+        }
+    }
+
+    /// Take in `snapshot` (the same one again only moves the clock on) and the closes
+    /// announced since, at `now`. Returns the tables taken in since the last call: at once on
+    /// the UI thread, as the tracker's thread finishes them otherwise.
+    pub fn take_in(
+        &mut self,
+        snapshot: &Arc<Snapshot>,
+        now: Instant,
+        ended: Vec<Ended>,
+    ) -> Vec<Taken> {
+        if matches!(self.mode, Mode::Inline(_)) && snapshot.sockets.len() > self.limit {
+            self.move_to_thread();
+        }
+        match &mut self.mode {
+            Mode::Inline(tracker) => {
+                let changes = tracker.update(snapshot, now);
+                let unseen = if ended.is_empty() {
+                    Vec::new()
+                } else {
+                    tracker.take_ended(&ended, snapshot)
+                };
+                vec![Taken {
+                    snapshot: snapshot.clone(),
+                    changes,
+                    unseen,
+                }]
+            }
+            Mode::Thread(worker) => worker.take_in(snapshot, now, ended),
+            Mode::Moving => Vec::new(),
+        }
+    }
+
+    /// Move the tracker to its own thread; if no thread can be started it stays here.
+    fn move_to_thread(&mut self) {
+        let Mode::Inline(tracker) = std::mem::replace(&mut self.mode, Mode::Moving) else {
+            return;
+        };
+        let (req_tx, req_rx) = mpsc::channel::<Message>();
+        let (res_tx, res_rx) = mpsc::channel();
+        let (tracker_tx, tracker_rx) = mpsc::channel::<Box<ChangeTracker>>();
+        let wake = self.wake.clone();
+        let spawned = thread::Builder::new()
+            .name("portscope-tracker".to_owned())
+            .spawn(move || {
+                let Ok(mut tracker) = tracker_rx.recv().map(|t| *t) else {
+                    return;
+                };
+                let mut history_seen = HistoryStamp::of(tracker.history());
+                let mut history = Arc::new(tracker.history().clone());
+                while let Ok(first) = req_rx.recv() {
+                    let mut taken = Vec::new();
+                    for message in std::iter::once(first).chain(req_rx.try_iter()) {
+                        match message {
+                            Message::Update {
+                                snapshot,
+                                now,
+                                ended,
+                            } => {
+                                let changes = tracker.update(&snapshot, now);
+                                let unseen = if ended.is_empty() {
+                                    Vec::new()
+                                } else {
+                                    tracker.take_ended(&ended, &snapshot)
+                                };
+                                taken.push(Taken {
+                                    snapshot,
+                                    changes,
+                                    unseen,
+                                });
+                            }
+                            Message::Tick(now) => tracker.tick(now),
+                            Message::Config(config) => tracker.set_config(config),
+                            Message::Clear => tracker.clear(),
+                        }
+                    }
+                    let stamp = HistoryStamp::of(tracker.history());
+                    if stamp != history_seen {
+                        history = Arc::new(tracker.history().clone());
+                        history_seen = stamp;
+                    }
+                    let published = Published {
+                        marks: tracker.marks().collect(),
+                        history: history.clone(),
+                        closing: tracker.closing_rows(),
+                        next_deadline: tracker.next_deadline(),
+                    };
+                    if res_tx.send((published, taken)).is_err() {
+                        return;
+                    }
+                    wake();
+                }
+            });
+        match spawned {
+            Ok(_) => {
+                let mut tracker = tracker;
+                let published = Published {
+                    marks: tracker.marks().collect(),
+                    history: Arc::new(tracker.history().clone()),
+                    closing: tracker.closing_rows(),
+                    next_deadline: tracker.next_deadline(),
+                };
+                match tracker_tx.send(tracker) {
+                    Ok(()) => {
+                        self.mode = Mode::Thread(Worker {
+                            requests: req_tx,
+                            results: res_rx,
+                            published,
+                            sent: None,
+                            ticked: None,
+                        });
+                    }
+                    // The thread is gone: the tracker comes back.
+                    Err(mpsc::SendError(tracker)) => self.mode = Mode::Inline(tracker),
+                }
+            }
+            Err(_) => self.mode = Mode::Inline(tracker),
+        }
+    }
+
+    /// How a row is highlighted now, if at all.
+    pub fn mark(&self, key: &SocketKey) -> Option<Mark> {
+        match &self.mode {
+            Mode::Inline(tracker) => tracker.mark(key),
+            Mode::Thread(worker) => worker.published.marks.get(key).copied(),
+            Mode::Moving => None,
+        }
+    }
+
+    /// Closed sockets past their linger, oldest first.
+    pub fn history(&self) -> &VecDeque<ClosedSocket> {
+        static EMPTY: VecDeque<ClosedSocket> = VecDeque::new();
+        match &self.mode {
+            Mode::Inline(tracker) => tracker.history(),
+            Mode::Thread(worker) => &worker.published.history,
+            Mode::Moving => &EMPTY,
+        }
+    }
+
+    /// The closed rows the table lists for a moment.
+    pub fn closing_rows(&mut self) -> Arc<Closing> {
+        match &mut self.mode {
+            Mode::Inline(tracker) => tracker.closing_rows(),
+            Mode::Thread(worker) => worker.published.closing.clone(),
+            Mode::Moving => Arc::default(),
+        }
+    }
+
+    /// When the window should next repaint for a highlight or a closed row running out.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match &self.mode {
+            Mode::Inline(tracker) => tracker.next_deadline(),
+            Mode::Thread(worker) => worker.published.next_deadline,
+            Mode::Moving => None,
+        }
+    }
+
+    /// Forget every closed socket.
+    pub fn clear(&mut self) {
+        match &mut self.mode {
+            Mode::Inline(tracker) => tracker.clear(),
+            Mode::Thread(worker) => {
+                // At once on screen too, before the thread has done it.
+                worker.published.history = Arc::default();
+                worker.published.closing = Arc::default();
+                worker.send(Message::Clear);
+            }
+            Mode::Moving => {}
+        }
+    }
+}
+
+impl Worker {
+    fn send(&self, message: Message) {
+        // A thread that is gone leaves the last published state on screen.
+        let _ = self.requests.send(message);
+    }
+
+    fn take_in(&mut self, snapshot: &Arc<Snapshot>, now: Instant, ended: Vec<Ended>) -> Vec<Taken> {
+        let new = !self.sent.as_ref().is_some_and(|s| Arc::ptr_eq(s, snapshot));
+        if new || !ended.is_empty() {
+            self.send(Message::Update {
+                snapshot: snapshot.clone(),
+                now,
+                ended,
+            });
+            self.sent = Some(snapshot.clone());
+        } else if let Some(due) = self.published.next_deadline
+            && due <= now
+            && self.ticked != Some(due)
+        {
+            self.send(Message::Tick(now));
+            self.ticked = Some(due);
+        }
+        let mut taken = Vec::new();
+        for (published, done) in self.results.try_iter() {
+            self.published = published;
+            taken.extend(done);
+        }
+        taken
+    }
+}
+
+/// What tells one state of the history from another: it only grows at the back and shrinks
+/// at the front (or is cleared).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct HistoryStamp {
+    len: usize,
+    front: Option<(SocketKey, SystemTime)>,
+    back: Option<(SocketKey, SystemTime)>,
+}
+
+impl HistoryStamp {
+    fn of(history: &VecDeque<ClosedSocket>) -> HistoryStamp {
+        let at = |c: &ClosedSocket| (c.key(), c.gone.wall);
+        HistoryStamp {
+            len: history.len(),
+            front: history.front().map(at),
+            back: history.back().map(at),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,100 @@
+use std::time::{Duration, Instant, SystemTime};
+
+use super::*;
+use crate::collect::generated_poll;
+use crate::model::history::TrackerConfig;
+
+/// A made-up table of `n` sockets, as poll `seq`.
+fn table(seq: u64, n: usize) -> Snapshot {
+    Snapshot::from_poll(seq, SystemTime::now(), Duration::ZERO, generated_poll(n))
+}
+
+/// The same table with its first `gone` sockets closed, as poll `seq`.
+fn without(first: &Snapshot, seq: u64, gone: usize) -> Snapshot {
+    let mut next = first.clone();
+    next.seq = seq;
+    next.content_seq = seq;
+    next.sockets.drain(..gone);
+    next
+}
+
+/// Take `snapshot` in on the tracker's thread and wait (at most 10 s) until it is taken.
+fn settle(t: &mut Tracking, snapshot: &Arc<Snapshot>, now: Instant) -> Vec<Taken> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut taken = t.take_in(snapshot, now, Vec::new());
+    while !taken.iter().any(|k| Arc::ptr_eq(&k.snapshot, snapshot)) {
+        assert!(
+            Instant::now() < deadline,
+            "the tracker's thread never answered"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+        taken.extend(t.take_in(snapshot, now, Vec::new()));
+    }
+    taken
+}
+
+fn config() -> TrackerConfig {
+    TrackerConfig {
+        new_for: Duration::from_secs(2),
+        changed_for: Duration::from_secs(2),
+        linger: Duration::from_secs(3),
+        ..TrackerConfig::default()
+    }
+}
+
+#[test]
+fn a_large_table_moves_the_tracker_off_the_frame_and_it_says_the_same() {
+    let mut here = Tracking::new(config(), Arc::new(|| {}));
+    let mut there = Tracking::new(config(), Arc::new(|| {})).with_limit(10);
+    let first = Arc::new(table(1, 60));
+    let second = Arc::new(without(&table(2, 60), 2, 5));
+    let start = Instant::now();
+    here.take_in(&first, start, Vec::new());
+    settle(&mut there, &first, start);
+    assert!(
+        there.on_its_thread(),
+        "past its limit it runs on its thread"
+    );
+    assert!(!here.on_its_thread());
+    let now = start + Duration::from_secs(1);
+    let inline = here.take_in(&second, now, Vec::new());
+    let threaded = settle(&mut there, &second, now);
+    let changes = |taken: &[Taken]| {
+        taken
+            .iter()
+            .find(|t| t.snapshot.seq == 2)
+            .map(|t| (t.changes.new, t.changes.changed, t.changes.closed))
+    };
+    assert_eq!(changes(&threaded), changes(&inline));
+    assert_eq!(changes(&inline), Some((0, 0, 5)));
+    // The same closed rows, marks and deadline.
+    let (a, b) = (here.closing_rows(), there.closing_rows());
+    assert_eq!(a.table.sockets, b.table.sockets);
+    assert_eq!(b.len(), 5);
+    for s in first.sockets.iter().chain(&second.sockets) {
+        assert_eq!(here.mark(&s.key()), there.mark(&s.key()), "{}", s.summary());
+    }
+    assert_eq!(here.next_deadline(), there.next_deadline());
+
+    // Past the linger: a frame at the deadline asks the thread to move the clock on, and the
+    // closed rows go to the history there as here.
+    let later = start + Duration::from_secs(5);
+    here.take_in(&second, later, Vec::new());
+    let wait = Instant::now() + Duration::from_secs(10);
+    while there.history().len() < 5 {
+        assert!(Instant::now() < wait, "the history never came");
+        std::thread::sleep(Duration::from_millis(5));
+        there.take_in(&second, later, Vec::new());
+    }
+    assert_eq!(here.history().len(), 5);
+    let keys = |t: &Tracking| t.history().iter().map(|c| c.key()).collect::<Vec<_>>();
+    assert_eq!(keys(&here), keys(&there));
+    assert!(there.closing_rows().is_empty());
+
+    // Cleared at once on screen, and on the thread.
+    there.clear();
+    assert!(there.history().is_empty());
+    let third = Arc::new(without(&second, 3, 0));
+    settle(&mut there, &third, later);
+    assert!(there.history().is_empty());
+}
