@@ -598,7 +598,13 @@ impl PortscopeApp {
             for at in taken.unseen {
                 self.timeline.note_closed(at, 1);
             }
-            self.timeline.update(&taken.snapshot, taken.changes);
+            match &taken.measured {
+                Some(measured) => {
+                    self.timeline
+                        .update_measured(&taken.snapshot, measured, taken.changes)
+                }
+                None => self.timeline.update(&taken.snapshot, taken.changes),
+            };
         }
         // This machine's connections: a host's counters are numbered by its own kernel.
         self.traffic.update(self.incoming.on(0));

@@ -7,7 +7,7 @@
 //! of its own for good. The frame then reads what that thread published last — the marked
 //! rows, the closed rows, the history, the next deadline — and never waits for it: a new
 //! table's highlights and closed rows show a moment (one update of the tracker) after its
-//! rows.
+//! rows. The thread also counts what the timeline takes of each table.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use std::time::{Instant, SystemTime};
 
 use crate::model::ended::Ended;
 use crate::model::history::{ChangeTracker, Changes, ClosedSocket, Closing, Mark, TrackerConfig};
+use crate::model::timeline::Measured;
 use crate::model::{FastHash, Snapshot, SocketKey};
 
 /// Up to this many rows the tracker runs on the UI thread.
@@ -28,6 +29,8 @@ pub struct Taken {
     pub snapshot: Arc<Snapshot>,
     pub changes: Changes,
     pub unseen: Vec<SystemTime>,
+    /// The timeline's counts of the table, where the tracker's thread measured them.
+    pub measured: Option<Measured>,
 }
 
 /// The tracker, on the UI thread or on its own.
@@ -141,6 +144,7 @@ impl Tracking {
                     snapshot: snapshot.clone(),
                     changes,
                     unseen,
+                    measured: None,
                 }]
             }
             Mode::Thread(worker) => worker.take_in(snapshot, now, ended),
@@ -180,10 +184,13 @@ impl Tracking {
                                 } else {
                                     tracker.take_ended(&ended, &snapshot)
                                 };
+                                // The timeline's pass over every row, here too.
+                                let measured = Some(Measured::of(&snapshot));
                                 taken.push(Taken {
                                     snapshot,
                                     changes,
                                     unseen,
+                                    measured,
                                 });
                             }
                             Message::Tick(now) => tracker.tick(now),

@@ -166,27 +166,67 @@ pub struct Timeline {
     pending: VecDeque<(u64, u32)>,
 }
 
+/// What a sample counts of a snapshot: its sockets by group, and the fill of this machine's
+/// ephemeral range. A pass over every socket.
+#[derive(Clone, Copy, Debug)]
+pub struct Measured {
+    sockets: [u32; 5],
+    fill: EphemeralFill,
+}
+
+impl Measured {
+    pub fn of(snapshot: &Snapshot) -> Measured {
+        let mut sockets = [0u32; 5];
+        for s in &snapshot.sockets {
+            let n = &mut sockets[StateGroup::of(s).index()];
+            *n = n.saturating_add(1);
+        }
+        Measured {
+            sockets,
+            // This machine's range, filled by its own sockets: a host's ports are in its own
+            // range.
+            fill: EphemeralFill::of(snapshot.on(0)),
+        }
+    }
+}
+
 impl Timeline {
     /// Take one snapshot at its `taken_at`, with what the change tracker found in it
     /// (`changes.new` opened, `changes.closed` closed). A snapshot taken already (same `seq`
     /// and time), the empty start (`seq` 0) and a failed poll (which repeats the last good
     /// one) are skipped. Returns whether it was taken.
     pub fn update(&mut self, snapshot: &Snapshot, changes: Changes) -> bool {
-        let stamp = (snapshot.seq, snapshot.taken_at);
-        if snapshot.seq == 0 || snapshot.error.is_some() || self.last == Some(stamp) {
+        if self.is_new(snapshot) {
+            self.update_measured(snapshot, &Measured::of(snapshot), changes)
+        } else {
+            false
+        }
+    }
+
+    /// Whether [`update`](Self::update) would take `snapshot` (it was not taken yet).
+    pub fn is_new(&self, snapshot: &Snapshot) -> bool {
+        snapshot.seq != 0
+            && snapshot.error.is_none()
+            && self.last != Some((snapshot.seq, snapshot.taken_at))
+    }
+
+    /// [`update`](Self::update) with the snapshot's counts measured already (off the frame,
+    /// for large tables).
+    pub fn update_measured(
+        &mut self,
+        snapshot: &Snapshot,
+        measured: &Measured,
+        changes: Changes,
+    ) -> bool {
+        if !self.is_new(snapshot) {
             return false;
         }
-        self.last = Some(stamp);
+        self.last = Some((snapshot.seq, snapshot.taken_at));
         let newest = self.samples.back().map(|s| s.t_ms);
         // A clock set back does not reorder the samples.
         let t_ms = ms_since_epoch(snapshot.taken_at).max(newest.unwrap_or(0));
-        let mut sockets = [0u32; 5];
-        for s in &snapshot.sockets {
-            let n = &mut sockets[StateGroup::of(s).index()];
-            *n = n.saturating_add(1);
-        }
-        // This machine's range, filled by its own sockets: a host's ports are in its own range.
-        let fill = EphemeralFill::of(snapshot.on(0));
+        let sockets = measured.sockets;
+        let fill = measured.fill;
         let opened = saturate(changes.new);
         let closed = saturate(changes.closed).saturating_add(self.take_pending(t_ms, newest));
         let ephemeral_in_use = saturate(fill.ports_in_use);
