@@ -623,7 +623,9 @@ impl PortscopeApp {
         if Arc::ptr_eq(shown, &self.snapshot) {
             return;
         }
-        self.snapshot = shown.clone();
+        let rows = self.snapshot.sockets.len();
+        let old = std::mem::replace(&mut self.snapshot, shown.clone());
+        super::view::drop_later(old, rows);
         // A selected socket the poll no longer has is closed now, whether or not its row
         // lingers in the table.
         if let Some(sel) = &mut self.selection {

@@ -269,6 +269,18 @@ impl ViewData {
     }
 }
 
+/// Let `value` go: a large table's (`rows` rows) on a short-lived thread, since freeing
+/// 100,000 rows and what they hold is a few milliseconds a frame should not wait for.
+pub(crate) fn drop_later<T: Send + 'static>(value: T, rows: usize) {
+    if rows <= INLINE_LIMIT {
+        return;
+    }
+    // Without a thread it is let go here (the closure, and the value, dropped).
+    let _ = thread::Builder::new()
+        .name("portscope-drop".to_owned())
+        .spawn(move || drop(value));
+}
+
 /// The part of `table` that is machine `host`'s, where it lists several; else `table`.
 fn machine_table(table: &Arc<Snapshot>, host: u16) -> &Arc<Snapshot> {
     table.machine(host).map_or(table, |m| &m.table)
@@ -438,7 +450,9 @@ impl ViewState {
     }
 
     fn show(&mut self, data: ViewData) {
-        self.data = data;
+        let old = std::mem::replace(&mut self.data, data);
+        let rows = old.snapshot.sockets.len();
+        drop_later(old, rows);
         self.version += 1;
     }
 

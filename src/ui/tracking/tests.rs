@@ -68,14 +68,20 @@ fn a_large_table_moves_the_tracker_off_the_frame_and_it_says_the_same() {
     assert_eq!(changes(&threaded), changes(&inline));
     assert_eq!(changes(&inline), Some((0, 0, 5)));
     // The timeline's counts, measured there, make the same sample as here.
-    let taken = threaded.iter().find(|t| t.snapshot.seq == 2).expect("taken");
+    let taken = threaded
+        .iter()
+        .find(|t| t.snapshot.seq == 2)
+        .expect("taken");
     let measured = taken.measured.expect("measured on the thread");
     let mut a = crate::model::timeline::Timeline::default();
     let mut b = crate::model::timeline::Timeline::default();
     assert!(a.update(&second, taken.changes));
     assert!(b.update_measured(&second, &measured, taken.changes));
     assert_eq!(a.latest(), b.latest());
-    assert!(!b.update_measured(&second, &measured, taken.changes), "taken once");
+    assert!(
+        !b.update_measured(&second, &measured, taken.changes),
+        "taken once"
+    );
     // The same closed rows, marks and deadline.
     let (a, b) = (here.closing_rows(), there.closing_rows());
     assert_eq!(a.table.sockets, b.table.sockets);
