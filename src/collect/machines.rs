@@ -227,9 +227,21 @@ impl SocketSource for Machines {
         let mut poll = self.local.poll()?;
         let ephemeral = self.local.ephemeral_range();
         self.ephemeral = Some(ephemeral.clone());
-        let hosts = self.hosts.clone();
-        let mut hosts = hosts.lock();
-        if hosts.entries.is_empty() {
+        // The hosts' newest tables, taken under the lock (the window adds and removes hosts
+        // through it); the copying into one table after it is let go.
+        let tables: Vec<Machine> = self
+            .hosts
+            .lock()
+            .entries
+            .iter_mut()
+            .filter_map(|entry| {
+                entry.table().map(|table| Machine {
+                    id: entry.id,
+                    table,
+                })
+            })
+            .collect();
+        if tables.is_empty() && self.hosts.lock().entries.is_empty() {
             self.local_table = None;
             return Ok(poll);
         }
@@ -237,15 +249,11 @@ impl SocketSource for Machines {
             id: 0,
             table: self.local_table(&poll, ephemeral),
         }];
-        for entry in &mut hosts.entries {
-            let Some(table) = entry.table() else {
-                continue;
-            };
-            poll.sockets.extend(table.sockets.iter().cloned());
-            machines.push(Machine {
-                id: entry.id,
-                table,
-            });
+        poll.sockets
+            .reserve(tables.iter().map(|m| m.table.sockets.len()).sum());
+        for machine in tables {
+            poll.sockets.extend(machine.table.sockets.iter().cloned());
+            machines.push(machine);
         }
         poll.machines = machines;
         Ok(poll)
