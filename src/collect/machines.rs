@@ -66,13 +66,13 @@ impl HostEntry {
         self.latest.as_ref().map(|(_, listed)| listed.clone())
     }
 
-    /// Whether `table` came marked as this host's.
+    /// Whether `table` came marked as this host's (by [`tagged`], which marks every socket
+    /// with the table).
     fn marks(&self, table: &Snapshot) -> bool {
         table
             .machine
             .as_ref()
             .is_some_and(|m| m.host.as_deref() == Some(self.host.as_str()))
-            && table.sockets.iter().all(|s| s.host == self.id)
     }
 }
 

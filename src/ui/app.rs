@@ -161,21 +161,30 @@ impl PortscopeApp {
 
     /// The app polling `source` on a collector thread.
     pub fn with_source(ctx: &egui::Context, source: Box<dyn SocketSource>, prefs: Prefs) -> Self {
-        let ctx = ctx.clone();
-        let interval = Duration::from_millis(prefs.interval_ms);
-        let mut app = Self::from_snapshot(Snapshot::default(), prefs);
-        let wake_ctx = ctx.clone();
-        app.view = ViewState::new(Arc::new(move || wake_ctx.request_repaint()));
-        let wake_ctx = ctx.clone();
-        app.tracker = Tracking::new(
-            app.prefs.tracker,
-            Arc::new(move || wake_ctx.request_repaint()),
-        );
-        match Collector::spawn(source, interval, move || ctx.request_repaint()) {
-            Ok(collector) => app.collector = Some(collector),
-            Err(e) => app.startup_error = Some(format!("cannot start the collector thread: {e}")),
-        }
+        let mut app = Self::from_snapshot(Snapshot::default(), prefs).woken_by(ctx);
+        app.poll(ctx, source);
         app
+    }
+
+    /// The app with its view and tracker threads waking the window when they are done.
+    fn woken_by(mut self, ctx: &egui::Context) -> Self {
+        let wake = |ctx: &egui::Context| -> Arc<dyn Fn() + Send + Sync> {
+            let ctx = ctx.clone();
+            Arc::new(move || ctx.request_repaint())
+        };
+        self.view = ViewState::new(wake(ctx));
+        self.tracker = Tracking::new(self.prefs.tracker, wake(ctx));
+        self
+    }
+
+    /// Poll `source` on a collector thread, or say why it cannot start.
+    fn poll(&mut self, ctx: &egui::Context, source: Box<dyn SocketSource>) {
+        let interval = Duration::from_millis(self.prefs.interval_ms);
+        let ctx = ctx.clone();
+        match Collector::spawn(source, interval, move || ctx.request_repaint()) {
+            Ok(collector) => self.collector = Some(collector),
+            Err(e) => self.startup_error = Some(format!("cannot start the collector thread: {e}")),
+        }
     }
 
     /// The app polling `source`, which a privileged helper started by `launch` completes once
@@ -202,34 +211,19 @@ impl PortscopeApp {
         hosts: Vec<String>,
         prefs: Prefs,
     ) -> Self {
-        let mut app = Self::from_snapshot(Snapshot::default(), prefs);
+        let mut app = Self::from_snapshot(Snapshot::default(), prefs).woken_by(ctx);
         app.connect = Some(connect.clone());
         for host in hosts {
             if !app.prefs.hosts.contains(&host) {
                 app.prefs.hosts.push(host);
             }
         }
-        let wake_ctx = ctx.clone();
-        app.view = ViewState::new(Arc::new(move || wake_ctx.request_repaint()));
-        let wake_ctx = ctx.clone();
-        app.tracker = Tracking::new(
-            app.prefs.tracker,
-            Arc::new(move || wake_ctx.request_repaint()),
-        );
         let interval = Duration::from_millis(app.prefs.interval_ms);
         match connect(None, interval) {
             Ok(opened) => {
                 app.helper = opened.helper;
                 let source = Machines::new(opened.source, app.hosts.clone());
-                let wake_ctx = ctx.clone();
-                match Collector::spawn(Box::new(source), interval, move || {
-                    wake_ctx.request_repaint()
-                }) {
-                    Ok(collector) => app.collector = Some(collector),
-                    Err(e) => {
-                        app.startup_error = Some(format!("cannot start the collector thread: {e}"));
-                    }
-                }
+                app.poll(ctx, Box::new(source));
             }
             Err(e) => app.startup_error = Some(e),
         }
