@@ -233,10 +233,12 @@ pub fn sorted_rows_of(
         .collect();
     let parts = &parts[..];
     let mut keyed = row_keys(parts, &rows, sort.key);
-    // The index makes every key unique, so an unstable sort gives a stable order.
+    // The index makes every key unique, so any sort gives the same order; the stable sort
+    // finds the runs already in order (a host's table comes ordered by port) and merges them
+    // instead of sorting them again.
     match sort.dir {
-        SortDir::Ascending => keyed.sort_unstable(),
-        SortDir::Descending => keyed.sort_unstable_by(|a, b| {
+        SortDir::Ascending => keyed.sort(),
+        SortDir::Descending => keyed.sort_by(|a, b| {
             (b.primary, b.tie)
                 .cmp(&(a.primary, a.tie))
                 .then(a.index.cmp(&b.index))

@@ -432,24 +432,25 @@ impl WireKey {
     }
 }
 
-/// The order the server sends a table in, and the reader keeps it in: by protocol, local end,
-/// remote end, cookie and inode.
+/// The order the server sends a table in, and the reader keeps it in: by local port,
+/// protocol, local address, remote end, cookie and inode — the window's own order by port, so
+/// a host's table is one run its sort merges rather than sorts.
 pub fn canonical_order(sockets: &mut [Socket]) {
     // Stable: a table that is two sorted runs (what a delta leaves) is merged in one pass.
     sockets.sort_by(|a, b| {
         (
+            a.local_port,
             a.proto,
             a.local_addr,
-            a.local_port,
             a.remote_addr,
             a.remote_port,
             a.cookie,
             a.inode,
         )
             .cmp(&(
+                b.local_port,
                 b.proto,
                 b.local_addr,
-                b.local_port,
                 b.remote_addr,
                 b.remote_port,
                 b.cookie,
