@@ -164,6 +164,7 @@ impl Tracking {
         let spawned = thread::Builder::new()
             .name("portscope-tracker".to_owned())
             .spawn(move || {
+                crate::collect::background::give_way();
                 let Ok(mut tracker) = tracker_rx.recv().map(|t| *t) else {
                     return;
                 };
@@ -270,11 +271,16 @@ impl Tracking {
         }
     }
 
-    /// When the window should next repaint for a highlight or a closed row running out.
+    /// When the window should next repaint for a highlight or a closed row running out. On
+    /// the thread, once a frame at the deadline has asked it to move the clock on, none: its
+    /// answer wakes the window, which is not redrawn meanwhile.
     pub fn next_deadline(&self) -> Option<Instant> {
         match &self.mode {
             Mode::Inline(tracker) => tracker.next_deadline(),
-            Mode::Thread(worker) => worker.published.next_deadline,
+            Mode::Thread(worker) => worker
+                .published
+                .next_deadline
+                .filter(|due| worker.ticked != Some(*due)),
             Mode::Moving => None,
         }
     }

@@ -95,6 +95,14 @@ fn a_large_table_moves_the_tracker_off_the_frame_and_it_says_the_same() {
     // closed rows go to the history there as here.
     let later = start + Duration::from_secs(5);
     here.take_in(&second, later, Vec::new());
+    let due = there.next_deadline().expect("a deadline");
+    assert!(due <= later);
+    there.take_in(&second, later, Vec::new());
+    // Asked once: no frame is wanted until the thread answers (its answer wakes the window).
+    assert!(
+        there.next_deadline().is_none_or(|d| d > later),
+        "the deadline asked for is not asked for again"
+    );
     let wait = Instant::now() + Duration::from_secs(10);
     while there.history().len() < 5 {
         assert!(Instant::now() < wait, "the history never came");
