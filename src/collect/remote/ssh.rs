@@ -292,7 +292,9 @@ pub struct HostStatus {
 
 struct Shared {
     status: HostStatus,
-    poll: Option<Poll>,
+    /// The newest table, shared: a poll copies it after letting the lock go, so that reading
+    /// the host's line (every frame) never waits for a copy of 10,000 sockets.
+    poll: Option<Arc<Poll>>,
     ephemeral: Option<EphemeralRange>,
     /// An error the host itself reported for its last poll.
     poll_error: Option<String>,
@@ -381,7 +383,10 @@ impl RemoteSource {
         };
         let spawned = thread::Builder::new()
             .name(format!("host {}", escape(host)))
-            .spawn(move || worker.run());
+            .spawn(move || {
+                crate::collect::background::give_way();
+                worker.run()
+            });
         if let Err(e) = spawned {
             let mut s = lock(&shared);
             s.status.error = Some(HostError::NoSsh(e.to_string()));
@@ -484,8 +489,10 @@ impl SocketSource for RemoteSource {
                 escape(message)
             )));
         }
-        s.poll
-            .clone()
+        let newest = s.poll.clone();
+        drop(s);
+        newest
+            .map(|poll| Poll::clone(&poll))
             .ok_or_else(|| CollectError::SocketTable(format!("{}: connecting", escape(&self.host))))
     }
 
@@ -658,6 +665,7 @@ impl Worker {
         let reader = thread::Builder::new()
             .name("ssh-stream".to_owned())
             .spawn(move || {
+                crate::collect::background::give_way();
                 let mut input = BufReader::new(stdout);
                 let hello = stream::read_hello(&mut input);
                 let go_on = matches!(hello, Ok(Ok(_)));
@@ -765,8 +773,10 @@ impl Worker {
         backoff.succeeded();
         let poll = table.to_poll();
         let range = table.ephemeral.as_ref().map(stream::Range::to_model);
+        let mut old = None;
         self.publish(|s| {
-            s.poll = Some(poll);
+            // The table it replaces is let go after the lock.
+            old = s.poll.replace(Arc::new(poll));
             s.poll_error = None;
             s.status.error = None;
             s.status.retry_at = None;
@@ -775,6 +785,7 @@ impl Worker {
                 s.ephemeral = Some(range);
             }
         });
+        drop(old);
     }
 
     /// Read the host with `ss` at each interval until that fails.
@@ -826,7 +837,7 @@ impl Worker {
                 s.status.error = None;
                 s.status.retry_at = None;
                 s.status.tables += 1;
-                s.poll = Some(parsed.poll);
+                s.poll = Some(Arc::new(parsed.poll));
                 s.poll_error = None;
                 if let Some(range) = parsed.ephemeral {
                     s.ephemeral = Some(range);
