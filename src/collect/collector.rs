@@ -68,6 +68,7 @@ impl Collector {
         let thread = thread::Builder::new()
             .name("portscope-collector".to_owned())
             .spawn(move || {
+                super::background::give_way();
                 let mut source = source;
                 // Where the system has no announcements, closes are found by polls alone.
                 let unavailable = source

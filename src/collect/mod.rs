@@ -5,6 +5,7 @@
 //! ([`FixedSource`]) in tests. The [`Collector`] runs a source on its own thread and sends
 //! whole snapshots; the UI thread never waits for the OS.
 
+pub mod background;
 mod collector;
 pub mod containers;
 mod fixed;

@@ -26,6 +26,10 @@ use crate::model::{
 /// Up to this many sockets the view is derived on the UI thread (a few milliseconds).
 pub const INLINE_LIMIT: usize = 10_000;
 
+/// Up to this many closed rows are placed among a large table's sorted rows on the UI thread
+/// (each a binary search: well under a millisecond).
+pub const FEW_CLOSED: usize = 200;
+
 /// How the rows are chosen and ordered.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ViewSpec {
@@ -278,7 +282,10 @@ pub(crate) fn drop_later<T: Send + 'static>(value: T, rows: usize) {
     // Without a thread it is let go here (the closure, and the value, dropped).
     let _ = thread::Builder::new()
         .name("portscope-drop".to_owned())
-        .spawn(move || drop(value));
+        .spawn(move || {
+            crate::collect::background::give_way();
+            drop(value)
+        });
 }
 
 /// The part of `table` that is machine `host`'s, where it lists several; else `table`.
@@ -306,6 +313,7 @@ impl Worker {
         thread::Builder::new()
             .name("portscope-view".to_owned())
             .spawn(move || {
+                crate::collect::background::give_way();
                 // What this thread built last: a request made while it was being built
                 // names the view on screen as its predecessor, but this one is newer.
                 let mut last: Option<PerSnapshot> = None;
@@ -432,9 +440,12 @@ impl ViewState {
         }
         self.wanted = Some((snapshot.clone(), closing.seq, spec.clone()));
         let size = snapshot.sockets.len() + closing.len();
-        // Only the closed rows changed: the poll's rows stay sorted, and placing the few closed
+        // Only a few closed rows changed: the poll's rows stay sorted, and placing a few closed
         // ones among them is quick at any size, so it is done here, without a frame's wait.
-        let closing_only = Arc::ptr_eq(&self.data.snapshot, snapshot) && &self.data.spec == spec;
+        // Thousands (a busy table's moment of closes) go to the worker like a new poll.
+        let closing_only = Arc::ptr_eq(&self.data.snapshot, snapshot)
+            && &self.data.spec == spec
+            && closing.len() <= FEW_CLOSED;
         if closing_only || size <= INLINE_LIMIT || !self.send_to_worker(snapshot, closing, spec) {
             let data = ViewData::build_with(
                 snapshot.clone(),
@@ -630,5 +641,54 @@ mod tests {
         assert!(!view.is_pending());
         let first = &view.data().snapshot.sockets[view.data().rows[0]];
         assert_eq!(first.local_port, 10_000);
+    }
+
+    /// Closed rows as the tracker lists them: `n` sockets (made up), set `seq`.
+    fn closed(seq: u64, n: usize) -> Arc<Closing> {
+        let table = snapshot(0, n);
+        Arc::new(Closing {
+            seq,
+            gone: Vec::new(),
+            table,
+        })
+    }
+
+    #[test]
+    fn a_few_closed_rows_join_a_large_view_at_once_and_many_on_the_worker() {
+        let (tx, rx) = mpsc::channel();
+        let tx = std::sync::Mutex::new(tx);
+        let mut view = ViewState::new(Arc::new(move || {
+            if let Ok(tx) = tx.lock() {
+                let _ = tx.send(());
+            }
+        }));
+        let big = snapshot(2, INLINE_LIMIT + 1);
+        let spec = ViewSpec::default();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while view.data().snapshot.seq != 2 {
+            view.update(&big, &spec);
+            assert!(Instant::now() < deadline, "the large view never arrived");
+            thread::sleep(Duration::from_millis(5));
+        }
+        // A few: on this frame.
+        let few = closed(1, FEW_CLOSED);
+        assert!(view.update_with(&big, &few, &spec));
+        assert_eq!(view.data().rows.len(), INLINE_LIMIT + 1 + FEW_CLOSED);
+        assert!(!view.is_pending());
+        // Many: the view on show stays until the worker has placed them.
+        let many = closed(2, FEW_CLOSED + 1);
+        assert!(!view.update_with(&big, &many, &spec));
+        assert!(view.is_pending(), "asked of the worker");
+        assert_eq!(view.data().closing.seq, 1, "the last view stays meanwhile");
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("the worker wakes the UI");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while view.data().closing.seq != 2 {
+            view.update_with(&big, &many, &spec);
+            assert!(Instant::now() < deadline, "the closed rows never came");
+            thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(view.data().rows.len(), INLINE_LIMIT + 1 + FEW_CLOSED + 1);
+        assert_eq!(view.data().live_rows, INLINE_LIMIT + 1);
     }
 }
