@@ -175,6 +175,8 @@ fn frames(script: &Path) -> Result<Frames, String> {
         *due = Some(due.map_or(at, |d| d.min(at)));
     });
     let mut times = Vec::new();
+    // Each frame's CPU on the UI thread: its own work, without waiting for a core.
+    let mut own = Vec::new();
     let mut arrivals = 0;
     let mut last_seq = app.snapshot().seq;
     let thread_cpu = || {
@@ -205,7 +207,9 @@ fn frames(script: &Path) -> Result<Frames, String> {
             std::thread::sleep(Duration::from_millis(2));
             continue;
         }
+        let cpu_before = thread_cpu();
         let took = frame(&mut app);
+        own.push(ms(thread_cpu() - cpu_before));
         if std::env::var_os("PORTSCOPE_BENCH_DETAIL").is_some() {
             for c in ctx.repaint_causes() {
                 *causes.entry(c.to_string()).or_insert(0usize) += 1;
@@ -229,6 +233,7 @@ fn frames(script: &Path) -> Result<Frames, String> {
         p75: pct(&times, 0.75),
         p95: pct(&times, 0.95),
         slowest: pct(&times, 1.0),
+        own_p95: pct(&own, 0.95),
         count: times.len(),
         arrivals,
         ui_cpu,
@@ -240,6 +245,8 @@ struct Frames {
     p75: f64,
     p95: f64,
     slowest: f64,
+    /// The p95 of each frame's CPU time on the UI thread.
+    own_p95: f64,
     count: usize,
     arrivals: usize,
     /// The UI thread's CPU, % of one core.
@@ -423,7 +430,10 @@ fn main() {
                 f.slowest,
                 verdict(f.p95 < 4.0)
             );
-            println!("  the UI thread's CPU: {:.1}% of one core", f.ui_cpu);
+            println!(
+                "  the frames' own CPU: p95 {:.2} ms; the UI thread's CPU: {:.1}% of one core",
+                f.own_p95, f.ui_cpu
+            );
         }
         Err(e) => println!("frames: {e}"),
     }

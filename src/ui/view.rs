@@ -605,15 +605,21 @@ mod tests {
         assert!(view.version() > version);
     }
 
-    #[test]
-    fn large_views_are_built_off_the_frame_and_the_old_view_stays_meanwhile() {
+    /// A view whose worker's wakes come on the receiver.
+    fn waking_view() -> (ViewState, mpsc::Receiver<()>) {
         let (tx, rx) = mpsc::channel();
         let tx = std::sync::Mutex::new(tx);
-        let mut view = ViewState::new(Arc::new(move || {
+        let view = ViewState::new(Arc::new(move || {
             if let Ok(tx) = tx.lock() {
                 let _ = tx.send(());
             }
         }));
+        (view, rx)
+    }
+
+    #[test]
+    fn large_views_are_built_off_the_frame_and_the_old_view_stays_meanwhile() {
+        let (mut view, rx) = waking_view();
         let small = snapshot(1, 5);
         view.update(&small, &ViewSpec::default());
         let big = snapshot(2, INLINE_LIMIT + 1);
@@ -655,13 +661,7 @@ mod tests {
 
     #[test]
     fn a_few_closed_rows_join_a_large_view_at_once_and_many_on_the_worker() {
-        let (tx, rx) = mpsc::channel();
-        let tx = std::sync::Mutex::new(tx);
-        let mut view = ViewState::new(Arc::new(move || {
-            if let Ok(tx) = tx.lock() {
-                let _ = tx.send(());
-            }
-        }));
+        let (mut view, rx) = waking_view();
         let big = snapshot(2, INLINE_LIMIT + 1);
         let spec = ViewSpec::default();
         let deadline = Instant::now() + Duration::from_secs(10);
