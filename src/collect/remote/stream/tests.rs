@@ -459,3 +459,59 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_kind_first_decoding_reads_every_message_as_the_derived_one_does() {
+    let (mut encoder, mut mirror) = (Encoder::default(), Mirror::default());
+    let first = Table::from_poll(crate::collect::generated_poll(300), None);
+    let mut next = first.clone();
+    next.sockets.drain(..30);
+    next.processes.retain(|pid, _| pid % 3 != 0);
+    let mut bodies = vec![encoder.encode(first.clone())];
+    bodies.push(encoder.encode(next));
+    bodies.push(Body::Hello(Hello {
+        hostname: "db1".to_owned(),
+        kernel: "6.1.0".to_owned(),
+        os: "linux".to_owned(),
+        ephemeral: Range {
+            start: 10000,
+            end: 20000,
+            reserved: vec![(10080, 10080)],
+        },
+        portscope: "0.1.0".to_owned(),
+    }));
+    bodies.push(Body::Error {
+        message: "cannot read \"/proc\"".to_owned(),
+    });
+    for control in [
+        Control::Interval { ms: 250 },
+        Control::Refresh,
+        Control::Pause,
+        Control::Resume,
+        Control::Stop,
+    ] {
+        bodies.push(Body::Control(control));
+    }
+    assert!(matches!(bodies[0], Body::Full(_)));
+    assert!(matches!(bodies[1], Body::Delta(_)));
+    for body in bodies {
+        let bytes = serde_json::to_vec(&Message::new(body.clone())).unwrap();
+        let derived: Message = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(parse_message(&bytes).unwrap(), derived.body);
+        assert_eq!(derived.body, body);
+        if let Body::Full(full) = derived.body {
+            mirror.apply_full(full);
+            assert_eq!(mirror.table(), Some(&first));
+        }
+    }
+    // Without a kind, or of one this version does not know: an error, as before.
+    for bytes in [
+        &br#"{"v":1,"seq":1}"#[..],
+        br#"{"v":1,"kind":"\u001b[31m"}"#,
+    ] {
+        let err = parse_message(bytes).unwrap_err();
+        assert!(matches!(err, FrameError::Malformed(_)), "{err:?}");
+        assert!(serde_json::from_slice::<Message>(bytes).is_err());
+        assert!(!err.to_string().contains('\u{1b}'), "escaped: {err}");
+    }
+}
