@@ -585,6 +585,18 @@ impl PortscopeApp {
         if *self.tracker.config() != self.prefs.tracker {
             self.tracker.set_config(self.prefs.tracker);
         }
+        let spec = ViewSpec {
+            sort: self.prefs.sort,
+            filter: self.filter.clone(),
+            toggles: self.prefs.toggles,
+        };
+        // On its thread, the tracker asks for the view of each table once it knows the
+        // table's closed rows: one frame brings both.
+        if self.tracker.on_its_thread()
+            && let Some(ask) = self.view.asker()
+        {
+            self.tracker.show_views_with(ask, &spec);
+        }
         // On the UI thread for ordinary tables; for large ones on the tracker's thread, whose
         // tables come back here when it is done with them.
         for taken in self.tracker.take_in(&self.incoming, now, ended) {
@@ -605,14 +617,12 @@ impl PortscopeApp {
         if let Some(deadline) = self.tracker.next_deadline() {
             ctx.request_repaint_after(deadline.saturating_duration_since(now));
         }
-        // The poll and the closed rows stay apart; the table lists both.
+        // The poll and the closed rows stay apart; the table lists both. A table the tracker's
+        // thread has not answered for yet has its view asked for there.
         let closing = self.tracker.closing_rows();
-        let spec = ViewSpec {
-            sort: self.prefs.sort,
-            filter: self.filter.clone(),
-            toggles: self.prefs.toggles,
-        };
-        self.view.update_with(&self.incoming, &closing, &spec);
+        if !self.tracker.awaiting() {
+            self.view.update_with(&self.incoming, &closing, &spec);
+        }
         let shown = &self.view.data().snapshot;
         if Arc::ptr_eq(shown, &self.snapshot) {
             return;

@@ -20,6 +20,8 @@ use crate::model::history::{ChangeTracker, Changes, ClosedSocket, Closing, Mark,
 use crate::model::timeline::Measured;
 use crate::model::{FastHash, Snapshot, SocketKey};
 
+use super::view::{ViewAsk, ViewSpec};
+
 /// Up to this many rows the tracker runs on the UI thread.
 pub const INLINE_LIMIT: usize = 10_000;
 
@@ -40,6 +42,9 @@ pub struct Tracking {
     /// Tables with more rows than this move the tracker to its thread.
     limit: usize,
     wake: Arc<dyn Fn() + Send + Sync>,
+    /// Where the thread asks for the view of each table it has taken in, and under which
+    /// specification: see [`Tracking::show_views_with`].
+    view: Option<(ViewAsk, ViewSpec)>,
 }
 
 enum Mode {
@@ -54,6 +59,7 @@ enum Message {
         snapshot: Arc<Snapshot>,
         now: Instant,
         ended: Vec<Ended>,
+        view: Option<(ViewAsk, ViewSpec)>,
     },
     Tick(Instant),
     Config(TrackerConfig),
@@ -77,6 +83,8 @@ struct Worker {
     sent: Option<Arc<Snapshot>>,
     /// The deadline a tick was asked for, so that it is asked once.
     ticked: Option<Instant>,
+    /// A table was sent and the thread has not answered for it yet.
+    awaiting: bool,
 }
 
 impl Default for Tracking {
@@ -93,6 +101,7 @@ impl Tracking {
             config,
             limit: INLINE_LIMIT,
             wake,
+            view: None,
         }
     }
 
@@ -109,6 +118,23 @@ impl Tracking {
     /// Whether the tracker runs on its own thread.
     pub fn on_its_thread(&self) -> bool {
         matches!(self.mode, Mode::Thread(_))
+    }
+
+    /// On its thread, the tracker asks `ask` for the view of each table it has taken in (and
+    /// of the closed rows each time they change), under `spec`, with the closed rows it has
+    /// just found; the view's thread then wakes the window, once, for both. Until the
+    /// tracker has answered for a table, [`awaiting`](Self::awaiting) says so and the window
+    /// does not ask for that view itself.
+    pub fn show_views_with(&mut self, ask: ViewAsk, spec: &ViewSpec) {
+        if self.view.as_ref().is_none_or(|(_, was)| was != spec) {
+            self.view = Some((ask, spec.clone()));
+        }
+    }
+
+    /// Whether the tracker's thread has a table it has not answered for yet (the view of it
+    /// comes from there: see [`show_views_with`](Self::show_views_with)).
+    pub fn awaiting(&self) -> bool {
+        self.view.is_some() && matches!(&self.mode, Mode::Thread(worker) if worker.awaiting)
     }
 
     pub fn set_config(&mut self, config: TrackerConfig) {
@@ -147,7 +173,7 @@ impl Tracking {
                     measured: None,
                 }]
             }
-            Mode::Thread(worker) => worker.take_in(snapshot, now, ended),
+            Mode::Thread(worker) => worker.take_in(snapshot, now, ended, self.view.clone()),
             Mode::Moving => Vec::new(),
         }
     }
@@ -170,6 +196,11 @@ impl Tracking {
                 };
                 let mut history_seen = HistoryStamp::of(tracker.history());
                 let mut history = Arc::new(tracker.history().clone());
+                // The newest table, where and how its views are asked for, and the closed
+                // rows last shown with it.
+                let mut current: Option<Arc<Snapshot>> = None;
+                let mut view: Option<(ViewAsk, ViewSpec)> = None;
+                let mut shown_closing = None;
                 while let Ok(first) = req_rx.recv() {
                     let mut taken = Vec::new();
                     for message in std::iter::once(first).chain(req_rx.try_iter()) {
@@ -178,7 +209,12 @@ impl Tracking {
                                 snapshot,
                                 now,
                                 ended,
+                                view: asked,
                             } => {
+                                current = Some(snapshot.clone());
+                                if asked.is_some() {
+                                    view = asked;
+                                }
                                 let changes = tracker.update(&snapshot, now);
                                 let unseen = if ended.is_empty() {
                                     Vec::new()
@@ -210,10 +246,26 @@ impl Tracking {
                         closing: tracker.closing_rows(),
                         next_deadline: tracker.next_deadline(),
                     };
+                    // A new table, or new closed rows: their view is asked for here, and the
+                    // view's thread wakes the window when it is built.
+                    let closing = published.closing.clone();
+                    let forward = match (&view, &current) {
+                        (Some((ask, spec)), Some(snapshot))
+                            if !taken.is_empty() || shown_closing != Some(closing.seq) =>
+                        {
+                            Some((ask.clone(), snapshot.clone(), spec.clone()))
+                        }
+                        _ => None,
+                    };
+                    shown_closing = Some(closing.seq);
                     if res_tx.send((published, taken)).is_err() {
                         return;
                     }
-                    wake();
+                    let asked = forward
+                        .is_some_and(|(ask, snapshot, spec)| ask.ask(snapshot, closing, spec));
+                    if !asked {
+                        wake();
+                    }
                 }
             });
         match spawned {
@@ -233,6 +285,7 @@ impl Tracking {
                             published,
                             sent: None,
                             ticked: None,
+                            awaiting: false,
                         });
                     }
                     // The thread is gone: the tracker comes back.
@@ -306,15 +359,23 @@ impl Worker {
         let _ = self.requests.send(message);
     }
 
-    fn take_in(&mut self, snapshot: &Arc<Snapshot>, now: Instant, ended: Vec<Ended>) -> Vec<Taken> {
+    fn take_in(
+        &mut self,
+        snapshot: &Arc<Snapshot>,
+        now: Instant,
+        ended: Vec<Ended>,
+        view: Option<(ViewAsk, ViewSpec)>,
+    ) -> Vec<Taken> {
         let new = !self.sent.as_ref().is_some_and(|s| Arc::ptr_eq(s, snapshot));
         if new || !ended.is_empty() {
             self.send(Message::Update {
                 snapshot: snapshot.clone(),
                 now,
                 ended,
+                view,
             });
             self.sent = Some(snapshot.clone());
+            self.awaiting = true;
         } else if let Some(due) = self.published.next_deadline
             && due <= now
             && self.ticked != Some(due)
@@ -323,9 +384,26 @@ impl Worker {
             self.ticked = Some(due);
         }
         let mut taken = Vec::new();
-        for (published, done) in self.results.try_iter() {
-            self.published = published;
-            taken.extend(done);
+        loop {
+            match self.results.try_recv() {
+                Ok((published, done)) => {
+                    self.published = published;
+                    taken.extend(done);
+                }
+                Err(mpsc::TryRecvError::Empty) => break,
+                // The thread is gone: nothing more will come from it.
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    self.awaiting = false;
+                    break;
+                }
+            }
+        }
+        if taken.iter().any(|t| {
+            self.sent
+                .as_ref()
+                .is_some_and(|s| Arc::ptr_eq(s, &t.snapshot))
+        }) {
+            self.awaiting = false;
         }
         taken
     }

@@ -347,6 +347,27 @@ impl Worker {
     }
 }
 
+/// Asks the view thread for a view from another thread — the change tracker's, once it has
+/// taken a table in and knows its closed rows: the view is built there and the window woken
+/// as for its own asks, so a new table and its highlights come to the screen in one frame.
+#[derive(Clone)]
+pub struct ViewAsk(Sender<Request>);
+
+impl ViewAsk {
+    /// Ask for the view of `snapshot` with `closing` under `spec`; false when the thread is
+    /// gone.
+    pub fn ask(&self, snapshot: Arc<Snapshot>, closing: Arc<Closing>, spec: ViewSpec) -> bool {
+        self.0
+            .send(Request {
+                snapshot,
+                closing,
+                spec,
+                previous: None,
+            })
+            .is_ok()
+    }
+}
+
 /// The view on screen and the one being prepared.
 pub struct ViewState {
     data: ViewData,
@@ -465,6 +486,17 @@ impl ViewState {
         let rows = old.snapshot.sockets.len();
         drop_later(old, rows);
         self.version += 1;
+    }
+
+    /// A way for another thread to ask this view's thread for views (it is started if it
+    /// is not yet); none where no thread can be started.
+    pub fn asker(&mut self) -> Option<ViewAsk> {
+        if self.worker.is_none() {
+            self.worker = Worker::spawn(self.wake.clone()).ok();
+        }
+        self.worker
+            .as_ref()
+            .map(|worker| ViewAsk(worker.requests.clone()))
     }
 
     fn send_to_worker(

@@ -121,3 +121,62 @@ fn a_large_table_moves_the_tracker_off_the_frame_and_it_says_the_same() {
     settle(&mut there, &third, later);
     assert!(there.history().is_empty());
 }
+
+#[test]
+fn on_its_thread_the_tracker_asks_for_the_view_with_the_closed_rows_and_one_wake_brings_both() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let tracker_wakes = Arc::new(AtomicUsize::new(0));
+    let view_wakes = Arc::new(AtomicUsize::new(0));
+    let counted = |n: &Arc<AtomicUsize>| -> Arc<dyn Fn() + Send + Sync> {
+        let n = n.clone();
+        Arc::new(move || {
+            n.fetch_add(1, Ordering::SeqCst);
+        })
+    };
+    let mut view = crate::ui::view::ViewState::new(counted(&view_wakes));
+    let mut there = Tracking::new(config(), counted(&tracker_wakes)).with_limit(10);
+    let spec = crate::ui::view::ViewSpec::default();
+    let first = Arc::new(table(1, 60));
+    settle(&mut there, &first, Instant::now());
+    assert!(there.on_its_thread());
+    let ask = view.asker().expect("a view thread");
+    there.show_views_with(ask, &spec);
+    // The next table, 5 of its sockets gone: the tracker's answer and the view with those
+    // closed rows come together, on the view thread's wake alone.
+    tracker_wakes.store(0, Ordering::SeqCst);
+    let second = Arc::new(without(&table(2, 60), 2, 5));
+    let now = Instant::now();
+    there.take_in(&second, now, Vec::new());
+    assert!(
+        there.awaiting(),
+        "the view of a table not yet answered for comes from there"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while view_wakes.load(Ordering::SeqCst) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the view thread never woke the window"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    there.take_in(&second, now, Vec::new());
+    assert!(!there.awaiting());
+    assert_eq!(
+        tracker_wakes.load(Ordering::SeqCst),
+        0,
+        "the tracker's answer did not wake the window on its own"
+    );
+    let closing = there.closing_rows();
+    assert_eq!(closing.len(), 5);
+    // What the window then asks for is there already: no second build.
+    assert!(view.update_with(&second, &closing, &spec));
+    assert!(!view.is_pending());
+    assert!(Arc::ptr_eq(&view.data().snapshot, &second));
+    assert_eq!(view.data().closing.seq, closing.seq);
+    assert_eq!(view.data().rows.len(), second.sockets.len() + 5);
+    // Without a view to ask, the tracker wakes the window itself, as before.
+    let mut alone = Tracking::new(config(), counted(&tracker_wakes)).with_limit(10);
+    settle(&mut alone, &first, Instant::now());
+    assert!(!alone.awaiting());
+    assert!(tracker_wakes.load(Ordering::SeqCst) > 0);
+}
