@@ -174,6 +174,8 @@ impl PortscopeApp {
         };
         self.view = ViewState::new(wake(ctx));
         self.tracker = Tracking::new(self.prefs.tracker, wake(ctx));
+        // On its thread the tracker moves its own clock on at its deadlines: no frame asks.
+        self.tracker.tick_by(self.clock.clone());
         self
     }
 
@@ -378,6 +380,7 @@ impl PortscopeApp {
     /// through highlights and lingering rows without waiting for them.
     pub fn with_clock(mut self, clock: impl Fn() -> Instant + Send + Sync + 'static) -> Self {
         self.clock = Arc::new(clock);
+        self.tracker.tick_by(self.clock.clone());
         self
     }
 

@@ -25,6 +25,9 @@ use super::view::{ViewAsk, ViewSpec};
 /// Up to this many rows the tracker runs on the UI thread.
 pub const INLINE_LIMIT: usize = 10_000;
 
+/// The longest the tracker's thread waits for a deadline before reading its clock again.
+const LOOK_AGAIN: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// A table the tracker took in: what changed, and the closes announced with it that no poll
 /// will report (when they happened), for the timeline.
 pub struct Taken {
@@ -45,7 +48,13 @@ pub struct Tracking {
     /// Where the thread asks for the view of each table it has taken in, and under which
     /// specification: see [`Tracking::show_views_with`].
     view: Option<(ViewAsk, ViewSpec)>,
+    /// The clock by which the thread moves itself on at its deadlines: see
+    /// [`Tracking::tick_by`].
+    clock: Option<Clock>,
 }
+
+/// Where the time is read.
+type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 
 enum Mode {
     Inline(Box<ChangeTracker>),
@@ -85,6 +94,8 @@ struct Worker {
     ticked: Option<Instant>,
     /// A table was sent and the thread has not answered for it yet.
     awaiting: bool,
+    /// The thread moves its clock on by itself (see [`Tracking::tick_by`]).
+    ticks_itself: bool,
 }
 
 impl Default for Tracking {
@@ -102,6 +113,7 @@ impl Tracking {
             limit: INLINE_LIMIT,
             wake,
             view: None,
+            clock: None,
         }
     }
 
@@ -118,6 +130,14 @@ impl Tracking {
     /// Whether the tracker runs on its own thread.
     pub fn on_its_thread(&self) -> bool {
         matches!(self.mode, Mode::Thread(_))
+    }
+
+    /// Once on its thread, the tracker moves its clock on by itself at each deadline (a
+    /// highlight or a closed row running out), reading the time from `clock`, and wakes the
+    /// window when that changed something; the window then asks for no frame at deadlines.
+    /// Without it, a frame at the deadline asks the thread to.
+    pub fn tick_by(&mut self, clock: Clock) {
+        self.clock = Some(clock);
     }
 
     /// On its thread, the tracker asks `ask` for the view of each table it has taken in (and
@@ -187,6 +207,7 @@ impl Tracking {
         let (res_tx, res_rx) = mpsc::channel();
         let (tracker_tx, tracker_rx) = mpsc::channel::<Box<ChangeTracker>>();
         let wake = self.wake.clone();
+        let clock = self.clock.clone();
         let spawned = thread::Builder::new()
             .name("portscope-tracker".to_owned())
             .spawn(move || {
@@ -201,7 +222,25 @@ impl Tracking {
                 let mut current: Option<Arc<Snapshot>> = None;
                 let mut view: Option<(ViewAsk, ViewSpec)> = None;
                 let mut shown_closing = None;
-                while let Ok(first) = req_rx.recv() {
+                loop {
+                    let first = match (&clock, tracker.next_deadline()) {
+                        // Looked at again at least every quarter second: the clock may be
+                        // a test's, which does not move while this thread waits.
+                        (Some(clock), Some(due)) => match req_rx
+                            .recv_timeout(due.saturating_duration_since(clock()).min(LOOK_AGAIN))
+                        {
+                            Ok(message) => message,
+                            Err(mpsc::RecvTimeoutError::Timeout) if clock() >= due => {
+                                Message::Tick(clock())
+                            }
+                            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                        },
+                        _ => match req_rx.recv() {
+                            Ok(message) => message,
+                            Err(_) => return,
+                        },
+                    };
                     let mut taken = Vec::new();
                     for message in std::iter::once(first).chain(req_rx.try_iter()) {
                         match message {
@@ -280,6 +319,7 @@ impl Tracking {
                 match tracker_tx.send(tracker) {
                     Ok(()) => {
                         self.mode = Mode::Thread(Worker {
+                            ticks_itself: self.clock.is_some(),
                             requests: req_tx,
                             results: res_rx,
                             published,
@@ -325,11 +365,12 @@ impl Tracking {
     }
 
     /// When the window should next repaint for a highlight or a closed row running out. On
-    /// the thread, once a frame at the deadline has asked it to move the clock on, none: its
-    /// answer wakes the window, which is not redrawn meanwhile.
+    /// the thread, none when it moves its clock on by itself, or once a frame at the deadline
+    /// has asked it to: its answer wakes the window, which is not redrawn meanwhile.
     pub fn next_deadline(&self) -> Option<Instant> {
         match &self.mode {
             Mode::Inline(tracker) => tracker.next_deadline(),
+            Mode::Thread(worker) if worker.ticks_itself => None,
             Mode::Thread(worker) => worker
                 .published
                 .next_deadline
@@ -376,7 +417,8 @@ impl Worker {
             });
             self.sent = Some(snapshot.clone());
             self.awaiting = true;
-        } else if let Some(due) = self.published.next_deadline
+        } else if !self.ticks_itself
+            && let Some(due) = self.published.next_deadline
             && due <= now
             && self.ticked != Some(due)
         {

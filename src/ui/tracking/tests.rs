@@ -180,3 +180,49 @@ fn on_its_thread_the_tracker_asks_for_the_view_with_the_closed_rows_and_one_wake
     assert!(!alone.awaiting());
     assert!(tracker_wakes.load(Ordering::SeqCst) > 0);
 }
+
+#[test]
+fn on_its_thread_with_a_clock_the_tracker_moves_on_by_itself_and_wakes_the_window() {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let wakes = Arc::new(AtomicUsize::new(0));
+    let counted = wakes.clone();
+    let start = Instant::now();
+    // A test's clock: it moves only when the test says.
+    let at = Arc::new(Mutex::new(start));
+    let read = at.clone();
+    let clock: Arc<dyn Fn() -> Instant + Send + Sync> =
+        Arc::new(move || *read.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut there = Tracking::new(
+        config(),
+        Arc::new(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }),
+    )
+    .with_limit(10);
+    there.tick_by(clock);
+    let first = Arc::new(table(1, 60));
+    let second = Arc::new(without(&table(2, 60), 2, 5));
+    settle(&mut there, &first, start);
+    let now = start + Duration::from_secs(1);
+    settle(&mut there, &second, now);
+    assert_eq!(there.closing_rows().len(), 5);
+    // The window is not asked to repaint at deadlines: the thread keeps them.
+    assert_eq!(there.next_deadline(), None);
+    // Past the linger (3 s), with no frame and no new table: the thread moves on by itself,
+    // the closed rows go to the history, and the window is woken.
+    let woken = wakes.load(Ordering::SeqCst);
+    *at.lock().unwrap_or_else(|e| e.into_inner()) = start + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while there.history().len() < 5 {
+        assert!(Instant::now() < deadline, "the thread never moved on");
+        std::thread::sleep(Duration::from_millis(5));
+        // Nothing new for the tracker: the same table again, as a frame would.
+        there.take_in(&second, now, Vec::new());
+    }
+    assert!(there.closing_rows().is_empty());
+    assert!(
+        wakes.load(Ordering::SeqCst) > woken,
+        "its answer woke the window"
+    );
+}
