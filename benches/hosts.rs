@@ -397,6 +397,8 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo bench -- --list` asks which benchmarks exist.
     }
+    // As the window does before it starts its threads.
+    portscope::ui::memory::keep_freed_memory();
     let Some(binary) = release_binary() else {
         println!("no release binary next to the benchmark: run `cargo build --release` first");
         return;

@@ -23,6 +23,7 @@ pub mod icon;
 mod job;
 mod keys;
 mod kill;
+pub mod memory;
 mod names;
 pub mod port_bar;
 pub mod port_scale;
@@ -73,6 +74,8 @@ pub fn run_window(
     generated: Option<crate::collect::GeneratedSource>,
     hosts: Vec<String>,
 ) -> ExitCode {
+    // Before any thread starts: large tables' memory is reused, not given back each second.
+    memory::keep_freed_memory();
     // Checked before anything runs: ssh would take a host starting with '-' as an option.
     let hosts = match hosts
         .iter()
