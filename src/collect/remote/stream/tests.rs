@@ -211,6 +211,21 @@ fn truncated_corrupt_and_other_version_frames_are_errors() {
     ));
 }
 
+/// The hello of a made-up host, db1.
+fn db1_hello() -> Hello {
+    Hello {
+        hostname: "db1".to_owned(),
+        kernel: "6.1.0".to_owned(),
+        os: "linux".to_owned(),
+        ephemeral: Range {
+            start: 10000,
+            end: 20000,
+            reserved: vec![(10080, 10080)],
+        },
+        portscope: "0.1.0".to_owned(),
+    }
+}
+
 #[test]
 fn a_hello_of_another_version_says_which() {
     let other = framed(br#"{"v":7,"kind":"hello","portscope":"9.0.0","whatever":true}"#);
@@ -221,17 +236,7 @@ fn a_hello_of_another_version_says_which() {
             portscope: Some("9.0.0".to_owned())
         })
     );
-    let hello = Hello {
-        hostname: "db1".to_owned(),
-        kernel: "6.1.0".to_owned(),
-        os: "linux".to_owned(),
-        ephemeral: Range {
-            start: 10000,
-            end: 20000,
-            reserved: vec![(10080, 10080)],
-        },
-        portscope: "0.1.0".to_owned(),
-    };
+    let hello = db1_hello();
     let mut wire = Vec::new();
     write_message(&mut wire, Body::Hello(hello.clone())).unwrap();
     assert_eq!(read_hello(&mut wire.as_slice()).unwrap(), Ok(hello));
@@ -469,17 +474,7 @@ fn the_kind_first_decoding_reads_every_message_as_the_derived_one_does() {
     next.processes.retain(|pid, _| pid % 3 != 0);
     let mut bodies = vec![encoder.encode(first.clone())];
     bodies.push(encoder.encode(next));
-    bodies.push(Body::Hello(Hello {
-        hostname: "db1".to_owned(),
-        kernel: "6.1.0".to_owned(),
-        os: "linux".to_owned(),
-        ephemeral: Range {
-            start: 10000,
-            end: 20000,
-            reserved: vec![(10080, 10080)],
-        },
-        portscope: "0.1.0".to_owned(),
-    }));
+    bodies.push(Body::Hello(db1_hello()));
     bodies.push(Body::Error {
         message: "cannot read \"/proc\"".to_owned(),
     });
