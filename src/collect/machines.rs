@@ -229,19 +229,21 @@ impl SocketSource for Machines {
         self.ephemeral = Some(ephemeral.clone());
         // The hosts' newest tables, taken under the lock (the window adds and removes hosts
         // through it); the copying into one table after it is let go.
-        let tables: Vec<Machine> = self
-            .hosts
-            .lock()
-            .entries
-            .iter_mut()
-            .filter_map(|entry| {
-                entry.table().map(|table| Machine {
-                    id: entry.id,
-                    table,
+        let (tables, no_hosts) = {
+            let mut hosts = self.hosts.lock();
+            let tables: Vec<Machine> = hosts
+                .entries
+                .iter_mut()
+                .filter_map(|entry| {
+                    entry.table().map(|table| Machine {
+                        id: entry.id,
+                        table,
+                    })
                 })
-            })
-            .collect();
-        if tables.is_empty() && self.hosts.lock().entries.is_empty() {
+                .collect();
+            (tables, hosts.entries.is_empty())
+        };
+        if no_hosts {
             self.local_table = None;
             return Ok(poll);
         }
