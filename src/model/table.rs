@@ -281,8 +281,9 @@ pub fn sorted_rows_keyed(
 
 /// The rows of `live` and of `extra` in the order [`sorted_rows_of`] gives for the two as
 /// parts (`extra`'s numbered after `live`'s), from each part's rows already in that order:
-/// `extra`'s few rows are placed among `live`'s by binary search, so a new set of closed rows
-/// does not sort the whole table again. Ties go as in the whole sort: by row number.
+/// `extra`'s few rows are placed among `live`'s by a galloping search from the last one's
+/// place, so a new set of closed rows does not sort the whole table again. Ties go as in the
+/// whole sort: by row number.
 pub fn merge_sorted_rows(
     live: &Snapshot,
     live_rows: &[usize],
@@ -290,43 +291,22 @@ pub fn merge_sorted_rows(
     extra_rows: &[usize],
     sort: SortSpec,
 ) -> Vec<usize> {
-    let offset = live.sockets.len();
-    if extra_rows.is_empty() {
-        return live_rows.to_vec();
-    }
     let live_keys = Keyer::new(live, sort.key);
     let extra_keys = Keyer::new(extra, sort.key);
-    let mut out = Vec::with_capacity(live_rows.len() + extra_rows.len());
-    let mut taken = 0;
-    for &e in extra_rows {
-        let Some(es) = extra.sockets.get(e) else {
-            continue;
-        };
-        let ek = extra_keys.key(extra, es);
-        // Live rows that come first: smaller (ascending) or larger (descending), and equal
-        // ones, whose row numbers are smaller.
-        let rest = &live_rows[taken..];
-        let before = gallop(rest, |&l| {
-            live.sockets.get(l).is_some_and(|ls| {
-                let order = live_keys.key(live, ls).cmp(&ek);
-                match sort.dir {
-                    SortDir::Ascending => order != Ordering::Greater,
-                    SortDir::Descending => order != Ordering::Less,
-                }
-            })
-        });
-        out.extend_from_slice(&rest[..before]);
-        taken += before;
-        out.push(offset + e);
-    }
-    out.extend_from_slice(&live_rows[taken..]);
-    out
+    place_among(live, live_rows, extra_rows, |taken, e| {
+        let ek = extra_keys.key(extra, extra.sockets.get(e)?);
+        Some(gallop(&live_rows[taken..], |&l| {
+            live.sockets
+                .get(l)
+                .is_some_and(|ls| comes_first(live_keys.key(live, ls).cmp(&ek), sort.dir))
+        }))
+    })
 }
 
 /// [`merge_sorted_rows`], comparing the keys `live_keys` kept of `live_rows` (from
-/// [`sorted_rows_keyed`] under the same sort) with the extra rows' own: a comparison of
-/// numbers per step of each binary search instead of reading two rows' values. Without such
-/// keys, or for names, as [`merge_sorted_rows`].
+/// [`sorted_rows_keyed`] under the same sort) with the extra rows' own: numbers compared at
+/// each step of the search instead of two rows' values read. Without such keys, or for
+/// names, as [`merge_sorted_rows`].
 pub fn merge_sorted_rows_keyed(
     live: &Snapshot,
     live_rows: &[usize],
@@ -338,9 +318,6 @@ pub fn merge_sorted_rows_keyed(
     let Some(kept) = live_keys.filter(|k| k.sort == sort && k.keys.len() == live_rows.len()) else {
         return merge_sorted_rows(live, live_rows, extra, extra_rows, sort);
     };
-    if extra_rows.is_empty() {
-        return live_rows.to_vec();
-    }
     // The extra rows' keys, read as a whole sort reads them (each against its own part).
     let parts: Vec<(&Snapshot, Option<&RowTexts>)> =
         extra.parts().into_iter().map(|p| (p, None)).collect();
@@ -350,30 +327,46 @@ pub fn merge_sorted_rows_keyed(
     if ranked {
         return merge_sorted_rows(live, live_rows, extra, extra_rows, sort);
     }
+    place_among(live, live_rows, extra_rows, |taken, e| {
+        let ek = keys.get(ascending.binary_search(&e).ok()?)?;
+        let ek = (ek.primary, ek.tie);
+        Some(gallop(&kept.keys[taken..], |lk| {
+            comes_first((lk.primary, lk.tie).cmp(&ek), sort.dir)
+        }))
+    })
+}
+
+/// `live_rows` with each of `extra_rows` (numbered after `live`'s) put where `before` says:
+/// how many of the live rows from the `taken`-th on come before extra row `e` (none: `e` is
+/// left out).
+fn place_among(
+    live: &Snapshot,
+    live_rows: &[usize],
+    extra_rows: &[usize],
+    mut before: impl FnMut(usize, usize) -> Option<usize>,
+) -> Vec<usize> {
     let offset = live.sockets.len();
     let mut out = Vec::with_capacity(live_rows.len() + extra_rows.len());
     let mut taken = 0;
     for &e in extra_rows {
-        let Ok(at) = ascending.binary_search(&e) else {
+        let Some(n) = before(taken, e) else {
             continue;
         };
-        let Some(ek) = keys.get(at) else { continue };
-        let ek = (ek.primary, ek.tie);
-        // Live rows that come first: smaller (ascending) or larger (descending), and equal
-        // ones, whose row numbers are smaller.
-        let before = gallop(&kept.keys[taken..], |lk| {
-            let order = (lk.primary, lk.tie).cmp(&ek);
-            match sort.dir {
-                SortDir::Ascending => order != Ordering::Greater,
-                SortDir::Descending => order != Ordering::Less,
-            }
-        });
-        out.extend_from_slice(&live_rows[taken..taken + before]);
-        taken += before;
+        out.extend_from_slice(&live_rows[taken..taken + n]);
+        taken += n;
         out.push(offset + e);
     }
     out.extend_from_slice(&live_rows[taken..]);
     out
+}
+
+/// Whether a live row whose key compares so with an extra row's comes before it: smaller
+/// (ascending) or larger (descending), and equal, since its row number is smaller.
+fn comes_first(order: Ordering, dir: SortDir) -> bool {
+    match dir {
+        SortDir::Ascending => order != Ordering::Greater,
+        SortDir::Descending => order != Ordering::Less,
+    }
 }
 
 /// How many of `items` from the start satisfy `pred` (true, then false throughout), found by
