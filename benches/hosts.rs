@@ -435,7 +435,7 @@ fn main() {
         return; // `cargo bench -- --list` asks which benchmarks exist.
     }
     // As the window does before it starts its threads.
-    portscope::ui::memory::keep_freed_memory();
+    portscope::ui::memory::apply(portscope::ui::memory::Policy::Keep);
     let Some(binary) = release_binary() else {
         println!("no release binary next to the benchmark: run `cargo build --release` first");
         return;

@@ -1,43 +1,84 @@
-//! How the window's memory allocator keeps what it frees.
+//! How the window's memory allocator treats the large blocks it frees.
 //!
-//! With many hosts the window replaces tables of 100,000 rows every second on several threads
-//! (the hosts' readers, the collectors, the view and tracker threads). glibc's allocator, left
-//! as it is, gives such large blocks back to the system when they are freed and asks for them
-//! again a second later, through a heap per thread: each time the kernel maps fresh pages,
-//! clears them and takes a fault for each (about 18,000 a second with ten hosts), and unmapping
-//! them interrupts every core. Kept instead, the blocks are reused.
+//! A window replaces its socket table every second, and with it blocks the size of the table
+//! (the sockets, their sort keys, the view's rows). glibc's allocator can treat them two ways,
+//! and the window picks one when it starts:
+//!
+//! - **Give them back** ([`Policy::GiveBack`], a window on this machine alone): blocks past
+//!   256 KiB get mappings of their own that go back to the system when freed. Left to itself,
+//!   glibc raises that threshold each time a large block is freed, so after a few polls every
+//!   table would be carved from the heap and stay resident once dropped: a spare copy of a
+//!   large table kept for nothing. This keeps the window's memory at what it holds.
+//! - **Keep them** ([`Policy::Keep`], a window with hosts): ten hosts' tables come on as many
+//!   threads every second, and mapping fresh pages for each of them, clearing them and taking
+//!   a fault for each page (about 20,000 a second with ten hosts of 10,000 sockets), then
+//!   unmapping them and interrupting every core, cost more CPU than the window's own work.
+//!   One heap for every thread, blocks up to 32 MiB from it and up to 256 MiB of free memory
+//!   kept: the blocks are reused, for about a quarter more memory.
 
-/// Blocks up to this size come from the heap, where a freed one is reused.
+/// What the allocator does with the large blocks the window frees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// Large blocks in mappings of their own, given back when freed.
+    GiveBack,
+    /// Large blocks from one heap, kept and reused.
+    Keep,
+}
+
+impl Policy {
+    /// The policy for a window that starts with hosts besides this machine (given on the
+    /// command line or remembered), or without.
+    pub fn for_window(with_hosts: bool) -> Policy {
+        if with_hosts {
+            Policy::Keep
+        } else {
+            Policy::GiveBack
+        }
+    }
+}
+
+/// Blocks past this size get mappings of their own when they are given back.
+const OWN_MAPPING: i32 = 256 << 10;
+
+/// Blocks up to this size come from the heap when they are kept.
 const FROM_THE_HEAP: i32 = 32 << 20;
 
 /// Free memory at the heap's end is given back to the system only past this much.
 const KEPT: i32 = 256 << 20;
 
-/// Have the allocator keep and reuse large blocks (one heap for every thread, blocks up to
-/// 32 MiB from it, up to 256 MiB of free memory kept). Called once, before the window starts
-/// its threads. Returns whether the allocator took the settings: glibc's does; elsewhere
-/// nothing changes and the allocator is left as it is.
-pub fn keep_freed_memory() -> bool {
+/// Set the allocator to `policy`. Called once, before the window starts its threads (glibc's
+/// settings are not to be changed while other threads allocate). Returns whether the
+/// allocator took the settings: glibc's does; elsewhere nothing changes.
+pub fn apply(policy: Policy) -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        // SAFETY: `mallopt` changes the allocator's parameters; these three are documented
-        // for any value in range, and no allocation is in progress on this thread meanwhile.
+        // SAFETY: `mallopt` changes the allocator's parameters; these are documented for any
+        // value in range, and the caller starts no thread before this returns.
         unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 1) == 1
-                && libc::mallopt(libc::M_MMAP_THRESHOLD, FROM_THE_HEAP) == 1
-                && libc::mallopt(libc::M_TRIM_THRESHOLD, KEPT) == 1
+            match policy {
+                Policy::GiveBack => libc::mallopt(libc::M_MMAP_THRESHOLD, OWN_MAPPING) == 1,
+                Policy::Keep => {
+                    libc::mallopt(libc::M_ARENA_MAX, 1) == 1
+                        && libc::mallopt(libc::M_MMAP_THRESHOLD, FROM_THE_HEAP) == 1
+                        && libc::mallopt(libc::M_TRIM_THRESHOLD, KEPT) == 1
+                }
+            }
         }
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     {
+        let _ = policy;
         false
     }
 }
 
-#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
+#[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
-    fn the_allocator_takes_the_settings() {
-        assert!(super::keep_freed_memory());
+    fn a_window_with_hosts_keeps_its_blocks_and_one_without_gives_them_back() {
+        assert_eq!(Policy::for_window(false), Policy::GiveBack);
+        assert_eq!(Policy::for_window(true), Policy::Keep);
     }
 }

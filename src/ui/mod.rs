@@ -56,26 +56,12 @@ pub fn setup_context(ctx: &egui::Context) {
     ctx.set_fonts(fonts);
 }
 
-/// glibc raises its mmap threshold each time a large block is freed, so after the first few
-/// polls every socket table would be carved from a heap and stay resident once dropped: the
-/// window would keep a spare copy of a large table for nothing. A fixed threshold keeps large
-/// blocks in mappings of their own, which go back to the system when freed.
-fn return_large_blocks_when_freed() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets allocator parameters, and no other thread runs yet.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
-    }
-}
-
 /// Open the window on the live machine (with `hosts` over SSH beside it), or on `generated`
 /// made-up sockets. Returns when it is closed.
 pub fn run_window(
     generated: Option<crate::collect::GeneratedSource>,
     hosts: Vec<String>,
 ) -> ExitCode {
-    // Before any thread starts: large tables' memory is reused, not given back each second.
-    memory::keep_freed_memory();
     // Checked before anything runs: ssh would take a host starting with '-' as an option.
     let hosts = match hosts
         .iter()
@@ -88,7 +74,13 @@ pub fn run_window(
             return ExitCode::from(2);
         }
     };
-    return_large_blocks_when_freed();
+    let file = eframe::storage_dir(APP_ID).map(|dir| dir.join(prefs::SETTINGS_FILE));
+    let loaded = prefs::load(file.as_deref());
+    // Before any thread starts: with hosts (made-up sockets show none), the tables' memory
+    // is kept and reused.
+    memory::apply(memory::Policy::for_window(
+        generated.is_none() && (!hosts.is_empty() || !loaded.prefs.hosts.is_empty()),
+    ));
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("portscope")
@@ -105,8 +97,6 @@ pub fn run_window(
         options,
         Box::new(move |cc| {
             setup_context(&cc.egui_ctx);
-            let file = eframe::storage_dir(APP_ID).map(|dir| dir.join(prefs::SETTINGS_FILE));
-            let loaded = prefs::load(file.as_deref());
             Ok(Box::new(PortscopeApp::new(cc, generated, hosts, loaded)))
         }),
     );
