@@ -632,7 +632,7 @@ impl PortscopeApp {
         }
         let rows = self.snapshot.sockets.len();
         let old = std::mem::replace(&mut self.snapshot, shown.clone());
-        super::view::drop_later(old, rows);
+        super::letting_go::drop_later(old, rows);
         // A selected socket the poll no longer has is closed now, whether or not its row
         // lingers in the table.
         if let Some(sel) = &mut self.selection {

@@ -23,6 +23,7 @@ pub mod icon;
 mod job;
 mod keys;
 mod kill;
+mod letting_go;
 pub mod memory;
 mod names;
 pub mod port_bar;

@@ -283,21 +283,6 @@ impl ViewData {
     }
 }
 
-/// Let `value` go: a large table's (`rows` rows) on a short-lived thread, since freeing
-/// 100,000 rows and what they hold is a few milliseconds a frame should not wait for.
-pub(crate) fn drop_later<T: Send + 'static>(value: T, rows: usize) {
-    if rows <= INLINE_LIMIT {
-        return;
-    }
-    // Without a thread it is let go here (the closure, and the value, dropped).
-    let _ = thread::Builder::new()
-        .name("portscope-drop".to_owned())
-        .spawn(move || {
-            crate::collect::background::give_way();
-            drop(value)
-        });
-}
-
 /// The part of `table` that is machine `host`'s, where it lists several; else `table`.
 fn machine_table(table: &Arc<Snapshot>, host: u16) -> &Arc<Snapshot> {
     table.machine(host).map_or(table, |m| &m.table)
@@ -494,7 +479,7 @@ impl ViewState {
     fn show(&mut self, data: ViewData) {
         let old = std::mem::replace(&mut self.data, data);
         let rows = old.snapshot.sockets.len();
-        drop_later(old, rows);
+        super::letting_go::drop_later(old, rows);
         self.version += 1;
     }
 
