@@ -225,6 +225,14 @@ fn frames(script: &Path) -> Result<Frames, String> {
         unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
         Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
     };
+    // Each frame's time on the run queue: ready to run, waiting for a core.
+    let mut waited = Vec::new();
+    let run_delay = || -> Duration {
+        std::fs::read_to_string("/proc/thread-self/schedstat")
+            .ok()
+            .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .map_or(Duration::ZERO, Duration::from_nanos)
+    };
     let mut causes = std::collections::BTreeMap::new();
     let cpu0 = thread_cpu();
     let start = Instant::now();
@@ -244,9 +252,10 @@ fn frames(script: &Path) -> Result<Frames, String> {
             std::thread::sleep(Duration::from_millis(2));
             continue;
         }
-        let cpu_before = thread_cpu();
+        let (cpu_before, delay_before) = (thread_cpu(), run_delay());
         let took = frame(&mut app);
         own.push(ms(thread_cpu() - cpu_before));
+        waited.push(ms(run_delay() - delay_before));
         if std::env::var_os("PORTSCOPE_BENCH_DETAIL").is_some() {
             for c in ctx.repaint_causes() {
                 *causes.entry(c.to_string()).or_insert(0usize) += 1;
@@ -265,7 +274,14 @@ fn frames(script: &Path) -> Result<Frames, String> {
     if times.is_empty() {
         return Err("no frame was asked for in 20 s".to_owned());
     }
+    // The slowest 5%: how much of their time was their own work, and how much waiting for a
+    // core.
+    let mut order: Vec<usize> = (0..times.len()).collect();
+    order.sort_by(|&a, &b| times[b].total_cmp(&times[a]));
+    let slow = &order[..times.len().div_ceil(20)];
+    let mean = |of: &[f64]| slow.iter().map(|&i| of[i]).sum::<f64>() / slow.len() as f64;
     Ok(Frames {
+        slow_split: (mean(&times), mean(&own), mean(&waited)),
         median: pct(&times, 0.5),
         p75: pct(&times, 0.75),
         p95: pct(&times, 0.95),
@@ -284,6 +300,9 @@ struct Frames {
     slowest: f64,
     /// The p95 of each frame's CPU time on the UI thread.
     own_p95: f64,
+    /// The slowest 5% of frames, on average: their time, their CPU, and their time waiting
+    /// for a core.
+    slow_split: (f64, f64, f64),
     count: usize,
     arrivals: usize,
     /// The UI thread's CPU, % of one core.
@@ -472,6 +491,11 @@ fn main() {
             println!(
                 "  the frames' own CPU: p95 {:.2} ms; the UI thread's CPU: {:.1}% of one core",
                 f.own_p95, f.ui_cpu
+            );
+            let (time, cpu, queued) = f.slow_split;
+            println!(
+                "  the slowest 5% of frames: {time:.2} ms on average, of which {cpu:.2} ms their \
+                 own CPU and {queued:.2} ms waiting for a core"
             );
         }
         Err(e) => println!("frames: {e}"),
