@@ -156,42 +156,28 @@ fn frames(script: &Path) -> Result<Frames, String> {
             ms(t.elapsed()),
             closing.len()
         );
-        // Placing them among the sorted rows: reading the rows' values, or comparing the
-        // sort keys kept with the rows.
+        // Placing them among the sorted rows.
         let (all, none) = (
             portscope::model::Filter::default(),
             portscope::model::Toggles::default(),
         );
         let sort = portscope::model::SortSpec::default();
-        let (live_rows, kept) =
-            portscope::model::sorted_rows_keyed(&[(&second, None)], sort, &all, &none);
+        let live_rows = portscope::model::sorted_rows_of(&[(&second, None)], sort, &all, &none);
         let closed_rows =
             portscope::model::sorted_rows_of(&[(&closing.table, None)], sort, &all, &none);
         let t = Instant::now();
-        let by_values = portscope::model::merge_sorted_rows(
+        let placed = portscope::model::merge_sorted_rows(
             &second,
             &live_rows,
-            &closing.table,
-            &closed_rows,
-            sort,
-        );
-        let values_took = t.elapsed();
-        let t = Instant::now();
-        let by_keys = portscope::model::merge_sorted_rows_keyed(
-            &second,
-            &live_rows,
-            kept.as_ref(),
             &closing.table,
             &closed_rows,
             sort,
         );
         println!(
-            "closed rows placed among {} rows: {:.1} ms by the rows' values, {:.1} ms by the \
-             kept keys (the same order: {})",
+            "closed rows placed among {} rows: {:.1} ms ({} rows)",
             live_rows.len(),
-            ms(values_took),
             ms(t.elapsed()),
-            by_values == by_keys
+            placed.len()
         );
         let t = Instant::now();
         let mut timeline = portscope::model::timeline::Timeline::default();

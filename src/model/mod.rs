@@ -27,9 +27,8 @@ pub use owner::{NoOwnerReason, Owner};
 pub use query::{Query, QueryError};
 pub use risk::at_ephemeral_risk;
 pub use table::{
-    Filter, SortDir, SortKey, SortSpec, SortedKeys, compare_sockets, merge_sorted_rows,
-    merge_sorted_rows_keyed, sorted_rows, sorted_rows_cached, sorted_rows_keyed, sorted_rows_of,
-    sorted_rows_with,
+    Filter, SortDir, SortKey, SortSpec, compare_sockets, merge_sorted_rows, sorted_rows,
+    sorted_rows_cached, sorted_rows_of, sorted_rows_with,
 };
 pub use toggles::Toggles;
 

@@ -202,35 +202,6 @@ pub fn sorted_rows_of(
     filter: &Filter,
     toggles: &Toggles,
 ) -> Vec<usize> {
-    sorted_rows_keyed(parts, sort, filter, toggles).0
-}
-
-/// The sort keys of a table's rows, in the rows' sorted order: kept beside the rows so that
-/// closed rows are placed among them by comparing numbers ([`merge_sorted_rows_keyed`]).
-/// Only for columns whose keys mean the same in any table — numbers, addresses, ports —
-/// not for names, which are ranked among one table's own.
-pub struct SortedKeys {
-    sort: SortSpec,
-    keys: Vec<RowKey>,
-}
-
-impl std::fmt::Debug for SortedKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SortedKeys")
-            .field("sort", &self.sort)
-            .field("rows", &self.keys.len())
-            .finish()
-    }
-}
-
-/// [`sorted_rows_of`], with the rows' keys in that order where they mean the same in any
-/// table (see [`SortedKeys`]).
-pub fn sorted_rows_keyed(
-    parts: &[(&Snapshot, Option<&RowTexts>)],
-    sort: SortSpec,
-    filter: &Filter,
-    toggles: &Toggles,
-) -> (Vec<usize>, Option<SortedKeys>) {
     // A table of several machines is read machine by machine: its rows are theirs, in order,
     // each with its own processes, users and ephemeral range.
     let mut split: Vec<(&Snapshot, Option<&RowTexts>, usize)> = Vec::with_capacity(parts.len());
@@ -261,7 +232,7 @@ pub fn sorted_rows_keyed(
         .map(|(snap, texts, _)| (*snap, *texts))
         .collect();
     let parts = &parts[..];
-    let (mut keyed, ranked) = row_keys(parts, &rows, sort.key);
+    let mut keyed = row_keys(parts, &rows, sort.key);
     // The index makes every key unique, so any sort gives the same order; the stable sort
     // finds the runs already in order (a host's table comes ordered by port) and merges them
     // instead of sorting them again.
@@ -275,8 +246,7 @@ pub fn sorted_rows_keyed(
     }
     rows.clear();
     rows.extend(keyed.iter().map(|k| k.index as usize));
-    let keys = (!ranked).then_some(SortedKeys { sort, keys: keyed });
-    (rows, keys)
+    rows
 }
 
 /// The rows of `live` and of `extra` in the order [`sorted_rows_of`] gives for the two as
@@ -299,39 +269,6 @@ pub fn merge_sorted_rows(
             live.sockets
                 .get(l)
                 .is_some_and(|ls| comes_first(live_keys.key(live, ls).cmp(&ek), sort.dir))
-        }))
-    })
-}
-
-/// [`merge_sorted_rows`], comparing the keys `live_keys` kept of `live_rows` (from
-/// [`sorted_rows_keyed`] under the same sort) with the extra rows' own: numbers compared at
-/// each step of the search instead of two rows' values read. Without such keys, or for
-/// names, as [`merge_sorted_rows`].
-pub fn merge_sorted_rows_keyed(
-    live: &Snapshot,
-    live_rows: &[usize],
-    live_keys: Option<&SortedKeys>,
-    extra: &Snapshot,
-    extra_rows: &[usize],
-    sort: SortSpec,
-) -> Vec<usize> {
-    let Some(kept) = live_keys.filter(|k| k.sort == sort && k.keys.len() == live_rows.len()) else {
-        return merge_sorted_rows(live, live_rows, extra, extra_rows, sort);
-    };
-    // The extra rows' keys, read as a whole sort reads them (each against its own part).
-    let parts: Vec<(&Snapshot, Option<&RowTexts>)> =
-        extra.parts().into_iter().map(|p| (p, None)).collect();
-    let mut ascending = extra_rows.to_vec();
-    ascending.sort_unstable();
-    let (keys, ranked) = row_keys(&parts, &ascending, sort.key);
-    if ranked {
-        return merge_sorted_rows(live, live_rows, extra, extra_rows, sort);
-    }
-    place_among(live, live_rows, extra_rows, |taken, e| {
-        let ek = keys.get(ascending.binary_search(&e).ok()?)?;
-        let ek = (ek.primary, ek.tie);
-        Some(gallop(&kept.keys[taken..], |lk| {
-            comes_first((lk.primary, lk.tie).cmp(&ek), sort.dir)
         }))
     })
 }
@@ -480,12 +417,7 @@ fn tie_key(s: &Socket) -> TieKey {
 
 /// Each row's sort key. `rows` holds each part's rows in turn, ascending within a part, as
 /// [`sorted_rows_of`] collects them before sorting.
-/// Also whether names were ranked (their keys then mean something in this table only).
-fn row_keys(
-    parts: &[(&Snapshot, Option<&RowTexts>)],
-    rows: &[usize],
-    key: SortKey,
-) -> (Vec<RowKey>, bool) {
+fn row_keys(parts: &[(&Snapshot, Option<&RowTexts>)], rows: &[usize], key: SortKey) -> Vec<RowKey> {
     let names: Vec<SortNames> = parts
         .iter()
         .map(|(snap, _)| SortNames::new(snap, key))
@@ -545,7 +477,7 @@ fn row_keys(
             });
         }
     }
-    (keys, !rank.is_empty())
+    keys
 }
 
 #[cfg(test)]
@@ -908,13 +840,7 @@ mod tests {
             let live_rows = sorted_rows_of(&[(&live, None)], sort, &filter, &toggles);
             let closed_rows = sorted_rows_of(&[(&closed, None)], sort, &filter, &toggles);
             let merged = merge_sorted_rows(&live, &live_rows, &closed, &closed_rows, sort);
-            proptest::prop_assert_eq!(&merged, &whole);
-            // The same from the live rows' kept keys.
-            let (live_rows, kept) = sorted_rows_keyed(&[(&live, None)], sort, &filter, &toggles);
-            let keyed = merge_sorted_rows_keyed(
-                &live, &live_rows, kept.as_ref(), &closed, &closed_rows, sort,
-            );
-            proptest::prop_assert_eq!(keyed, whole);
+            proptest::prop_assert_eq!(merged, whole);
         }
     }
 }

@@ -20,8 +20,7 @@ use super::port_bar::{EphemeralGauge, PortUsage};
 use crate::model::history::Closing;
 use crate::model::query::RowTexts;
 use crate::model::{
-    Counts, Filter, Snapshot, Socket, SortSpec, SortedKeys, Toggles, merge_sorted_rows_keyed,
-    sorted_rows_keyed, sorted_rows_of,
+    Counts, Filter, Snapshot, Socket, SortSpec, Toggles, merge_sorted_rows, sorted_rows_of,
 };
 
 /// Up to this many sockets the view is derived on the UI thread (a few milliseconds).
@@ -52,10 +51,9 @@ pub struct ViewData {
     pub rows: Vec<usize>,
     /// How many of `rows` are the snapshot's (the rest are closed rows).
     pub live_rows: usize,
-    /// The snapshot's rows alone, in order, and their sort keys where they can be compared
-    /// with another table's: kept so that new closed rows are placed among them without
-    /// sorting the whole table again.
-    live_sorted: Arc<(Vec<usize>, Option<SortedKeys>)>,
+    /// The snapshot's rows alone, in order: kept so that new closed rows are placed among
+    /// them without sorting the whole table again.
+    live_sorted: Arc<Vec<usize>>,
     /// Each machine's ports in use and ephemeral gauge (one entry for one machine's table).
     pub bars: Arc<Vec<MachineBar>>,
     pub counts: Counts,
@@ -120,7 +118,7 @@ type PerSnapshot = (
     Arc<Vec<MachineBar>>,
     Counts,
     Option<Arc<RowTexts>>,
-    (ViewSpec, Arc<(Vec<usize>, Option<SortedKeys>)>),
+    (ViewSpec, Arc<Vec<usize>>),
 );
 
 impl ViewData {
@@ -217,7 +215,7 @@ impl ViewData {
         // sorted apart and placed among them.
         let live_sorted = match sorted {
             Some((was, rows)) if was == spec => rows,
-            _ => Arc::new(sorted_rows_keyed(
+            _ => Arc::new(sorted_rows_of(
                 &[(&snapshot, texts.as_deref())],
                 spec.sort,
                 &spec.filter,
@@ -230,15 +228,7 @@ impl ViewData {
             &spec.filter,
             &spec.toggles,
         );
-        let (live_rows, live_keys) = &*live_sorted;
-        let rows = merge_sorted_rows_keyed(
-            &snapshot,
-            live_rows,
-            live_keys.as_ref(),
-            &closing.table,
-            &closed,
-            spec.sort,
-        );
+        let rows = merge_sorted_rows(&snapshot, &live_sorted, &closing.table, &closed, spec.sort);
         let live = snapshot.sockets.len();
         let live_rows = rows.iter().filter(|&&i| i < live).count();
         ViewData {
