@@ -13,15 +13,17 @@
 //!   threads every second, and mapping fresh pages for each of them, clearing them and taking
 //!   a fault for each page (about 20,000 a second with ten hosts of 10,000 sockets), then
 //!   unmapping them and interrupting every core, cost more CPU than the window's own work.
-//!   One heap for every thread, blocks up to 32 MiB from it and up to 256 MiB of free memory
-//!   kept: the blocks are reused, for about a quarter more memory.
+//!   Blocks up to 32 MiB come from the heaps and up to 256 MiB of free memory is kept: the
+//!   blocks are reused, for about half again as much memory. The threads keep glibc's heaps of
+//!   their own: with one heap for all, the window's thread waited for its lock behind the
+//!   threads that copy tables, and the frames with it.
 
 /// What the allocator does with the large blocks the window frees.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Policy {
     /// Large blocks in mappings of their own, given back when freed.
     GiveBack,
-    /// Large blocks from one heap, kept and reused.
+    /// Large blocks from the heaps, kept and reused.
     Keep,
 }
 
@@ -58,8 +60,7 @@ pub fn apply(policy: Policy) -> bool {
             match policy {
                 Policy::GiveBack => libc::mallopt(libc::M_MMAP_THRESHOLD, OWN_MAPPING) == 1,
                 Policy::Keep => {
-                    libc::mallopt(libc::M_ARENA_MAX, 1) == 1
-                        && libc::mallopt(libc::M_MMAP_THRESHOLD, FROM_THE_HEAP) == 1
+                    libc::mallopt(libc::M_MMAP_THRESHOLD, FROM_THE_HEAP) == 1
                         && libc::mallopt(libc::M_TRIM_THRESHOLD, KEPT) == 1
                 }
             }
