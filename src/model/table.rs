@@ -245,7 +245,7 @@ pub fn sorted_rows_of(
         }),
     }
     rows.clear();
-    rows.extend(keyed.iter().map(|k| k.index as usize));
+    rows.extend(keyed.into_iter().map(|k| k.index as usize));
     rows
 }
 
@@ -263,34 +263,21 @@ pub fn merge_sorted_rows(
 ) -> Vec<usize> {
     let live_keys = Keyer::new(live, sort.key);
     let extra_keys = Keyer::new(extra, sort.key);
-    place_among(live, live_rows, extra_rows, |taken, e| {
-        let ek = extra_keys.key(extra, extra.sockets.get(e)?);
-        Some(gallop(&live_rows[taken..], |&l| {
-            live.sockets
-                .get(l)
-                .is_some_and(|ls| comes_first(live_keys.key(live, ls).cmp(&ek), sort.dir))
-        }))
-    })
-}
-
-/// `live_rows` with each of `extra_rows` (numbered after `live`'s) put where `before` says:
-/// how many of the live rows from the `taken`-th on come before extra row `e` (none: `e` is
-/// left out).
-fn place_among(
-    live: &Snapshot,
-    live_rows: &[usize],
-    extra_rows: &[usize],
-    mut before: impl FnMut(usize, usize) -> Option<usize>,
-) -> Vec<usize> {
     let offset = live.sockets.len();
     let mut out = Vec::with_capacity(live_rows.len() + extra_rows.len());
     let mut taken = 0;
     for &e in extra_rows {
-        let Some(n) = before(taken, e) else {
+        let Some(es) = extra.sockets.get(e) else {
             continue;
         };
-        out.extend_from_slice(&live_rows[taken..taken + n]);
-        taken += n;
+        let ek = extra_keys.key(extra, es);
+        let before = gallop(&live_rows[taken..], |&l| {
+            live.sockets
+                .get(l)
+                .is_some_and(|ls| comes_first(live_keys.key(live, ls).cmp(&ek), sort.dir))
+        });
+        out.extend_from_slice(&live_rows[taken..taken + before]);
+        taken += before;
         out.push(offset + e);
     }
     out.extend_from_slice(&live_rows[taken..]);
