@@ -595,10 +595,8 @@ impl PortscopeApp {
         };
         // On its thread, the tracker asks for the view of each table once it knows the
         // table's closed rows: one frame brings both.
-        if self.tracker.on_its_thread()
-            && let Some(ask) = self.view.asker()
-        {
-            self.tracker.show_views_with(ask, &spec);
+        if self.tracker.on_its_thread() {
+            self.tracker.show_views_with(|| self.view.asker(), &spec);
         }
         // On the UI thread for ordinary tables; for large ones on the tracker's thread, whose
         // tables come back here when it is done with them.

@@ -140,13 +140,15 @@ impl Tracking {
         self.clock = Some(clock);
     }
 
-    /// On its thread, the tracker asks `ask` for the view of each table it has taken in (and
+    /// On its thread, the tracker asks `ask()` for the view of each table it has taken in (and
     /// of the closed rows each time they change), under `spec`, with the closed rows it has
     /// just found; the view's thread then wakes the window, once, for both. Until the
     /// tracker has answered for a table, [`awaiting`](Self::awaiting) says so and the window
-    /// does not ask for that view itself.
-    pub fn show_views_with(&mut self, ask: ViewAsk, spec: &ViewSpec) {
-        if self.view.as_ref().is_none_or(|(_, was)| was != spec) {
+    /// does not ask for that view itself. `ask` is called only when `spec` is new here.
+    pub fn show_views_with(&mut self, ask: impl FnOnce() -> Option<ViewAsk>, spec: &ViewSpec) {
+        if self.view.as_ref().is_none_or(|(_, was)| was != spec)
+            && let Some(ask) = ask()
+        {
             self.view = Some((ask, spec.clone()));
         }
     }
@@ -193,7 +195,7 @@ impl Tracking {
                     measured: None,
                 }]
             }
-            Mode::Thread(worker) => worker.take_in(snapshot, now, ended, self.view.clone()),
+            Mode::Thread(worker) => worker.take_in(snapshot, now, ended, self.view.as_ref()),
             Mode::Moving => Vec::new(),
         }
     }
@@ -405,7 +407,7 @@ impl Worker {
         snapshot: &Arc<Snapshot>,
         now: Instant,
         ended: Vec<Ended>,
-        view: Option<(ViewAsk, ViewSpec)>,
+        view: Option<&(ViewAsk, ViewSpec)>,
     ) -> Vec<Taken> {
         let new = !self.sent.as_ref().is_some_and(|s| Arc::ptr_eq(s, snapshot));
         if new || !ended.is_empty() {
@@ -413,7 +415,7 @@ impl Worker {
                 snapshot: snapshot.clone(),
                 now,
                 ended,
-                view,
+                view: view.cloned(),
             });
             self.sent = Some(snapshot.clone());
             self.awaiting = true;

@@ -140,7 +140,7 @@ fn on_its_thread_the_tracker_asks_for_the_view_with_the_closed_rows_and_one_wake
     settle(&mut there, &first, Instant::now());
     assert!(there.on_its_thread());
     let ask = view.asker().expect("a view thread");
-    there.show_views_with(ask, &spec);
+    there.show_views_with(|| Some(ask), &spec);
     // The next table, 5 of its sockets gone: the tracker's answer and the view with those
     // closed rows come together, on the view thread's wake alone.
     tracker_wakes.store(0, Ordering::SeqCst);
