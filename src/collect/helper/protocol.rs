@@ -204,15 +204,25 @@ pub fn parse_versioned<T: for<'de> Deserialize<'de>>(
     struct Version {
         v: u32,
     }
-    let found: Version =
-        serde_json::from_slice(body).map_err(|e| FrameError::Malformed(e.to_string()))?;
-    if found.v != version {
-        return Err(FrameError::Malformed(format!(
-            "version {} (this portscope speaks {version})",
-            found.v
-        )));
-    }
+    let found: Version = parse_json(body)?;
+    check_version(found.v, version)?;
+    parse_json(body)
+}
+
+/// A message's bytes parsed as `T`; what does not parse is a malformed frame.
+pub fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, FrameError> {
     serde_json::from_slice(body).map_err(|e| FrameError::Malformed(e.to_string()))
+}
+
+/// Whether a message's version `found` is the one this side speaks.
+pub fn check_version(found: u32, version: u32) -> Result<(), FrameError> {
+    if found == version {
+        Ok(())
+    } else {
+        Err(FrameError::Malformed(format!(
+            "version {found} (this portscope speaks {version})"
+        )))
+    }
 }
 
 /// Messages that carry the protocol's version.

@@ -771,16 +771,9 @@ pub fn parse_message(bytes: &[u8]) -> Result<Body, FrameError> {
     struct ErrorBody {
         message: String,
     }
-    fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, FrameError> {
-        serde_json::from_slice(bytes).map_err(|e| FrameError::Malformed(e.to_string()))
-    }
+    use protocol::parse_json as parse;
     let head: Head = parse(bytes)?;
-    if head.v != VERSION {
-        return Err(FrameError::Malformed(format!(
-            "version {} (this portscope speaks {VERSION})",
-            head.v
-        )));
-    }
+    protocol::check_version(head.v, VERSION)?;
     Ok(match head.kind.as_str() {
         "hello" => Body::Hello(parse(bytes)?),
         "full" => Body::Full(parse(bytes)?),
