@@ -1397,3 +1397,112 @@ fn closing_a_real_connection_as_root_aborts_its_client_end() {
         "{error}"
     );
 }
+
+/// Run `app`'s frames as the window does — one each time a repaint is asked for — until
+/// `enough` says so (at most 60 s); returns each frame's repaint causes.
+fn frames_until(
+    app: &mut PortscopeApp,
+    ctx: &egui::Context,
+    mut enough: impl FnMut(&PortscopeApp) -> bool,
+) -> Vec<Vec<String>> {
+    let due = Arc::new(Mutex::new(true));
+    let wanted = due.clone();
+    ctx.set_request_repaint_callback(move |_| {
+        *wanted.lock().unwrap_or_else(|e| e.into_inner()) = true;
+    });
+    let input = || egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(
+            egui::Pos2::ZERO,
+            egui::vec2(1280.0, 800.0),
+        )),
+        ..Default::default()
+    };
+    let mut causes = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !enough(app) {
+        assert!(Instant::now() < deadline, "not enough within 60 s");
+        let run = std::mem::take(&mut *due.lock().unwrap_or_else(|e| e.into_inner()));
+        if !run {
+            std::thread::sleep(Duration::from_millis(2));
+            continue;
+        }
+        let mut out = ctx.run_ui(input(), |ui| app.ui(ui));
+        // No renderer here: nothing takes the font atlas's updates.
+        out.textures_delta.clear();
+        causes.push(ctx.repaint_causes().iter().map(|c| c.to_string()).collect());
+    }
+    causes
+}
+
+#[test]
+fn past_ten_thousand_rows_the_tables_reach_the_window_without_the_collector_waking_it() {
+    use portscope::collect::GeneratedSource;
+    let prefs = Prefs {
+        interval_ms: 250,
+        ..Prefs::default()
+    };
+    // A small table: each one comes to the window, which its collector wakes. What woke
+    // every frame that showed a new table is the collector.
+    let ctx = egui::Context::default();
+    let mut small = PortscopeApp::with_source(
+        &ctx,
+        Box::new(GeneratedSource::new(100).with_churn(5)),
+        prefs.clone(),
+    );
+    let mut seqs = Vec::new();
+    let causes = frames_until(&mut small, &ctx, |app| {
+        seqs.push(app.snapshot().seq);
+        seqs.iter().collect::<std::collections::BTreeSet<_>>().len() > 4
+    });
+    // `seqs[i + 1]` is the table shown after frame `i`.
+    let mut new_tables = causes
+        .iter()
+        .zip(seqs.windows(2))
+        .filter(|(_, w)| w[0] > 0 && w[1] != w[0])
+        .map(|(c, _)| {
+            c.iter()
+                .cloned()
+                .collect::<std::collections::BTreeSet<String>>()
+        });
+    let first_new = new_tables.next().expect("new tables came");
+    let collector_wakes = new_tables.fold(first_new, |all, c| &all & &c);
+    assert!(!collector_wakes.is_empty());
+    drop(small);
+    // A large one: the change tracker moves to its thread and the collector hands it each
+    // table; the window is woken once the table's view is built, never by the collector.
+    let ctx = egui::Context::default();
+    let mut large = PortscopeApp::with_source(
+        &ctx,
+        Box::new(GeneratedSource::new(20_000).with_churn(1)),
+        prefs,
+    );
+    let mut first = None;
+    let mut shown = std::collections::BTreeSet::new();
+    let mut marked = false;
+    let causes = frames_until(&mut large, &ctx, |app| {
+        let seq = app.snapshot().seq;
+        if seq > 0 {
+            first.get_or_insert(seq);
+            shown.insert(seq);
+            // New rows are highlighted: the tracker is at work on its thread.
+            marked |= app
+                .visible_rows()
+                .take(20_000)
+                .any(|s| app.mark(&s.key()).is_some());
+        }
+        shown.len() > 4 && marked
+    });
+    // From the second table on, no frame was the collector's.
+    let after_first: Vec<&Vec<String>> = causes
+        .iter()
+        .skip_while(|c| c.iter().all(|c| !collector_wakes.contains(c)))
+        .skip(1)
+        .collect();
+    assert!(!after_first.is_empty());
+    for frame in after_first {
+        assert!(
+            frame.iter().all(|c| !collector_wakes.contains(c)),
+            "a frame woken by the collector: {frame:?}"
+        );
+    }
+}

@@ -13,7 +13,7 @@
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -52,7 +52,13 @@ pub struct Collector {
     control: Sender<Message>,
     snapshots: Receiver<Arc<Snapshot>>,
     thread: Option<JoinHandle<()>>,
+    relay: Arc<Mutex<Option<Relay>>>,
 }
+
+/// Where a collector hands each table instead of sending it to [`Collector::latest`] and
+/// calling its `wake`: see [`Collector::relay_to`]. A relay that cannot take a table any more
+/// gives it back, and the table goes the usual way.
+pub type Relay = Box<dyn Fn(Arc<Snapshot>) -> Result<(), Arc<Snapshot>> + Send>;
 
 impl Collector {
     /// Start polling `source` every `interval`. `wake` is called after each snapshot is sent
@@ -65,6 +71,8 @@ impl Collector {
         let (control_tx, control_rx) = mpsc::channel();
         let (snap_tx, snap_rx) = mpsc::channel();
         let ended_tx = control_tx.clone();
+        let relay: Arc<Mutex<Option<Relay>>> = Arc::default();
+        let relay_there = relay.clone();
         let thread = thread::Builder::new()
             .name("portscope-collector".to_owned())
             .spawn(move || {
@@ -76,13 +84,31 @@ impl Collector {
                         let _ = ended_tx.send(Message::Ended);
                     }))
                     .err();
-                run(source, interval, control_rx, snap_tx, wake, unavailable)
+                let out = Out {
+                    snapshots: snap_tx,
+                    wake,
+                    relay: relay_there,
+                };
+                run(source, interval, control_rx, out, unavailable)
             })?;
         Ok(Collector {
             control: control_tx,
             snapshots: snap_rx,
             thread: Some(thread),
+            relay,
         })
+    }
+
+    /// From the next table on, hand each table to `relay` instead: the window's thread then
+    /// neither receives it here nor is woken for it (the window's change tracker, on a thread
+    /// of its own, takes large tables straight from the collector).
+    pub fn relay_to(&self, relay: Relay) {
+        *lock(&self.relay) = Some(relay);
+    }
+
+    /// Whether the tables go to a relay.
+    pub fn relays(&self) -> bool {
+        lock(&self.relay).is_some()
     }
 
     /// The newest snapshot that arrived since the last call, if any. Never blocks.
@@ -124,12 +150,42 @@ impl Drop for Collector {
     }
 }
 
+/// The relay's lock: a relay that panicked leaves nothing half-done behind it.
+fn lock(relay: &Mutex<Option<Relay>>) -> MutexGuard<'_, Option<Relay>> {
+    relay.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Where the collector's tables go.
+struct Out<W> {
+    snapshots: Sender<Arc<Snapshot>>,
+    wake: W,
+    relay: Arc<Mutex<Option<Relay>>>,
+}
+
+impl<W: Fn()> Out<W> {
+    /// Hand `snapshot` on: to the relay if there is one that takes it, else to the window,
+    /// which is woken. False once nobody listens any more.
+    fn send(&self, snapshot: Arc<Snapshot>) -> bool {
+        let snapshot = match lock(&self.relay).as_ref() {
+            Some(relay) => match relay(snapshot) {
+                Ok(()) => return true,
+                Err(back) => back,
+            },
+            None => snapshot,
+        };
+        if self.snapshots.send(snapshot).is_err() {
+            return false;
+        }
+        (self.wake)();
+        true
+    }
+}
+
 fn run(
     mut source: Box<dyn SocketSource>,
     interval: Duration,
     control: Receiver<Message>,
-    snapshots: Sender<Arc<Snapshot>>,
-    wake: impl Fn(),
+    out: Out<impl Fn()>,
     ended_unavailable: Option<String>,
 ) {
     let mut interval = clamp(interval);
@@ -145,11 +201,7 @@ fn run(
     let send = |snapshot: Snapshot, previous: &mut Option<Weak<Snapshot>>| -> bool {
         let snapshot = Arc::new(snapshot);
         *previous = Some(Arc::downgrade(&snapshot));
-        if snapshots.send(snapshot).is_err() {
-            return false; // Nobody is listening any more.
-        }
-        wake();
-        true
+        out.send(snapshot)
     };
     loop {
         let started = Instant::now();
@@ -542,6 +594,55 @@ mod tests {
                 sockets: vec![socket],
                 ..Poll::default()
             })
+        }
+    }
+
+    #[test]
+    fn a_relay_takes_the_tables_without_a_wake_and_one_that_gives_them_back_does_not() {
+        let woken = Arc::new(AtomicUsize::new(0));
+        let w = woken.clone();
+        let polls = Arc::new(AtomicUsize::new(0));
+        let collector = Collector::spawn(Box::new(Counting(polls)), MIN_INTERVAL, move || {
+            w.fetch_add(1, Ordering::SeqCst);
+        })
+        .expect("spawn");
+        let first = collector
+            .wait(Duration::from_secs(10))
+            .expect("the first table");
+        assert!(!collector.relays());
+        let (relayed, tables) = mpsc::channel();
+        collector.relay_to(Box::new(move |table| {
+            relayed.send(table).map_err(|mpsc::SendError(table)| table)
+        }));
+        assert!(collector.relays());
+        let relayed_table = || {
+            tables
+                .recv_timeout(Duration::from_secs(10))
+                .expect("the relay takes each table")
+                .seq
+        };
+        // Once one table is relayed, whatever was sent (and woken for) before is done.
+        let mut seqs = vec![relayed_table()];
+        while collector.latest().is_some() {}
+        let wakes = woken.load(Ordering::SeqCst);
+        seqs.extend([relayed_table(), relayed_table()]);
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]) && seqs[0] > first.seq);
+        assert!(
+            collector.latest().is_none(),
+            "relayed tables do not come to the window"
+        );
+        assert_eq!(woken.load(Ordering::SeqCst), wakes, "nor wake it");
+        // The relay is gone: the tables come to the window again, and wake it.
+        drop(tables);
+        assert!(collector.wait(Duration::from_secs(10)).is_some());
+        // The wake follows the table.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while woken.load(Ordering::SeqCst) == wakes {
+            assert!(
+                Instant::now() < deadline,
+                "a table sent to the window wakes it"
+            );
+            thread::yield_now();
         }
     }
 

@@ -18,7 +18,7 @@ pub(crate) mod procfs;
 #[cfg(unix)]
 pub mod remote;
 
-pub use collector::{Collector, Control};
+pub use collector::{Collector, Control, Relay};
 pub use fixed::FixedSource;
 pub use generated::{GeneratedSource, generated_poll};
 pub use helper::{HelperSource, HelperStatus, HelperSwitch};

@@ -574,15 +574,7 @@ impl PortscopeApp {
             .and_then(Collector::latest_with_ended)
         {
             ended = announced;
-            self.incoming = if newest.error.is_some() && newest.sockets.is_empty() {
-                // A failed poll the collector could not fill in: keep the rows on show.
-                Arc::new(Snapshot {
-                    error: newest.error.clone(),
-                    ..Snapshot::clone(&self.incoming)
-                })
-            } else {
-                newest
-            };
+            self.incoming = super::tracking::kept_on_failure(newest, &self.incoming);
         }
         let now = (self.clock)();
         if *self.tracker.config() != self.prefs.tracker {
@@ -600,6 +592,7 @@ impl PortscopeApp {
         }
         // On the UI thread for ordinary tables; for large ones on the tracker's thread, whose
         // tables come back here when it is done with them.
+        let relaying = self.collector.as_ref().is_some_and(Collector::relays);
         for taken in self.tracker.take_in(&self.incoming, now, ended) {
             // Closes no poll will report: the timeline counts them where they happened.
             for at in taken.unseen {
@@ -612,6 +605,17 @@ impl PortscopeApp {
                 }
                 None => self.timeline.update(&taken.snapshot, taken.changes),
             };
+            // Tables the collector handed the tracker's thread come to the window this way.
+            if relaying && taken.snapshot.seq >= self.incoming.seq {
+                self.incoming = taken.snapshot;
+            }
+        }
+        // Once the tracker is on its thread, the collector hands it the tables itself.
+        if let Some(collector) = &self.collector
+            && !relaying
+            && let Some(relay) = self.tracker.relay()
+        {
+            collector.relay_to(relay);
         }
         // This machine's connections: a host's counters are numbered by its own kernel.
         self.traffic.update(self.incoming.on(0));

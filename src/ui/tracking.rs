@@ -11,10 +11,12 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 use std::time::{Instant, SystemTime};
 
+use crate::collect::Relay;
 use crate::model::ended::Ended;
 use crate::model::history::{ChangeTracker, Changes, ClosedSocket, Closing, Mark, TrackerConfig};
 use crate::model::timeline::Measured;
@@ -36,6 +38,19 @@ pub struct Taken {
     pub unseen: Vec<SystemTime>,
     /// The timeline's counts of the table, where the tracker's thread measured them.
     pub measured: Option<Measured>,
+}
+
+/// The table to take in when `newest` comes after `shown`: a failed poll that could not be
+/// filled in (an error and no rows) keeps the rows on show, with its error.
+pub(crate) fn kept_on_failure(newest: Arc<Snapshot>, shown: &Arc<Snapshot>) -> Arc<Snapshot> {
+    if newest.error.is_some() && newest.sockets.is_empty() {
+        Arc::new(Snapshot {
+            error: newest.error.clone(),
+            ..Snapshot::clone(shown)
+        })
+    } else {
+        newest
+    }
 }
 
 /// The tracker, on the UI thread or on its own.
@@ -68,8 +83,15 @@ enum Message {
         snapshot: Arc<Snapshot>,
         now: Instant,
         ended: Vec<Ended>,
-        view: Option<(ViewAsk, ViewSpec)>,
     },
+    /// A table straight from the collector (see [`Tracking::relay`]), with the closes it
+    /// announces.
+    Relayed {
+        snapshot: Arc<Snapshot>,
+        now: Instant,
+    },
+    /// Where and under which specification the views of the tables are asked for.
+    View(ViewAsk, ViewSpec),
     Tick(Instant),
     Config(TrackerConfig),
     Clear,
@@ -90,10 +112,18 @@ struct Worker {
     published: Published,
     /// The table last sent, so that each is sent once.
     sent: Option<Arc<Snapshot>>,
+    /// The table the thread answered for last: it comes back to the window, not to be sent
+    /// again.
+    answered_for: Option<Arc<Snapshot>>,
     /// The deadline a tick was asked for, so that it is asked once.
     ticked: Option<Instant>,
-    /// A table was sent and the thread has not answered for it yet.
-    awaiting: bool,
+    /// Tables sent from here, tables the collector handed the thread, and tables the thread
+    /// has answered for: while fewer are answered than came, the thread has one in hand.
+    sent_count: u64,
+    relayed: Arc<AtomicU64>,
+    answered: u64,
+    /// The thread is gone.
+    gone: bool,
     /// The thread moves its clock on by itself (see [`Tracking::tick_by`]).
     ticks_itself: bool,
 }
@@ -149,6 +179,9 @@ impl Tracking {
         if self.view.as_ref().is_none_or(|(_, was)| was != spec)
             && let Some(ask) = ask()
         {
+            if let Mode::Thread(worker) = &self.mode {
+                worker.send(Message::View(ask.clone(), spec.clone()));
+            }
             self.view = Some((ask, spec.clone()));
         }
     }
@@ -156,7 +189,35 @@ impl Tracking {
     /// Whether the tracker's thread has a table it has not answered for yet (the view of it
     /// comes from there: see [`show_views_with`](Self::show_views_with)).
     pub fn awaiting(&self) -> bool {
-        self.view.is_some() && matches!(&self.mode, Mode::Thread(worker) if worker.awaiting)
+        self.view.is_some() && matches!(&self.mode, Mode::Thread(worker) if worker.awaiting())
+    }
+
+    /// On its thread (and given a clock: see [`tick_by`](Self::tick_by)), a way for the
+    /// collector to hand the thread each table directly, read at the clock's time when it
+    /// comes: the window's thread is then not woken for a table (nor does it wake the
+    /// tracker's thread, which the scheduler would run on the frame's core, the frame
+    /// waiting). The tables come back with [`take_in`](Self::take_in)'s answers, as those
+    /// sent from the window do; a failed poll that could not be filled in keeps the rows of
+    /// the last table there too ([`kept_on_failure`]).
+    pub fn relay(&self) -> Option<Relay> {
+        let (Mode::Thread(worker), Some(clock)) = (&self.mode, &self.clock) else {
+            return None;
+        };
+        let requests = worker.requests.clone();
+        let relayed = worker.relayed.clone();
+        let clock = clock.clone();
+        Some(Box::new(move |snapshot| {
+            relayed.fetch_add(1, Ordering::SeqCst);
+            let back = snapshot.clone();
+            let now = clock();
+            requests
+                .send(Message::Relayed { snapshot, now })
+                .map_err(|_| {
+                    // The thread is gone: the table goes to the window instead.
+                    relayed.fetch_sub(1, Ordering::SeqCst);
+                    back
+                })
+        }))
     }
 
     pub fn set_config(&mut self, config: TrackerConfig) {
@@ -195,7 +256,7 @@ impl Tracking {
                     measured: None,
                 }]
             }
-            Mode::Thread(worker) => worker.take_in(snapshot, now, ended, self.view.as_ref()),
+            Mode::Thread(worker) => worker.take_in(snapshot, now, ended),
             Mode::Moving => Vec::new(),
         }
     }
@@ -245,36 +306,51 @@ impl Tracking {
                     };
                     let mut taken = Vec::new();
                     for message in std::iter::once(first).chain(req_rx.try_iter()) {
-                        match message {
+                        let (snapshot, now, ended) = match message {
                             Message::Update {
                                 snapshot,
                                 now,
                                 ended,
-                                view: asked,
-                            } => {
-                                current = Some(snapshot.clone());
-                                if asked.is_some() {
-                                    view = asked;
+                            } => (snapshot, now, ended),
+                            Message::Relayed { snapshot, now } => {
+                                let ended = snapshot.ended.clone();
+                                match &current {
+                                    Some(shown) => (kept_on_failure(snapshot, shown), now, ended),
+                                    None => (snapshot, now, ended),
                                 }
-                                let changes = tracker.update(&snapshot, now);
-                                let unseen = if ended.is_empty() {
-                                    Vec::new()
-                                } else {
-                                    tracker.take_ended(&ended, &snapshot)
-                                };
-                                // The timeline's pass over every row, here too.
-                                let measured = Some(Measured::of(&snapshot));
-                                taken.push(Taken {
-                                    snapshot,
-                                    changes,
-                                    unseen,
-                                    measured,
-                                });
                             }
-                            Message::Tick(now) => tracker.tick(now),
-                            Message::Config(config) => tracker.set_config(config),
-                            Message::Clear => tracker.clear(),
-                        }
+                            Message::View(ask, spec) => {
+                                view = Some((ask, spec));
+                                continue;
+                            }
+                            Message::Tick(now) => {
+                                tracker.tick(now);
+                                continue;
+                            }
+                            Message::Config(config) => {
+                                tracker.set_config(config);
+                                continue;
+                            }
+                            Message::Clear => {
+                                tracker.clear();
+                                continue;
+                            }
+                        };
+                        current = Some(snapshot.clone());
+                        let changes = tracker.update(&snapshot, now);
+                        let unseen = if ended.is_empty() {
+                            Vec::new()
+                        } else {
+                            tracker.take_ended(&ended, &snapshot)
+                        };
+                        // The timeline's pass over every row, here too.
+                        let measured = Some(Measured::of(&snapshot));
+                        taken.push(Taken {
+                            snapshot,
+                            changes,
+                            unseen,
+                            measured,
+                        });
                     }
                     let stamp = HistoryStamp::of(tracker.history());
                     if stamp != history_seen {
@@ -326,9 +402,18 @@ impl Tracking {
                             results: res_rx,
                             published,
                             sent: None,
+                            answered_for: None,
                             ticked: None,
-                            awaiting: false,
+                            sent_count: 0,
+                            relayed: Arc::default(),
+                            answered: 0,
+                            gone: false,
                         });
+                        // Asked for before the move: the thread asks there from now on.
+                        if let (Mode::Thread(worker), Some((ask, spec))) = (&self.mode, &self.view)
+                        {
+                            worker.send(Message::View(ask.clone(), spec.clone()));
+                        }
                     }
                     // The thread is gone: the tracker comes back.
                     Err(mpsc::SendError(tracker)) => self.mode = Mode::Inline(tracker),
@@ -402,23 +487,26 @@ impl Worker {
         let _ = self.requests.send(message);
     }
 
-    fn take_in(
-        &mut self,
-        snapshot: &Arc<Snapshot>,
-        now: Instant,
-        ended: Vec<Ended>,
-        view: Option<&(ViewAsk, ViewSpec)>,
-    ) -> Vec<Taken> {
-        let new = !self.sent.as_ref().is_some_and(|s| Arc::ptr_eq(s, snapshot));
+    /// The thread has a table in hand it has not answered for.
+    fn awaiting(&self) -> bool {
+        !self.gone && self.sent_count + self.relayed.load(Ordering::SeqCst) > self.answered
+    }
+
+    fn take_in(&mut self, snapshot: &Arc<Snapshot>, now: Instant, ended: Vec<Ended>) -> Vec<Taken> {
+        let same = |table: &Option<Arc<Snapshot>>| {
+            table.as_ref().is_some_and(|t| Arc::ptr_eq(t, snapshot))
+        };
+        // A table the thread answered for (one the collector handed it, coming back) is not
+        // sent again.
+        let new = !same(&self.sent) && !same(&self.answered_for);
         if new || !ended.is_empty() {
             self.send(Message::Update {
                 snapshot: snapshot.clone(),
                 now,
                 ended,
-                view: view.cloned(),
             });
             self.sent = Some(snapshot.clone());
-            self.awaiting = true;
+            self.sent_count += 1;
         } else if !self.ticks_itself
             && let Some(due) = self.published.next_deadline
             && due <= now
@@ -431,23 +519,23 @@ impl Worker {
         loop {
             match self.results.try_recv() {
                 Ok((published, done)) => {
-                    self.published = published;
+                    // What it replaces (made on the thread, for large tables) is let go off
+                    // the frame.
+                    let old = std::mem::replace(&mut self.published, published);
+                    super::letting_go::drop_off_frame(old);
                     taken.extend(done);
                 }
                 Err(mpsc::TryRecvError::Empty) => break,
                 // The thread is gone: nothing more will come from it.
                 Err(mpsc::TryRecvError::Disconnected) => {
-                    self.awaiting = false;
+                    self.gone = true;
                     break;
                 }
             }
         }
-        if taken.iter().any(|t| {
-            self.sent
-                .as_ref()
-                .is_some_and(|s| Arc::ptr_eq(s, &t.snapshot))
-        }) {
-            self.awaiting = false;
+        self.answered += taken.len() as u64;
+        if let Some(last) = taken.last() {
+            self.answered_for = Some(last.snapshot.clone());
         }
         taken
     }

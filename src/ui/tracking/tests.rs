@@ -226,3 +226,72 @@ fn on_its_thread_with_a_clock_the_tracker_moves_on_by_itself_and_wakes_the_windo
         "its answer woke the window"
     );
 }
+
+#[test]
+fn on_its_thread_the_tracker_takes_tables_from_the_collector_and_hands_them_to_the_window() {
+    let start = Instant::now();
+    let clock: Arc<dyn Fn() -> Instant + Send + Sync> = Arc::new(move || start);
+    let mut there = Tracking::new(config(), Arc::new(|| {})).with_limit(10);
+    assert!(there.relay().is_none(), "not before it is on its thread");
+    there.tick_by(clock);
+    let first = Arc::new(table(1, 60));
+    settle(&mut there, &first, start);
+    let relay = there.relay().expect("on its thread, with a clock");
+    // Frames that have not got the next table yet send the tracker nothing.
+    let ask = |t: &mut Tracking| -> Vec<Taken> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let taken = t.take_in(&first, start, Vec::new());
+            if !taken.is_empty() {
+                return taken;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the tracker's thread never answered"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    let second = Arc::new(without(&table(2, 60), 2, 5));
+    let _ = there.take_in(&first, start, Vec::new());
+    assert!(relay(second.clone()).is_ok());
+    let taken = ask(&mut there);
+    assert_eq!(taken.len(), 1, "each table once");
+    assert!(Arc::ptr_eq(&taken[0].snapshot, &second));
+    assert_eq!(taken[0].changes.closed, 5);
+    assert_eq!(there.closing_rows().len(), 5);
+    // The window shows the table it got back: it is not sent again.
+    assert!(there.take_in(&second, start, Vec::new()).is_empty());
+    assert!(
+        matches!(&there.mode, Mode::Thread(worker) if !worker.awaiting()),
+        "nothing in hand on the thread"
+    );
+    // A failed poll with no rows: the rows on show stay, with the error.
+    let mut failed = table(3, 0);
+    failed.error = Some("the poll failed".to_owned());
+    assert!(relay(Arc::new(failed)).is_ok());
+    let taken = ask(&mut there);
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].snapshot.sockets.len(), second.sockets.len());
+    assert_eq!(taken[0].snapshot.error.as_deref(), Some("the poll failed"));
+    assert_eq!(
+        taken[0].changes.closed, 0,
+        "nothing closed by a failed poll"
+    );
+    // A tracker that is gone gives the table back.
+    drop(there);
+    let back = Arc::new(table(4, 60));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match relay(back.clone()) {
+            Err(table) => {
+                assert!(Arc::ptr_eq(&table, &back));
+                break;
+            }
+            Ok(()) => {
+                assert!(Instant::now() < deadline, "the thread never ended");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+}
