@@ -10,9 +10,9 @@
 //! rows. The thread also counts what the timeline takes of each table.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Weak};
 use std::thread;
 use std::time::{Instant, SystemTime};
 
@@ -110,11 +110,12 @@ struct Worker {
     requests: Sender<Message>,
     results: Receiver<(Published, Vec<Taken>)>,
     published: Published,
-    /// The table last sent, so that each is sent once.
-    sent: Option<Arc<Snapshot>>,
+    /// The table last sent, so that each is sent once (not kept for it: once the collector
+    /// hands the thread the tables, the last one sent from here would stay for good).
+    sent: Weak<Snapshot>,
     /// The table the thread answered for last: it comes back to the window, not to be sent
     /// again.
-    answered_for: Option<Arc<Snapshot>>,
+    answered_for: Weak<Snapshot>,
     /// The deadline a tick was asked for, so that it is asked once.
     ticked: Option<Instant>,
     /// Tables sent from here, tables the collector handed the thread, and tables the thread
@@ -401,8 +402,8 @@ impl Tracking {
                             requests: req_tx,
                             results: res_rx,
                             published,
-                            sent: None,
-                            answered_for: None,
+                            sent: Weak::new(),
+                            answered_for: Weak::new(),
                             ticked: None,
                             sent_count: 0,
                             relayed: Arc::default(),
@@ -493,9 +494,8 @@ impl Worker {
     }
 
     fn take_in(&mut self, snapshot: &Arc<Snapshot>, now: Instant, ended: Vec<Ended>) -> Vec<Taken> {
-        let same = |table: &Option<Arc<Snapshot>>| {
-            table.as_ref().is_some_and(|t| Arc::ptr_eq(t, snapshot))
-        };
+        // A weak reference keeps the table's place in memory, so no other table can be there.
+        let same = |table: &Weak<Snapshot>| std::ptr::eq(table.as_ptr(), Arc::as_ptr(snapshot));
         // A table the thread answered for (one the collector handed it, coming back) is not
         // sent again.
         let new = !same(&self.sent) && !same(&self.answered_for);
@@ -505,7 +505,7 @@ impl Worker {
                 now,
                 ended,
             });
-            self.sent = Some(snapshot.clone());
+            self.sent = Arc::downgrade(snapshot);
             self.sent_count += 1;
         } else if !self.ticks_itself
             && let Some(due) = self.published.next_deadline
@@ -535,7 +535,7 @@ impl Worker {
         }
         self.answered += taken.len() as u64;
         if let Some(last) = taken.last() {
-            self.answered_for = Some(last.snapshot.clone());
+            self.answered_for = Arc::downgrade(&last.snapshot);
         }
         taken
     }

@@ -260,6 +260,8 @@ fn on_its_thread_the_tracker_takes_tables_from_the_collector_and_hands_them_to_t
     assert!(Arc::ptr_eq(&taken[0].snapshot, &second));
     assert_eq!(taken[0].changes.closed, 5);
     assert_eq!(there.closing_rows().len(), 5);
+    // The table last sent from here is not kept for it.
+    assert_eq!(Arc::strong_count(&first), 1, "only this test holds it");
     // The window shows the table it got back: it is not sent again.
     assert!(there.take_in(&second, start, Vec::new()).is_empty());
     assert!(
