@@ -1493,7 +1493,7 @@ fn past_ten_thousand_rows_the_tables_reach_the_window_without_the_collector_waki
                 .take(20_000)
                 .any(|s| app.mark(&s.key()).is_some());
         }
-        shown.len() > 6 && marked
+        shown.len() > 8 && marked
     });
     // Once the tracker is on its thread (from the first table on; the next may have come
     // before the collector was told), no frame was the collector's.
@@ -1508,7 +1508,11 @@ fn past_ten_thousand_rows_the_tables_reach_the_window_without_the_collector_waki
         .skip(1)
         .map(|(causes, _)| causes)
         .collect();
-    assert!(after_first.len() > 4);
+    assert!(
+        after_first.len() >= 4,
+        "frames after the first tables: {}",
+        after_first.len()
+    );
     for causes in after_first {
         assert!(
             !causes.contains(&collector),
