@@ -68,7 +68,14 @@ fn the_status_bar_is_one_line_at_1280_px() {
         interval_ms: 10_000,
         ..Prefs::default()
     };
-    let h = harness(PortscopeApp::from_snapshot(snap, prefs), 1280.0);
+    let mut h = harness(PortscopeApp::from_snapshot(snap, prefs), 1280.0);
+    // A table this large is sorted on the view's thread, which wakes the window when done.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while h.query_by_label_contains("20007 sockets · ").is_none() {
+        assert!(std::time::Instant::now() < deadline, "the view never came");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        h.run();
+    }
     let parts = [
         h.get_by_label_contains("20007 sockets · ").rect(),
         h.get_by_label_contains("cannot read the socket table")
