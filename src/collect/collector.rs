@@ -13,6 +13,7 @@
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
@@ -53,6 +54,9 @@ pub struct Collector {
     snapshots: Receiver<Arc<Snapshot>>,
     thread: Option<JoinHandle<()>>,
     relay: Arc<Mutex<Option<Relay>>>,
+    /// Whether a relay was set: read by every frame, which must not wait for the relay's
+    /// lock while the collector hands a table over.
+    relaying: AtomicBool,
 }
 
 /// Where a collector hands each table instead of sending it to [`Collector::latest`] and
@@ -96,6 +100,7 @@ impl Collector {
             snapshots: snap_rx,
             thread: Some(thread),
             relay,
+            relaying: AtomicBool::new(false),
         })
     }
 
@@ -104,11 +109,12 @@ impl Collector {
     /// of its own, takes large tables straight from the collector).
     pub fn relay_to(&self, relay: Relay) {
         *lock(&self.relay) = Some(relay);
+        self.relaying.store(true, Ordering::SeqCst);
     }
 
     /// Whether the tables go to a relay.
     pub fn relays(&self) -> bool {
-        lock(&self.relay).is_some()
+        self.relaying.load(Ordering::SeqCst)
     }
 
     /// The newest snapshot that arrived since the last call, if any. Never blocks.
