@@ -11,8 +11,19 @@ fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(a, b, c, d))
 }
 
+/// `text` parsed as a query; the test fails if it does not parse.
+fn parsed(text: &str) -> Query {
+    match parse(text) {
+        Ok(q) => q,
+        Err(e) => panic!("{text:?} does not parse: {e}"),
+    }
+}
+
 fn v6(text: &str) -> IpAddr {
-    IpAddr::V6(text.parse::<Ipv6Addr>().expect("test address"))
+    match text.parse::<Ipv6Addr>() {
+        Ok(addr) => IpAddr::V6(addr),
+        Err(e) => panic!("{text} is not an IPv6 address: {e}"),
+    }
 }
 
 struct Row {
@@ -206,12 +217,12 @@ const ALL: [u16; 9] = [8080, 22, 443, 80, 51000, 40000, 9000, 5353, 3000];
 fn empty_text_passes_everything() {
     let snap = snapshot();
     for text in ["", "   ", "\t\n"] {
-        let q = parse(text).expect("blank parses");
+        let q = parsed(text);
         assert!(q.is_empty());
         assert_eq!(rows(&snap, text), ALL);
     }
-    assert_eq!(Query::default(), parse("").expect("blank parses"));
-    assert!(!parse("port:1").expect("parses").is_empty());
+    assert_eq!(Query::default(), parsed(""));
+    assert!(!parsed("port:1").is_empty());
 }
 
 #[test]
@@ -237,7 +248,10 @@ fn ipv4_mapped_sockets_match_as_their_ipv4_addresses() {
     let listener = |addr: &str, port| Socket {
         host: 0,
         proto: Proto::Tcp,
-        local_addr: addr.parse().expect("an address"),
+        local_addr: match addr.parse() {
+            Ok(addr) => addr,
+            Err(e) => panic!("{addr} is not an address: {e}"),
+        },
         local_port: port,
         remote_addr: None,
         remote_port: None,
@@ -444,7 +458,7 @@ fn users_by_name_or_uid() {
     // Whatever `socket_user` shows for a row, user: finds the row by it.
     for sock in &s.sockets {
         if let Some(user) = s.socket_user(sock) {
-            let q = parse(&format!("user:\"{user}\"")).expect("a user parses");
+            let q = parsed(&format!("user:\"{user}\""));
             assert!(q.matches(&s, sock), "{user}");
         }
     }
@@ -503,17 +517,17 @@ fn lossy_parse_falls_back_to_plain_words() {
     let q = Query::parse_lossy("state:listn python");
     assert_eq!(q, Query::parse_lossy("state:listn python"));
     assert!(s.sockets.iter().all(|sock| !q.matches(&s, sock)));
-    assert_eq!(
-        Query::parse_lossy("state:listen"),
-        parse("state:listen").expect("parses")
-    );
-    let q: Query = "python".parse().expect("parses");
+    assert_eq!(Query::parse_lossy("state:listen"), parsed("state:listen"));
+    let q: Query = match "python".parse() {
+        Ok(q) => q,
+        Err(e) => panic!("python does not parse: {e}"),
+    };
     assert_eq!(q, Query::parse_lossy("python"));
 }
 
 #[test]
 fn terms_are_checked_cheapest_first() {
-    let q = parse("nginx cmd:x user:y port:1").expect("parses");
+    let q = parsed("nginx cmd:x user:y port:1");
     let costs: Vec<u8> = q.terms.iter().map(|t| t.test.cost()).collect();
     assert_eq!(costs, [0, 1, 2, 3]);
 }

@@ -9,6 +9,22 @@ use crate::model::history::ChangeTracker;
 /// 2025-11-24 16:00 UTC: a multiple of the resolution, so sample buckets start at it.
 const START_MS: u64 = 1_764_000_000_000;
 
+/// The newest sample; the test fails if there is none.
+fn latest(t: &Timeline) -> Sample {
+    match t.latest() {
+        Some(sample) => *sample,
+        None => panic!("the timeline has no sample"),
+    }
+}
+
+/// The oldest sample kept; the test fails if there is none.
+fn oldest(t: &Timeline) -> Sample {
+    match t.samples().front() {
+        Some(sample) => *sample,
+        None => panic!("the timeline has no sample"),
+    }
+}
+
 fn at(ms: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_millis(START_MS + ms)
 }
@@ -87,7 +103,7 @@ fn a_sample_counts_sockets_by_state_and_the_ephemeral_fill() {
         socket(Proto::Udp, 40005, SockState::Established),
     ];
     assert!(t.update(&snap(1, 0, sockets), Changes::default()));
-    let s = *t.latest().unwrap();
+    let s = latest(&t);
     assert_eq!(s.count(StateGroup::Listen), 2);
     assert_eq!(s.count(StateGroup::Established), 2);
     assert_eq!(s.count(StateGroup::TimeWait), 2);
@@ -116,7 +132,7 @@ fn a_snapshot_offered_again_the_empty_start_and_a_failed_poll_are_skipped() {
     failed.error = Some("netlink: no buffer space".into());
     assert!(!t.update(&failed, changes(1, 1)));
     assert_eq!(t.samples().len(), 1);
-    assert_eq!(t.latest().unwrap().opened, 0);
+    assert_eq!(latest(&t).opened, 0);
 }
 
 #[test]
@@ -138,7 +154,7 @@ fn polls_closer_than_the_resolution_share_a_sample() {
     seq += 1;
     let one = snap(seq, 1010, vec![tcp(40000, SockState::Established)]);
     t.update(&one, changes(0, 4));
-    let last = *t.latest().unwrap();
+    let last = latest(&t);
     assert_eq!((last.t_ms - START_MS, last.span_ms), (1010, 110));
     assert_eq!(last.count(StateGroup::Established), 1);
     assert_eq!(last.ephemeral_in_use, 1);
@@ -153,8 +169,8 @@ fn the_store_keeps_ten_minutes_and_never_more_than_its_cap() {
     feed(&mut t, &mut seq, 0, 250, 15 * 60 * 4);
     assert_eq!(t.samples().len(), MAX_SAMPLES);
     assert_eq!(MAX_SAMPLES, 2_400);
-    let newest = t.latest().unwrap().t_ms;
-    let oldest = t.samples().front().unwrap().t_ms;
+    let newest = latest(&t).t_ms;
+    let oldest = oldest(&t).t_ms;
     assert_eq!(newest - oldest, 600_000 - 250);
     // Faster polls (50 ms) for another minute do not add more.
     feed(&mut t, &mut seq, 15 * 60_000, 50, 60 * 20);
@@ -165,7 +181,7 @@ fn the_store_keeps_ten_minutes_and_never_more_than_its_cap() {
     // Slow polls after that: what is older than ten minutes goes.
     let from = 16 * 60_000;
     feed(&mut t, &mut seq, from, 10_000, 6 * 11);
-    let newest = t.latest().unwrap().t_ms;
+    let newest = latest(&t).t_ms;
     assert!(
         t.samples().iter().all(|s| newest - s.t_ms < 600_000),
         "nothing older than the window"
@@ -184,7 +200,7 @@ fn times_never_go_back() {
     // The clock was set back a minute: the sample stays at the newest time.
     t.update(&snap(2, 5_000, Vec::new()), changes(2, 0));
     assert_eq!(times(&t), [65_000]);
-    assert_eq!(t.latest().unwrap().opened, 2);
+    assert_eq!(latest(&t).opened, 2);
     t.update(&snap(3, 66_000, Vec::new()), changes(1, 0));
     assert_eq!(times(&t), [65_000, 66_000]);
 }
@@ -194,7 +210,7 @@ fn rates_are_counts_over_the_time_a_sample_covers() {
     let mut t = Timeline::default();
     t.update(&snap(1, 0, Vec::new()), Changes::default());
     t.update(&snap(2, 2_000, Vec::new()), changes(4, 1));
-    let s = *t.latest().unwrap();
+    let s = latest(&t);
     assert_eq!(s.span_ms, 2_000);
     assert_eq!(s.opened_per_sec(), 2.0);
     assert_eq!(s.closed_per_sec(), 0.5);
@@ -203,7 +219,9 @@ fn rates_are_counts_over_the_time_a_sample_covers() {
         let ms = 3_000 + 1_000 * i as u64;
         t.update(&snap(3 + i as u64, ms, Vec::new()), changes(new, closed));
     }
-    let r = t.rates(Duration::from_secs(5)).unwrap();
+    let Some(r) = t.rates(Duration::from_secs(5)) else {
+        panic!("rates over that span");
+    };
     assert_eq!(
         r.over,
         Duration::from_secs(6),
@@ -212,7 +230,9 @@ fn rates_are_counts_over_the_time_a_sample_covers() {
     // Opened 2, 0, 3, 1 and 4; closed 4, 0, 2, 0 and 1.
     assert_eq!(r.opened_per_sec, 10.0 / 6.0);
     assert_eq!(r.closed_per_sec, 7.0 / 6.0);
-    let r = t.rates(Duration::from_secs(2)).unwrap();
+    let Some(r) = t.rates(Duration::from_secs(2)) else {
+        panic!("rates over that span");
+    };
     assert_eq!((r.opened_per_sec, r.closed_per_sec), (1.0, 2.0));
     // Before two polls there is no rate.
     let mut one = Timeline::default();
@@ -262,7 +282,7 @@ fn noted_closes_waiting_for_a_poll_stay_bounded() {
     }
     assert!(t.pending.len() <= MAX_PENDING);
     t.update(&snap(2, 20_000, Vec::new()), Changes::default());
-    assert_eq!(t.latest().unwrap().closed, 10_000, "none lost");
+    assert_eq!(latest(&t).closed, 10_000, "none lost");
     assert!(t.pending.is_empty());
 }
 
@@ -286,5 +306,5 @@ fn fed_by_the_change_tracker_a_sample_counts_what_opened_and_closed() {
     step(3, 2_000, vec![a.clone(), c.clone()]);
     let s: Vec<(u32, u32)> = t.samples().iter().map(|s| (s.opened, s.closed)).collect();
     assert_eq!(s, [(0, 0), (1, 1), (0, 0)], "the first poll opens nothing");
-    assert_eq!(t.latest().unwrap().count(StateGroup::Established), 2);
+    assert_eq!(latest(&t).count(StateGroup::Established), 2);
 }

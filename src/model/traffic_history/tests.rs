@@ -7,6 +7,15 @@ use crate::model::{ProcessInfo, SockState, Socket};
 
 const START: SystemTime = SystemTime::UNIX_EPOCH;
 
+/// The series of connection `cookie`; the test fails, saying `why` it should be there, if
+/// there is none.
+fn followed<'a>(history: &'a TrafficHistory, cookie: u64, why: &str) -> &'a Series {
+    match history.connection(cookie) {
+        Some(series) => series,
+        None => panic!("connection {cookie} is not followed ({why})"),
+    }
+}
+
 /// A script of polls at chosen instants: the clock is the snapshot's `taken_at`.
 struct Script {
     seq: u64,
@@ -144,7 +153,7 @@ fn only_connections_that_move_data_are_followed_and_from_then_on_every_poll() {
 
     let h = script.at(1000, &[busy(1, &[10], 300, 20), quiet(2, &[10])]);
     assert_eq!(h.followed(), (1, 1));
-    let s = h.connection(1).expect("moved data");
+    let s = followed(h, 1, "moved data");
     assert_eq!(
         s.samples()[0],
         Sample {
@@ -158,7 +167,7 @@ fn only_connections_that_move_data_are_followed_and_from_then_on_every_poll() {
 
     // Quiet from then on, it keeps a sample per poll (the chart falls to zero).
     let h = script.at(2000, &[quiet(1, &[10]), quiet(2, &[10])]);
-    assert_eq!(downs(h.connection(1).expect("followed")), [300.0, 0.0]);
+    assert_eq!(downs(followed(h, 1, "followed")), [300.0, 0.0]);
     assert!(h.connection(2).is_none());
 }
 
@@ -168,16 +177,16 @@ fn polls_within_a_second_share_one_averaged_sample_and_a_series_never_exceeds_it
     script.at(0, &[busy(1, &[10], 100, 0)]);
     script.at(250, &[busy(1, &[10], 200, 0)]);
     let h = script.at(500, &[busy(1, &[10], 600, 0)]);
-    assert_eq!(downs(h.connection(1).expect("followed")), [300.0]);
+    assert_eq!(downs(followed(h, 1, "followed")), [300.0]);
     let h = script.at(1000, &[busy(1, &[10], 50, 0)]);
-    assert_eq!(downs(h.connection(1).expect("followed")), [300.0, 50.0]);
+    assert_eq!(downs(followed(h, 1, "followed")), [300.0, 50.0]);
 
     // Twenty minutes of polls every 250 ms: at most one sample a second, ten minutes long.
     let mut script = Script::new(Limits::default());
     for i in 0..(20 * 60 * 4) {
         script.at(i * 250, &[busy(1, &[10], 1000 + i, 1)]);
     }
-    let series = script.history.connection(1).expect("followed");
+    let series = followed(&script.history, 1, "followed");
     assert!(series.samples().len() <= MAX_SAMPLES);
     assert!(series.samples().len() >= MAX_SAMPLES - 1);
     assert!(
@@ -203,14 +212,14 @@ fn ten_minutes_on_a_fake_clock_old_samples_go_and_connections_idle_that_long_are
         script.at(s * 1000, &[busy(1, &[10], 500, 0), quiet(2, &[11])]);
     }
     let h = &script.history;
-    assert_eq!(h.connection(1).expect("busy").samples()[0].t_ms, 0);
+    assert_eq!(followed(h, 1, "busy").samples()[0].t_ms, 0);
     assert!(
         h.connection(2).is_some(),
         "idle for exactly ten minutes: still shown"
     );
     let h = script.at(601_000, &[busy(1, &[10], 500, 0), quiet(2, &[11])]);
     assert_eq!(
-        h.connection(1).expect("busy").samples()[0].t_ms,
+        followed(h, 1, "busy").samples()[0].t_ms,
         1000,
         "the sample from more than ten minutes ago is gone"
     );
@@ -328,13 +337,11 @@ fn a_cookie_back_after_it_closed_is_another_connection_and_starts_fresh() {
     script.at(0, &[busy(7, &[10], 100, 0)]);
     script.at(1000, &[busy(7, &[10], 200, 0)]);
     let h = script.at(2000, &[]);
-    let gone = h
-        .connection(7)
-        .expect("kept while its chart is worth showing");
+    let gone = followed(h, 7, "kept while its chart is worth showing");
     assert!(gone.is_closed());
     assert_eq!(downs(gone), [100.0, 200.0]);
     let h = script.at(3000, &[busy(7, &[10], 900, 0)]);
-    let again = h.connection(7).expect("moves data");
+    let again = followed(h, 7, "moves data");
     assert!(!again.is_closed());
     assert_eq!(
         downs(again),
@@ -360,14 +367,14 @@ fn the_empty_start_is_no_poll_and_weeks_of_polls_keep_their_times() {
     };
     at(&mut history, 1, 0);
     at(&mut history, 2, 1000);
-    let s = history.connection(1).expect("busy");
+    let s = followed(&history, 1, "busy");
     assert_eq!(downs(s), [101.0, 102.0], "a second apart: two samples");
     // Thirty days on (past what 32 bits of milliseconds hold), still a sample a second.
     let month = 30 * 24 * 3600 * 1000;
     for (seq, ms) in (3..).zip([month, month + 1000, month + 2000]) {
         at(&mut history, seq, ms);
     }
-    let s = history.connection(1).expect("busy");
+    let s = followed(&history, 1, "busy");
     let times: Vec<u32> = s.samples().iter().map(|x| x.t_ms).collect();
     assert_eq!(downs(s), [103.0, 104.0, 105.0]);
     assert_eq!(times[1] - times[0], 1000);
@@ -385,5 +392,5 @@ fn a_snapshot_offered_again_is_taken_once() {
     snap.seq = 2;
     snap.taken_at += Duration::from_secs(1);
     assert!(history.update(&snap));
-    assert_eq!(history.connection(1).expect("busy").samples().len(), 2);
+    assert_eq!(followed(&history, 1, "busy").samples().len(), 2);
 }

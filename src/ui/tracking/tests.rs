@@ -68,11 +68,12 @@ fn a_large_table_moves_the_tracker_off_the_frame_and_it_says_the_same() {
     assert_eq!(changes(&threaded), changes(&inline));
     assert_eq!(changes(&inline), Some((0, 0, 5)));
     // The timeline's counts, measured there, make the same sample as here.
-    let taken = threaded
-        .iter()
-        .find(|t| t.snapshot.seq == 2)
-        .expect("taken");
-    let measured = taken.measured.expect("measured on the thread");
+    let Some(taken) = threaded.iter().find(|t| t.snapshot.seq == 2) else {
+        panic!("the second table was not taken");
+    };
+    let Some(measured) = taken.measured else {
+        panic!("the timeline's counts were not measured on the thread");
+    };
     let mut a = crate::model::timeline::Timeline::default();
     let mut b = crate::model::timeline::Timeline::default();
     assert!(a.update(&second, taken.changes));
@@ -95,7 +96,9 @@ fn a_large_table_moves_the_tracker_off_the_frame_and_it_says_the_same() {
     // closed rows go to the history there as here.
     let later = start + Duration::from_secs(5);
     here.take_in(&second, later, Vec::new());
-    let due = there.next_deadline().expect("a deadline");
+    let Some(due) = there.next_deadline() else {
+        panic!("no deadline on the thread");
+    };
     assert!(due <= later);
     there.take_in(&second, later, Vec::new());
     // Asked once: no frame is wanted until the thread answers (its answer wakes the window).
@@ -139,7 +142,9 @@ fn on_its_thread_the_tracker_asks_for_the_view_with_the_closed_rows_and_one_wake
     let first = Arc::new(table(1, 60));
     settle(&mut there, &first, Instant::now());
     assert!(there.on_its_thread());
-    let ask = view.asker().expect("a view thread");
+    let Some(ask) = view.asker() else {
+        panic!("no view thread");
+    };
     there.show_views_with(|| Some(ask), &spec);
     // The next table, 5 of its sockets gone: the tracker's answer and the view with those
     // closed rows come together, on the view thread's wake alone.
@@ -236,7 +241,9 @@ fn on_its_thread_the_tracker_takes_tables_from_the_collector_and_hands_them_to_t
     there.tick_by(clock);
     let first = Arc::new(table(1, 60));
     settle(&mut there, &first, start);
-    let relay = there.relay().expect("on its thread, with a clock");
+    let Some(relay) = there.relay() else {
+        panic!("no relay on its thread, with a clock");
+    };
     // Frames that have not got the next table yet send the tracker nothing.
     let ask = |t: &mut Tracking| -> Vec<Taken> {
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -5,6 +5,22 @@ use proptest::prelude::*;
 use super::*;
 use crate::model::traffic::{Flow, Rate, TcpStats};
 
+/// The value in `result`; the test fails, saying `what` failed and why, if there is none.
+fn ok<T, E: std::fmt::Debug>(result: Result<T, E>, what: &str) -> T {
+    match result {
+        Ok(value) => value,
+        Err(e) => panic!("{what}: {e:?}"),
+    }
+}
+
+/// The value in `option`; the test fails, saying `what` is missing, if there is none.
+fn some<T>(option: Option<T>, what: &str) -> T {
+    match option {
+        Some(value) => value,
+        None => panic!("{what}: none"),
+    }
+}
+
 fn socket(i: u32, cookie: u64, state: SockState) -> Socket {
     Socket {
         host: 0,
@@ -72,11 +88,11 @@ fn table(sockets: Vec<Socket>, names: &[(u32, &str)]) -> Table {
 /// Every frame goes through the wire: encoded, framed, read back, applied.
 fn through_wire(encoder: &mut Encoder, mirror: &mut Mirror, t: Table) -> usize {
     let mut wire = Vec::new();
-    write_message(&mut wire, encoder.encode(t)).unwrap();
+    ok(write_message(&mut wire, encoder.encode(t)), "write_message");
     let len = wire.len();
-    match read_message(&mut wire.as_slice()).unwrap() {
+    match ok(read_message(&mut wire.as_slice()), "read_message") {
         Body::Full(full) => mirror.apply_full(full),
-        Body::Delta(delta) => mirror.apply_delta(delta).unwrap(),
+        Body::Delta(delta) => ok(mirror.apply_delta(delta), "mirror.apply_delta"),
         other => panic!("{other:?}"),
     }
     len
@@ -163,18 +179,18 @@ fn unknown_fields_and_states_are_ignored() {
         "sockets":[{"proto":"tcp","local":"::1","lport":22,"state":"LISTEN","colour":"red"},
                    {"proto":"udp","local":"127.0.0.1","lport":53,"state":"SOMETHING_NEW"}],
         "processes":[]}"#;
-    let Body::Full(full) = read_message(&mut framed(text).as_slice()).unwrap() else {
+    let Body::Full(full) = ok(read_message(&mut framed(text).as_slice()), "read_message") else {
         panic!("a full table")
     };
     let mut mirror = Mirror::default();
     mirror.apply_full(full);
-    let sockets = &mirror.table().unwrap().sockets;
+    let sockets = &some(mirror.table(), "the mirror's table").sockets;
     assert_eq!(sockets.len(), 2);
     assert_eq!(sockets[0].state, SockState::Listen);
     assert_eq!(sockets[1].state, SockState::Unknown);
     let control = framed(br#"{"v":1,"kind":"control","cmd":"interval","ms":500,"why":"x"}"#);
     assert_eq!(
-        read_message(&mut control.as_slice()).unwrap(),
+        ok(read_message(&mut control.as_slice()), "read_message"),
         Body::Control(Control::Interval { ms: 500 })
     );
 }
@@ -182,7 +198,10 @@ fn unknown_fields_and_states_are_ignored() {
 #[test]
 fn truncated_corrupt_and_other_version_frames_are_errors() {
     let mut wire = Vec::new();
-    write_message(&mut wire, Body::Control(Control::Refresh)).unwrap();
+    ok(
+        write_message(&mut wire, Body::Control(Control::Refresh)),
+        "write_message",
+    );
     for cut in 1..wire.len() {
         let err = read_message(&mut &wire[..cut]).unwrap_err();
         assert!(
@@ -230,7 +249,7 @@ fn db1_hello() -> Hello {
 fn a_hello_of_another_version_says_which() {
     let other = framed(br#"{"v":7,"kind":"hello","portscope":"9.0.0","whatever":true}"#);
     assert_eq!(
-        read_hello(&mut other.as_slice()).unwrap(),
+        ok(read_hello(&mut other.as_slice()), "read_hello"),
         Err(OtherVersion {
             stream: 7,
             portscope: Some("9.0.0".to_owned())
@@ -238,8 +257,14 @@ fn a_hello_of_another_version_says_which() {
     );
     let hello = db1_hello();
     let mut wire = Vec::new();
-    write_message(&mut wire, Body::Hello(hello.clone())).unwrap();
-    assert_eq!(read_hello(&mut wire.as_slice()).unwrap(), Ok(hello));
+    ok(
+        write_message(&mut wire, Body::Hello(hello.clone())),
+        "write_message",
+    );
+    assert_eq!(
+        ok(read_hello(&mut wire.as_slice()), "read_hello"),
+        Ok(hello)
+    );
     let not_hello = framed(br#"{"v":1,"kind":"control","cmd":"stop"}"#);
     assert!(read_hello(&mut not_hello.as_slice()).is_err());
 }
@@ -312,12 +337,15 @@ fn traffic_and_drops_cross_whole_then_only_what_moved() {
             .insert(c, flow(c * 1000 + 4096, c * 50 + 7, Some((7, 4096))));
     }
     let mut wire = Vec::new();
-    write_message(&mut wire, encoder.encode(t.clone())).unwrap();
-    match read_message(&mut wire.as_slice()).unwrap() {
+    ok(
+        write_message(&mut wire, encoder.encode(t.clone())),
+        "write_message",
+    );
+    match ok(read_message(&mut wire.as_slice()), "read_message") {
         Body::Delta(d) => {
             assert_eq!(d.traffic.len(), 100);
             assert!(d.moved.is_none());
-            mirror.apply_delta(d).unwrap();
+            ok(mirror.apply_delta(d), "mirror.apply_delta");
         }
         other => panic!("{other:?}"),
     }
@@ -328,16 +356,19 @@ fn traffic_and_drops_cross_whole_then_only_what_moved() {
             .insert(c, flow(c * 1000 + 8192, c * 50 + 14, Some((7, 4096))));
     }
     let mut wire = Vec::new();
-    write_message(&mut wire, encoder.encode(t.clone())).unwrap();
+    ok(
+        write_message(&mut wire, encoder.encode(t.clone())),
+        "write_message",
+    );
     let text = String::from_utf8_lossy(&wire[4..]).into_owned();
-    match read_message(&mut wire.as_slice()).unwrap() {
+    match ok(read_message(&mut wire.as_slice()), "read_message") {
         Body::Delta(d) => {
-            let moved = d.moved.as_ref().expect("steps");
+            let moved = some(d.moved.as_ref(), "steps");
             assert_eq!(moved.cookie, vec![1; 100], "cookies as steps");
             assert_eq!(moved.sent, vec![4096; 100]);
             assert!(moved.rtt.is_empty() && moved.down.is_empty(), "{text}");
             assert!(d.traffic.is_empty(), "{text}");
-            mirror.apply_delta(d).unwrap();
+            ok(mirror.apply_delta(d), "mirror.apply_delta");
         }
         other => panic!("{other:?}"),
     }
@@ -351,11 +382,11 @@ fn traffic_and_drops_cross_whole_then_only_what_moved() {
     // connection's traffic goes with it, unnamed; the UDP socket drops more.
     let mut next = t.clone();
     next.sockets.retain(|s| s.cookie != 2);
-    next.sockets
-        .iter_mut()
-        .find(|s| s.cookie == 1)
-        .unwrap()
-        .state = SockState::TimeWait;
+    some(
+        next.sockets.iter_mut().find(|s| s.cookie == 1),
+        "the connection with cookie 1",
+    )
+    .state = SockState::TimeWait;
     next.traffic.remove(&1);
     next.traffic.remove(&2);
     next.drops.insert(500, 9);
@@ -370,7 +401,7 @@ fn traffic_and_drops_cross_whole_then_only_what_moved() {
         }]
     );
     assert!(d.moved.is_none());
-    mirror.apply_delta(d).unwrap();
+    ok(mirror.apply_delta(d), "mirror.apply_delta");
     assert_eq!(mirror.table(), Some(&next));
 }
 
@@ -490,9 +521,12 @@ fn the_kind_first_decoding_reads_every_message_as_the_derived_one_does() {
     assert!(matches!(bodies[0], Body::Full(_)));
     assert!(matches!(bodies[1], Body::Delta(_)));
     for body in bodies {
-        let bytes = serde_json::to_vec(&Message::new(body.clone())).unwrap();
-        let derived: Message = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(parse_message(&bytes).unwrap(), derived.body);
+        let bytes = ok(
+            serde_json::to_vec(&Message::new(body.clone())),
+            "serde_json::to_vec",
+        );
+        let derived: Message = ok(serde_json::from_slice(&bytes), "serde_json::from_slice");
+        assert_eq!(ok(parse_message(&bytes), "parse_message"), derived.body);
         assert_eq!(derived.body, body);
         if let Body::Full(full) = derived.body {
             mirror.apply_full(full);
